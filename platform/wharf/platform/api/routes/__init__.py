@@ -1,0 +1,1 @@
+"""API routes, one router per resource."""

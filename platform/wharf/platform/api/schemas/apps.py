@@ -1,0 +1,56 @@
+"""Bodies for apps, releases, formation and events."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+
+class AppCreate(BaseModel):
+    name: str | None = Field(default=None, max_length=100)
+
+
+class AppPublic(BaseModel):
+    id: int
+    name: str
+    owner: str
+    web_url: str
+    git_url: str
+    maintenance: bool
+    current_release: int | None
+    created_at: datetime
+
+
+class ReleasePublic(BaseModel):
+    version: int
+    description: str
+    status: str
+    build_id: int | None
+    created_by: str | None
+    created_at: datetime
+    current: bool
+
+
+class FormationPublic(BaseModel):
+    type: str
+    quantity: int
+    size: str
+
+
+class FormationUpdateItem(BaseModel):
+    type: str = Field(min_length=1, max_length=30)
+    quantity: int | None = None
+    size: str | None = None
+
+
+class FormationUpdate(BaseModel):
+    updates: list[FormationUpdateItem]
+
+
+class EventPublic(BaseModel):
+    id: int
+    actor: str
+    action: str
+    message: str
+    created_at: datetime

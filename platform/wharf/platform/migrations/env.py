@@ -1,0 +1,22 @@
+"""Alembic environment: runs against the URL handed over by wharf.platform.migrate."""
+
+from __future__ import annotations
+
+import wharf.platform.models  # noqa: F401  (registers every table on Base.metadata)
+from alembic import context
+from wharf.platform.db import Base, get_engine
+
+config = context.config
+url = config.get_main_option("sqlalchemy.url")
+assert url is not None
+
+with get_engine(url).connect() as connection:
+    context.configure(
+        connection=connection,
+        target_metadata=Base.metadata,
+        render_as_batch=connection.dialect.name == "sqlite",
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+    connection.commit()

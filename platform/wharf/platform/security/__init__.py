@@ -1,0 +1,1 @@
+"""Password hashing, token and invite-code generation, config encryption, rate limits."""

@@ -1,0 +1,1 @@
+"""Service functions: the rules of the control plane, called by the API and by `wharfd`."""

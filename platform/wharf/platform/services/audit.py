@@ -1,0 +1,26 @@
+"""Recording who did what."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from wharf.platform.models import Event, User
+
+
+def record_event(
+    *, session: Session, actor: User | None, action: str, message: str, app_name: str | None
+) -> Event:
+    event = Event(
+        app_name=app_name,
+        actor_id=actor.id if actor else None,
+        actor_email=actor.email if actor else "wharfd",
+        action=action,
+        message=message,
+    )
+    session.add(event)
+    return event
+
+
+def list_app_events(*, session: Session, app_name: str, limit: int = 100) -> list[Event]:
+    query = select(Event).where(Event.app_name == app_name).order_by(Event.id.desc()).limit(limit)
+    return list(session.scalars(query))

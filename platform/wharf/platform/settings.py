@@ -1,0 +1,104 @@
+"""Settings for every Wharf component, read once from the environment.
+
+Each field is overridden by the environment variable of the same name (``WHARF_DATA_DIR``,
+``DATABASE_URL``, ...), as the product contract promises.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEVELOPMENT_SECRET_KEY = "wharf-development-secret-key-do-not-use"  # noqa: S105  (refused outside development)
+
+
+class SettingsError(RuntimeError):
+    """A setting is missing or unsafe; the message says how to fix it."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", case_sensitive=False)
+
+    wharf_env: Literal["production", "development", "test"] = "production"
+    wharf_data_dir: Path = Path("/var/lib/wharf")
+    database_url: str | None = None
+    redis_url: str | None = None
+    wharf_api_host: str = "127.0.0.1"
+    wharf_api_port: int = 5000
+    wharf_http_port: int = 80
+    wharf_domain: str = "localhost"
+    wharf_secret_key: str | None = None
+    # Invites each non-admin user may hand out; admins are not limited.
+    wharf_invite_quota: int = 3
+    # Rate limits on failed logins and invite redemptions (OWASP: throttle per account and per client).
+    wharf_auth_window_seconds: int = 900
+    wharf_auth_max_failures_per_account: int = 10
+    wharf_auth_max_failures_per_client: int = 30
+    wharf_run_image: str = "wharf/stack-run:trixie"
+    wharf_build_image: str = "wharf/stack-build:trixie"
+    wharf_runtime: Literal["docker", "fake"] = "docker"
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.wharf_data_dir / 'wharf.db'}"
+
+    @property
+    def resolved_redis_url(self) -> str:
+        """Without REDIS_URL, components use the private redis-server that `wharfd up` starts."""
+        if self.redis_url:
+            return self.redis_url
+        return f"unix://{self.redis_socket_path}"
+
+    @property
+    def redis_socket_path(self) -> Path:
+        return self.wharf_data_dir / "redis" / "redis.sock"
+
+    @property
+    def secret_key_path(self) -> Path:
+        return self.wharf_data_dir / "secret.key"
+
+    def app_web_url(self, app_name: str) -> str:
+        port = "" if self.wharf_http_port == 80 else f":{self.wharf_http_port}"
+        return f"http://{app_name}.{self.wharf_domain}{port}/"
+
+    def secret_key(self) -> str:
+        """The key that encrypts config vars.
+
+        Taken from WHARF_SECRET_KEY, else from a random key generated once into the data dir
+        (mode 0600). The published development key is refused outside development.
+        """
+        key = self.wharf_secret_key
+        if key is None:
+            key = _read_or_create_key_file(self.secret_key_path)
+        if key == DEVELOPMENT_SECRET_KEY and self.wharf_env != "development":
+            raise SettingsError(
+                "WHARF_SECRET_KEY is the published development key. Set WHARF_SECRET_KEY to a long random "
+                "value (for example the output of `openssl rand -hex 32`), or unset it to let Wharf "
+                "generate one in the data dir."
+            )
+        if len(key) < 32:
+            raise SettingsError("WHARF_SECRET_KEY must be at least 32 characters long.")
+        return key
+
+
+def _read_or_create_key_file(path: Path) -> str:
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key + "\n")
+    return key
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

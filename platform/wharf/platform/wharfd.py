@@ -1,0 +1,163 @@
+"""`wharfd`: the operator's command. `up` runs everything; one subcommand per component."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from wharf.platform.db import session_scope
+from wharf.platform.errors import WharfError
+from wharf.platform.migrate import upgrade_database
+from wharf.platform.services.accounts import count_users
+from wharf.platform.services.invites import create_invite
+from wharf.platform.settings import Settings, SettingsError, get_settings
+from wharf.platform.supervisor import Component, Supervisor, child_environment, component_argv
+
+cli = typer.Typer(
+    help="Wharf server: run the platform and administer it.", no_args_is_help=True, add_completion=False
+)
+invites_cli = typer.Typer(help="Beta invite codes.", no_args_is_help=True)
+cli.add_typer(invites_cli, name="invites")
+console = Console(stderr=True)
+
+COMPONENTS = ("api", "worker")
+
+
+def _fail(message: str) -> None:
+    console.print(f"[red]wharfd: {message}[/red]")
+    raise typer.Exit(1)
+
+
+def _settings() -> Settings:
+    settings = get_settings()
+    try:
+        settings.secret_key()
+    except SettingsError as exc:
+        _fail(str(exc))
+    except PermissionError as exc:
+        _fail(f"Cannot use the data dir {settings.wharf_data_dir}: {exc}. Run as root or set WHARF_DATA_DIR.")
+    return settings
+
+
+@cli.command()
+def migrate() -> None:
+    """Bring the control-plane database schema up to date."""
+    settings = _settings()
+    upgrade_database(settings.resolved_database_url)
+    console.print("database is up to date")
+
+
+@invites_cli.command("create")
+def invites_create(
+    uses: Annotated[int, typer.Option(help="How many accounts each code may create.")] = 1,
+    expires: Annotated[float | None, typer.Option(help="Days until the code expires.")] = None,
+    note: Annotated[str, typer.Option(help="A note for your records, such as who it is for.")] = "",
+    count: Annotated[int, typer.Option(help="How many codes to make.")] = 1,
+    admin: Annotated[bool, typer.Option(help="Accounts made with the code are admins.")] = False,
+) -> None:
+    """Print new beta invite codes, one a line."""
+    settings = _settings()
+    upgrade_database(settings.resolved_database_url)
+    try:
+        with session_scope(settings.resolved_database_url) as session:
+            codes = [
+                create_invite(
+                    session=session,
+                    created_by=None,
+                    max_uses=uses,
+                    expires_in_days=expires,
+                    note=note,
+                    grants_admin=admin,
+                ).code
+                for _ in range(count)
+            ]
+    except WharfError as exc:
+        _fail(exc.message)
+    for code in codes:
+        print(code)
+
+
+@cli.command()
+def api() -> None:
+    """Serve the API, the git endpoint and the dashboard."""
+    import uvicorn
+    from wharf.platform.api.main import create_app
+
+    settings = _settings()
+    uvicorn.run(
+        create_app(settings),
+        host=settings.wharf_api_host,
+        port=settings.wharf_api_port,
+        log_level="info",
+        proxy_headers=False,
+    )
+
+
+@cli.command()
+def worker(burst: Annotated[bool, typer.Option(help="Exit when the queues are empty.")] = False) -> None:
+    """Run build and deploy jobs from the queues."""
+    import redis
+    from rq import Worker
+    from wharf.platform.jobs import ALL_QUEUES
+
+    settings = _settings()
+    connection = redis.Redis.from_url(settings.resolved_redis_url)
+    Worker(list(ALL_QUEUES), connection=connection).work(burst=burst)
+
+
+def _print_admin_invite(settings: Settings) -> None:
+    with session_scope(settings.resolved_database_url) as session:
+        if count_users(session=session) > 0:
+            return
+        code = create_invite(
+            session=session, created_by=None, expires_in_days=7, note="first admin", grants_admin=True
+        ).code
+    api_url = f"http://{settings.wharf_api_host}:{settings.wharf_api_port}"
+    console.rule("No users yet")
+    console.print(f"Admin invite code: [bold]{code}[/bold]")
+    console.print(f"Sign up with: wharf signup --api {api_url} --invite {code} --email YOU@EXAMPLE.COM")
+    console.rule()
+
+
+@cli.command()
+def up() -> None:
+    """Run every component on this host in the foreground, after migrations."""
+    settings = _settings()
+    settings.wharf_data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade_database(settings.resolved_database_url)
+    console.print(f"database ready ({settings.resolved_database_url.split('://', 1)[0]})")
+    extra_env = {"WHARF_DATA_DIR": str(settings.wharf_data_dir)}
+    redis_process: subprocess.Popen[bytes] | None = None
+    if not settings.redis_url:
+        from wharf.platform.redis_server import start_private_redis
+
+        redis_process = start_private_redis(settings.redis_socket_path)
+        console.print(f"private redis-server on {settings.redis_socket_path}")
+    _print_admin_invite(settings)
+    components = [Component(name, component_argv(name)) for name in COMPONENTS]
+    supervisor = Supervisor(
+        components, child_environment(extra_env), say=lambda m: console.print(f"wharfd: {m}")
+    )
+    console.print(f"API on http://{settings.wharf_api_host}:{settings.wharf_api_port}")
+    try:
+        code = supervisor.run()
+    finally:
+        if redis_process is not None:
+            redis_process.terminate()
+            redis_process.wait(timeout=10)
+    raise typer.Exit(code)
+
+
+def main() -> None:
+    try:
+        cli()
+    except SettingsError as exc:
+        console.print(f"[red]wharfd: {exc}[/red]")
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

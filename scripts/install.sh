@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Usage: sudo bash scripts/install.sh
+# Installs what Wharf needs on a Debian or Ubuntu host (idempotent): Docker Engine from Debian's docker.io,
+# nginx, redis-server, PostgreSQL, git, mmdebstrap, then Wharf itself in a virtualenv at .venv, with the
+# `wharf` and `wharfd` commands linked into /usr/local/bin.
+set -euo pipefail
+
+repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+readonly repo_root
+readonly apt_packages=(
+  docker.io nginx redis-server postgresql postgresql-client git mmdebstrap debootstrap
+  ca-certificates busybox-static wrk shellcheck python3-venv
+)
+
+install::apt_packages() {
+  local missing=()
+  local pkg
+  for pkg in "${apt_packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+  done
+  if [ "${#missing[@]}" -eq 0 ]; then
+    echo "-----> System packages present"
+    return
+  fi
+  echo "-----> Installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends "${missing[@]}"
+}
+
+install::python_env() {
+  local python="${WHARF_PYTHON:-python3}"
+  if [ ! -x "$repo_root/.venv/bin/python" ]; then
+    echo "-----> Creating $repo_root/.venv"
+    "$python" -m venv "$repo_root/.venv"
+  fi
+  echo "-----> Installing Wharf into $repo_root/.venv"
+  "$repo_root/.venv/bin/pip" install -q --upgrade pip
+  "$repo_root/.venv/bin/pip" install -q -e "$repo_root/platform" -e "$repo_root/cli" -e "$repo_root/router" \
+    -e "$repo_root[dev]"
+  ln -sf "$repo_root/.venv/bin/wharfd" /usr/local/bin/wharfd
+  ln -sf "$repo_root/.venv/bin/wharf" /usr/local/bin/wharf
+}
+
+install::apt_packages
+install::python_env
+echo "-----> Done: run \`wharfd up\`"

@@ -1,0 +1,195 @@
+"""Shared fixtures: a real Redis, real databases (SQLite and PostgreSQL) and a live `wharfd api` process."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+import redis
+from wharf.platform.db import get_engine, session_scope
+from wharf.platform.migrate import upgrade_database
+from wharf.platform.services.invites import create_invite
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_http(url: str, timeout: float = 30.0, process: subprocess.Popen[bytes] | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"process exited with {process.returncode} before {url} answered")
+        try:
+            httpx.get(url, timeout=1.0)
+            return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{url} did not answer within {timeout}s")
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """REDIS_URL when given (CI starts redis-server), else a private redis-server on a socket."""
+    given = os.environ.get("REDIS_URL")
+    if given:
+        yield given
+        return
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.fail("redis-server is not installed: run scripts/install.sh or set REDIS_URL")
+    sock = tmp_path_factory.mktemp("redis") / "redis.sock"
+    process = subprocess.Popen(
+        [binary, "--port", "0", "--unixsocket", str(sock), "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+    )
+    client = redis.Redis(unix_socket_path=str(sock))
+    for _ in range(200):
+        try:
+            client.ping()
+            break
+        except (redis.ConnectionError, FileNotFoundError):
+            time.sleep(0.05)
+    yield f"unix://{sock}"
+    process.terminate()
+    process.wait(timeout=10)
+
+
+@pytest.fixture
+def redis_client(redis_url: str) -> Iterator[redis.Redis[bytes]]:
+    """A real Redis, flushed before each test (as rq's own tests do)."""
+    client = redis.Redis.from_url(redis_url)
+    client.flushdb()
+    yield client
+    client.close()
+
+
+def _postgres_admin_url() -> str | None:
+    url = os.environ.get("WHARF_TEST_POSTGRES_URL")
+    if url is None and os.environ.get("CI"):
+        pytest.fail(
+            "WHARF_TEST_POSTGRES_URL is not set: CI must test against PostgreSQL (see scripts/test.sh)"
+        )
+    return url
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A migrated, empty control-plane database on each supported engine."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'wharf.db'}"
+        upgrade_database(url)
+        yield url
+        return
+    admin_url = _postgres_admin_url()
+    if admin_url is None:
+        pytest.skip("set WHARF_TEST_POSTGRES_URL to test against PostgreSQL")
+    name = f"wharf_test_{secrets.token_hex(4)}"
+    admin = get_engine(admin_url).execution_options(isolation_level="AUTOCOMMIT")
+    from sqlalchemy import text
+
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = admin_url.rsplit("/", 1)[0] + f"/{name}"
+    upgrade_database(url)
+    yield url
+    get_engine(url).dispose()
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@dataclass
+class LiveServer:
+    url: str
+    database_url: str
+    redis_url: str
+    data_dir: Path
+    env: dict[str, str]
+    process: subprocess.Popen[bytes]
+    invites: list[str] = field(default_factory=list)
+
+    def make_invite(self, *, uses: int = 1, admin: bool = False, expires_in_days: float | None = None) -> str:
+        with session_scope(self.database_url) as session:
+            return create_invite(
+                session=session,
+                created_by=None,
+                max_uses=uses,
+                grants_admin=admin,
+                expires_in_days=expires_in_days,
+            ).code
+
+    @property
+    def admin_invite(self) -> str:
+        return self.make_invite(admin=True)
+
+    def signup(self, email: str | None = None, password: str = "correct horse battery") -> tuple[str, str]:
+        """A new account; returns (email, token)."""
+        email = email or f"user-{secrets.token_hex(4)}@example.com"
+        answer = httpx.post(
+            f"{self.url}/api/signup",
+            json={"invite": self.make_invite(), "email": email, "password": password},
+        )
+        answer.raise_for_status()
+        return email, str(answer.json()["token"])
+
+
+@pytest.fixture(scope="session")
+def live_server(
+    database_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
+    """A real `wharfd api` process on a free port, on SQLite and on PostgreSQL."""
+    data_dir = tmp_path_factory.mktemp("wharf-data")
+    port = free_port()
+    env = dict(os.environ)
+    env.update(
+        WHARF_DATA_DIR=str(data_dir),
+        DATABASE_URL=database_url,
+        REDIS_URL=redis_url,
+        WHARF_SECRET_KEY=secrets.token_hex(32),
+        WHARF_API_PORT=str(port),
+        WHARF_API_HOST="127.0.0.1",
+        WHARF_ENV="test",
+        WHARF_RUNTIME="fake",
+    )
+    log = (data_dir / "api.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "wharf.platform.wharfd", "api"], env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_http(f"{url}/api/health", process=process)
+    except RuntimeError:
+        process.kill()
+        print((data_dir / "api.log").read_text())
+        raise
+    yield LiveServer(
+        url=url, database_url=database_url, redis_url=redis_url, data_dir=data_dir, env=env, process=process
+    )
+    process.terminate()
+    process.wait(timeout=15)
+    log.close()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits(request: pytest.FixtureRequest) -> None:
+    """Rate-limit counters are per client; every test starts with a clean slate."""
+    if "live_server" in request.fixturenames:
+        server: LiveServer = request.getfixturevalue("live_server")
+        client = redis.Redis.from_url(server.redis_url)
+        for key in client.scan_iter("wharf:ratelimit:*"):
+            client.delete(key)
+        client.close()

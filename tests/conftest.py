@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 import redis
+
 from wharf.platform.db import get_engine, session_scope
 from wharf.platform.migrate import upgrade_database
 from wharf.platform.services.invites import create_invite

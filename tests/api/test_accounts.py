@@ -57,6 +57,7 @@ def test_expired_invite(live_server: LiveServer) -> None:
     from datetime import UTC, datetime, timedelta
 
     from sqlalchemy import update
+
     from wharf.platform.db import session_scope
     from wharf.platform.models import Invite
     from wharf.platform.security.tokens import invite_digest
@@ -78,6 +79,7 @@ def test_expired_invite(live_server: LiveServer) -> None:
 
 def test_invite_codes_are_stored_hashed(live_server: LiveServer) -> None:
     from sqlalchemy import select
+
     from wharf.platform.db import session_scope
     from wharf.platform.models import Invite
 
@@ -156,6 +158,7 @@ def test_login_logout_and_tokens(live_server: LiveServer) -> None:
 
 def test_tokens_are_stored_hashed(live_server: LiveServer) -> None:
     from sqlalchemy import select
+
     from wharf.platform.db import session_scope
     from wharf.platform.models import ApiToken
 

@@ -6,11 +6,11 @@ import re
 import secrets
 
 from sqlalchemy import select
-from wharf.platform.db import session_scope
-from wharf.platform.models import Release
 
 from tests.api.helpers import new_user_client
 from tests.conftest import LiveServer
+from wharf.platform.db import session_scope
+from wharf.platform.models import Release
 
 
 def unique_name(prefix: str = "app") -> str:

@@ -11,6 +11,8 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
+
 from tests.conftest import free_port, wait_for_http
 from wharf.platform.settings import DEVELOPMENT_SECRET_KEY
 
@@ -70,6 +72,7 @@ def test_secret_key_is_generated_once_with_private_mode(tmp_path: Path) -> None:
     assert key_file.read_text() == first
 
 
+@pytest.mark.e2e
 def test_up_starts_everything_and_prints_an_admin_invite(tmp_path: Path) -> None:
     port = free_port()
     env = wharfd_env(tmp_path, WHARF_API_PORT=str(port))
@@ -98,6 +101,7 @@ def test_up_starts_everything_and_prints_an_admin_invite(tmp_path: Path) -> None
     assert not (tmp_path / "redis" / "redis.sock").exists()
 
 
+@pytest.mark.e2e
 def test_up_prints_no_invite_once_a_user_exists(tmp_path: Path) -> None:
     port = free_port()
     env = wharfd_env(tmp_path, WHARF_API_PORT=str(port))

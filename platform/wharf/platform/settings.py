@@ -42,6 +42,12 @@ class Settings(BaseSettings):
     wharf_run_image: str = "wharf/stack-run:trixie"
     wharf_build_image: str = "wharf/stack-build:trixie"
     wharf_runtime: Literal["docker", "fake"] = "docker"
+    # A push whose pack is larger is refused by git with a message.
+    wharf_max_push_bytes: int = 512 * 1024 * 1024
+    # Builds that run at once (one rq worker process each); pushes to one app always wait their turn.
+    wharf_build_workers: int = 2
+    # Release images kept per app for rollback; older ones are removed after a successful build.
+    wharf_keep_releases: int = 5
 
     @property
     def resolved_database_url(self) -> str:

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+
 from wharf.platform.db import session_scope
 from wharf.platform.errors import WharfError
 from wharf.platform.migrate import upgrade_database
@@ -21,9 +22,9 @@ cli = typer.Typer(
 )
 invites_cli = typer.Typer(help="Beta invite codes.", no_args_is_help=True)
 cli.add_typer(invites_cli, name="invites")
+stack_cli = typer.Typer(help="The Debian stack images apps are built on and run in.", no_args_is_help=True)
+cli.add_typer(stack_cli, name="stack")
 console = Console(stderr=True)
-
-COMPONENTS = ("api", "worker")
 
 
 def _fail(message: str) -> None:
@@ -80,10 +81,56 @@ def invites_create(
         print(code)
 
 
+@stack_cli.command("build")
+def stack_build(
+    suite: Annotated[str, typer.Option(help="Debian suite of the stack.")] = "trixie",
+    mirror: Annotated[
+        str | None, typer.Option(help="Debian mirror; default: the host's apt sources.")
+    ] = None,
+) -> None:
+    """Build the run and build images from Debian packages (no registry needed)."""
+    from wharf.platform.stack import StackBuildError, build_stack_images
+
+    settings = _settings()
+    try:
+        build_stack_images(
+            run_image=settings.wharf_run_image,
+            build_image=settings.wharf_build_image,
+            suite=suite,
+            mirror=mirror,
+            progress=lambda line: console.print(line, markup=False, highlight=False),
+        )
+    except StackBuildError as exc:
+        _fail(str(exc))
+
+
+def _ensure_stack(settings: Settings) -> None:
+    from wharf.platform.stack import StackBuildError, ensure_stack_images
+
+    try:
+        built = ensure_stack_images(
+            run_image=settings.wharf_run_image,
+            build_image=settings.wharf_build_image,
+            progress=lambda line: console.print(line, markup=False, highlight=False),
+        )
+    except StackBuildError as exc:
+        _fail(
+            f"{exc}. Build them with `wharfd stack build`, or name existing images in "
+            "WHARF_RUN_IMAGE and WHARF_BUILD_IMAGE."
+        )
+    except Exception as exc:  # docker unreachable, most often
+        _fail(
+            f"Cannot check the stack images ({exc}). Is dockerd running? Start it, then run wharfd up again."
+        )
+    if not built:
+        console.print(f"stack images present ({settings.wharf_run_image}, {settings.wharf_build_image})")
+
+
 @cli.command()
 def api() -> None:
     """Serve the API, the git endpoint and the dashboard."""
     import uvicorn
+
     from wharf.platform.api.main import create_app
 
     settings = _settings()
@@ -101,6 +148,7 @@ def worker(burst: Annotated[bool, typer.Option(help="Exit when the queues are em
     """Run build and deploy jobs from the queues."""
     import redis
     from rq import Worker
+
     from wharf.platform.jobs import ALL_QUEUES
 
     settings = _settings()
@@ -129,6 +177,7 @@ def up() -> None:
     settings.wharf_data_dir.mkdir(parents=True, exist_ok=True)
     upgrade_database(settings.resolved_database_url)
     console.print(f"database ready ({settings.resolved_database_url.split('://', 1)[0]})")
+    _ensure_stack(settings)
     extra_env = {"WHARF_DATA_DIR": str(settings.wharf_data_dir)}
     redis_process: subprocess.Popen[bytes] | None = None
     if not settings.redis_url:
@@ -137,7 +186,10 @@ def up() -> None:
         redis_process = start_private_redis(settings.redis_socket_path)
         console.print(f"private redis-server on {settings.redis_socket_path}")
     _print_admin_invite(settings)
-    components = [Component(name, component_argv(name)) for name in COMPONENTS]
+    components = [Component("api", component_argv("api"))]
+    components += [
+        Component(f"worker.{n}", component_argv("worker")) for n in range(1, settings.wharf_build_workers + 1)
+    ]
     supervisor = Supervisor(
         components, child_environment(extra_env), say=lambda m: console.print(f"wharfd: {m}")
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import redis
+
 from wharf.platform.security.crypto import ConfigCipher
 from wharf.platform.security.ratelimit import FailureLimiter
 from wharf.platform.settings import Settings

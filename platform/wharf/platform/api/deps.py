@@ -9,6 +9,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
+
 from wharf.platform.api.context import ApiContext
 from wharf.platform.db import session_factory
 from wharf.platform.errors import Unauthorized

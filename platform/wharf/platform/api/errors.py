@@ -6,6 +6,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
 from wharf.platform.errors import TooManyRequests, Unauthorized, WharfError
 
 
@@ -13,13 +14,15 @@ def _body(error_id: str, message: str) -> dict[str, str]:
     return {"id": error_id, "message": message}
 
 
-async def _wharf_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _wharf_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, WharfError)
     headers: dict[str, str] = {}
     if isinstance(exc, TooManyRequests):
         headers["Retry-After"] = str(exc.retry_after)
     if isinstance(exc, Unauthorized):
-        headers["WWW-Authenticate"] = 'Bearer realm="wharf"'
+        # git answers a Basic challenge with the token from ~/.netrc, or asks for it.
+        scheme = "Basic" if request.url.path.startswith("/git/") else "Bearer"
+        headers["WWW-Authenticate"] = f'{scheme} realm="wharf"'
     return JSONResponse(_body(exc.error_id, exc.message), status_code=exc.status_code, headers=headers)
 
 

@@ -3,9 +3,21 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+
 from wharf.platform.api.context import build_context
 from wharf.platform.api.errors import install_error_handlers
-from wharf.platform.api.routes import accounts, apps, config, formation, health, invites, releases, tokens
+from wharf.platform.api.routes import (
+    accounts,
+    apps,
+    builds,
+    config,
+    formation,
+    health,
+    invites,
+    releases,
+    tokens,
+)
+from wharf.platform.git import http as git_http
 from wharf.platform.settings import Settings, get_settings
 
 
@@ -20,6 +32,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.context = build_context(settings)
     install_error_handlers(app)
-    for module in (health, accounts, tokens, invites, apps, config, releases, formation):
+    for module in (health, accounts, tokens, invites, apps, config, releases, formation, builds):
         app.include_router(module.router, prefix="/api")
+    app.include_router(git_http.router)
     return app

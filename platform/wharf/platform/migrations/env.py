@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import wharf.platform.models  # noqa: F401  (registers every table on Base.metadata)
 from alembic import context
+
+import wharf.platform.models  # noqa: F401  (registers every table on Base.metadata)
 from wharf.platform.db import Base, get_engine
 
 config = context.config

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
+
 from wharf.platform.db import Base, UTCDateTime, utcnow
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
+
 from wharf.platform.db import Base
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import JSON, ForeignKey, Integer, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
+
 from wharf.platform.db import Base, UTCDateTime, utcnow
 from wharf.platform.models.apps import App
 

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import Boolean, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
+
 from wharf.platform.db import Base, UTCDateTime, utcnow
 
 

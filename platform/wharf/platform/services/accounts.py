@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+
 from wharf.platform.db import utcnow
 from wharf.platform.errors import BadRequest, Conflict, NotFound, Unauthorized
 from wharf.platform.models import ApiToken, InviteRedemption, User

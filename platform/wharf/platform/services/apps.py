@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
+
 from wharf.platform.errors import BadRequest, Conflict, NotFound
 from wharf.platform.models import App, Formation, Release, User
 from wharf.platform.security.crypto import ConfigCipher

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+
 from wharf.platform.errors import BadRequest
 from wharf.platform.models import App, Formation, User
 from wharf.platform.services.audit import record_event

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
+
 from wharf.platform.errors import BadRequest, Forbidden, Gone, NotFound
 from wharf.platform.models import Invite, User
 from wharf.platform.security.tokens import invite_digest, new_invite_code, normalize_invite_code

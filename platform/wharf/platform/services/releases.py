@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
+
 from wharf.platform.errors import BadRequest, NotFound
 from wharf.platform.models import App, Release, User
 from wharf.platform.security.crypto import ConfigCipher

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
+
 from wharf.platform.api.deps import ContextDep, CurrentTokenDep, CurrentUser, SessionDep
 from wharf.platform.api.schemas.accounts import LoginRequest, SessionPublic, SignupRequest, UserPublic
 from wharf.platform.errors import NotFound, TooManyRequests, Unauthorized

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
+
 from wharf.platform.api.deps import AppDep, ContextDep, CurrentUser, SessionDep
 from wharf.platform.api.schemas.apps import AppCreate, AppPublic, EventPublic
 from wharf.platform.models import App

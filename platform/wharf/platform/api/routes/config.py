@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
+
 from wharf.platform.api.deps import AppDep, ContextDep, CurrentUser, SessionDep
 from wharf.platform.services import releases
 

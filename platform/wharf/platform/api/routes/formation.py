@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
+
 from wharf.platform.api.deps import AppDep, CurrentUser, SessionDep
 from wharf.platform.api.schemas.apps import FormationPublic, FormationUpdate
 from wharf.platform.models import Formation

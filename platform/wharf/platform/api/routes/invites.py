@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
+
 from wharf.platform.api.deps import ContextDep, CurrentUser, SessionDep
 from wharf.platform.api.schemas.invites import InviteCreate, InviteCreated, InvitePublic, Redemption
 from wharf.platform.models import Invite

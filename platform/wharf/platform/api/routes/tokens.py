@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Response
+
 from wharf.platform.api.deps import CurrentUser, SessionDep
 from wharf.platform.api.schemas.accounts import TokenCreate, TokenCreated, TokenPublic
 from wharf.platform.services import accounts

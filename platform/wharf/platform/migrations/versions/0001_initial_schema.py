@@ -8,8 +8,9 @@ Create Date: 2026-11-27 20:49:16.335579
 from __future__ import annotations
 
 import sqlalchemy as sa
-import wharf.platform.db
 from alembic import op
+
+import wharf.platform.db
 
 revision = "0001"
 down_revision = None

@@ -1,0 +1,122 @@
+"""Accounts: signup, login, logout, auth:whoami, auth:token."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from wharf.cli import netrc_file, output, session, settings
+from wharf.cli.client import Session
+from wharf.cli.errors import ApiError, NotLoggedInError, WharfError
+from wharf.cli.registry import add_command
+
+ApiUrlOption = Annotated[
+    str | None, typer.Option("--api", help="API URL, like http://HOST:5000 (remembered for later commands).")
+]
+PasswordStdinOption = Annotated[
+    bool, typer.Option("--password-stdin", help="Read the password from the first line of standard input.")
+]
+
+
+def read_password(*, from_stdin: bool, confirm: bool) -> str:
+    """One line from stdin for scripts, else a hidden prompt (twice when choosing a new password)."""
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=confirm, err=True)
+    if not password:
+        raise WharfError("The password is empty.")
+    return password
+
+
+def remember_login(url: str, auth: Session) -> None:
+    """Save the API URL in the config and the token in ~/.netrc, where `git push` will find it."""
+    settings.save_config({"api_url": url})
+    netrc_file.write_entry(settings.api_host(url), auth["user"]["email"], auth["token"])
+
+
+def login(
+    api: ApiUrlOption = None,
+    email: Annotated[str | None, typer.Option("--email", "-e", help="Account email.")] = None,
+    password_stdin: PasswordStdinOption = False,
+) -> None:
+    """Log in with your email and password; stores the token in ~/.netrc."""
+    url = settings.normalize_api_url(api) if api else settings.api_url()
+    if password_stdin and not email:
+        raise WharfError("--password-stdin needs --email EMAIL.")
+    address = email or typer.prompt("Email", err=True)
+    password = read_password(from_stdin=password_stdin, confirm=False)
+    with session.client_for(url) as client:
+        auth = client.login(email=address, password=password)
+    remember_login(url, auth)
+    output.line(f"Logged in as {auth['user']['email']}")
+
+
+def signup(
+    invite: Annotated[str, typer.Option("--invite", help="Beta invite code.")],
+    email: Annotated[str, typer.Option("--email", "-e", help="Email for the new account.")],
+    password_stdin: PasswordStdinOption = False,
+    api: ApiUrlOption = None,
+) -> None:
+    """Create an account from a beta invite code, then log in."""
+    url = settings.normalize_api_url(api) if api else settings.api_url()
+    password = read_password(from_stdin=password_stdin, confirm=True)
+    with session.client_for(url) as client:
+        auth = client.signup(invite=invite.strip(), email=email, password=password)
+    remember_login(url, auth)
+    output.line(f"Signed up and logged in as {auth['user']['email']}")
+
+
+def logout() -> None:
+    """Revoke the stored token and remove it from ~/.netrc."""
+    url = settings.api_url()
+    host = settings.api_host(url)
+    entry = netrc_file.read_entry(host)
+    if entry is None or not entry.password:
+        output.note("You are not logged in.")
+        return
+    with output.action("Logging out"):
+        warning = revoke_token(url, entry.password)
+        netrc_file.remove_entry(host)
+    if warning:
+        output.note(warning)
+
+
+def revoke_token(url: str, token: str) -> str | None:
+    """Revoke on the server; a failure is reported but never keeps the token on disk."""
+    try:
+        with session.client_for(url, token) as client:
+            client.logout()
+    except ApiError as error:
+        if error.status == 401:
+            return None
+        return f"The token could not be revoked on the server: {error.format_message()}"
+    except WharfError as error:
+        return f"The token could not be revoked on the server: {error.format_message()}"
+    return None
+
+
+def whoami() -> None:
+    """Display the email of the logged-in user."""
+    with session.authenticated_client() as client:
+        output.line(client.account()["email"])
+
+
+def token() -> None:
+    """Display the API token (for scripts: WHARF_API_TOKEN=$(wharf auth:token))."""
+    credentials = settings.stored_credentials(settings.api_url())
+    if credentials is None:
+        raise NotLoggedInError()
+    output.line(credentials.token)
+
+
+def register(app: typer.Typer) -> None:
+    add_command(app, "login", login)
+    add_command(app, "signup", signup)
+    add_command(app, "logout", logout)
+    add_command(app, "auth:whoami", whoami)
+    add_command(app, "auth:token", token)
+    add_command(app, "auth:login", login, hidden=True)
+    add_command(app, "auth:logout", logout, hidden=True)

@@ -1,0 +1,90 @@
+"""Where the CLI finds the API URL and the token: environment first, then the user's files.
+
+- API URL: `WHARF_API_URL`, else `api_url` in `$XDG_CONFIG_HOME/wharf/config.json`, else the
+  default local install (`http://127.0.0.1:5000`).
+- Token: `WHARF_API_TOKEN`, else the `~/.netrc` entry for the API host (the entry `git` uses).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from wharf.cli import netrc_file
+from wharf.cli.errors import NotLoggedInError, WharfError
+
+DEFAULT_API_URL = "http://127.0.0.1:5000"
+
+
+@dataclass(frozen=True)
+class Credentials:
+    token: str
+    email: str | None
+    from_environment: bool
+
+
+def config_path() -> Path:
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "wharf" / "config.json"
+
+
+def load_config() -> dict[str, Any]:
+    path = config_path()
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as error:
+        raise WharfError(f"Could not read {path}: {error}. Fix or delete the file.") from error
+    return data if isinstance(data, dict) else {}
+
+
+def save_config(updates: dict[str, Any]) -> None:
+    path = config_path()
+    data = load_config() | updates
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+
+
+def normalize_api_url(url: str) -> str:
+    """Accept `host:5000`, `http://host:5000/` or `http://host:5000/api`; keep `http://host:5000`."""
+    candidate = url.strip().rstrip("/")
+    if "://" not in candidate:
+        candidate = "http://" + candidate
+    if candidate.endswith("/api"):
+        candidate = candidate[: -len("/api")]
+    parts = urlsplit(candidate)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise WharfError(f"{url!r} is not an API URL. Use the form http://HOST:5000.")
+    return candidate
+
+
+def api_url() -> str:
+    configured = os.environ.get("WHARF_API_URL") or load_config().get("api_url") or DEFAULT_API_URL
+    return normalize_api_url(str(configured))
+
+
+def api_host(url: str) -> str:
+    """The netrc machine name: the bare host name, which is what curl (and so git) looks up."""
+    return urlsplit(url).hostname or url
+
+
+def stored_credentials(url: str) -> Credentials | None:
+    token = os.environ.get("WHARF_API_TOKEN")
+    if token:
+        return Credentials(token=token, email=None, from_environment=True)
+    entry = netrc_file.read_entry(api_host(url))
+    if entry is None or not entry.password:
+        return None
+    return Credentials(token=entry.password, email=entry.login, from_environment=False)
+
+
+def require_credentials(url: str) -> Credentials:
+    credentials = stored_credentials(url)
+    if credentials is None:
+        raise NotLoggedInError()
+    return credentials

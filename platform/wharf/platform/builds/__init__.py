@@ -1,0 +1,1 @@
+"""Builds: turning pushed source into a slug with buildpacks, and a slug into a release image."""

@@ -1,0 +1,280 @@
+"""Run Heroku-API buildpacks (detect -> compile -> release) in a builder container and pack the slug.
+
+The builder is the stack's build image with the app at /app (where it also lives at run time, so paths
+written during the build stay valid), the per-app cache at /cache, config vars as files in /env, and the
+host CA bundle mounted so package registries are reachable.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import docker
+
+from wharf.platform.builds.processes import merge_release_documents, read_procfile
+from wharf.platform.builds.slugignore import apply_slugignore
+from wharf.platform.stack.images import DEFAULT_BUILD_IMAGE, DYNO_UID, HOST_CA_BUNDLE
+
+OutputCallback = Callable[[str], None]
+CONFIG_VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+CA_PATH_IN_CONTAINER = "/etc/ssl/certs/ca-certificates.crt"
+BUILDER_LABEL = "io.wharf.role"
+# HOME inside the builder container: a scratch directory the build tools may write to (~/.npm and such).
+BUILDER_HOME = "/tmp"  # noqa: S108
+
+
+def default_buildpacks_dir() -> Path:
+    """The built-in buildpacks: $WHARF_BUILDPACKS_DIR, else `buildpacks/` next to the source tree."""
+    configured = os.environ.get("WHARF_BUILDPACKS_DIR")
+    if configured:
+        return Path(configured)
+    return Path(__file__).resolve().parents[4] / "buildpacks"
+
+
+@dataclass(frozen=True)
+class BuildLimits:
+    """Resources one build may use; a build over its time is killed."""
+
+    memory: str = "2g"
+    cpus: float = 2.0
+    pids: int = 4096
+    timeout_seconds: float = 15 * 60
+    max_slug_bytes: int = 1024**3
+
+
+@dataclass(frozen=True)
+class CompileResult:
+    """What the release step needs: who built it, how to run it, and the slug."""
+
+    buildpacks: list[str]
+    process_types: dict[str, str]
+    config_vars: dict[str, str]
+    slug_path: Path
+    slug_bytes: int
+
+
+class BuildFailed(Exception):
+    """The build could not produce a slug; the message is for the person who pushed."""
+
+
+class BuildTimedOut(BuildFailed):
+    pass
+
+
+class SlugTooLarge(BuildFailed):
+    pass
+
+
+@dataclass
+class _Workspace:
+    root: Path
+    app: Path = field(init=False)
+    env: Path = field(init=False)
+    output: Path = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.app = self.root / "app"
+        self.env = self.root / "env"
+        self.output = self.root / "output"
+
+
+def _builder_user() -> tuple[int, int]:
+    return (DYNO_UID, DYNO_UID) if os.geteuid() == 0 else (os.getuid(), os.getgid())
+
+
+def _chown_tree(path: Path, uid: int, gid: int) -> None:
+    if os.geteuid() != 0:
+        return
+    os.lchown(path, uid, gid)
+    for current, dirs, files in os.walk(path):
+        for name in dirs + files:
+            os.lchown(os.path.join(current, name), uid, gid)
+
+
+def _prepare_workspace(
+    work: _Workspace, *, source_dir: Path, cache_dir: Path, env: Mapping[str, str], on_output: OutputCallback
+) -> None:
+    if work.root.exists():
+        shutil.rmtree(work.root)
+    shutil.copytree(source_dir, work.app, symlinks=True, ignore=shutil.ignore_patterns(".git"))
+    removed = apply_slugignore(work.app)
+    if removed:
+        on_output(f"-----> Removed {len(removed)} paths listed in .slugignore")
+    work.env.mkdir()
+    for name, value in env.items():
+        if CONFIG_VAR_NAME.match(name):
+            (work.env / name).write_text(value)
+    work.output.mkdir()
+    uid, gid = _builder_user()
+    for path in (work.app, work.env, work.output):
+        _chown_tree(path, uid, gid)
+    if not cache_dir.exists():
+        cache_dir.mkdir(parents=True)
+        _chown_tree(cache_dir, uid, gid)
+
+
+def _custom_buildpack_mounts(specs: Sequence[str]) -> tuple[list[str], dict[str, dict[str, str]]]:
+    """Host directories named as buildpacks are mounted read-only; URLs and names pass through."""
+    resolved: list[str] = []
+    mounts: dict[str, dict[str, str]] = {}
+    for index, spec in enumerate(specs):
+        if spec.startswith("/") and Path(spec).is_dir():
+            target = f"/opt/wharf-custom-buildpacks/{index}"
+            mounts[spec] = {"bind": target, "mode": "ro"}
+            resolved.append(target)
+        else:
+            resolved.append(spec)
+    return resolved, mounts
+
+
+def _lines(chunks: Iterator[bytes]) -> Iterator[str]:
+    pending = b""
+    for chunk in chunks:
+        pending += chunk
+        *complete, pending = pending.split(b"\n")
+        for line in complete:
+            yield line.decode("utf-8", errors="replace").rstrip("\r")
+    if pending:
+        yield pending.decode("utf-8", errors="replace")
+
+
+def _container_environment(env: Mapping[str, str], source_version: str | None, stack: str) -> dict[str, str]:
+    environment = {
+        "HOME": BUILDER_HOME,
+        "STACK": stack,
+        "SSL_CERT_FILE": CA_PATH_IN_CONTAINER,
+        "NODE_EXTRA_CA_CERTS": CA_PATH_IN_CONTAINER,
+        "PIP_CERT": CA_PATH_IN_CONTAINER,
+        "REQUESTS_CA_BUNDLE": CA_PATH_IN_CONTAINER,
+    }
+    if source_version:
+        environment["SOURCE_VERSION"] = source_version
+    return environment
+
+
+def _run_builder(
+    client: Any, *, run_kwargs: dict[str, Any], limits: BuildLimits, on_output: OutputCallback
+) -> int:
+    container = client.containers.run(detach=True, **run_kwargs)
+    timed_out = threading.Event()
+
+    def kill_hung_build() -> None:
+        timed_out.set()
+        container.kill()
+
+    timer = threading.Timer(limits.timeout_seconds, kill_hung_build)
+    timer.start()
+    try:
+        for line in _lines(container.logs(stream=True, follow=True)):
+            on_output(line)
+        status = int(container.wait()["StatusCode"])
+    finally:
+        timer.cancel()
+        container.remove(force=True)
+    if timed_out.is_set():
+        raise BuildTimedOut(f"The build took longer than {limits.timeout_seconds:.0f} s and was stopped.")
+    return status
+
+
+def _detected_buildpacks(work: _Workspace) -> list[str]:
+    listing = work.output / "buildpacks"
+    names = [name for name in listing.read_text().split("\n") if name] if listing.exists() else []
+    multi = work.app / ".wharf" / "multi" / "buildpacks"
+    if names == ["Multipack"] and multi.is_file():
+        names = [name for name in multi.read_text().split("\n") if name]
+    return names
+
+
+def _pack_slug(work: _Workspace, limits: BuildLimits, on_output: OutputCallback) -> Path:
+    slug = work.root / "slug.tgz"
+    on_output("-----> Compressing the slug")
+    subprocess.run(
+        ["tar", "--numeric-owner", "--use-compress-program=gzip -1",
+         "-C", str(work.app), "-cf", str(slug), "."],
+        check=True,
+    )
+    size = slug.stat().st_size
+    on_output(f"       Done: {size / 1e6:.1f} MB")
+    if size > limits.max_slug_bytes:
+        raise SlugTooLarge(
+            f"The compressed slug is {size / 1e6:.0f} MB, "
+            f"over the {limits.max_slug_bytes / 1e6:.0f} MB limit. "
+            "List what the app does not need at run time in .slugignore."
+        )
+    return slug
+
+
+def compile_slug(
+    *,
+    source_dir: Path,
+    cache_dir: Path,
+    work_dir: Path,
+    env: Mapping[str, str],
+    on_output: OutputCallback,
+    buildpacks: Sequence[str] = (),
+    build_image: str = DEFAULT_BUILD_IMAGE,
+    buildpacks_dir: Path | None = None,
+    limits: BuildLimits = BuildLimits(),
+    source_version: str | None = None,
+    stack: str = "wharf-trixie",
+) -> CompileResult:
+    """Build SOURCE_DIR into WORK_DIR/slug.tgz, streaming each output line to ON_OUTPUT.
+
+    BUILDPACKS (names, host paths, git or tarball URLs) replace detection; when empty, a BUILDPACK_URL
+    config var is honoured, then the built-ins are tried in order. WORK_DIR is replaced; it keeps the built
+    app in WORK_DIR/app. Raises BuildFailed (or a subclass) with a message for the user.
+    """
+    work = _Workspace(work_dir)
+    _prepare_workspace(work, source_dir=source_dir, cache_dir=cache_dir, env=env, on_output=on_output)
+    chosen = list(buildpacks) or ([env["BUILDPACK_URL"]] if env.get("BUILDPACK_URL") else [])
+    chosen, custom_mounts = _custom_buildpack_mounts(chosen)
+    uid, gid = _builder_user()
+    volumes = {
+        str(work.app): {"bind": "/app", "mode": "rw"},
+        str(cache_dir): {"bind": "/cache", "mode": "rw"},
+        str(work.env): {"bind": "/env", "mode": "ro"},
+        str(work.output): {"bind": "/output", "mode": "rw"},
+        str(buildpacks_dir or default_buildpacks_dir()): {"bind": "/opt/wharf-buildpacks", "mode": "ro"},
+        str(HOST_CA_BUNDLE): {"bind": CA_PATH_IN_CONTAINER, "mode": "ro"},
+        **custom_mounts,
+    }
+    run_kwargs: dict[str, Any] = {
+        "image": build_image,
+        "command": ["/opt/wharf-buildpacks/bin/wharf-build", "/app", "/cache", "/env", "/output", *chosen],
+        "user": f"{uid}:{gid}",
+        "working_dir": "/app",
+        "environment": _container_environment(env, source_version, stack),
+        "volumes": volumes,
+        "mem_limit": limits.memory,
+        "nano_cpus": int(limits.cpus * 1e9),
+        "pids_limit": limits.pids,
+        "labels": {BUILDER_LABEL: "builder"},
+    }
+    client = docker.from_env()
+    try:
+        status = _run_builder(client, run_kwargs=run_kwargs, limits=limits, on_output=on_output)
+    finally:
+        client.close()
+    if status != 0:
+        raise BuildFailed(
+            f"The build failed (a buildpack exited with status {status}); see the output above."
+        )
+    releases = sorted(work.output.glob("release-*.yml"), key=lambda p: int(p.stem.split("-")[1]))
+    process_types, config_vars = merge_release_documents(p.read_text() for p in releases)
+    process_types.update(read_procfile(work.app))
+    slug = _pack_slug(work, limits, on_output)
+    return CompileResult(
+        buildpacks=_detected_buildpacks(work),
+        process_types=process_types,
+        config_vars=config_vars,
+        slug_path=slug,
+        slug_bytes=slug.stat().st_size,
+    )

@@ -1,0 +1,129 @@
+"""Release images `wharf/<app>:v<N>`: the slug layered on the run image, or the app's own Dockerfile."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import docker
+import docker.errors
+
+OutputCallback = Callable[[str], None]
+LABEL_PREFIX = "io.wharf"
+
+
+class ImageBuildFailed(Exception):
+    """`docker build` failed; the message is the builder's own."""
+
+
+def image_name(app_name: str) -> str:
+    return f"wharf/{app_name}"
+
+
+def release_labels(*, app_name: str, version: int, commit: str) -> dict[str, str]:
+    return {
+        f"{LABEL_PREFIX}.app": app_name,
+        f"{LABEL_PREFIX}.release": str(version),
+        f"{LABEL_PREFIX}.commit": commit,
+    }
+
+
+def _stream_lines(stream: Iterator[dict[str, Any]], on_output: OutputCallback) -> None:
+    for chunk in stream:
+        if "error" in chunk:
+            raise ImageBuildFailed(str(chunk["error"]).strip())
+        text = str(chunk.get("stream", ""))
+        for line in text.splitlines():
+            if line.strip():
+                on_output(f"       {line.rstrip()}")
+
+
+def slug_dockerfile(*, run_image: str, labels: Mapping[str, str], env: Mapping[str, str]) -> str:
+    label_args = " ".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+    env_lines = "".join(
+        f'ENV {k}="{_escape(v)}"\n' for k, v in sorted(env.items()) if re.match(r"^[A-Za-z_]\w*$", k)
+    )
+    return f"FROM {run_image}\nADD slug.tgz /app/\nWORKDIR /app\n{env_lines}USER dyno\nLABEL {label_args}\n"
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def build_slug_image(
+    *,
+    slug_path: Path,
+    run_image: str,
+    tag: str,
+    labels: Mapping[str, str],
+    env: Mapping[str, str],
+    on_output: OutputCallback,
+) -> int:
+    """Layer the slug on the run image; returns the image size in bytes."""
+    with tempfile.TemporaryDirectory(prefix="wharf-image-") as context:
+        shutil.copy(slug_path, Path(context) / "slug.tgz")
+        (Path(context) / "Dockerfile").write_text(
+            slug_dockerfile(run_image=run_image, labels=labels, env=env)
+        )
+        client = docker.from_env()
+        try:
+            _stream_lines(
+                client.api.build(path=context, tag=tag, rm=True, forcerm=True, decode=True), on_output
+            )
+            return int(client.images.get(tag).attrs["Size"])
+        finally:
+            client.close()
+
+
+def build_dockerfile_image(
+    *, source_dir: Path, tag: str, labels: Mapping[str, str], memory_bytes: int, on_output: OutputCallback
+) -> tuple[int, list[str] | None]:
+    """Build the app's own Dockerfile (the stack images are there to use as bases).
+
+    Returns the image size and the image's command, used as the default web process.
+    """
+    client = docker.from_env()
+    try:
+        stream = client.api.build(
+            path=str(source_dir),
+            tag=tag,
+            rm=True,
+            forcerm=True,
+            decode=True,
+            labels=dict(labels),
+            container_limits={"memory": memory_bytes, "memswap": memory_bytes},
+        )
+        _stream_lines(stream, on_output)
+        image = client.images.get(tag)
+        config = image.attrs.get("Config") or {}
+        command = (config.get("Entrypoint") or []) + (config.get("Cmd") or [])
+        return int(image.attrs["Size"]), command or None
+    finally:
+        client.close()
+
+
+def collect_old_images(*, app_name: str, keep_versions: set[int]) -> list[str]:
+    """Remove the app's release images except KEEP_VERSIONS; returns the tags removed."""
+    client = docker.from_env()
+    removed = []
+    try:
+        for image in client.images.list(name=image_name(app_name)):
+            for tag in image.tags:
+                version = tag.rsplit(":v", 1)[-1]
+                if version.isdigit() and int(version) not in keep_versions:
+                    try:
+                        client.images.remove(tag, noprune=False)
+                        removed.append(tag)
+                    except docker.errors.APIError:
+                        continue  # still used by a container: kept until the next collection
+    finally:
+        client.close()
+    return removed
+
+
+def remove_app_images(app_name: str) -> None:
+    collect_old_images(app_name=app_name, keep_versions=set())

@@ -1,0 +1,71 @@
+"""Build output as a Redis stream: written line by line by the build, followed live by `git push`.
+
+The stream ends with an `end` entry carrying the build's outcome, so a follower knows when to stop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import redis
+
+STREAM_TTL_SECONDS = 24 * 3600
+
+
+def stream_key(build_id: int) -> str:
+    return f"wharf:build:{build_id}:output"
+
+
+@dataclass(frozen=True)
+class BuildEnd:
+    status: str
+    release_version: int | None
+    message: str
+
+
+class BuildOutput:
+    def __init__(self, client: redis.Redis[bytes], build_id: int) -> None:
+        self._redis = client
+        self._key = stream_key(build_id)
+        self.lines: list[str] = []
+
+    def write(self, line: str) -> None:
+        self.lines.append(line)
+        self._redis.xadd(self._key, {"line": line.encode()})
+        self._redis.expire(self._key, STREAM_TTL_SECONDS)
+
+    def finish(self, end: BuildEnd) -> None:
+        fields = {
+            "end": end.status.encode(),
+            "release": str(end.release_version or "").encode(),
+            "message": end.message.encode(),
+        }
+        self._redis.xadd(self._key, fields)
+        self._redis.expire(self._key, STREAM_TTL_SECONDS)
+
+
+def follow(
+    client: redis.Redis[bytes], build_id: int, *, idle_timeout: float = 1800
+) -> Iterator[str | BuildEnd]:
+    """Yield each output line as it is written, then the BuildEnd; from the start of the stream."""
+    key = stream_key(build_id)
+    last_id = b"0-0"
+    while True:
+        answer = client.xread({key: last_id}, block=int(idle_timeout * 1000), count=100)
+        if not answer:
+            yield BuildEnd(
+                status="failed", release_version=None, message="The build stopped reporting progress."
+            )
+            return
+        for entry_id, fields in answer[0][1]:
+            last_id = entry_id
+            if b"end" in fields:
+                release = fields.get(b"release", b"").decode()
+                yield BuildEnd(
+                    status=fields[b"end"].decode(),
+                    release_version=int(release) if release else None,
+                    message=fields.get(b"message", b"").decode(),
+                )
+                return
+            yield fields[b"line"].decode(errors="replace")

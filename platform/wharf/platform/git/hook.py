@@ -1,0 +1,91 @@
+"""The pre-receive hook: turn a push to main or master into a build, and stream it back to the pusher.
+
+git sends this hook's output to the client as `remote:` lines as it is written, and rejects the push
+when it exits non-zero, so a failed build leaves the branch, and the running release, untouched.
+Pushes to one app reach this hook one at a time: the HTTP endpoint holds the app's push lock.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import redis
+
+from wharf.platform.builds.output import BuildEnd, follow, stream_key
+from wharf.platform.db import session_scope
+from wharf.platform.git.repos import export_commit
+from wharf.platform.jobs import enqueue_build
+from wharf.platform.models import App, User
+from wharf.platform.services.builds import create_build
+from wharf.platform.settings import Settings, get_settings
+
+ZERO = "0" * 40
+DEPLOY_BRANCHES = ("refs/heads/main", "refs/heads/master")
+
+
+def say(line: str = "") -> None:
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+def pick_commit(updates: list[tuple[str, str, str]]) -> str | None:
+    """The commit to deploy, or None after saying why the push is refused."""
+    commit = None
+    for _old, new, ref in updates:
+        branch = ref.removeprefix("refs/heads/")
+        if ref not in DEPLOY_BRANCHES:
+            say(f" !     Pushed to {branch}: Wharf deploys main or master only.")
+            say(f" !     To deploy this branch, run: git push wharf {branch}:main")
+            return None
+        if new == ZERO:
+            say(f" !     Deleting {branch} is not allowed: it is what the app runs.")
+            return None
+        commit = new
+    return commit
+
+
+def _start_build(settings: Settings, app_name: str, pusher_id: int, commit: str) -> int:
+    with session_scope(settings.resolved_database_url) as session:
+        app = session.query(App).filter_by(name=app_name).one()
+        build = create_build(session=session, app=app, actor=session.get(User, pusher_id), commit=commit)
+        build_id = build.id
+    source = settings.wharf_data_dir / "builds" / str(build_id) / "source.tar"
+    export_commit(repo=Path.cwd(), commit=commit, destination=source)
+    return build_id
+
+
+def _stream(client: redis.Redis[bytes], build_id: int, settings: Settings, app_name: str) -> int:
+    for item in follow(client, build_id):
+        if isinstance(item, BuildEnd):
+            if item.status == "succeeded":
+                say(f"-----> Released v{item.release_version}")
+                say(f"       {settings.app_web_url(app_name)} deployed to Wharf")
+                return 0
+            say(f" !     Push rejected: {item.message}")
+            say(" !     The running release is untouched.")
+            return 1
+        say(item)
+    return 1
+
+
+def main() -> int:
+    app_name = os.environ["WHARF_APP"]
+    pusher_id = int(os.environ["WHARF_PUSHER_ID"])
+    updates = [tuple(line.split()[:3]) for line in sys.stdin.read().splitlines() if line.strip()]
+    commit = pick_commit([(u[0], u[1], u[2]) for u in updates if len(u) == 3])
+    if commit is None:
+        return 1
+    settings = get_settings()
+    client = redis.Redis.from_url(settings.resolved_redis_url)
+    say(f"-----> Building {app_name} from commit {commit[:7]}")
+    build_id = _start_build(settings, app_name, pusher_id, commit)
+    # A build id can repeat after the database is reset; never follow another build's output.
+    client.delete(stream_key(build_id))
+    enqueue_build(client, build_id=build_id)
+    return _stream(client, build_id, settings, app_name)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

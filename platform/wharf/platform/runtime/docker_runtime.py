@@ -1,0 +1,337 @@
+"""Runs dynos as hardened containers on the local Docker Engine.
+
+Hardening follows the CIS Docker Benchmark: a non-root user, no-new-privileges, every capability
+dropped, pids/memory/CPU limits, a read-only root, one bridge network per app (Docker's isolation
+rules drop traffic between bridges), no restart policy (the reconciler restarts with backoff) and
+never the Docker socket.
+"""
+
+from __future__ import annotations
+
+import math
+import secrets
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import docker
+import docker.errors
+import requests.exceptions
+from docker.models.containers import Container
+from docker.types import LogConfig, Mount
+
+from wharf.platform.runtime.base import (
+    DEFAULT_STOP_TIMEOUT,
+    DEFAULT_USER,
+    LABEL_APP,
+    LABEL_COMMAND,
+    LABEL_DYNO,
+    LABEL_MANAGED,
+    LABEL_PORT,
+    LABEL_PROCESS_TYPE,
+    LABEL_RELEASE,
+    LABEL_SIZE,
+    Dyno,
+    DynoEvent,
+    DynoNotFound,
+    DynoSpec,
+    DynoState,
+    EventAction,
+    ImageNotFound,
+    NetworkInUse,
+    NetworkNotFound,
+    OutputCallback,
+    event_from_labels,
+    label_filters,
+    network_name,
+    size_named,
+)
+
+ROOT_USERS = frozenset({"", "root", "0"})
+SCRATCH_MOUNT_OPTIONS = "rw,nosuid,nodev,mode=1777"
+LOG_CONFIG = LogConfig(type="json-file", config={"max-size": "10m", "max-file": "3"})
+UNSET_DOCKER_TIME = "0001-01-01T00:00:00Z"
+
+
+class DockerRuntime:
+    """The Runtime for one Docker host, through the Docker SDK for Python."""
+
+    def __init__(self, client: docker.DockerClient | None = None) -> None:
+        self._client = client or docker.from_env()
+        self._host_nano_cpus: int | None = None
+
+    # networks
+
+    def ensure_network(self, app: str) -> str:
+        name = network_name(app)
+        if self._find_network(name) is None:
+            try:
+                self._client.networks.create(
+                    name,
+                    driver="bridge",
+                    internal=False,
+                    check_duplicate=True,
+                    labels={LABEL_APP: app, LABEL_MANAGED: "1"},
+                    options={"com.docker.network.bridge.enable_icc": "true"},
+                )
+            except docker.errors.APIError as error:
+                if error.status_code != 409:
+                    raise
+        return name
+
+    def remove_network(self, app: str) -> None:
+        network = self._find_network(network_name(app))
+        if network is None:
+            return
+        network.reload()
+        if network.attrs.get("Containers"):
+            raise NetworkInUse(f"{network.name} still has containers attached")
+        try:
+            network.remove()
+        except docker.errors.NotFound:
+            return
+        except docker.errors.APIError as error:
+            raise NetworkInUse(f"{network.name}: {error.explanation}") from error
+
+    def _find_network(self, name: str) -> Any:
+        try:
+            return self._client.networks.get(name)
+        except docker.errors.NotFound:
+            return None
+
+    # dynos
+
+    def start_dyno(self, spec: DynoSpec) -> Dyno:
+        container = self._create(spec)
+        try:
+            container.start()
+            container.reload()
+        except docker.errors.APIError as error:
+            container.remove(force=True, v=True)
+            if isinstance(error, docker.errors.NotFound) and "network" in str(error.explanation):
+                raise NetworkNotFound(spec.network_name) from error
+            raise
+        return dyno_from_container(container)
+
+    def get_dyno(self, dyno_id: str) -> Dyno:
+        return dyno_from_container(self._container(dyno_id))
+
+    def list_dynos(
+        self,
+        app: str | None = None,
+        *,
+        process_type: str | None = None,
+        release: int | None = None,
+        labels: Mapping[str, str] | None = None,
+    ) -> list[Dyno]:
+        wanted = label_filters(app, process_type, release, labels)
+        containers = self._client.containers.list(
+            all=True,
+            filters={"label": [f"{key}={value}" for key, value in wanted.items()]},
+            ignore_removed=True,
+        )
+        dynos = [dyno_from_container(container) for container in containers]
+        return sorted(dynos, key=lambda d: (d.app, d.process_type, d.number, d.release, d.id))
+
+    def stop_dyno(self, dyno_id: str, timeout: float = DEFAULT_STOP_TIMEOUT) -> Dyno:
+        container = self._container(dyno_id)
+        try:
+            container.stop(timeout=math.ceil(timeout))
+            container.reload()
+        except docker.errors.NotFound as error:
+            raise DynoNotFound(dyno_id) from error
+        return dyno_from_container(container)
+
+    def remove_dyno(self, dyno_id: str) -> None:
+        try:
+            self._container(dyno_id).remove(force=True, v=True)
+        except (DynoNotFound, docker.errors.NotFound):
+            return
+        except docker.errors.APIError as error:
+            if error.status_code != 409:  # removal already in progress
+                raise
+
+    def wait(self, dyno_id: str, timeout: float | None = None) -> int:
+        container = self._container(dyno_id)
+        try:
+            result = container.wait(timeout=timeout)
+        except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError) as error:
+            raise TimeoutError(f"dyno {dyno_id} still running after {timeout} s") from error
+        return int(result["StatusCode"])
+
+    def run_oneoff(
+        self, spec: DynoSpec, *, on_output: OutputCallback | None = None, timeout: float | None = None
+    ) -> int:
+        container = self._create(spec)
+        deadline = None
+        if timeout is not None:
+            deadline = threading.Timer(timeout, self._stop_quietly, args=(container.id,))
+            deadline.daemon = True
+        try:
+            container.start()
+            if deadline is not None:
+                deadline.start()
+            if on_output is not None:
+                for chunk in container.logs(stream=True, follow=True, stdout=True, stderr=True):
+                    on_output(chunk)
+            return int(container.wait()["StatusCode"])
+        finally:
+            if deadline is not None:
+                deadline.cancel()
+            container.remove(force=True, v=True)
+
+    def events(self, *, since: float | None = None, timeout: float | None = None) -> Iterator[DynoEvent]:
+        now = time.time()
+        until = now + timeout if timeout is not None else None
+        return self._follow_events(now if since is None else since, until)
+
+    def _follow_events(self, since: float, until: float | None) -> Iterator[DynoEvent]:
+        stream = self._client.events(
+            since=_api_time(since),
+            until=_api_time(until),
+            filters={"type": "container", "label": [f"{LABEL_MANAGED}=1"], "event": list(EventAction)},
+            decode=True,
+        )
+        try:
+            for raw in stream:
+                yield _event_from_raw(raw)
+        finally:
+            stream.close()
+
+    # helpers
+
+    def _container(self, dyno_id: str) -> Container:
+        try:
+            container: Container = self._client.containers.get(dyno_id)
+        except docker.errors.NotFound as error:
+            raise DynoNotFound(dyno_id) from error
+        if container.labels.get(LABEL_MANAGED) != "1":
+            raise DynoNotFound(f"{dyno_id} is not a Wharf dyno")
+        return container
+
+    def _stop_quietly(self, dyno_id: str) -> None:
+        try:
+            self._client.containers.get(dyno_id).stop(timeout=10)
+        except docker.errors.APIError:
+            return
+
+    def _create(self, spec: DynoSpec) -> Container:
+        """Create the container without starting it, and without ever pulling its image."""
+        size = size_named(spec.size)
+        try:
+            container: Container = self._client.containers.create(
+                image=spec.image,
+                command=spec.argv,
+                name=f"{spec.name}.v{spec.release}.{secrets.token_hex(3)}",
+                hostname=f"{spec.process_type}-{spec.number}",
+                environment=spec.environment(),
+                labels=spec.all_labels(),
+                user=self._user_for(spec),
+                network=spec.network_name,
+                init=True,
+                restart_policy={"Name": "no"},
+                security_opt=["no-new-privileges"],
+                cap_drop=["ALL"],
+                pids_limit=size.pids_limit,
+                mem_limit=size.memory_bytes,
+                memswap_limit=size.memory_bytes,
+                cpu_shares=size.cpu_shares,
+                nano_cpus=min(size.nano_cpus, self._host_cpu_limit()),
+                read_only=spec.read_only_root,
+                tmpfs={path: SCRATCH_MOUNT_OPTIONS for path in spec.scratch_paths},
+                mounts=[Mount(target=path, source=None, type="volume") for path in spec.writable_paths],
+                log_config=LOG_CONFIG,
+            )
+        except docker.errors.ImageNotFound as error:
+            raise ImageNotFound(spec.image) from error
+        return container
+
+    def _user_for(self, spec: DynoSpec) -> str:
+        """The spec's user, else the image's own non-root user, else uid 1000; never root."""
+        if spec.user is not None:
+            if spec.user.split(":")[0] in ROOT_USERS:
+                raise ValueError("dynos never run as root")
+            return spec.user
+        try:
+            image = self._client.images.get(spec.image)
+        except docker.errors.ImageNotFound as error:
+            raise ImageNotFound(spec.image) from error
+        image_user = str((image.attrs.get("Config") or {}).get("User") or "")
+        if image_user.split(":")[0] in ROOT_USERS:
+            return DEFAULT_USER
+        return image_user
+
+    def _host_cpu_limit(self) -> int:
+        """Docker refuses a CPU limit above the host's CPU count, so large sizes are capped to it."""
+        if self._host_nano_cpus is None:
+            self._host_nano_cpus = int(self._client.info()["NCPU"]) * 1_000_000_000
+        return self._host_nano_cpus
+
+
+def dyno_from_container(container: Container) -> Dyno:
+    """Read a dyno back from a container's labels and state, so no database has to remember it."""
+    attrs: dict[str, Any] = container.attrs
+    labels: dict[str, str] = attrs["Config"]["Labels"] or {}
+    state: dict[str, Any] = attrs["State"]
+    finished = _parse_docker_time(state.get("FinishedAt"))
+    running = state["Status"] in ("created", "restarting", "running", "paused")
+    exit_code = None if running else int(state["ExitCode"])
+    return Dyno(
+        id=container.id or "",
+        app=labels[LABEL_APP],
+        process_type=labels[LABEL_PROCESS_TYPE],
+        number=int(labels[LABEL_DYNO]),
+        release=int(labels[LABEL_RELEASE]),
+        state=_dyno_state(state["Status"], exit_code),
+        command=labels.get(LABEL_COMMAND, ""),
+        size=labels.get(LABEL_SIZE, ""),
+        started_at=_parse_docker_time(state.get("StartedAt")),
+        finished_at=None if running else finished,
+        exit_code=exit_code,
+        address=_address(attrs, int(labels.get(LABEL_PORT, "0"))),
+        labels=labels,
+        oom_killed=bool(state.get("OOMKilled")),
+    )
+
+
+def _dyno_state(status: str, exit_code: int | None) -> DynoState:
+    if status in ("created", "restarting"):
+        return DynoState.STARTING
+    if exit_code is None:
+        return DynoState.UP
+    return DynoState.after_exit(exit_code)
+
+
+def _address(attrs: Mapping[str, Any], port: int) -> tuple[str, int] | None:
+    networks: Mapping[str, Any] = (attrs.get("NetworkSettings") or {}).get("Networks") or {}
+    for settings in networks.values():
+        if settings.get("IPAddress"):
+            return (str(settings["IPAddress"]), port)
+    return None
+
+
+def _parse_docker_time(value: str | None) -> datetime | None:
+    """Docker prints nanoseconds and uses year 1 for "never"; datetime keeps microseconds."""
+    if not value or value.startswith(UNSET_DOCKER_TIME[:10]):
+        return None
+    stamp, _, fraction = value.rstrip("Z").partition(".")
+    micros = (fraction + "000000")[:6]
+    return datetime.fromisoformat(f"{stamp}.{micros}").replace(tzinfo=UTC)
+
+
+def _api_time(value: float | None) -> str | None:
+    return None if value is None else f"{value:.6f}"
+
+
+def _event_from_raw(raw: Mapping[str, Any]) -> DynoEvent:
+    attributes: dict[str, str] = raw["Actor"]["Attributes"]
+    exit_code = attributes.get("exitCode")
+    return event_from_labels(
+        EventAction(raw["Action"]),
+        dyno_id=raw["Actor"]["ID"],
+        labels=attributes,
+        time=int(raw["timeNano"]) / 1e9,
+        exit_code=None if exit_code is None else int(exit_code),
+    )

@@ -1,0 +1,134 @@
+"""End-to-end fixtures: a real `wharfd up` on a scratch data dir, and real git clients with their own HOME."""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import REPO_ROOT, free_port, wait_for_http
+
+INVITE = re.compile(r"[0-9A-Z]{5}(?:-[0-9A-Z]{5}){3}")
+FIXTURES = REPO_ROOT / "tests" / "buildpacks" / "fixtures"
+PASSWORD = "correct horse battery"
+
+
+@dataclass
+class Wharf:
+    url: str
+    data_dir: Path
+    env: dict[str, str]
+
+    def invite(self) -> str:
+        made = subprocess.run(
+            [sys.executable, "-m", "wharf.platform.wharfd", "invites", "create"],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return made.stdout.strip()
+
+
+@dataclass
+class Developer:
+    """A user with their own HOME (so ~/.netrc is theirs) and an API token."""
+
+    email: str
+    token: str
+    home: Path
+    wharf: Wharf
+
+    @property
+    def api(self) -> httpx.Client:
+        return httpx.Client(
+            base_url=self.wharf.url, headers={"Authorization": f"Bearer {self.token}"}, timeout=60
+        )
+
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("GIT_", "WHARF_"))}
+        env.update(HOME=str(self.home), GIT_TERMINAL_PROMPT="0")
+        return env
+
+    def git(self, *args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["git", *args], cwd=cwd, env=self.env(), capture_output=True, text=True, check=check
+        )
+
+    def create_app(self) -> str:
+        name = f"e2e-{secrets.token_hex(4)}"
+        self.api.post("/api/apps", json={"name": name}).raise_for_status()
+        return name
+
+    def app_repo(self, fixture: str, app_name: str, tmp_path: Path) -> Path:
+        """A git repository of a fixture app with the `wharf` remote pointing at APP_NAME."""
+        repo = tmp_path / f"{fixture}-{app_name}"
+        shutil.copytree(FIXTURES / fixture, repo)
+        self.git("init", "-q", "-b", "main", cwd=repo)
+        self.git("add", "-A", cwd=repo)
+        self.git(
+            "-c", "user.email=dev@example.com", "-c", "user.name=Dev", "commit", "-qm", "first", cwd=repo
+        )
+        self.git("remote", "add", "wharf", f"{self.wharf.url}/git/{app_name}.git", cwd=repo)
+        return repo
+
+
+@pytest.fixture(scope="session")
+def wharf(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Wharf]:
+    """`wharfd up` as an operator runs it: defaults (SQLite, a private redis-server), a scratch data dir."""
+    data_dir = tmp_path_factory.mktemp("wharf-up")
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "WHARF_SECRET_KEY", "REDIS_URL")}
+    env.update(WHARF_DATA_DIR=str(data_dir), WHARF_API_PORT=str(port))
+    log_path = data_dir / "wharfd.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "wharf.platform.wharfd", "up"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_http(f"{url}/api/health", timeout=600, process=process)
+    except RuntimeError:
+        process.kill()
+        print(log_path.read_text())
+        raise
+    yield Wharf(url=url, data_dir=data_dir, env=env)
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+def new_developer(wharf: Wharf, tmp_path: Path) -> Developer:
+    email = f"dev-{secrets.token_hex(4)}@example.com"
+    answer = httpx.post(
+        f"{wharf.url}/api/signup", json={"invite": wharf.invite(), "email": email, "password": PASSWORD}
+    )
+    answer.raise_for_status()
+    token = answer.json()["token"]
+    home = tmp_path / f"home-{email}"
+    home.mkdir()
+    host = wharf.url.split("://", 1)[1].split(":")[0]
+    netrc = home / ".netrc"
+    netrc.write_text(f"machine {host}\n  login {email}\n  password {token}\n")
+    netrc.chmod(0o600)
+    return Developer(email=email, token=token, home=home, wharf=wharf)
+
+
+@pytest.fixture
+def developer(wharf: Wharf, tmp_path: Path) -> Developer:
+    return new_developer(wharf, tmp_path)

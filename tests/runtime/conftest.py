@@ -1,0 +1,53 @@
+"""Fixtures for the runtime contract: every test runs on the fake and, marked e2e, on real Docker."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import docker
+import pytest
+
+from wharf.platform.runtime import Runtime
+from wharf.platform.runtime.docker_runtime import DockerRuntime
+from wharf.platform.runtime.fake import FakeRuntime
+from wharf.platform.runtime.testing import Apps, build_test_image, fake_program_for
+
+
+@pytest.fixture(scope="session")
+def docker_client() -> Iterator[docker.DockerClient]:
+    client = docker.from_env()
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def test_image(docker_client: docker.DockerClient) -> str:
+    """The busybox image, imported once per session from the host's busybox-static."""
+    return build_test_image(docker_client)
+
+
+@pytest.fixture(params=["fake", pytest.param("docker", marks=pytest.mark.e2e)])
+def runtime(request: pytest.FixtureRequest) -> Runtime:
+    if request.param == "fake":
+        return FakeRuntime(fake_program_for)
+    request.getfixturevalue("test_image")
+    return DockerRuntime(request.getfixturevalue("docker_client"))
+
+
+@pytest.fixture
+def apps(runtime: Runtime) -> Iterator[Apps]:
+    apps = Apps(runtime)
+    yield apps
+    apps.cleanup()
+
+
+@pytest.fixture
+def docker_runtime(docker_client: docker.DockerClient, test_image: str) -> DockerRuntime:
+    return DockerRuntime(docker_client)
+
+
+@pytest.fixture
+def docker_apps(docker_runtime: DockerRuntime) -> Iterator[Apps]:
+    apps = Apps(docker_runtime)
+    yield apps
+    apps.cleanup()

@@ -2,37 +2,70 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 
-from wharf.platform.api.context import build_context
+from wharf.platform.api.context import ApiContext, build_context
 from wharf.platform.api.errors import install_error_handlers
 from wharf.platform.api.routes import (
     accounts,
     apps,
     builds,
     config,
+    domains,
     formation,
     health,
     invites,
     releases,
     tokens,
 )
+from wharf.platform.db import session_scope
 from wharf.platform.git import http as git_http
+from wharf.platform.services.domains import sync_all_app_routes
 from wharf.platform.settings import Settings, get_settings
+
+API_ROUTERS = (
+    health.router,
+    accounts.router,
+    tokens.router,
+    invites.router,
+    apps.router,
+    domains.router,
+    config.router,
+    releases.router,
+    formation.router,
+    builds.router,
+)
+
+
+def _publish_routes(context: ApiContext) -> None:
+    """Republish every app's routing settings, so the router is right after any restart."""
+    with session_scope(context.database_url) as session:
+        sync_all_app_routes(session=session, client=context.redis, settings=context.settings)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    context = build_context(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        _publish_routes(context)
+        yield
+
     app = FastAPI(
         title="Wharf",
         summary="Self-hosted platform-as-a-service: the control-plane API.",
         openapi_url="/api/openapi.json",
         docs_url="/api/docs",
         redoc_url=None,
+        lifespan=lifespan,
     )
-    app.state.context = build_context(settings)
+    app.state.context = context
     install_error_handlers(app)
-    for module in (health, accounts, tokens, invites, apps, config, releases, formation, builds):
-        app.include_router(module.router, prefix="/api")
+    for router in API_ROUTERS:
+        app.include_router(router, prefix="/api")
     app.include_router(git_http.router)
     return app

@@ -3,9 +3,22 @@
 from wharf.platform.models.apps import App
 from wharf.platform.models.audit import Event
 from wharf.platform.models.builds import Build
+from wharf.platform.models.domains import Certificate, Domain
 from wharf.platform.models.formation import Formation
 from wharf.platform.models.invites import Invite, InviteRedemption
 from wharf.platform.models.releases import Release
 from wharf.platform.models.users import ApiToken, User
 
-__all__ = ["ApiToken", "App", "Build", "Event", "Formation", "Invite", "InviteRedemption", "Release", "User"]
+__all__ = [
+    "ApiToken",
+    "App",
+    "Build",
+    "Certificate",
+    "Domain",
+    "Event",
+    "Formation",
+    "Invite",
+    "InviteRedemption",
+    "Release",
+    "User",
+]

@@ -6,8 +6,9 @@ from fastapi import APIRouter, Request, Response
 
 from wharf.platform.api.deps import AppDep, ContextDep, CurrentUser, SessionDep
 from wharf.platform.api.schemas.apps import AppCreate, AppPublic, EventPublic
+from wharf.platform.git.repos import remove_repo
 from wharf.platform.models import App
-from wharf.platform.services import apps, audit
+from wharf.platform.services import apps, audit, domains
 from wharf.platform.settings import Settings
 
 router = APIRouter(prefix="/apps", tags=["apps"])
@@ -40,6 +41,8 @@ def create_app(
     body: AppCreate, user: CurrentUser, session: SessionDep, context: ContextDep, request: Request
 ) -> AppPublic:
     app = apps.create_app(session=session, cipher=context.cipher, owner=user, name=body.name)
+    session.commit()
+    domains.sync_app_routes(session=session, client=context.redis, settings=context.settings, app=app)
     return app_public(app, settings=context.settings, request=request)
 
 
@@ -49,8 +52,14 @@ def show_app(app: AppDep, context: ContextDep, request: Request) -> AppPublic:
 
 
 @router.delete("/{app_name}", status_code=204)
-def destroy_app(app: AppDep, user: CurrentUser, session: SessionDep, confirm: str | None = None) -> Response:
+def destroy_app(
+    app: AppDep, user: CurrentUser, session: SessionDep, context: ContextDep, confirm: str | None = None
+) -> Response:
+    name = app.name
     apps.destroy_app(session=session, actor=user, app=app, confirm=confirm)
+    session.commit()
+    domains.forget_app_routes(client=context.redis, app_name=name)
+    remove_repo(data_dir=context.settings.wharf_data_dir, app_name=name)
     return Response(status_code=204)
 
 

@@ -1,0 +1,69 @@
+"""The route table the router serves, published to Redis from two halves.
+
+The API owns each app's routing settings (hostnames, maintenance, certificates); the scheduler owns
+each app's healthy web dynos. Each half is kept in its own Redis hash, so either side can republish
+the whole table without asking the other, and the router needs nothing but Redis.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import redis
+
+from wharf.router.routes import AppRoute, Backend, RouteTable, TlsCertificate, publish_routes
+
+APP_ROUTES_KEY = "wharf:app-routes"
+BACKENDS_KEY = "wharf:backends"
+GENERATION_KEY = "wharf:routes:generation"
+PUBLISH_LOCK = "wharf:routes:publish-lock"
+
+
+def _route_for(app: str, settings_json: bytes | None, backends_json: bytes | None) -> AppRoute:
+    settings: dict[str, Any] = json.loads(settings_json) if settings_json else {}
+    backends = json.loads(backends_json) if backends_json else []
+    return AppRoute(
+        app=app,
+        hostnames=tuple(settings.get("hostnames", ())),
+        backends=tuple(Backend(dyno=b["dyno"], host=b["host"], port=int(b["port"])) for b in backends),
+        maintenance=bool(settings.get("maintenance", False)),
+        tls=tuple(TlsCertificate(**cert) for cert in settings.get("tls", ())),
+    )
+
+
+def publish_route_table(client: redis.Redis[bytes]) -> RouteTable:
+    """Compose both halves into a new generation of the table and publish it."""
+    with client.lock(PUBLISH_LOCK, timeout=10, blocking_timeout=10):
+        app_settings = {k.decode(): v for k, v in client.hgetall(APP_ROUTES_KEY).items()}
+        backends = {k.decode(): v for k, v in client.hgetall(BACKENDS_KEY).items()}
+        apps = tuple(_route_for(app, app_settings[app], backends.get(app)) for app in sorted(app_settings))
+        table = RouteTable(generation=int(client.incr(GENERATION_KEY)), apps=apps)
+        publish_routes(client, table)
+    return table
+
+
+def set_app_backends(client: redis.Redis[bytes], app_name: str, backends: list[dict[str, Any]]) -> None:
+    """The scheduler's half: the app's healthy web dynos, as [{"dyno", "host", "port"}]."""
+    client.hset(BACKENDS_KEY, app_name, json.dumps(backends, sort_keys=True))
+    publish_route_table(client)
+
+
+def set_app_route_settings(
+    client: redis.Redis[bytes],
+    app_name: str,
+    *,
+    hostnames: list[str],
+    maintenance: bool,
+    tls: list[dict[str, Any]],
+) -> None:
+    """The API's half: the app's hostnames, maintenance mode and certificates."""
+    value = {"hostnames": hostnames, "maintenance": maintenance, "tls": tls}
+    client.hset(APP_ROUTES_KEY, app_name, json.dumps(value, sort_keys=True))
+    publish_route_table(client)
+
+
+def remove_app_routes(client: redis.Redis[bytes], app_name: str) -> None:
+    client.hdel(APP_ROUTES_KEY, app_name)
+    client.hdel(BACKENDS_KEY, app_name)
+    publish_route_table(client)

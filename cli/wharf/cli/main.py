@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from wharf.cli.commands import apps, auth, config, git, invites, releases
+from wharf.cli.commands import apps, auth, builds, config, domains, git, invites, releases
 
 app = typer.Typer(
     name="wharf",
@@ -18,7 +18,7 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-for module in (auth, apps, config, releases, invites, git):
+for module in (auth, apps, config, releases, invites, git, builds, domains):
     module.register(app)
 
 

@@ -1,0 +1,159 @@
+"""Domains, certificates and maintenance mode: domains, domains:add, domains:remove, certs, certs:add,
+certs:remove, maintenance, maintenance:on, maintenance:off."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote
+
+import typer
+
+from wharf.cli import gitrepo, output, session
+from wharf.cli.registry import add_command
+from wharf.cli.resolve import AppOption, RemoteOption, resolve_app
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print the API's JSON.")]
+
+
+def _path(app: str, *parts: str) -> str:
+    return "/".join([f"/apps/{quote(app, safe='')}", *(quote(p, safe="") for p in parts)])
+
+
+def list_domains(
+    app: AppOption = None, remote: RemoteOption = gitrepo.DEFAULT_REMOTE, json: JsonOption = False
+) -> None:
+    """List the hostnames an app answers on."""
+    name = resolve_app(app, remote)
+    with session.authenticated_client() as client:
+        domains: list[dict[str, Any]] = client.request("GET", _path(name, "domains"))
+    if json:
+        output.print_json(domains)
+        return
+    output.header(f"{name} Wharf Domain")
+    output.line(next(d["hostname"] for d in domains if d["kind"] == "default"))
+    custom = [d for d in domains if d["kind"] == "custom"]
+    if custom:
+        output.line()
+        output.header(f"{name} Custom Domains")
+        output.table([["Domain Name"], *([d["hostname"]] for d in custom)])
+
+
+def add_domain(
+    hostname: Annotated[str, typer.Argument(help="The hostname, such as www.example.com.")],
+    app: AppOption = None,
+    remote: RemoteOption = gitrepo.DEFAULT_REMOTE,
+) -> None:
+    """Add a custom domain; point its DNS at this Wharf host."""
+    name = resolve_app(app, remote)
+    with (
+        session.authenticated_client() as client,
+        output.action(f"Adding {hostname} to {output.app_label(name)}"),
+    ):
+        client.request("POST", _path(name, "domains"), {"hostname": hostname})
+
+
+def remove_domain(
+    hostname: Annotated[str, typer.Argument(help="The hostname to remove.")],
+    app: AppOption = None,
+    remote: RemoteOption = gitrepo.DEFAULT_REMOTE,
+) -> None:
+    """Remove a custom domain."""
+    name = resolve_app(app, remote)
+    label = f"Removing {hostname} from {output.app_label(name)}"
+    with session.authenticated_client() as client, output.action(label):
+        client.request("DELETE", _path(name, "domains", hostname))
+
+
+def list_certs(
+    app: AppOption = None, remote: RemoteOption = gitrepo.DEFAULT_REMOTE, json: JsonOption = False
+) -> None:
+    """List an app's TLS certificates."""
+    name = resolve_app(app, remote)
+    with session.authenticated_client() as client:
+        certs: list[dict[str, Any]] = client.request("GET", _path(name, "certs"))
+    if json:
+        output.print_json(certs)
+        return
+    if not certs:
+        output.line(f"{output.app_label(name)} has no certificates.")
+        return
+    rows = [["ID", "Domains", "Expires", "Redirects HTTP"]]
+    rows += [
+        [str(c["id"]), ", ".join(c["hostnames"]), c["expires_at"][:10], "yes" if c["redirect_http"] else "no"]
+        for c in certs
+    ]
+    output.table(rows)
+
+
+def add_cert(
+    certificate: Annotated[Path, typer.Argument(help="PEM certificate file (with its chain).", exists=True)],
+    private_key: Annotated[Path, typer.Argument(help="PEM private key file, unencrypted.", exists=True)],
+    redirect_http: Annotated[bool, typer.Option("--redirect-http", help="Redirect HTTP to HTTPS.")] = False,
+    app: AppOption = None,
+    remote: RemoteOption = gitrepo.DEFAULT_REMOTE,
+) -> None:
+    """Serve a certificate for the app's custom domains it names, over HTTPS with HTTP/2."""
+    name = resolve_app(app, remote)
+    body = {
+        "certificate": certificate.read_text(),
+        "private_key": private_key.read_text(),
+        "redirect_http": redirect_http,
+    }
+    with (
+        session.authenticated_client() as client,
+        output.action(f"Adding a certificate to {output.app_label(name)}"),
+    ):
+        added: dict[str, Any] = client.request("POST", _path(name, "certs"), body)
+    output.line(f"Serving {', '.join(added['hostnames'])} over HTTPS (certificate {added['id']}).")
+
+
+def remove_cert(
+    certificate_id: Annotated[int, typer.Argument(help="Certificate ID, from `wharf certs`.")],
+    app: AppOption = None,
+    remote: RemoteOption = gitrepo.DEFAULT_REMOTE,
+) -> None:
+    """Stop serving a certificate."""
+    name = resolve_app(app, remote)
+    label = f"Removing certificate {certificate_id} from {output.app_label(name)}"
+    with session.authenticated_client() as client, output.action(label):
+        client.request("DELETE", _path(name, "certs", str(certificate_id)))
+
+
+def maintenance(app: AppOption = None, remote: RemoteOption = gitrepo.DEFAULT_REMOTE) -> None:
+    """Show whether the app is in maintenance mode."""
+    name = resolve_app(app, remote)
+    with session.authenticated_client() as client:
+        output.line("on" if client.app(name)["maintenance"] else "off")
+
+
+def _set_maintenance(app: str | None, remote: str, enabled: bool) -> None:
+    name = resolve_app(app, remote)
+    verb = "Enabling" if enabled else "Disabling"
+    with (
+        session.authenticated_client() as client,
+        output.action(f"{verb} maintenance mode for {output.app_label(name)}"),
+    ):
+        client.request("PATCH", _path(name), {"maintenance": enabled})
+
+
+def maintenance_on(app: AppOption = None, remote: RemoteOption = gitrepo.DEFAULT_REMOTE) -> None:
+    """Serve a maintenance page (H80) instead of the app."""
+    _set_maintenance(app, remote, True)
+
+
+def maintenance_off(app: AppOption = None, remote: RemoteOption = gitrepo.DEFAULT_REMOTE) -> None:
+    """Serve the app again."""
+    _set_maintenance(app, remote, False)
+
+
+def register(app: typer.Typer) -> None:
+    add_command(app, "domains", list_domains)
+    add_command(app, "domains:add", add_domain)
+    add_command(app, "domains:remove", remove_domain)
+    add_command(app, "certs", list_certs)
+    add_command(app, "certs:add", add_cert)
+    add_command(app, "certs:remove", remove_cert)
+    add_command(app, "maintenance", maintenance)
+    add_command(app, "maintenance:on", maintenance_on)
+    add_command(app, "maintenance:off", maintenance_off)

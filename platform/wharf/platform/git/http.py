@@ -156,7 +156,8 @@ async def _rpc(
     service: Service, request: Request, app: App, user: User, context: ContextDep
 ) -> StreamingResponse:
     repo = _repo_for(app, context)
-    spool = await _spool_body(request, context.settings.wharf_max_push_bytes * 2)
+    # git enforces the limit with a clear message; this cap only protects the disk from a runaway body.
+    spool = await _spool_body(request, context.settings.wharf_max_push_bytes * 2 + 16 * 2**20)
     argv = ["git", service.removeprefix("git-"), "--stateless-rpc", repo]
     env = _git_env(app, user, _context_env(context))
     if service == "git-receive-pack":

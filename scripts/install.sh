@@ -9,7 +9,7 @@ repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 readonly repo_root
 readonly apt_packages=(
   docker.io nginx redis-server postgresql postgresql-client git mmdebstrap debootstrap
-  ca-certificates busybox-static wrk shellcheck python3-venv
+  ca-certificates busybox-static wrk shellcheck python3-venv pebble acme-tiny
 )
 
 install::apt_packages() {

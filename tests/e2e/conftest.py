@@ -29,6 +29,19 @@ class Wharf:
     data_dir: Path
     env: dict[str, str]
 
+    @property
+    def http_port(self) -> int:
+        """The router's port: apps answer at http://<app>.localhost:<port>/."""
+        return int(self.env["WHARF_HTTP_PORT"])
+
+    def app_get(self, app: str, path: str = "/") -> httpx.Response:
+        """A request to the app through the router, as a browser would make it."""
+        return httpx.get(
+            f"http://127.0.0.1:{self.http_port}{path}",
+            headers={"Host": f"{app}.localhost"},
+            timeout=30,
+        )
+
     def invite(self) -> str:
         made = subprocess.run(
             [sys.executable, "-m", "wharf.platform.wharfd", "invites", "create"],
@@ -89,7 +102,12 @@ def wharf(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Wharf]:
     data_dir = tmp_path_factory.mktemp("wharf-up")
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "WHARF_SECRET_KEY", "REDIS_URL")}
-    env.update(WHARF_DATA_DIR=str(data_dir), WHARF_API_PORT=str(port))
+    env.update(
+        WHARF_DATA_DIR=str(data_dir),
+        WHARF_API_PORT=str(port),
+        WHARF_HTTP_PORT=str(free_port()),
+        WHARF_HTTPS_PORT=str(free_port()),
+    )
     log_path = data_dir / "wharfd.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(

@@ -75,7 +75,12 @@ def test_secret_key_is_generated_once_with_private_mode(tmp_path: Path) -> None:
 @pytest.mark.e2e
 def test_up_starts_everything_and_prints_an_admin_invite(tmp_path: Path) -> None:
     port = free_port()
-    env = wharfd_env(tmp_path, WHARF_API_PORT=str(port))
+    env = wharfd_env(
+        tmp_path,
+        WHARF_API_PORT=str(port),
+        WHARF_HTTP_PORT=str(free_port()),
+        WHARF_HTTPS_PORT=str(free_port()),
+    )
     log_path = tmp_path / "up.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen([*WHARFD, "up"], env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -104,7 +109,12 @@ def test_up_starts_everything_and_prints_an_admin_invite(tmp_path: Path) -> None
 @pytest.mark.e2e
 def test_up_prints_no_invite_once_a_user_exists(tmp_path: Path) -> None:
     port = free_port()
-    env = wharfd_env(tmp_path, WHARF_API_PORT=str(port))
+    env = wharfd_env(
+        tmp_path,
+        WHARF_API_PORT=str(port),
+        WHARF_HTTP_PORT=str(free_port()),
+        WHARF_HTTPS_PORT=str(free_port()),
+    )
     process = subprocess.Popen([*WHARFD, "up"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:

@@ -1,0 +1,318 @@
+"""Router data plane: throughput and latency through the router against direct to a dyno, same run.
+
+Usage: .venv/bin/python bench/router_throughput.py [--seconds 5] [--connections 16]
+
+Two "dynos" are tiny nginx servers answering a static body (fast enough that the router, not the dyno,
+is what gets measured). The load generator is wrk (apt install wrk), with a Python fallback.
+Prints:
+  - throughput through the router (to both dynos) / direct to one dyno, 16 connections  (target >= 0.8),
+    the baseline of DESIGN.md; and, stricter, / direct to both dynos at once (8 + 8 connections)
+  - p99 latency added by the router at half the direct throughput                      (target <= 1 ms)
+  - time from a route being published to the first request it serves         (target < 1 s)
+The router's nginx runs 1 worker, like the measurement in DESIGN.md, and its access log tailer runs
+(router log lines are part of the product), so its cost is counted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import http.client
+import importlib.util
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import redis
+from http_load import LoadResult, load
+
+from wharf.router.controller import RouterController
+from wharf.router.nginx import NginxMaster
+from wharf.router.render import RouterPaths, RouterSettings
+from wharf.router.routes import AppRoute, Backend, RouteTable, publish_routes
+
+DYNO_CONF = """worker_processes 1;
+pid {dir}/nginx.pid;
+error_log {dir}/error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    client_body_temp_path {dir}/tmp;
+    proxy_temp_path {dir}/tmp;
+    fastcgi_temp_path {dir}/tmp;
+    uwsgi_temp_path {dir}/tmp;
+    scgi_temp_path {dir}/tmp;
+    keepalive_requests 1000000;
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{ default_type text/plain; return 200 "hello from {name}\\n"; }}
+    }}
+}}
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_port(port: int, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.02)
+    raise RuntimeError(f"nothing listens on {port}")
+
+
+@contextmanager
+def static_dynos(folder: Path, count: int) -> Iterator[list[Backend]]:
+    processes, backends = [], []
+    for index in range(1, count + 1):
+        directory, port = folder / f"dyno{index}", free_port()
+        (directory / "tmp").mkdir(parents=True)
+        conf = directory / "nginx.conf"
+        conf.write_text(DYNO_CONF.format(dir=directory, port=port, name=f"web.{index}"))
+        argv = ["nginx", "-p", str(directory), "-c", str(conf), "-e", "stderr", "-g", "daemon off;"]
+        processes.append(subprocess.Popen(argv))
+        backends.append(Backend(dyno=f"web.{index}", host="127.0.0.1", port=port))
+    try:
+        for backend in backends:
+            wait_for_port(backend.port)
+        yield backends
+    finally:
+        for process in processes:
+            process.terminate()
+            process.wait(timeout=10)
+
+
+UVICORN_APP = """
+async def app(scope, receive, send):
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [(b"content-type", b"text/plain"), (b"content-length", b"15")]})
+    await send({"type": "http.response.body", "body": b"hello from web\\n"})
+"""
+
+DYNO_KINDS = {
+    "static": "nginx answering a static body (the router's worst case: a dyno that costs nothing)",
+    "uvicorn": "uvicorn ASGI hello-world (a Python web dyno, as the Python buildpack runs)",
+}
+
+
+@contextmanager
+def uvicorn_dynos(folder: Path, count: int) -> Iterator[list[Backend]]:
+    (folder / "dynoapp.py").write_text(UVICORN_APP)
+    processes, backends = [], []
+    for index in range(1, count + 1):
+        port = free_port()
+        argv = [sys.executable, "-m", "uvicorn", "dynoapp:app", "--app-dir", str(folder),
+                "--host", "127.0.0.1", "--port", str(port),
+                "--no-access-log", "--log-level", "warning", "--lifespan", "off"]  # fmt: skip
+        processes.append(subprocess.Popen(argv))
+        backends.append(Backend(dyno=f"web.{index}", host="127.0.0.1", port=port))
+    try:
+        for backend in backends:
+            wait_for_port(backend.port)
+        yield backends
+    finally:
+        for process in processes:
+            process.terminate()
+            process.wait(timeout=10)
+
+
+def dynos(folder: Path, kind: str, count: int) -> contextlib.AbstractContextManager[list[Backend]]:
+    return uvicorn_dynos(folder, count) if kind == "uvicorn" else static_dynos(folder, count)
+
+
+@contextmanager
+def redis_server(folder: Path) -> Iterator[str]:
+    if os.environ.get("REDIS_URL"):
+        yield os.environ["REDIS_URL"]
+        return
+    sock = folder / "redis.sock"
+    argv = ["redis-server", "--port", "0", "--unixsocket", str(sock), "--save", "", "--appendonly", "no"]
+    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL)
+    try:
+        url = f"unix://{sock}"
+        deadline = time.monotonic() + 10
+        while not sock.exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        redis.Redis.from_url(url).ping()
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@dataclass
+class RunningRouter:
+    controller: RouterController
+    port: int
+
+
+@contextmanager
+def router(redis_url: str, folder: Path, workers: int | str) -> Iterator[RunningRouter]:
+    state_dir = folder / "router"
+    state_dir.mkdir()
+    folder.chmod(0o755)
+    port = free_port()
+    settings = RouterSettings(http_port=port, https_port=free_port(), worker_processes=workers)
+    paths = RouterPaths(state_dir)
+    controller = RouterController(
+        redis=redis.Redis.from_url(redis_url),
+        settings=settings,
+        paths=paths,
+        nginx=NginxMaster(paths=paths),
+        log_sink=lambda app, line: None,
+    )
+    stop = threading.Event()
+    thread = threading.Thread(target=controller.run, args=(stop,))
+    thread.start()
+    try:
+        wait_for_port(port)
+        yield RunningRouter(controller=controller, port=port)
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+
+
+def route_to_traffic_seconds(
+    client: redis.Redis[bytes], backends: list[Backend], port: int, rounds: int
+) -> list[float]:
+    """Publish a new app and time until the router serves its first request."""
+    timings = []
+    apps = [AppRoute(app="bench", backends=tuple(backends))]
+    for index in range(rounds):
+        app = f"late{index}"
+        apps.append(AppRoute(app=app, backends=(backends[index % len(backends)],)))
+        started = time.monotonic()
+        publish_routes(client, RouteTable(generation=10 + index, apps=tuple(apps)))
+        while time.monotonic() - started < 10:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            connection.request("GET", "/", headers={"Host": f"{app}.localhost"})
+            status = connection.getresponse().status
+            connection.close()
+            if status == 200:
+                break
+            time.sleep(0.002)
+        timings.append(time.monotonic() - started)
+        time.sleep(0.3)
+    return timings
+
+
+@dataclass
+class Figures:
+    direct: LoadResult
+    direct_both: LoadResult
+    routed: LoadResult
+    direct_half: LoadResult
+    routed_half: LoadResult
+    direct_light: LoadResult
+    routed_light: LoadResult
+    route_seconds: list[float]
+
+
+def measure(kind: str, args: argparse.Namespace, folder: Path) -> Figures:
+    """All figures for one kind of dyno, direct and through the router, in the same run."""
+    with (
+        redis_server(folder) as redis_url,
+        dynos(folder, kind, 2) as backends,
+        router(redis_url, folder, args.router_workers) as rt,
+    ):
+        client: redis.Redis[bytes] = redis.Redis.from_url(redis_url)
+        publish_routes(
+            client, RouteTable(generation=1, apps=(AppRoute(app="bench", backends=tuple(backends)),))
+        )
+        time.sleep(1.0)
+        seconds, conns, host = args.seconds, args.connections, "bench.localhost"
+        ports = [b.port for b in backends]
+        load([rt.port], host, 1, conns, folder)
+        direct = load(ports[:1], host, seconds, conns, folder)
+        direct_both = load(ports, host, seconds, conns, folder)
+        routed = load([rt.port], host, seconds, conns, folder)
+        half = direct.rps / 2
+        direct_half = load(ports[:1], host, seconds, conns, folder, rate=half)
+        routed_half = load([rt.port], host, seconds, conns, folder, rate=half)
+        light = min(direct.rps, routed.rps) / 2
+        direct_light = load(ports[:1], host, seconds, conns, folder, rate=light)
+        routed_light = load([rt.port], host, seconds, conns, folder, rate=light)
+        route_seconds = route_to_traffic_seconds(client, backends, rt.port, rounds=5)
+        client.delete("wharf:routes")
+    return Figures(
+        direct, direct_both, routed, direct_half, routed_half, direct_light, routed_light, route_seconds
+    )
+
+
+def _latency_lines(label: str, direct: LoadResult, routed: LoadResult, target: str) -> None:
+    print(
+        f"at {label}: p99 direct {direct.p99_ms:.3f} ms ({direct.rps:.0f} req/s reached), "
+        f"router {routed.p99_ms:.3f} ms ({routed.rps:.0f} req/s reached)"
+    )
+    print(f"  added p99 latency:     {routed.p99_ms - direct.p99_ms:10.3f} ms{target}")
+
+
+def report(kind: str, figures: Figures) -> None:
+    direct, routed = figures.direct, figures.routed
+    print(f"-- dynos: 2 x {DYNO_KINDS[kind]}")
+    both = figures.direct_both
+    print(f"direct to one dyno:      {direct.rps:10.0f} req/s  (failed {direct.failed})")
+    print(f"direct to both dynos:    {both.rps:10.0f} req/s  (failed {both.failed})")
+    print(f"through the router:      {routed.rps:10.0f} req/s  (failed {routed.failed})")
+    print(f"throughput ratio:        {routed.rps / direct.rps:10.2f}        (target >= 0.8; vs one dyno)")
+    print(f"ratio vs both dynos:     {routed.rps / both.rps:10.2f}")
+    _latency_lines(
+        "half the direct throughput", figures.direct_half, figures.routed_half, " (target <= 1 ms)"
+    )
+    light = min(direct.rps, routed.rps) / 2
+    if light < direct.rps / 2:
+        _latency_lines("half the router's throughput", figures.direct_light, figures.routed_light, "")
+    timings = figures.route_seconds
+    print(
+        f"route published -> traffic: median {statistics.median(timings) * 1000:.0f} ms, "
+        f"max {max(timings) * 1000:.0f} ms   (target < 1000 ms)"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=5)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument(
+        "--router-workers", default="1", help="nginx worker_processes of the router (1 as in DESIGN.md)"
+    )
+    parser.add_argument(
+        "--dynos", default=",".join(DYNO_KINDS), help="comma-separated: " + ", ".join(DYNO_KINDS)
+    )
+    args = parser.parse_args()
+    generator = "wrk" if shutil.which("wrk") else "python (install wrk for figures comparable to DESIGN.md)"
+    print(
+        f"load generator: {generator}; {args.connections} connections, {args.seconds:g} s per run; "
+        f"router nginx with {args.router_workers} worker(s) and its log tailer running"
+    )
+    for kind in args.dynos.split(","):
+        if kind == "uvicorn" and importlib.util.find_spec("uvicorn") is None:
+            print("-- dynos: uvicorn is not installed, skipped")
+            continue
+        folder = Path(tempfile.mkdtemp(prefix="wharf-bench-router-"))
+        folder.chmod(0o755)
+        try:
+            report(kind, measure(kind, args, folder))
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Wharf router: programs the nginx data plane from the route table."""

@@ -1,0 +1,160 @@
+"""Automatic certificates (ACME http-01) for the custom domains of apps that ask for them.
+
+An operator setting: it only works where the router's HTTP port is reachable from the internet under
+the app's hostnames (or from a private ACME server such as step-ca). The router already answers
+``/.well-known/acme-challenge/`` on every app hostname from its webroot; this module runs the ACME
+client (``acme-tiny``, Debian package ``acme-tiny``) against that webroot, one hostname at a time in
+a background thread, and keeps the issued certificates in the state dir, outside the webroot.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import queue
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from wharf.router.render import RouterPaths
+from wharf.router.routes import RouteTable, TlsCertificate
+
+logger = logging.getLogger(__name__)
+
+LETS_ENCRYPT = "https://acme-v02.api.letsencrypt.org/directory"
+
+
+@dataclass(frozen=True)
+class AcmeSettings:
+    """Where certificates come from; ``ca_bundle`` trusts a private ACME server's HTTPS endpoint."""
+
+    directory_url: str = LETS_ENCRYPT
+    contact_email: str | None = None
+    ca_bundle: Path | None = None
+    renew_before_days: int = 30
+    retry_after_seconds: float = 3600.0
+    recheck_seconds: float = 3600.0
+
+
+def with_issued_certificates(table: RouteTable, issued: dict[str, TlsCertificate]) -> RouteTable:
+    """The table plus issued certificates for hostnames of ACME apps that have no certificate of their own."""
+    apps = []
+    for route in table.apps:
+        own = {cert.hostname for cert in route.tls}
+        extra = tuple(issued[h] for h in route.hostnames if route.acme and h not in own and h in issued)
+        apps.append(dataclasses.replace(route, tls=route.tls + extra) if extra else route)
+    return dataclasses.replace(table, apps=tuple(apps))
+
+
+class AcmeIssuer:
+    """Keeps a valid certificate for every hostname of the apps that enabled automatic certificates."""
+
+    def __init__(self, settings: AcmeSettings, paths: RouterPaths, on_issued: Callable[[], None]) -> None:
+        self.settings = settings
+        self.paths = paths
+        self.on_issued = on_issued
+        self.folder = paths.state_dir / "acme-certs"
+        self._pending: queue.Queue[str | None] = queue.Queue()
+        self._queued: set[str] = set()
+        self._next_attempt: dict[str, float] = {}
+        self._lock = threading.Lock()
+        self._worker: threading.Thread | None = None
+
+    def certificate(self, hostname: str) -> TlsCertificate:
+        return TlsCertificate(
+            hostname=hostname,
+            cert_path=str(self.folder / f"{hostname}.crt"),
+            key_path=str(self.folder / f"{hostname}.key"),
+        )
+
+    def issued(self, table: RouteTable) -> dict[str, TlsCertificate]:
+        """Certificates already on disk for the ACME hostnames in ``table``."""
+        wanted = (h for route in table.apps if route.acme for h in route.hostnames)
+        certs = {h: self.certificate(h) for h in wanted}
+        return {h: c for h, c in certs.items() if Path(c.cert_path).exists() and Path(c.key_path).exists()}
+
+    def request(self, table: RouteTable) -> None:
+        """Queue every ACME hostname that has no certificate, or one close to expiry, for issuing."""
+        own = {c.hostname for route in table.apps for c in route.tls}
+        now = time.monotonic()
+        for route in table.apps:
+            for hostname in route.hostnames if route.acme else ():
+                with self._lock:
+                    due = hostname not in own and hostname not in self._queued
+                    due = due and self._next_attempt.get(hostname, 0.0) <= now
+                    if due:
+                        self._next_attempt[hostname] = now + self.settings.recheck_seconds
+                        self._queued.add(hostname)
+                if due:
+                    self._pending.put(hostname)
+        self._start_worker()
+
+    def _start_worker(self) -> None:
+        if self._worker is None or not self._worker.is_alive():
+            self._worker = threading.Thread(target=self._work, name="wharf-acme", daemon=True)
+            self._worker.start()
+
+    def stop(self) -> None:
+        self._pending.put(None)
+        if self._worker is not None:
+            self._worker.join(timeout=30)
+
+    def _work(self) -> None:
+        while (hostname := self._pending.get()) is not None:
+            try:
+                if self._needs_certificate(hostname):
+                    self.issue(hostname)
+                    self.on_issued()
+            except (OSError, subprocess.SubprocessError) as error:
+                logger.error("ACME: no certificate for %s: %s", hostname, error)
+                with self._lock:
+                    self._next_attempt[hostname] = time.monotonic() + self.settings.retry_after_seconds
+            finally:
+                with self._lock:
+                    self._queued.discard(hostname)
+
+    def _needs_certificate(self, hostname: str) -> bool:
+        cert = Path(self.certificate(hostname).cert_path)
+        if not cert.exists():
+            return True
+        seconds = str(self.settings.renew_before_days * 86400)
+        check = ["openssl", "x509", "-checkend", seconds, "-noout", "-in", str(cert)]
+        return subprocess.run(check, capture_output=True, check=False, timeout=30).returncode != 0
+
+    def issue(self, hostname: str) -> None:
+        """Obtain a certificate for ``hostname`` over http-01 and install it atomically."""
+        self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        account_key = self.folder / "account.key"
+        if not account_key.exists():
+            _run(["openssl", "genrsa", "-out", str(account_key), "2048"])
+        key, csr = self.folder / f"{hostname}.key.next", self.folder / f"{hostname}.csr"
+        _run(["openssl", "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+              "-keyout", str(key), "-subj", f"/CN={hostname}", "-addext", f"subjectAltName=DNS:{hostname}",
+              "-out", str(csr)])  # fmt: skip
+        argv = ["acme-tiny", "--quiet", "--disable-check", "--account-key", str(account_key),
+                "--csr", str(csr), "--acme-dir", str(self.paths.acme_challenges),
+                "--directory-url", self.settings.directory_url]  # fmt: skip
+        if self.settings.contact_email:
+            argv += ["--contact", f"mailto:{self.settings.contact_email}"]
+        environment = dict(os.environ)
+        if self.settings.ca_bundle is not None:
+            environment["SSL_CERT_FILE"] = str(self.settings.ca_bundle)
+        chain = _run(argv, env=environment)
+        certificate = self.certificate(hostname)
+        Path(certificate.cert_path + ".next").write_bytes(chain)
+        os.replace(key, certificate.key_path)
+        os.replace(certificate.cert_path + ".next", certificate.cert_path)
+        csr.unlink(missing_ok=True)
+        logger.info("ACME: certificate issued for %s", hostname)
+
+
+def _run(argv: list[str], env: dict[str, str] | None = None) -> bytes:
+    result = subprocess.run(argv, capture_output=True, env=env, check=False, timeout=300)
+    if result.returncode != 0:
+        message = result.stderr.decode(errors="replace").strip().splitlines()
+        raise subprocess.SubprocessError(f"{argv[0]} failed: {message[-1] if message else result.returncode}")
+    return result.stdout

@@ -1,0 +1,223 @@
+"""The router controller: keeps nginx serving the route table published in Redis.
+
+It listens on ``wharf:routes:changed`` and re-reads the table every few seconds as well, so a lost
+message or a Redis restart only delays a change. Bursts of changes (a deploy replacing every dyno)
+are batched into one reload. When Redis is unreachable nginx keeps serving the last good config.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import redis
+
+from wharf.router.acme import AcmeIssuer, AcmeSettings, with_issued_certificates
+from wharf.router.logs import AccessLogTailer, RouterLogSink
+from wharf.router.nginx import ConfigRejected, NginxMaster
+from wharf.router.render import RouterPaths, RouterSettings, render_nginx_config
+from wharf.router.routes import ROUTES_CHANNEL, RouteTable, load_routes
+
+logger = logging.getLogger(__name__)
+access_logger = logging.getLogger("wharf.router.access")
+
+
+def log_to_logging(app: str, line: str) -> None:
+    """Default sink until the log pipeline is attached: the platform's own log."""
+    access_logger.info("app=%s %s", app, line)
+
+
+@dataclass
+class RouterController:
+    """Applies route tables to one nginx master; ``run`` drives it until ``stop`` is set."""
+
+    redis: redis.Redis[bytes]
+    settings: RouterSettings
+    paths: RouterPaths
+    nginx: NginxMaster
+    log_sink: RouterLogSink = log_to_logging
+    debounce_seconds: float = 0.15
+    max_batch_seconds: float = 1.0
+    resync_seconds: float = 5.0
+    table: RouteTable = field(default_factory=RouteTable)
+    changed: threading.Event = field(default_factory=threading.Event)
+    _live_config: str | None = None
+    _rejected_config: str | None = None
+    acme: AcmeIssuer | None = None
+
+    def apply(self, table: RouteTable) -> bool:
+        """Serve ``table``: validate, swap and reload when its config differs. True when nginx reloaded."""
+        served = table
+        if self.acme is not None:
+            self.acme.request(table)
+            served = with_issued_certificates(table, self.acme.issued(table))
+        text = render_nginx_config(served, self.settings, self.paths)
+        if text == self._live_config or text == self._rejected_config:
+            return False
+        try:
+            self.nginx.install(text)
+        except ConfigRejected as error:
+            self._rejected_config = text
+            logger.error("route table generation %d rejected by nginx -t: %s", table.generation, error)
+            return False
+        self._live_config, self._rejected_config = text, None
+        self.table = table
+        if self.nginx.running:
+            self.nginx.reload()
+        else:
+            self.nginx.start()
+        self._write_status()
+        logger.info("router serving route table generation %d (%d apps)", table.generation, len(table.apps))
+        return True
+
+    def _write_status(self) -> None:
+        status = {"generation": self.table.generation, "applied_at": time.time()}
+        temporary = self.paths.state_dir / "status.json.next"
+        temporary.write_text(json.dumps(status), encoding="utf-8")
+        temporary.replace(self.paths.state_dir / "status.json")
+
+    def refresh(self) -> None:
+        """Read the published table and apply it; on a Redis error keep serving what is live."""
+        try:
+            table = load_routes(self.redis)
+        except (redis.RedisError, OSError, ValueError) as error:
+            logger.warning("cannot read the route table, keeping the live routes: %s", error)
+            return
+        self.apply(table)
+
+    def start(self) -> None:
+        """Bring nginx up: on the published table, else on the last config, else on an empty table."""
+        self.paths.create()
+        try:
+            table = load_routes(self.redis)
+        except (redis.RedisError, OSError, ValueError) as error:
+            logger.warning("route table unavailable at start: %s", error)
+            if self.paths.config.exists():
+                self.nginx.start()
+                return
+            table = RouteTable()
+        if not self.apply(table) and not self.nginx.running:
+            self.apply(RouteTable())
+
+    def run(self, stop: threading.Event) -> None:
+        """Start nginx and keep it in step with Redis until ``stop`` is set; then stop nginx."""
+        self.start()
+        nginx_stopped = threading.Event()
+        helpers = [
+            threading.Thread(target=self._listen, args=(stop,), name="wharf-routes-listener", daemon=True),
+            threading.Thread(
+                target=self._ship_logs, args=(nginx_stopped,), name="wharf-router-logs", daemon=True
+            ),
+        ]
+        for helper in helpers:
+            helper.start()
+        next_resync = time.monotonic() + self.resync_seconds
+        try:
+            while not stop.is_set():
+                self.changed.wait(timeout=0.2)
+                self._supervise()
+                if self.changed.is_set():
+                    self._wait_for_quiet(stop)
+                elif time.monotonic() < next_resync:
+                    continue
+                self.refresh()
+                next_resync = time.monotonic() + self.resync_seconds
+        finally:
+            if self.acme is not None:
+                self.acme.stop()
+            self.nginx.stop()
+            nginx_stopped.set()
+            for helper in helpers:
+                helper.join(timeout=5)
+
+    def _ship_logs(self, nginx_stopped: threading.Event) -> None:
+        """Turn access log records into router log lines, at a lower CPU priority than nginx.
+
+        When the host is saturated the records wait in the log file instead of taking CPU from
+        requests; they are delivered once there is room, and a last time after nginx has stopped.
+        """
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+        tailer = AccessLogTailer(self.paths.access_log, self.log_sink, reopen=self.nginx.reopen_logs)
+        while not nginx_stopped.wait(0.2):
+            tailer.poll()
+        while tailer.poll():
+            pass
+
+    def _wait_for_quiet(self, stop: threading.Event) -> None:
+        """Let a burst of change messages settle so it costs a single reload."""
+        deadline = time.monotonic() + self.max_batch_seconds
+        while not stop.is_set():
+            self.changed.clear()
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not self.changed.wait(min(self.debounce_seconds, remaining)):
+                return
+
+    def _supervise(self) -> None:
+        if self.nginx.running or (self._live_config is None and not self.paths.config.exists()):
+            return
+        logger.error("nginx master exited; starting it again")
+        try:
+            self.nginx.start()
+        except RuntimeError as error:
+            logger.error("nginx did not start: %s", error)
+            time.sleep(1)
+
+    def _listen(self, stop: threading.Event) -> None:
+        """Subscribe to change messages; reconnect forever, flagging a re-read after each reconnect."""
+        while not stop.is_set():
+            try:
+                pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+                pubsub.subscribe(ROUTES_CHANNEL)
+                self.changed.set()
+                while not stop.is_set():
+                    if pubsub.get_message(timeout=1.0) is not None:
+                        self.changed.set()
+                pubsub.close()
+            except (redis.RedisError, OSError) as error:
+                logger.warning("route change subscription lost: %s", error)
+                stop.wait(1.0)
+
+
+def run_router(
+    *,
+    redis_url: str,
+    http_port: int,
+    state_dir: Path,
+    domain: str,
+    https_port: int = 443,
+    worker_processes: int | str = "auto",
+    log_sink: RouterLogSink | None = None,
+    nginx_binary: str = "nginx",
+    acme: AcmeSettings | None = None,
+    stop: threading.Event | None = None,
+) -> None:
+    """Run the router until ``stop`` is set (or SIGTERM/SIGINT when called without one).
+
+    ``acme`` turns on automatic certificates for apps whose route entry says ``"acme": true``.
+    """
+    if stop is None:
+        stop = threading.Event()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: stop.set())
+    settings = RouterSettings(
+        http_port=http_port, https_port=https_port, domain=domain, worker_processes=worker_processes
+    )
+    paths = RouterPaths(state_dir)
+    controller = RouterController(
+        redis=redis.Redis.from_url(redis_url, socket_timeout=10, health_check_interval=30),
+        settings=settings,
+        paths=paths,
+        nginx=NginxMaster(paths=paths, binary=nginx_binary),
+        log_sink=log_sink or log_to_logging,
+    )
+    if acme is not None:
+        controller.acme = AcmeIssuer(acme, paths, on_issued=controller.changed.set)
+    controller.run(stop)

@@ -1,0 +1,174 @@
+"""The nginx master process the router owns: validate, swap, reload, supervise.
+
+A new config only replaces the live one after ``nginx -t`` accepted it, and the swap is an
+``os.replace``, so nginx never sees a half-written file. Reloads are SIGHUP to the master: old
+workers finish the requests they hold while new workers take new connections, so no in-flight
+request is failed by a route change.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from wharf.router.render import RouterPaths
+
+logger = logging.getLogger(__name__)
+
+
+class ConfigRejected(RuntimeError):
+    """``nginx -t`` refused a candidate config; the live one was left as it was."""
+
+
+@dataclass
+class NginxMaster:
+    """One nginx master started in the foreground with our config and prefix."""
+
+    paths: RouterPaths
+    binary: str = "nginx"
+    process: subprocess.Popen[bytes] | None = None
+
+    def _argv(self, config: Path, *extra: str) -> list[str]:
+        return [self.binary, "-p", str(self.paths.state_dir), "-c", str(config), "-e", "stderr", *extra]
+
+    def validate(self, config: Path) -> None:
+        """Run ``nginx -t`` on ``config``; raise ConfigRejected with nginx's message when it fails."""
+        result = subprocess.run(
+            self._argv(config, "-q", "-t"), capture_output=True, text=True, timeout=60, check=False
+        )
+        if result.returncode != 0:
+            raise ConfigRejected(result.stderr.strip() or f"nginx -t exited {result.returncode}")
+
+    def install(self, text: str) -> None:
+        """Validate ``text`` as a candidate, then make it the live config in one rename."""
+        candidate = self.paths.candidate
+        candidate.write_text(text, encoding="utf-8")
+        try:
+            self.validate(candidate)
+        except ConfigRejected:
+            candidate.unlink(missing_ok=True)
+            raise
+        os.replace(candidate, self.paths.config)
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def start(self) -> None:
+        """Start the master on the live config; stops a master left behind by an earlier run first."""
+        self._stop_leftover_master()
+        self.process = subprocess.Popen(
+            self._argv(self.paths.config, "-g", "daemon off;"),
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        self._wait_for_pid_file()
+
+    def _wait_for_pid_file(self) -> None:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                raise RuntimeError(f"nginx exited at start with status {self.process.returncode}")
+            if self._pid_from_file() == (self.process.pid if self.process else None):
+                return
+            time.sleep(0.02)
+        raise RuntimeError("nginx did not write its pid file within 10 s")
+
+    def _pid_from_file(self) -> int | None:
+        try:
+            return int(self.paths.pid.read_text().strip())
+        except (OSError, ValueError):
+            return None
+
+    def _stop_leftover_master(self) -> None:
+        pid = self._pid_from_file()
+        if pid is None or not _is_our_nginx(pid, self.paths.config):
+            return
+        logger.warning("stopping nginx master %d left by an earlier router run", pid)
+        os.kill(pid, signal.SIGQUIT)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and _alive(pid):
+            time.sleep(0.05)
+        if _alive(pid):
+            os.kill(pid, signal.SIGKILL)
+
+    def reload(self, timeout: float = 10.0) -> bool:
+        """Graceful reload; returns once no worker on the old config accepts connections any more.
+
+        Old workers go on accepting until they handle the master's signal, so "reloaded" means every
+        old worker has exited or is "shutting down" (finishing its in-flight requests only). False when
+        that did not happen within ``timeout`` (nginx refused the new config, or a worker is stuck).
+        """
+        if not self.running:
+            raise RuntimeError("nginx is not running")
+        assert self.process is not None
+        old_workers = set(_accepting_workers(self.process.pid))
+        self.process.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            accepting = set(_accepting_workers(self.process.pid))
+            if accepting and not accepting & old_workers:
+                return True
+            time.sleep(0.005)
+        logger.warning("nginx workers were not replaced within %.0f s of a reload", timeout)
+        return False
+
+    def reopen_logs(self) -> None:
+        """Make nginx reopen its log files after the access log was rotated."""
+        if self.running:
+            assert self.process is not None
+            self.process.send_signal(signal.SIGUSR1)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Graceful shutdown (SIGQUIT), then SIGTERM and SIGKILL if the workers do not finish."""
+        if self.process is None:
+            return
+        process, self.process = self.process, None
+        for sig, wait in ((signal.SIGQUIT, timeout), (signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
+            if process.poll() is not None:
+                break
+            process.send_signal(sig)
+            try:
+                process.wait(timeout=wait)
+            except subprocess.TimeoutExpired:
+                continue
+
+
+def _accepting_workers(master: int) -> list[int]:
+    """Worker processes of ``master`` that still take new connections (not shutting down)."""
+    workers = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            title = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        parent = int(stat.rsplit(")", 1)[1].split()[1])
+        if parent == master and title.startswith(b"nginx: worker process") and b"shutting down" not in title:
+            workers.append(int(entry.name))
+    return workers
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _is_our_nginx(pid: int, config: Path) -> bool:
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+    return b"nginx" in cmdline and str(config).encode() in cmdline

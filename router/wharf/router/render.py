@@ -1,0 +1,212 @@
+"""Turn a route table into a complete nginx configuration.
+
+The whole config is rendered from scratch each time, so a candidate can be checked with ``nginx -t``
+on its own and swapped in atomically; nothing is patched in place.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import ssl
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import jinja2
+
+from wharf.router.routes import HOSTNAME, AppRoute, RouteTable, TlsCertificate
+
+logger = logging.getLogger(__name__)
+
+ERROR_PAGES = ("not-found", "no-web-dynos", "application-error", "timeout", "maintenance")
+
+
+@dataclass(frozen=True)
+class RouterSettings:
+    """Operator settings of the data plane; the defaults follow Heroku's router."""
+
+    http_port: int = 80
+    https_port: int = 443
+    domain: str = "localhost"
+    worker_processes: int | str = "auto"
+    request_timeout: int = 30
+    websocket_idle_timeout: int = 55
+    client_idle_timeout: int = 90
+    upstream_idle_timeout: int = 1
+    upstream_keepalive: int = 64
+    client_max_body_size: str = "100m"
+    shutdown_timeout: int = 120
+    log_flush_ms: int = 250
+    listen_ipv6: bool = False
+
+
+@dataclass(frozen=True)
+class RouterPaths:
+    """Where nginx keeps its runtime files, all under the router's state directory."""
+
+    state_dir: Path
+
+    @property
+    def config(self) -> Path:
+        return self.state_dir / "nginx.conf"
+
+    @property
+    def candidate(self) -> Path:
+        return self.state_dir / "nginx.conf.next"
+
+    @property
+    def pid(self) -> Path:
+        return self.state_dir / "nginx.pid"
+
+    @property
+    def logs(self) -> Path:
+        return self.state_dir / "logs"
+
+    @property
+    def access_log(self) -> Path:
+        return self.logs / "access.log"
+
+    @property
+    def error_log(self) -> Path:
+        return self.logs / "error.log"
+
+    @property
+    def tmp(self) -> Path:
+        return self.state_dir / "tmp"
+
+    @property
+    def acme_webroot(self) -> Path:
+        """Webroot for ACME http-01 challenges (``certbot --webroot -w`` this directory works too)."""
+        return self.state_dir / "acme"
+
+    @property
+    def acme_challenges(self) -> Path:
+        return self.acme_webroot / ".well-known" / "acme-challenge"
+
+    def create(self) -> None:
+        """Make the directories nginx writes to (workers write temp files there)."""
+        for directory in (self.state_dir, self.logs, self.tmp, self.acme_webroot, self.acme_challenges.parent,
+                          self.acme_challenges):  # fmt: skip
+            directory.mkdir(parents=True, exist_ok=True)
+            directory.chmod(0o755)
+
+
+@dataclass
+class ServerBlock:
+    """One nginx ``server``: an app reached under some hostnames, maybe with a certificate."""
+
+    route: AppRoute
+    hostnames: list[str] = field(default_factory=list)
+    cert: TlsCertificate | None = None
+
+    @property
+    def cert_version(self) -> str:
+        """Changes when certificate files are replaced in place, so that nginx reloads them."""
+        if self.cert is None:
+            return ""
+        try:
+            return "-".join(str(os.stat(p).st_mtime_ns) for p in (self.cert.cert_path, self.cert.key_path))
+        except OSError:
+            return "missing"
+
+
+def nginx_string(text: str) -> str:
+    """Quote ``text`` as one nginx config token (variables such as ``$wharf_request_id`` still expand)."""
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def certificate_usable(cert: TlsCertificate) -> bool:
+    """Whether nginx will accept this pair; a broken one must not block every other app's routes."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    try:
+        context.load_cert_chain(cert.cert_path, cert.key_path)
+    except (OSError, ssl.SSLError) as error:
+        logger.warning("skipping certificate for %s: %s", cert.hostname, error)
+        return False
+    return True
+
+
+def _load_pages() -> dict[str, str]:
+    folder = resources.files("wharf.router") / "errors"
+    return {name: (folder / f"{name}.html").read_text(encoding="utf-8").strip() for name in ERROR_PAGES}
+
+
+def _environment() -> jinja2.Environment:
+    environment = jinja2.Environment(
+        loader=jinja2.PackageLoader("wharf.router", "templates"),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        autoescape=False,  # noqa: S701 - this renders an nginx config, not HTML
+    )
+    environment.filters["nginx_string"] = nginx_string
+    return environment
+
+
+def _app_hostnames(table: RouteTable, domain: str) -> dict[str, list[str]]:
+    """Hostnames per app: ``<app>.<domain>`` first, then custom domains nobody else already has."""
+    claimed = {f"{route.app}.{domain}": route.app for route in table.apps}
+    hostnames = {route.app: [f"{route.app}.{domain}"] for route in table.apps}
+    for route in table.apps:
+        for hostname in route.hostnames:
+            owner = claimed.setdefault(hostname, route.app)
+            if owner != route.app:
+                logger.warning("hostname %s of %s already routes to %s", hostname, route.app, owner)
+            elif hostname not in hostnames[route.app]:
+                hostnames[route.app].append(hostname)
+    return hostnames
+
+
+def plan_servers(
+    table: RouteTable, domain: str
+) -> tuple[list[ServerBlock], list[ServerBlock], list[ServerBlock]]:
+    """Split each app's hostnames into plain HTTP, HTTP-to-HTTPS redirect and HTTPS server blocks."""
+    http_servers: list[ServerBlock] = []
+    redirect_servers: list[ServerBlock] = []
+    tls_servers: list[ServerBlock] = []
+    hostnames_by_app = _app_hostnames(table, domain)
+    for route in table.apps:
+        hostnames = hostnames_by_app[route.app]
+        certs = {c.hostname: c for c in route.tls if c.hostname in hostnames and certificate_usable(c)}
+        redirected = [h for h in hostnames if h in certs and certs[h].redirect_http]
+        served = [h for h in hostnames if h not in redirected]
+        http_servers.append(ServerBlock(route=route, hostnames=served))
+        if redirected:
+            redirect_servers.append(ServerBlock(route=route, hostnames=redirected))
+        by_pair: dict[tuple[str, str], ServerBlock] = {}
+        for hostname, cert in certs.items():
+            block = by_pair.setdefault((cert.cert_path, cert.key_path), ServerBlock(route=route, cert=cert))
+            block.hostnames.append(hostname)
+        tls_servers.extend(by_pair.values())
+    return [s for s in http_servers if s.hostnames], redirect_servers, tls_servers
+
+
+def _dyno_names(table: RouteTable) -> dict[str, str]:
+    """Backend address -> dyno name for the log's ``dyno=``; an address listed twice keeps its first name."""
+    names: dict[str, str] = {}
+    for route in table.apps:
+        for backend in route.backends:
+            names.setdefault(backend.address, backend.dyno)
+    return names
+
+
+def render_nginx_config(table: RouteTable, settings: RouterSettings, paths: RouterPaths) -> str:
+    """The full nginx.conf serving ``table``."""
+    if not HOSTNAME.match(settings.domain):
+        raise ValueError(f"WHARF_DOMAIN {settings.domain!r} is not a valid hostname")
+    http_servers, redirect_servers, tls_servers = plan_servers(table, settings.domain)
+    template = _environment().get_template("nginx.conf.j2")
+    return template.render(
+        generation=table.generation,
+        settings=settings,
+        paths=paths,
+        pages=_load_pages(),
+        upstreams=[route for route in table.apps if route.backends and not route.maintenance],
+        http_servers=http_servers,
+        redirect_servers=redirect_servers,
+        tls_servers=tls_servers,
+        dynos=_dyno_names(table),
+        https_port_suffix="" if settings.https_port == 443 else f":{settings.https_port}",
+    )

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Usage: sudo bash scripts/test.sh [fast|full] [PYTEST-ARGS...]
-# Installs everything the tests need on a fresh Debian host, starts the services, runs ruff and mypy,
+# Installs everything the tests need on a fresh Debian host (a headless Chromium for the dashboard's
+# browser tests included), starts the services, runs ruff and mypy,
 # then pytest: `fast` skips the end-to-end tier (Docker, stack images, nginx); `full` (the default) runs all.
 set -euo pipefail
 
@@ -11,6 +12,7 @@ tier="${1:-full}"
 [ $# -gt 0 ] && shift
 
 bash scripts/install.sh
+bash scripts/install-browser.sh
 eval "$(bash scripts/start-services.sh)"
 
 echo "-----> ruff"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -17,30 +16,14 @@ import httpx
 import pytest
 import redis
 
+from tests.e2e.fixtures import developer, wharf
+from tests.support import REPO_ROOT, free_port, wait_for_http
 from wharf.platform.db import get_engine, session_scope
 from wharf.platform.migrate import upgrade_database
 from wharf.platform.services.invites import create_invite
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_for_http(url: str, timeout: float = 30.0, process: subprocess.Popen[bytes] | None = None) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process is not None and process.poll() is not None:
-            raise RuntimeError(f"process exited with {process.returncode} before {url} answered")
-        try:
-            httpx.get(url, timeout=1.0)
-            return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise RuntimeError(f"{url} did not answer within {timeout}s")
+# Shared by every folder of tests: one `wharfd up` per session, and developers pushing to it.
+__all__ = ["REPO_ROOT", "developer", "free_port", "wait_for_http", "wharf"]
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,23 @@ from typing import Annotated
 
 import typer
 
-from wharf.cli.commands import apps, auth, builds, config, domains, git, invites, releases
+from wharf.cli.commands import (
+    addons,
+    apps,
+    auth,
+    builds,
+    config,
+    domains,
+    drains,
+    git,
+    invites,
+    logs,
+    pg,
+    ps,
+    redis,
+    releases,
+    run,
+)
 
 app = typer.Typer(
     name="wharf",
@@ -18,7 +34,10 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-for module in (auth, apps, config, releases, invites, git, builds, domains):
+for module in (auth, apps, config, releases, invites, git, builds, domains, logs, drains, ps, run):
+    module.register(app)
+
+for module in (addons, pg, redis):
     module.register(app)
 
 

@@ -6,6 +6,7 @@ Each field is overridden by the environment variable of the same name (``WHARF_D
 
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
 from functools import lru_cache
@@ -31,6 +32,9 @@ class Settings(BaseSettings):
     wharf_api_host: str = "127.0.0.1"
     wharf_api_port: int = 5000
     wharf_http_port: int = 80
+    wharf_https_port: int = 443
+    # nginx worker processes for the router: "auto" is one per core.
+    wharf_router_workers: str = "auto"
     wharf_domain: str = "localhost"
     wharf_secret_key: str | None = None
     # Invites each non-admin user may hand out; admins are not limited.
@@ -48,6 +52,14 @@ class Settings(BaseSettings):
     wharf_build_workers: int = 2
     # Release images kept per app for rollback; older ones are removed after a successful build.
     wharf_keep_releases: int = 5
+    # Each app's log stream keeps about this many lines (Redis trims approximately) ...
+    wharf_log_max_lines: int = 10_000
+    # ... and no line older than this.
+    wharf_log_max_age_hours: float = 168.0
+    # Lines held for a log drain that is down; beyond it lines are dropped and reported (Heroku's L10).
+    wharf_log_drain_buffer_lines: int = 1024
+    # Let drains point at loopback and private addresses (refused by default: they reach internal services).
+    wharf_log_drain_allow_private: bool = False
 
     @property
     def resolved_database_url(self) -> str:
@@ -65,6 +77,11 @@ class Settings(BaseSettings):
     @property
     def redis_socket_path(self) -> Path:
         return self.wharf_data_dir / "redis" / "redis.sock"
+
+    @property
+    def installation_id(self) -> str:
+        """Labels this installation's containers, so two Wharfs on one Docker never touch each other's."""
+        return hashlib.sha256(str(self.wharf_data_dir.resolve()).encode()).hexdigest()[:16]
 
     @property
     def secret_key_path(self) -> Path:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 from typing import Annotated
@@ -156,6 +157,57 @@ def worker(burst: Annotated[bool, typer.Option(help="Exit when the queues are em
     Worker(list(ALL_QUEUES), connection=connection).work(burst=burst)
 
 
+@cli.command()
+def logshipper() -> None:
+    """Ship dyno output into the app logs, forward the logs to drains and age them out."""
+    import logging
+
+    from wharf.platform.logs.service import run_log_shipper
+
+    logging.basicConfig(level=logging.INFO, format="logshipper: %(levelname)s %(message)s")
+    run_log_shipper(_settings())
+
+
+@cli.command()
+def scheduler(
+    drain: Annotated[float, typer.Option(help="Seconds a dyno drains after leaving routing.")] = 3.0,
+    resync: Annotated[float, typer.Option(help="Seconds between full passes without news.")] = 3.0,
+) -> None:
+    """Run dynos: converge to each app's formation and deploy new releases."""
+    from wharf.platform.scheduler.fleet import SchedulerOptions
+    from wharf.platform.scheduler.service import run_scheduler
+
+    run_scheduler(_settings(), SchedulerOptions(drain_seconds=drain, resync_seconds=resync))
+
+
+@cli.command()
+def router() -> None:
+    """Program nginx from the route table and serve apps on WHARF_HTTP_PORT (and HTTPS)."""
+    import threading
+
+    from wharf.platform.logs.stream import router_log_sink
+    from wharf.router.controller import run_router
+
+    settings = _settings()
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    run_router(
+        redis_url=settings.resolved_redis_url,
+        http_port=settings.wharf_http_port,
+        https_port=settings.wharf_https_port,
+        state_dir=settings.wharf_data_dir / "router",
+        domain=settings.wharf_domain,
+        worker_processes=settings.wharf_router_workers,
+        log_sink=router_log_sink(
+            settings.resolved_redis_url,
+            max_lines=settings.wharf_log_max_lines,
+            max_age_hours=settings.wharf_log_max_age_hours,
+        ),
+        stop=stop,
+    )
+
+
 def _print_admin_invite(settings: Settings) -> None:
     with session_scope(settings.resolved_database_url) as session:
         if count_users(session=session) > 0:
@@ -187,6 +239,9 @@ def up() -> None:
         console.print(f"private redis-server on {settings.redis_socket_path}")
     _print_admin_invite(settings)
     components = [Component("api", component_argv("api"))]
+    components.append(Component("scheduler", component_argv("scheduler")))
+    components.append(Component("router", component_argv("router")))
+    components.append(Component("logshipper", component_argv("logshipper")))
     components += [
         Component(f"worker.{n}", component_argv("worker")) for n in range(1, settings.wharf_build_workers + 1)
     ]

@@ -11,18 +11,28 @@ from wharf.platform.api.context import ApiContext, build_context
 from wharf.platform.api.errors import install_error_handlers
 from wharf.platform.api.routes import (
     accounts,
+    addons,
     apps,
     builds,
     config,
     domains,
+    drains,
+    dynos,
     formation,
     health,
     invites,
+    logs,
+    pg,
     releases,
+    rollback,
+    run,
     tokens,
 )
+from wharf.platform.dashboard import install_dashboard
 from wharf.platform.db import session_scope
 from wharf.platform.git import http as git_http
+from wharf.platform.models import App, Formation, Release
+from wharf.platform.scheduler.notify import install_change_notifier
 from wharf.platform.services.domains import sync_all_app_routes
 from wharf.platform.settings import Settings, get_settings
 
@@ -37,6 +47,13 @@ API_ROUTERS = (
     releases.router,
     formation.router,
     builds.router,
+    logs.router,
+    drains.router,
+    dynos.router,
+    rollback.router,
+    run.router,
+    addons.router,
+    pg.router,
 )
 
 
@@ -64,8 +81,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.context = context
+    # Formation, config and release changes made through any route wake the scheduler once committed.
+    install_change_notifier(lambda: context.redis, (App, Formation, Release))
     install_error_handlers(app)
     for router in API_ROUTERS:
         app.include_router(router, prefix="/api")
     app.include_router(git_http.router)
+    install_dashboard(app)
     return app

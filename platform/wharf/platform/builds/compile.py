@@ -197,8 +197,16 @@ def _pack_slug(work: _Workspace, limits: BuildLimits, on_output: OutputCallback)
     slug = work.root / "slug.tgz"
     on_output("-----> Compressing the slug")
     subprocess.run(
-        ["tar", "--numeric-owner", "--use-compress-program=gzip -1",
-         "-C", str(work.app), "-cf", str(slug), "."],
+        [
+            "tar",
+            "--numeric-owner",
+            "--use-compress-program=gzip -1",
+            "-C",
+            str(work.app),
+            "-cf",
+            str(slug),
+            ".",
+        ],
         check=True,
     )
     size = slug.stat().st_size

@@ -1,6 +1,7 @@
 """Build output as a Redis stream: written line by line by the build, followed live by `git push`.
 
 The stream ends with an `end` entry carrying the build's outcome, so a follower knows when to stop.
+Each line also goes to the app's log as `app[build]`, so `wharf logs` shows builds among the rest.
 """
 
 from __future__ import annotations
@@ -9,6 +10,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import redis
+
+from wharf.platform.db import session_scope
+from wharf.platform.logs.platform_lines import log_platform_line
+from wharf.platform.models import App, Build
+from wharf.platform.settings import get_settings
 
 STREAM_TTL_SECONDS = 24 * 3600
 
@@ -25,15 +31,26 @@ class BuildEnd:
 
 
 class BuildOutput:
-    def __init__(self, client: redis.Redis[bytes], build_id: int) -> None:
+    def __init__(self, client: redis.Redis[bytes], build_id: int, app_name: str | None = None) -> None:
         self._redis = client
         self._key = stream_key(build_id)
+        self._build_id = build_id
+        self._app_name = app_name
         self.lines: list[str] = []
 
     def write(self, line: str) -> None:
         self.lines.append(line)
         self._redis.xadd(self._key, {"line": line.encode()})
         self._redis.expire(self._key, STREAM_TTL_SECONDS)
+        app_name = self._resolve_app_name()
+        if app_name:
+            log_platform_line(app_name, source="build", dyno="build", line=line)
+
+    def _resolve_app_name(self) -> str | None:
+        """The app the build belongs to, looked up once when the caller did not name it."""
+        if self._app_name is None:
+            self._app_name = app_name_of_build(self._build_id) or ""
+        return self._app_name
 
     def finish(self, end: BuildEnd) -> None:
         fields = {
@@ -43,6 +60,13 @@ class BuildOutput:
         }
         self._redis.xadd(self._key, fields)
         self._redis.expire(self._key, STREAM_TTL_SECONDS)
+
+
+def app_name_of_build(build_id: int) -> str | None:
+    with session_scope(get_settings().resolved_database_url) as session:
+        build = session.get(Build, build_id)
+        app = session.get(App, build.app_id) if build is not None else None
+        return app.name if app is not None else None
 
 
 def follow(

@@ -31,6 +31,8 @@ from wharf.platform.builds.output import BuildEnd, BuildOutput
 from wharf.platform.builds.processes import read_procfile
 from wharf.platform.db import session_scope, utcnow
 from wharf.platform.models import App, Build, User
+from wharf.platform.scheduler.notify import wake_scheduler
+from wharf.platform.scheduler.progress import forget_deploy_output
 from wharf.platform.security.crypto import ConfigCipher
 from wharf.platform.services.releases import create_release, current_config, list_releases
 from wharf.platform.settings import Settings, get_settings
@@ -139,9 +141,13 @@ def _tag_release_image(built_tag: str, app_name: str, version: int) -> str:
 
 
 def _record_release(
-    settings: Settings, cipher: ConfigCipher, job: BuildJob, built: BuiltImage
+    settings: Settings, cipher: ConfigCipher, job: BuildJob, built: BuiltImage, client: redis.Redis[bytes]
 ) -> tuple[int, set[int]]:
-    """Create the release and tag its image; returns its version and the versions whose images to keep."""
+    """Create the release and tag its image; returns its version and the versions whose images to keep.
+
+    The release is committed "pending": the scheduler deploys it and reports on its deploy stream,
+    which is cleared here, before the release can be seen, so a follower never reads a stale one.
+    """
     with session_scope(settings.resolved_database_url) as session:
         build = session.get(Build, job.build_id)
         assert build is not None
@@ -160,6 +166,7 @@ def _record_release(
             status="pending",
         )
         release.image = _tag_release_image(built.tag, app.name, release.version)
+        forget_deploy_output(client, app.name, release.version)
         build.release_version = release.version
         build.image = release.image
         build.buildpacks = built.buildpacks
@@ -197,13 +204,15 @@ def run_build(build_id: int) -> str:
     """The rq job. Returns the build's final status."""
     settings = get_settings()
     cipher = ConfigCipher(settings.secret_key())
-    output = BuildOutput(redis.Redis.from_url(settings.resolved_redis_url), build_id)
+    client = redis.Redis.from_url(settings.resolved_redis_url)
+    output = BuildOutput(client, build_id)
     started = time.monotonic()
     end = BuildEnd(status="failed", release_version=None, message="The build failed.")
     try:
         job = _load_job(settings, cipher, build_id)
         built = _build_image(job, settings, output)
-        version, keep = _record_release(settings, cipher, job, built)
+        version, keep = _record_release(settings, cipher, job, built, client)
+        wake_scheduler(client, job.app_name)
         collect_old_images(app_name=job.app_name, keep_versions=keep)
         end = BuildEnd(status="succeeded", release_version=version, message=f"Released v{version}")
     except (BuildFailed, ImageBuildFailed) as exc:

@@ -1,7 +1,9 @@
 """The pre-receive hook: turn a push to main or master into a build, and stream it back to the pusher.
 
-git sends this hook's output to the client as `remote:` lines as it is written, and rejects the push
-when it exits non-zero, so a failed build leaves the branch, and the running release, untouched.
+After the build, the hook waits for the scheduler to deploy the new release and relays its release
+phase and launch, so the push fails when the release cannot go live. git sends this hook's output
+to the client as `remote:` lines as it is written, and rejects the push when it exits non-zero, so a
+failed build or deploy leaves the branch, and the running release, untouched.
 Pushes to one app reach this hook one at a time: the HTTP endpoint holds the app's push lock.
 """
 
@@ -18,6 +20,7 @@ from wharf.platform.db import session_scope
 from wharf.platform.git.repos import export_commit
 from wharf.platform.jobs import enqueue_build
 from wharf.platform.models import App, User
+from wharf.platform.scheduler.progress import follow_deploy
 from wharf.platform.services.builds import create_build
 from wharf.platform.settings import Settings, get_settings
 
@@ -59,12 +62,28 @@ def _start_build(settings: Settings, app_name: str, pusher_id: int, commit: str)
 def _stream(client: redis.Redis[bytes], build_id: int, settings: Settings, app_name: str) -> int:
     for item in follow(client, build_id):
         if isinstance(item, BuildEnd):
-            if item.status == "succeeded":
+            if item.status == "succeeded" and item.release_version is not None:
                 say(f"-----> Released v{item.release_version}")
-                say(f"       {settings.app_web_url(app_name)} deployed to Wharf")
-                return 0
+                return _stream_deploy(client, settings, app_name, item.release_version)
             say(f" !     Push rejected: {item.message}")
             say(" !     The running release is untouched.")
+            return 1
+        say(item)
+    return 1
+
+
+def _stream_deploy(client: redis.Redis[bytes], settings: Settings, app_name: str, version: int) -> int:
+    """Wait for the scheduler to deploy the release, relaying the release phase and the launch."""
+    for item in follow_deploy(client, app_name, version):
+        if isinstance(item, BuildEnd):
+            if item.status == "succeeded":
+                say(f"-----> {item.message}")
+                say(f"       {settings.app_web_url(app_name)} deployed to Wharf")
+                return 0
+            if item.status == "superseded":
+                say(f"-----> {item.message}")
+                return 0
+            say(f" !     Push rejected: {item.message}")
             return 1
         say(item)
     return 1

@@ -27,12 +27,12 @@ from wharf.platform.runtime.base import (
 RUNTIME_NAMES = ("docker", "fake")
 
 
-def get_runtime(name: str) -> Runtime:
+def get_runtime(name: str, *, installation: str | None = None) -> Runtime:
     """Build the runtime a setting names: "docker" (the local Docker Engine) or "fake" (in memory)."""
     if name == "docker":
         from wharf.platform.runtime.docker_runtime import DockerRuntime
 
-        return DockerRuntime()
+        return DockerRuntime(installation=installation)
     if name == "fake":
         from wharf.platform.runtime.fake import FakeRuntime
 

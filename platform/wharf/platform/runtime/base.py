@@ -18,6 +18,8 @@ LABEL_PROCESS_TYPE = "wharf.process-type"
 LABEL_DYNO = "wharf.dyno"
 LABEL_RELEASE = "wharf.release"
 LABEL_MANAGED = "wharf.managed"
+# Which installation (data dir) runs the dyno: a scheduler only ever touches its own.
+LABEL_INSTALLATION = "wharf.installation"
 LABEL_SIZE = "wharf.size"
 LABEL_PORT = "wharf.port"
 LABEL_COMMAND = "wharf.command"
@@ -259,6 +261,37 @@ def event_from_labels(
         time=time,
         exit_code=exit_code,
     )
+
+
+class AttachedDyno(Protocol):
+    """A one-off dyno with a TTY whose input and output the caller relays (`wharf run`)."""
+
+    id: str
+
+    def read(self) -> bytes:
+        """The next chunk of terminal output; b"" once the process has ended."""
+        ...
+
+    def write(self, data: bytes) -> None: ...
+
+    def close_stdin(self) -> None: ...
+
+    def resize(self, rows: int, columns: int) -> None: ...
+
+    def wait(self) -> int:
+        """Block until the process ends; its exit code."""
+        ...
+
+    def remove(self) -> None: ...
+
+
+@runtime_checkable
+class InteractiveRuntime(Protocol):
+    """A runtime that can attach a terminal to a one-off dyno."""
+
+    def start_attached(self, spec: DynoSpec) -> AttachedDyno:
+        """Create and start a one-off dyno with a TTY, attached before its process starts."""
+        ...
 
 
 @runtime_checkable

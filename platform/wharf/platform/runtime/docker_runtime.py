@@ -28,6 +28,7 @@ from wharf.platform.runtime.base import (
     LABEL_APP,
     LABEL_COMMAND,
     LABEL_DYNO,
+    LABEL_INSTALLATION,
     LABEL_MANAGED,
     LABEL_PORT,
     LABEL_PROCESS_TYPE,
@@ -48,6 +49,7 @@ from wharf.platform.runtime.base import (
     network_name,
     size_named,
 )
+from wharf.platform.runtime.docker_attach import DockerAttachedDyno
 
 ROOT_USERS = frozenset({"", "root", "0"})
 SCRATCH_MOUNT_OPTIONS = "rw,nosuid,nodev,mode=1777"
@@ -58,8 +60,10 @@ UNSET_DOCKER_TIME = "0001-01-01T00:00:00Z"
 class DockerRuntime:
     """The Runtime for one Docker host, through the Docker SDK for Python."""
 
-    def __init__(self, client: docker.DockerClient | None = None) -> None:
+    def __init__(self, client: docker.DockerClient | None = None, *, installation: str | None = None) -> None:
         self._client = client or docker.from_env()
+        # The labels every dyno of this runtime carries and every query filters on.
+        self._scope = {LABEL_MANAGED: "1", **({LABEL_INSTALLATION: installation} if installation else {})}
         self._host_nano_cpus: int | None = None
 
     # networks
@@ -126,7 +130,7 @@ class DockerRuntime:
         release: int | None = None,
         labels: Mapping[str, str] | None = None,
     ) -> list[Dyno]:
-        wanted = label_filters(app, process_type, release, labels)
+        wanted = {**label_filters(app, process_type, release, labels), **self._scope}
         containers = self._client.containers.list(
             all=True,
             filters={"label": [f"{key}={value}" for key, value in wanted.items()]},
@@ -191,7 +195,11 @@ class DockerRuntime:
         stream = self._client.events(
             since=_api_time(since),
             until=_api_time(until),
-            filters={"type": "container", "label": [f"{LABEL_MANAGED}=1"], "event": list(EventAction)},
+            filters={
+                "type": "container",
+                "label": [f"{key}={value}" for key, value in self._scope.items()],
+                "event": list(EventAction),
+            },
             decode=True,
         )
         try:
@@ -207,8 +215,8 @@ class DockerRuntime:
             container: Container = self._client.containers.get(dyno_id)
         except docker.errors.NotFound as error:
             raise DynoNotFound(dyno_id) from error
-        if container.labels.get(LABEL_MANAGED) != "1":
-            raise DynoNotFound(f"{dyno_id} is not a Wharf dyno")
+        if any(container.labels.get(key) != value for key, value in self._scope.items()):
+            raise DynoNotFound(f"{dyno_id} is not a dyno of this Wharf")
         return container
 
     def _stop_quietly(self, dyno_id: str) -> None:
@@ -217,7 +225,17 @@ class DockerRuntime:
         except docker.errors.APIError:
             return
 
-    def _create(self, spec: DynoSpec) -> Container:
+    def start_attached(self, spec: DynoSpec) -> DockerAttachedDyno:
+        container = self._create(spec, interactive=True)
+        try:
+            attached = DockerAttachedDyno(self._client, container)
+            container.start()
+        except docker.errors.APIError:
+            container.remove(force=True, v=True)
+            raise
+        return attached
+
+    def _create(self, spec: DynoSpec, *, interactive: bool = False) -> Container:
         """Create the container without starting it, and without ever pulling its image."""
         size = size_named(spec.size)
         try:
@@ -227,7 +245,7 @@ class DockerRuntime:
                 name=f"{spec.name}.v{spec.release}.{secrets.token_hex(3)}",
                 hostname=f"{spec.process_type}-{spec.number}",
                 environment=spec.environment(),
-                labels=spec.all_labels(),
+                labels={**spec.all_labels(), **self._scope},
                 user=self._user_for(spec),
                 network=spec.network_name,
                 init=True,
@@ -243,6 +261,8 @@ class DockerRuntime:
                 tmpfs={path: SCRATCH_MOUNT_OPTIONS for path in spec.scratch_paths},
                 mounts=[Mount(target=path, source=None, type="volume") for path in spec.writable_paths],
                 log_config=LOG_CONFIG,
+                tty=interactive,
+                stdin_open=interactive,
             )
         except docker.errors.ImageNotFound as error:
             raise ImageNotFound(spec.image) from error

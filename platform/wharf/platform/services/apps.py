@@ -59,12 +59,17 @@ def list_owned_apps(*, session: Session, user: User) -> list[App]:
     return list(session.scalars(select(App).where(App.owner_id == user.id).order_by(App.name)))
 
 
-def destroy_app(*, session: Session, actor: User, app: App, confirm: str | None) -> None:
+def check_destroy_confirmation(*, app: App, confirm: str | None) -> None:
+    """Destroying loses data: it needs the app's name typed back, before anything is touched."""
     if confirm != app.name:
         raise BadRequest(
             f"Confirmation did not match {app.name}. Nothing was destroyed. Pass --confirm {app.name}.",
             error_id="confirmation_required",
         )
+
+
+def destroy_app(*, session: Session, actor: User, app: App, confirm: str | None) -> None:
+    check_destroy_confirmation(app=app, confirm=confirm)
     session.execute(delete(Formation).where(Formation.app_id == app.id))
     session.execute(delete(Release).where(Release.app_id == app.id))
     record_event(

@@ -1,10 +1,11 @@
-"""Recording who did what."""
+"""Recording who did what; each event of an app is also an `app[api]` line of its log."""
 
 from __future__ import annotations
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from wharf.platform.logs.platform_lines import log_after_commit
 from wharf.platform.models import Event, User
 
 
@@ -19,6 +20,8 @@ def record_event(
         message=message,
     )
     session.add(event)
+    if app_name is not None:
+        log_after_commit(session, app_name, message)
     return event
 
 

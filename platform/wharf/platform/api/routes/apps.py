@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
+from wharf.platform.addons import get_addon_providers
+from wharf.platform.addons.service import destroy_app_addons
 from wharf.platform.api.deps import AppDep, ContextDep, CurrentUser, SessionDep
 from wharf.platform.api.schemas.apps import AppCreate, AppPublic, EventPublic
 from wharf.platform.git.repos import remove_repo
@@ -56,6 +58,14 @@ def destroy_app(
     app: AppDep, user: CurrentUser, session: SessionDep, context: ContextDep, confirm: str | None = None
 ) -> Response:
     name = app.name
+    apps.check_destroy_confirmation(app=app, confirm=confirm)
+    destroy_app_addons(
+        session=session,
+        cipher=context.cipher,
+        providers=get_addon_providers(context.settings),
+        app=app,
+        backups_root=context.settings.wharf_data_dir / "backups",
+    )
     apps.destroy_app(session=session, actor=user, app=app, confirm=confirm)
     session.commit()
     domains.forget_app_routes(client=context.redis, app_name=name)

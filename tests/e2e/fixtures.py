@@ -1,4 +1,7 @@
-"""End-to-end fixtures: a real `wharfd up` on a scratch data dir, and real git clients with their own HOME."""
+"""End-to-end fixtures, shared by every test folder through tests/conftest.py.
+
+A real `wharfd up` on a scratch data dir, and real git clients with their own HOME.
+"""
 
 from __future__ import annotations
 
@@ -13,10 +16,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import docker
 import httpx
 import pytest
 
-from tests.conftest import REPO_ROOT, free_port, wait_for_http
+from tests.support import REPO_ROOT, free_port, wait_for_http
 
 INVITE = re.compile(r"[0-9A-Z]{5}(?:-[0-9A-Z]{5}){3}")
 FIXTURES = REPO_ROOT / "tests" / "buildpacks" / "fixtures"
@@ -129,6 +133,29 @@ def wharf(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Wharf]:
         process.wait(timeout=60)
     except subprocess.TimeoutExpired:
         process.kill()
+    remove_app_containers(f"sqlite:///{data_dir / 'wharf.db'}")
+
+
+def remove_app_containers(database_url: str) -> None:
+    """Dynos and add-ons outlive `wharfd up` by design; a test run removes those of its own apps."""
+    from sqlalchemy import select
+
+    from wharf.platform.db import session_scope
+    from wharf.platform.models import App
+    from wharf.platform.runtime.base import network_name
+
+    with session_scope(database_url) as session:
+        names = set(session.scalars(select(App.name)))
+    client = docker.from_env()
+    try:
+        for container in client.containers.list(all=True, filters={"label": "wharf.app"}):
+            if container.labels.get("wharf.app") in names:
+                container.remove(force=True)
+        for name in names:
+            for network in client.networks.list(names=[network_name(name)]):
+                network.remove()
+    finally:
+        client.close()
 
 
 def new_developer(wharf: Wharf, tmp_path: Path) -> Developer:

@@ -1,0 +1,51 @@
+"""Redis: redis:cli and redis:info."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from wharf.cli import gitrepo, output, session
+from wharf.cli.commands.addons import JsonOption, addon_path, run_console, show_details
+from wharf.cli.registry import add_command
+from wharf.cli.resolve import AppOption, RemoteOption, resolve_app
+
+RedisArgument = Annotated[
+    str, typer.Argument(metavar="[DATABASE]", help="Add-on name or config var (default REDIS_URL).")
+]
+DEFAULT_REDIS = "REDIS"
+
+
+def redis_cli(
+    database: RedisArgument = DEFAULT_REDIS,
+    command: Annotated[
+        str | None, typer.Option("--command", "-c", help="A Redis command to run instead of a prompt.")
+    ] = None,
+    app: AppOption = None,
+    remote: RemoteOption = gitrepo.DEFAULT_REMOTE,
+) -> None:
+    """Run Redis commands with redis-cli (a prompt at a terminal, else stdin or --command)."""
+    name = resolve_app(app, remote)
+    run_console(name, database, command, prompt=f"{name}::{database}> ", statement_end=None)
+
+
+def redis_info(
+    database: RedisArgument = DEFAULT_REDIS,
+    app: AppOption = None,
+    remote: RemoteOption = gitrepo.DEFAULT_REMOTE,
+    json: JsonOption = False,
+) -> None:
+    """Show the Redis version, memory, clients and keys."""
+    name = resolve_app(app, remote)
+    with session.authenticated_client() as client:
+        details: dict[str, Any] = client.request("GET", addon_path(name, database))
+    if json:
+        output.print_json(details)
+        return
+    show_details(details)
+
+
+def register(app: typer.Typer) -> None:
+    add_command(app, "redis:cli", redis_cli)
+    add_command(app, "redis:info", redis_info)

@@ -1,0 +1,262 @@
+"""Add-ons as hardened containers on the local Docker Engine, one per add-on, on its app's network only.
+
+Each container runs as the server's own non-root user with every capability dropped, a read-only
+root, memory and pid limits, no published port, and restart policy `unless-stopped` so that it comes
+back after a Docker or host restart without Wharf. Its data lives in a named volume that only
+`deprovision` removes. Kinds fill in the image, environment, health probe and console.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import docker
+import docker.errors
+from docker.models.containers import Container
+from docker.types import LogConfig, Mount
+
+from wharf.platform.addons.base import (
+    LABEL_ADDON,
+    LABEL_ADDON_HOME,
+    LABEL_ADDON_KIND,
+    AddonError,
+    AddonHealth,
+    AddonSpec,
+    AddonState,
+    ConsoleResult,
+    Progress,
+    UnsupportedOperation,
+    ignore_progress,
+)
+from wharf.platform.addons.images import ADDON_HOME, DEFAULT_RUN_IMAGE, ensure_addon_image, recipe_for
+from wharf.platform.runtime.base import LABEL_APP
+from wharf.platform.runtime.docker_runtime import DockerRuntime
+
+SECOND_NS = 1_000_000_000
+MIB = 1024 * 1024
+LOG_CONFIG = LogConfig(type="json-file", config={"max-size": "10m", "max-file": "3"})
+SCRATCH = "rw,nosuid,nodev,mode=1777"
+HEALTHY_TIMEOUT = 120.0
+
+
+def volume_name(addon: str) -> str:
+    return f"wharf-addon-{addon}"
+
+
+class DockerAddonProvider:
+    """The container lifecycle shared by every kind; subclasses describe their server."""
+
+    kind = ""
+    port = 0
+    memory_bytes = 256 * MIB
+    persistent = True
+    scratch_paths: tuple[str, ...] = ("/tmp",)  # noqa: S108 - tmpfs inside the container
+
+    def __init__(
+        self,
+        *,
+        client: docker.DockerClient | None = None,
+        home: str,
+        lock_dir: Path,
+        run_image: str = DEFAULT_RUN_IMAGE,
+    ) -> None:
+        self._client = client or docker.from_env()
+        self._home = home
+        self._lock_dir = lock_dir
+        self._run_image = run_image
+
+    # what a kind describes
+
+    def new_credentials(self) -> dict[str, str]:
+        raise NotImplementedError
+
+    def connection_url(self, spec: AddonSpec) -> str:
+        raise NotImplementedError
+
+    def environment(self, spec: AddonSpec) -> dict[str, str]:
+        """Variables the server's entrypoint reads when it starts."""
+        return {}
+
+    def probe_argv(self, spec: AddonSpec) -> list[str]:
+        """A command run inside the container that exits 0 once the server answers."""
+        raise NotImplementedError
+
+    def console_argv(self, spec: AddonSpec, command: str) -> tuple[list[str], dict[str, str]]:
+        raise UnsupportedOperation(f"{self.kind} add-ons have no console")
+
+    def info(self, spec: AddonSpec) -> dict[str, str]:
+        return {"Status": self.health(spec).state.value}
+
+    # lifecycle
+
+    @property
+    def image(self) -> str:
+        return recipe_for(self.kind).image
+
+    def provision(self, spec: AddonSpec, *, progress: Progress = ignore_progress) -> None:
+        ensure_addon_image(
+            self._client, self.kind, lock_dir=self._lock_dir, run_image=self._run_image, progress=progress
+        )
+        DockerRuntime(self._client).ensure_network(spec.app)
+        container = self._find(spec)
+        if container is None:
+            progress(f"-----> Starting {spec.name} on the network of {spec.app}")
+            container = self._create(spec)
+        if container.status != "running":
+            container.start()
+        self.wait_healthy(spec, container)
+        progress(f"-----> {spec.name} is available")
+
+    def deprovision(self, spec: AddonSpec) -> None:
+        container = self._find(spec)
+        if container is not None:
+            with contextlib.suppress(docker.errors.NotFound):
+                container.remove(force=True, v=True)
+        with contextlib.suppress(docker.errors.NotFound):
+            self._client.volumes.get(volume_name(spec.name)).remove(force=True)
+
+    def restart(self, spec: AddonSpec) -> None:
+        container = self._find(spec)
+        if container is None:
+            raise AddonError(f"{spec.name} has no container to restart")
+        container.restart(timeout=30)
+
+    def health(self, spec: AddonSpec) -> AddonHealth:
+        container = self._find(spec)
+        if container is None:
+            return AddonHealth(AddonState.MISSING, "no container")
+        state: Mapping[str, Any] = container.attrs.get("State") or {}
+        if state.get("Status") != "running":
+            return AddonHealth(AddonState.STOPPED, f"container {state.get('Status')}")
+        status = str((state.get("Health") or {}).get("Status") or "")
+        if status == "unhealthy":
+            return AddonHealth(AddonState.UNHEALTHY, "health check failing")
+        if status == "healthy" or self._probe(container, spec):
+            return AddonHealth(AddonState.HEALTHY, "answering")
+        return AddonHealth(AddonState.STARTING, "not answering yet")
+
+    def wait_healthy(self, spec: AddonSpec, container: Container, timeout: float = HEALTHY_TIMEOUT) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            container.reload()
+            if container.status in ("exited", "dead") or int(container.attrs.get("RestartCount", 0)) > 2:
+                break
+            if container.status == "running" and self._probe(container, spec):
+                return
+            time.sleep(0.3)
+        logs = container.logs(tail=20).decode(errors="replace")
+        raise AddonError(f"{spec.name} did not become healthy within {timeout:.0f} s:\n{logs}")
+
+    def run_console(self, spec: AddonSpec, command: str, *, timeout: float = 60.0) -> ConsoleResult:
+        argv, env = self.console_argv(spec, command)
+        container: Container = self._client.containers.create(
+            image=self.image,
+            entrypoint=argv,
+            environment=env,
+            labels={LABEL_APP: spec.app, LABEL_ADDON_KIND: f"{self.kind}-console"},
+            network=DockerRuntime(self._client).ensure_network(spec.app),
+            **self._hardening(memory_bytes=128 * MIB),
+        )
+        try:
+            container.start()
+            try:
+                code = int(container.wait(timeout=timeout)["StatusCode"])
+            except Exception:
+                container.kill()
+                code = 124
+            output = container.logs(stdout=True, stderr=True).decode(errors="replace")
+        finally:
+            container.remove(force=True)
+        return ConsoleResult(exit_code=code, output=output)
+
+    # helpers
+
+    def exec_in(
+        self, spec: AddonSpec, argv: list[str], env: Mapping[str, str] | None = None
+    ) -> tuple[int, str]:
+        """Run a command inside the add-on's own container (probes, info, dumps)."""
+        container = self._require(spec)
+        result = container.exec_run(argv, environment=dict(env or {}), demux=False)
+        return int(result.exit_code), bytes(result.output or b"").decode(errors="replace")
+
+    def _probe(self, container: Container, spec: AddonSpec) -> bool:
+        try:
+            result = container.exec_run(self.probe_argv(spec), environment=self.environment(spec))
+        except docker.errors.APIError:
+            return False
+        return int(result.exit_code) == 0
+
+    def _require(self, spec: AddonSpec) -> Container:
+        container = self._find(spec)
+        if container is None or container.status != "running":
+            raise AddonError(f"{spec.name} is not running; Wharf restarts it shortly, try again in a minute")
+        return container
+
+    def _find(self, spec: AddonSpec) -> Container | None:
+        try:
+            container: Container = self._client.containers.get(spec.name)
+        except docker.errors.NotFound:
+            return None
+        labels = container.labels
+        if labels.get(LABEL_ADDON) != spec.name or labels.get(LABEL_ADDON_HOME) != self._home:
+            raise AddonError(f"a container named {spec.name} exists but is not this add-on")
+        return container
+
+    def _labels(self, spec: AddonSpec) -> dict[str, str]:
+        return {
+            LABEL_ADDON: spec.name,
+            LABEL_APP: spec.app,
+            LABEL_ADDON_KIND: self.kind,
+            LABEL_ADDON_HOME: self._home,
+        }
+
+    def _hardening(self, *, memory_bytes: int) -> dict[str, Any]:
+        return {
+            "security_opt": ["no-new-privileges"],
+            "cap_drop": ["ALL"],
+            "pids_limit": 512,
+            "mem_limit": memory_bytes,
+            "memswap_limit": memory_bytes,
+            "read_only": True,
+            "tmpfs": {path: SCRATCH for path in self.scratch_paths},
+            "log_config": LOG_CONFIG,
+            "init": True,
+        }
+
+    def _healthcheck(self, spec: AddonSpec) -> dict[str, Any]:
+        return {
+            "test": ["CMD", *self.probe_argv(spec)],
+            "interval": 10 * SECOND_NS,
+            "timeout": 5 * SECOND_NS,
+            "retries": 3,
+            "start_period": 30 * SECOND_NS,
+        }
+
+    def _mounts(self, spec: AddonSpec) -> list[Mount]:
+        if not self.persistent:
+            return []
+        name = volume_name(spec.name)
+        try:
+            self._client.volumes.get(name)
+        except docker.errors.NotFound:
+            self._client.volumes.create(name, labels=self._labels(spec))
+        return [Mount(target=ADDON_HOME, source=name, type="volume")]
+
+    def _create(self, spec: AddonSpec) -> Container:
+        container: Container = self._client.containers.create(
+            image=self.image,
+            name=spec.name,
+            hostname=spec.name,
+            environment=self.environment(spec),
+            labels=self._labels(spec),
+            network=DockerRuntime(self._client).ensure_network(spec.app),
+            restart_policy={"Name": "unless-stopped"},
+            healthcheck=self._healthcheck(spec),
+            mounts=self._mounts(spec),
+            **self._hardening(memory_bytes=self.memory_bytes),
+        )
+        return container

@@ -1,0 +1,181 @@
+"""PostgreSQL 17 add-ons: a cluster per add-on, the app's role owning the app's database.
+
+Dumps and restores run inside the add-on's own container over its local socket, so no credentials
+travel and the custom-format dump streams straight to a file in the data dir.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import tarfile
+import time
+from pathlib import Path
+
+from wharf.platform.addons.base import AddonError, AddonSpec, BackupResult, random_identifier, random_secret
+from wharf.platform.addons.docker_provider import MIB, DockerAddonProvider
+from wharf.platform.addons.images import ADDON_HOME
+
+PORT = 5432
+BIN = "/usr/lib/postgresql/17/bin"
+SOCKET_DIR = "/tmp"  # noqa: S108 - the container's own tmpfs
+INFO_SQL = (
+    "SELECT current_setting('server_version'), pg_size_pretty(pg_database_size(current_database())), "
+    "(SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()), "
+    "(SELECT count(*) FROM information_schema.tables "
+    "WHERE table_schema NOT IN ('pg_catalog', 'information_schema')), "
+    "current_setting('max_connections')"
+)
+TABLES_SQL = (
+    "SELECT schemaname || '.' || relname, n_live_tup FROM pg_stat_user_tables ORDER BY schemaname, relname"
+)
+
+
+class PostgresProvider(DockerAddonProvider):
+    kind = "postgres"
+    port = PORT
+    memory_bytes = 512 * MIB
+
+    def new_credentials(self) -> dict[str, str]:
+        return {
+            "user": random_identifier("u"),
+            "password": random_secret(40),
+            "database": random_identifier("d"),
+        }
+
+    def connection_url(self, spec: AddonSpec) -> str:
+        c = spec.credentials
+        return f"postgres://{c['user']}:{c['password']}@{spec.host}:{PORT}/{c['database']}"
+
+    def environment(self, spec: AddonSpec) -> dict[str, str]:
+        c = spec.credentials
+        return {
+            "WHARF_PG_USER": c["user"],
+            "WHARF_PG_PASSWORD": c["password"],
+            "WHARF_PG_DATABASE": c["database"],
+        }
+
+    def probe_argv(self, spec: AddonSpec) -> list[str]:
+        return [f"{BIN}/pg_isready", "-q", "-h", SOCKET_DIR, "-d", spec.credentials["database"]]
+
+    def console_argv(self, spec: AddonSpec, command: str) -> tuple[list[str], dict[str, str]]:
+        c = spec.credentials
+        argv = [
+            f"{BIN}/psql",
+            "-X",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-h",
+            spec.host,
+            "-U",
+            c["user"],
+            "-d",
+            c["database"],
+        ]
+        env = {"PGPASSWORD": c["password"], "PGCONNECT_TIMEOUT": "10", "PAGER": ""}
+        return [*argv, "-c", command], env
+
+    def _local_sql(self, spec: AddonSpec, sql: str) -> list[list[str]]:
+        """Run SQL as the app's role over the container's socket; rows as lists of fields."""
+        argv = [f"{BIN}/psql", "-X", "-At", "-F", "\t", "-v", "ON_ERROR_STOP=1", "-h", SOCKET_DIR]
+        argv += ["-U", spec.credentials["user"], "-d", spec.credentials["database"], "-c", sql]
+        code, output = self.exec_in(spec, argv)
+        if code != 0:
+            raise AddonError(f"psql failed on {spec.name}: {output.strip()}")
+        return [line.split("\t") for line in output.splitlines() if line]
+
+    def info(self, spec: AddonSpec) -> dict[str, str]:
+        health = self.health(spec)
+        facts = {"Status": health.state.value}
+        if not health.ok:
+            return facts
+        version, size, connections, tables, max_connections = self._local_sql(spec, INFO_SQL)[0]
+        facts.update(
+            {
+                "PG Version": version,
+                "Data Size": size,
+                "Tables": tables,
+                "Connections": f"{connections}/{max_connections}",
+            }
+        )
+        return facts
+
+    def backup_summary(self, spec: AddonSpec) -> list[str]:
+        return [f"{name} (~{rows} rows)" for name, rows in self._local_sql(spec, TABLES_SQL)]
+
+    def capture_backup(self, spec: AddonSpec, destination: Path) -> BackupResult:
+        """`pg_dump -Fc` streamed from the container into `destination`, hashed on the way."""
+        container = self._require(spec)
+        argv = [f"{BIN}/pg_dump", "-Fc", "--no-owner", "--no-acl", "-h", SOCKET_DIR]
+        argv += ["-U", spec.credentials["user"], "-d", spec.credentials["database"]]
+        api = self._client.api
+        exec_id = api.exec_create(container.id, argv, stdout=True, stderr=True)["Id"]
+        digest, size, errors = hashlib.sha256(), 0, bytearray()
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        with destination.open("wb") as out:
+            for stdout, stderr in api.exec_start(exec_id, stream=True, demux=True):
+                if stdout:
+                    out.write(stdout)
+                    digest.update(stdout)
+                    size += len(stdout)
+                if stderr:
+                    errors += stderr
+        code = api.exec_inspect(exec_id)["ExitCode"]
+        if code != 0:
+            destination.unlink(missing_ok=True)
+            raise AddonError(f"pg_dump failed on {spec.name}: {errors.decode(errors='replace').strip()}")
+        return BackupResult(size_bytes=size, sha256=digest.hexdigest())
+
+    def restore_backup(self, spec: AddonSpec, source: Path) -> None:
+        """Replace the whole database with the dump: drop it, create it empty, load the dump."""
+        container = self._require(spec)
+        staged = f"restore-{int(time.time())}.dump"
+        container.put_archive(ADDON_HOME, _single_file_tar(staged, source.read_bytes()))
+        database, user = spec.credentials["database"], spec.credentials["user"]
+        reset = [
+            f"{BIN}/psql",
+            "-X",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-h",
+            SOCKET_DIR,
+            "-U",
+            "postgres",
+            "-d",
+            "postgres",
+            "-c",
+            f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)',
+            "-c",
+            f'CREATE DATABASE "{database}" OWNER "{user}"',
+        ]
+        load = [
+            f"{BIN}/pg_restore",
+            "--no-owner",
+            "--no-acl",
+            "--exit-on-error",
+            "-h",
+            SOCKET_DIR,
+            "-U",
+            user,
+            "-d",
+            database,
+            f"{ADDON_HOME}/{staged}",
+        ]
+        try:
+            for argv in (reset, load):
+                code, output = self.exec_in(spec, argv)
+                if code != 0:
+                    raise AddonError(f"restore of {spec.name} failed: {output.strip()}")
+        finally:
+            self.exec_in(spec, ["rm", "-f", f"{ADDON_HOME}/{staged}"])
+
+
+def _single_file_tar(name: str, content: bytes) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        info = tarfile.TarInfo(name)
+        info.size = len(content)
+        info.mode = 0o644
+        info.mtime = int(time.time())
+        archive.addfile(info, io.BytesIO(content))
+    return buffer.getvalue()

@@ -1,0 +1,148 @@
+"""The add-on supervisor: keeps every add-on running and healthy, and takes scheduled backups.
+
+Docker's `unless-stopped` policy brings a crashed server back by itself; this loop covers the
+rest: a container that was stopped or removed is started or recreated on its volume, a server that
+fails its health check is restarted, an add-on whose provisioning was interrupted is finished.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import select
+
+from wharf.platform.addons import AddonProviders, get_addon_providers
+from wharf.platform.addons.backups import (
+    backups_root,
+    capture_backup,
+    prune_scheduled_backups,
+    scheduled_backup_due,
+)
+from wharf.platform.addons.base import AddonState
+from wharf.platform.addons.service import addon_spec, finish_provisioning
+from wharf.platform.db import session_scope
+from wharf.platform.models import Addon
+from wharf.platform.security.crypto import ConfigCipher
+from wharf.platform.services.audit import record_event
+from wharf.platform.settings import Settings, get_settings
+
+DEFAULT_INTERVAL = 15.0
+Say = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class SupervisorContext:
+    database_url: str
+    cipher: ConfigCipher
+    providers: AddonProviders
+    data_dir: Path
+
+
+def _heal(context: SupervisorContext, addon_id: int, say: Say) -> str | None:
+    """Bring one available add-on back to healthy; the action taken, if any."""
+    with session_scope(context.database_url) as session:
+        addon = session.get(Addon, addon_id)
+        if addon is None or addon.status != "available":
+            return None
+        spec = addon_spec(addon, context.cipher, app_name=addon.app.name)
+        app_name = addon.app.name
+    provider = context.providers.for_kind(spec.kind)
+    with context.providers.exclusive(spec.name, wait=False) as mine:
+        if not mine:
+            return None
+        health = provider.health(spec)
+        if health.state in (AddonState.HEALTHY, AddonState.STARTING):
+            return None
+        if health.state is AddonState.UNHEALTHY:
+            provider.restart(spec)
+            action = f"restarted {spec.name}: {health.detail}"
+        else:
+            provider.provision(spec)
+            action = f"started {spec.name} again ({health.detail}); its data was kept"
+    say(action)
+    with session_scope(context.database_url) as session:
+        record_event(session=session, actor=None, action="addon-heal", app_name=app_name, message=action)
+    return action
+
+
+def _scheduled_backup(
+    context: SupervisorContext, addon_id: int, now: datetime | None, say: Say
+) -> str | None:
+    with session_scope(context.database_url) as session:
+        addon = session.get(Addon, addon_id)
+        if addon is None or addon.kind != "postgres":
+            return None
+        if not scheduled_backup_due(session=session, addon=addon, now=now):
+            return None
+        root = backups_root(context.data_dir)
+        backup = capture_backup(
+            session=session,
+            cipher=context.cipher,
+            providers=context.providers,
+            addon=addon,
+            root=root,
+            actor=None,
+            scheduled=True,
+            now=now,
+        )
+        pruned = prune_scheduled_backups(session=session, addon=addon, root=root)
+        action = f"scheduled backup {backup.label} of {addon.name}: {backup.status}"
+        if pruned:
+            action += f"; removed {', '.join(pruned)} beyond retention"
+    say(action)
+    return action
+
+
+def reconcile_addons_once(
+    context: SupervisorContext, *, now: datetime | None = None, say: Say = print
+) -> list[str]:
+    """One pass over every add-on; returns what it did (empty when everything was fine)."""
+    with session_scope(context.database_url) as session:
+        rows = [(a.id, a.status) for a in session.scalars(select(Addon).order_by(Addon.id))]
+    actions: list[str] = []
+    for addon_id, status in rows:
+        try:
+            if status == "provisioning":
+                if finish_provisioning(
+                    database_url=context.database_url,
+                    cipher=context.cipher,
+                    providers=context.providers,
+                    addon_id=addon_id,
+                ):
+                    actions.append(f"finished provisioning add-on {addon_id}")
+                continue
+            for step in (_heal(context, addon_id, say), _scheduled_backup(context, addon_id, now, say)):
+                if step:
+                    actions.append(step)
+        except Exception as error:  # one broken add-on must not stop the others being looked after
+            say(f"add-on {addon_id}: {error}")
+            actions.append(f"error on add-on {addon_id}: {error}")
+    return actions
+
+
+def supervisor_context(settings: Settings) -> SupervisorContext:
+    return SupervisorContext(
+        database_url=settings.resolved_database_url,
+        cipher=ConfigCipher(settings.secret_key()),
+        providers=get_addon_providers(settings),
+        data_dir=settings.wharf_data_dir,
+    )
+
+
+def run_addon_supervisor(
+    settings: Settings | None = None,
+    *,
+    interval: float = DEFAULT_INTERVAL,
+    stop: threading.Event | None = None,
+    say: Say = print,
+) -> None:
+    """Reconcile add-ons every `interval` seconds until `stop` is set (for `wharfd scheduler`)."""
+    context = supervisor_context(settings or get_settings())
+    stop = stop or threading.Event()
+    while not stop.is_set():
+        reconcile_addons_once(context, say=say)
+        stop.wait(interval)

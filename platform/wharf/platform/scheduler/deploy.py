@@ -1,0 +1,156 @@
+"""Deploying a release: the release phase, then a rolling replacement that never drops a request.
+
+The new release's dynos start next to the old ones, must be ready (web: bind $PORT and pass the
+health check) within the boot timeout, and only then does the router switch to them. The old dynos
+leave routing first, drain, and are stopped. Any failure before the switch removes the new dynos
+and leaves the old release serving, untouched.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+from wharf.platform.runtime.base import Dyno, DynoNotFound
+from wharf.platform.scheduler import desired
+from wharf.platform.scheduler.desired import RELEASE_PROCESS, AppTarget, ReleaseTarget
+from wharf.platform.scheduler.dynos import formation_spec, is_oneoff, oneoff_spec
+from wharf.platform.scheduler.fleet import Fleet
+from wharf.platform.scheduler.progress import DeployOutput
+
+log = logging.getLogger(__name__)
+TargetLoader = Callable[[str], AppTarget | None]
+
+
+class DeployFailed(Exception):
+    """The release cannot go live; the message says why, for the pusher."""
+
+
+class Deployer:
+    def __init__(self, fleet: Fleet, database_url: str, reload_target: TargetLoader) -> None:
+        self.fleet = fleet
+        self.database_url = database_url
+        self.reload_target = reload_target
+
+    def deploy(self, target: AppTarget) -> bool:
+        """Deploy the app's pending release; True when it went live."""
+        release = target.pending
+        assert release is not None
+        output = DeployOutput(self.fleet.redis, target.name, release.version)
+        serving = f"v{target.current.version} keeps serving" if target.current else "nothing was running"
+        started: list[Dyno] = []
+        try:
+            self._clear_leftovers(target.name, release.version)
+            self._release_phase(target.name, release, output)
+            target = self._with_first_formation(target)
+            started = self._launch(target, release, output)
+            desired.record_deploy(
+                self.database_url,
+                target.app_id,
+                release.version,
+                succeeded=True,
+                message=f"Deployed v{release.version}",
+            )
+        except DeployFailed as failure:
+            self.fleet.retire(started, drain=False)
+            desired.record_deploy(
+                self.database_url,
+                target.app_id,
+                release.version,
+                succeeded=False,
+                message=f"Deploy of v{release.version} failed: {failure}",
+            )
+            output.finish("failed", f"{failure} v{release.version} is not deployed; {serving}.")
+            return False
+        self._switch(target.name, release.version, [d for d in started if d.process_type == "web"])
+        output.finish("succeeded", f"Deployed v{release.version}")
+        return True
+
+    def _clear_leftovers(self, app: str, version: int) -> None:
+        """Dynos of this release from an interrupted deploy were never routed: start over."""
+        leftovers = [d for d in self.fleet.runtime.list_dynos(app, release=version) if not is_oneoff(d)]
+        self.fleet.retire(leftovers, drain=False)
+
+    def _release_phase(self, app: str, release: ReleaseTarget, output: DeployOutput) -> None:
+        command = release.process_types.get(RELEASE_PROCESS)
+        if not command:
+            return
+        output.write("-----> Running release command...")
+        self.fleet.runtime.ensure_network(app)
+        spec = oneoff_spec(
+            app, release, command, process_type=RELEASE_PROCESS, launcher=self.fleet.options.launcher
+        )
+        pending = b""
+
+        def relay(chunk: bytes) -> None:
+            nonlocal pending
+            *lines, pending = (pending + chunk).split(b"\n")
+            for line in lines:
+                output.write("       " + line.decode(errors="replace").rstrip("\r"))
+
+        code = self.fleet.runtime.run_oneoff(
+            spec, on_output=relay, timeout=self.fleet.options.release_phase_timeout
+        )
+        if pending.strip():
+            output.write("       " + pending.decode(errors="replace"))
+        if code != 0:
+            raise DeployFailed(f"The release command failed with exit code {code}.")
+
+    def _with_first_formation(self, target: AppTarget) -> AppTarget:
+        release = target.pending
+        if target.first_deploy and release is not None and "web" in release.process_types:
+            desired.scale_first_web_dyno(self.database_url, target.app_id)
+            return self.reload_target(target.name) or target
+        return target
+
+    def _launch(self, target: AppTarget, release: ReleaseTarget, output: DeployOutput) -> list[Dyno]:
+        options = self.fleet.options
+        specs = [
+            formation_spec(target.name, release, kind, number, process.size, launcher=options.launcher)
+            for kind, process in sorted(target.wanted(release).items())
+            for number in range(1, process.quantity + 1)
+        ]
+        if not specs:
+            return []
+        output.write("-----> Launching...")
+        results = self.fleet.start(specs)
+        started = [r for r in results if isinstance(r, Dyno)]
+        failures = [r for r in results if isinstance(r, Exception)]
+        if failures:
+            self.fleet.retire(started, drain=False)
+            raise DeployFailed(f"A dyno could not be started: {failures[0]}.")
+        try:
+            return self._wait_until_ready(started, options.health_path_for(release.image))
+        except DeployFailed:
+            self.fleet.retire(started, drain=False)
+            raise
+
+    def _wait_until_ready(self, dynos: list[Dyno], health_path: str | None) -> list[Dyno]:
+        deadline = time.monotonic() + self.fleet.options.boot_timeout
+        waiting = {d.id: d for d in dynos}
+        ready: dict[str, Dyno] = {}
+        while waiting:
+            for dyno_id in list(waiting):
+                try:
+                    dyno = self.fleet.runtime.get_dyno(dyno_id)
+                except DynoNotFound:
+                    raise DeployFailed(f"{waiting[dyno_id].dyno} disappeared while booting.") from None
+                if not dyno.running:
+                    raise DeployFailed(f"{dyno.dyno} crashed while booting (exit code {dyno.exit_code}).")
+                if self.fleet.ready(dyno, health_path):
+                    ready[dyno_id] = dyno
+                    del waiting[dyno_id]
+            if waiting and time.monotonic() > deadline:
+                names = ", ".join(sorted(d.dyno for d in waiting.values()))
+                check = f"answer {health_path}" if health_path else "bind $PORT"
+                raise DeployFailed(f"{names} did not {check} within {self.fleet.options.boot_timeout:.0f} s.")
+            if waiting:
+                time.sleep(self.fleet.options.probe_interval / 2)
+        return [ready[d.id] for d in dynos]
+
+    def _switch(self, app: str, version: int, web: list[Dyno]) -> None:
+        """Route the new web dynos, then retire every dyno of another release."""
+        self.fleet.route(app, web)
+        old = [d for d in self.fleet.runtime.list_dynos(app) if not is_oneoff(d) and d.release != version]
+        self.fleet.retire(old, drain=True)

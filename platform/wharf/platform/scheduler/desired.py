@@ -1,0 +1,136 @@
+"""The desired state the scheduler converges to, read from the control-plane database.
+
+Per app: the release that serves (`current_release_version`), the newest release waiting to be
+deployed, and the formation. Outcomes of deploys are written back here, and nowhere else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from wharf.platform.db import session_scope
+from wharf.platform.models import App, Formation, Release
+from wharf.platform.security.crypto import ConfigCipher
+from wharf.platform.services.audit import record_event
+
+PENDING = "pending"
+SUCCEEDED = "succeeded"
+FAILED = "failed"
+SUPERSEDED = "superseded"
+RELEASE_PROCESS = "release"
+
+
+@dataclass(frozen=True)
+class ReleaseTarget:
+    version: int
+    image: str
+    process_types: dict[str, str]
+    config: dict[str, str]
+
+
+@dataclass(frozen=True)
+class ProcessTarget:
+    quantity: int
+    size: str
+
+
+@dataclass(frozen=True)
+class AppTarget:
+    name: str
+    app_id: int
+    current: ReleaseTarget | None
+    pending: ReleaseTarget | None
+    formation: dict[str, ProcessTarget] = field(default_factory=dict)
+    first_deploy: bool = False
+
+    def wanted(self, release: ReleaseTarget) -> dict[str, ProcessTarget]:
+        """Process types of the formation that the release can run, with a quantity above 0."""
+        return {
+            kind: process
+            for kind, process in self.formation.items()
+            if process.quantity > 0 and kind in release.process_types and kind != RELEASE_PROCESS
+        }
+
+
+def _release_target(release: Release, cipher: ConfigCipher) -> ReleaseTarget | None:
+    if not release.image:
+        return None
+    return ReleaseTarget(
+        version=release.version,
+        image=release.image,
+        process_types={str(k): str(v) for k, v in (release.process_types or {}).items()},
+        config=cipher.decrypt(release.config_ciphertext),
+    )
+
+
+def _app_target(session: Session, cipher: ConfigCipher, app: App) -> AppTarget:
+    current = None
+    if app.current_release_version is not None:
+        row = session.scalar(
+            select(Release).where(Release.app_id == app.id, Release.version == app.current_release_version)
+        )
+        current = _release_target(row, cipher) if row is not None else None
+    newest_pending = session.scalar(
+        select(Release)
+        .where(Release.app_id == app.id, Release.status == PENDING, Release.image.is_not(None))
+        .order_by(Release.version.desc())
+        .limit(1)
+    )
+    pending = _release_target(newest_pending, cipher) if newest_pending is not None else None
+    rows = session.scalars(select(Formation).where(Formation.app_id == app.id))
+    formation = {r.process_type: ProcessTarget(quantity=r.quantity, size=r.size) for r in rows}
+    return AppTarget(
+        name=app.name,
+        app_id=app.id,
+        current=current,
+        pending=pending,
+        formation=formation,
+        first_deploy=app.current_release_version is None and not formation,
+    )
+
+
+def load_targets(database_url: str, cipher: ConfigCipher) -> list[AppTarget]:
+    with session_scope(database_url) as session:
+        apps = session.scalars(select(App).order_by(App.name))
+        return [_app_target(session, cipher, app) for app in apps]
+
+
+def load_target(database_url: str, cipher: ConfigCipher, app_name: str) -> AppTarget | None:
+    with session_scope(database_url) as session:
+        app = session.scalar(select(App).where(App.name == app_name))
+        return None if app is None else _app_target(session, cipher, app)
+
+
+def scale_first_web_dyno(database_url: str, app_id: int) -> None:
+    """Heroku scales web to one on an app's first deploy of a release with a web process."""
+    with session_scope(database_url) as session:
+        exists = session.scalar(select(Formation).where(Formation.app_id == app_id).limit(1))
+        if exists is None:
+            session.add(Formation(app_id=app_id, process_type="web", quantity=1, size="basic"))
+
+
+def record_deploy(database_url: str, app_id: int, version: int, *, succeeded: bool, message: str) -> None:
+    """Mark the release deployed (and current) or failed; older pending releases are superseded."""
+    with session_scope(database_url) as session:
+        app = session.get(App, app_id)
+        if app is None:
+            return
+        for release in session.scalars(
+            select(Release).where(Release.app_id == app_id, Release.version <= version)
+        ):
+            if release.version == version:
+                release.status = SUCCEEDED if succeeded else FAILED
+            elif release.status == PENDING:
+                release.status = SUPERSEDED
+        if succeeded:
+            app.current_release_version = version
+        record_event(
+            session=session,
+            actor=None,
+            action="deploy" if succeeded else "deploy-failed",
+            app_name=app.name,
+            message=message,
+        )

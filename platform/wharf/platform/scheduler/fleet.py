@@ -1,0 +1,175 @@
+"""Starting, probing, routing and retiring dynos: the moves both the reconciler and deploys make.
+
+What the scheduler remembers in memory (which dynos passed their health check, which are being
+retired, what was last routed) is only a cache: after a restart it is rebuilt by probing again.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis
+
+from wharf.platform.routing import set_app_backends
+from wharf.platform.runtime.base import Dyno, DynoNotFound, DynoSpec, NetworkInUse, Runtime
+from wharf.platform.scheduler.dynos import LAUNCHER
+from wharf.platform.scheduler.health import probe
+
+log = logging.getLogger(__name__)
+BackendsPublisher = Callable[["redis.Redis[bytes]", str, list[dict[str, Any]]], None]
+
+
+@dataclass(frozen=True)
+class SchedulerOptions:
+    """Timings from Heroku's dyno manager: 60 s to bind $PORT, 30 s from SIGTERM to SIGKILL."""
+
+    resync_seconds: float = 3.0
+    boot_timeout: float = 60.0
+    stop_timeout: float = 30.0
+    # Time for the router to stop sending new requests to a dyno before it gets SIGTERM.
+    drain_seconds: float = 3.0
+    release_phase_timeout: float = 3600.0
+    probe_interval: float = 0.2
+    launcher: Sequence[str] = LAUNCHER
+    health_path_for: Callable[[str], str | None] = field(default=lambda _image: None)
+
+
+def backend_of(dyno: Dyno) -> dict[str, Any]:
+    assert dyno.address is not None
+    return {"dyno": dyno.dyno, "host": dyno.address[0], "port": dyno.address[1]}
+
+
+class Fleet:
+    def __init__(
+        self,
+        runtime: Runtime,
+        client: redis.Redis[bytes],
+        options: SchedulerOptions,
+        publish_backends: BackendsPublisher = set_app_backends,
+    ) -> None:
+        self.runtime = runtime
+        self.redis = client
+        self.options = options
+        self._publish_backends = publish_backends
+        self._lock = threading.Lock()
+        self._healthy: set[str] = set()
+        self._retiring: set[str] = set()
+        self._routed: dict[str, list[dict[str, Any]]] = {}
+        self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="dyno-start")
+        self._retirements: list[threading.Thread] = []
+
+    def start(self, specs: Sequence[DynoSpec]) -> list[Dyno | Exception]:
+        """Start dynos in parallel (Docker takes a fraction of a second for each)."""
+        for app in sorted({spec.app for spec in specs}):
+            self.runtime.ensure_network(app)
+
+        def start_one(spec: DynoSpec) -> Dyno | Exception:
+            try:
+                return self.runtime.start_dyno(spec)
+            except Exception as error:
+                log.warning("could not start %s: %s", spec.name, error)
+                return error
+
+        return list(self._pool.map(start_one, specs))
+
+    def ready(self, dyno: Dyno, health_path: str | None) -> bool:
+        """Web dynos are ready once they pass the health check; other dynos once they run."""
+        if not dyno.running:
+            self.forget(dyno.id)
+            return False
+        if dyno.process_type != "web":
+            return True
+        with self._lock:
+            if dyno.id in self._healthy:
+                return True
+        if probe(dyno.address, health_path):
+            with self._lock:
+                self._healthy.add(dyno.id)
+            return True
+        return False
+
+    def boot_overdue(self, dyno: Dyno) -> bool:
+        if dyno.started_at is None:
+            return False
+        return time.time() - dyno.started_at.timestamp() > self.options.boot_timeout
+
+    def forget(self, dyno_id: str) -> None:
+        with self._lock:
+            self._healthy.discard(dyno_id)
+
+    def route(self, app: str, dynos: Iterable[Dyno]) -> None:
+        """Make exactly these dynos the app's backends (a no-op when that is already so)."""
+        backends = sorted((backend_of(d) for d in dynos if d.address), key=lambda b: str(b["dyno"]))
+        with self._lock:
+            if self._routed.get(app) == backends:
+                return
+        self._publish_backends(self.redis, app, backends)
+        with self._lock:
+            self._routed[app] = backends
+
+    def routed(self, app: str) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(self._routed.get(app, []))
+
+    def is_retiring(self, dyno_id: str) -> bool:
+        with self._lock:
+            return dyno_id in self._retiring
+
+    def retire(self, dynos: Iterable[Dyno], *, drain: bool) -> None:
+        """Stop and remove dynos in the background; call only once they are out of routing."""
+        for dyno in dynos:
+            with self._lock:
+                if dyno.id in self._retiring:
+                    continue
+                self._retiring.add(dyno.id)
+                was_healthy = dyno.id in self._healthy
+            wait = self.options.drain_seconds if drain and was_healthy and dyno.running else 0.0
+            thread = threading.Thread(
+                target=self._retire, args=(dyno, wait), name=f"retire-{dyno.name}", daemon=True
+            )
+            thread.start()
+            self._retirements = [t for t in self._retirements if t.is_alive()] + [thread]
+
+    def _retire(self, dyno: Dyno, wait: float) -> None:
+        try:
+            if wait:
+                time.sleep(wait)
+            if dyno.running:
+                self.runtime.stop_dyno(dyno.id, timeout=self.options.stop_timeout)
+            self.runtime.remove_dyno(dyno.id)
+        except DynoNotFound:
+            pass
+        except Exception:
+            log.exception("could not retire %s", dyno.name)
+        finally:
+            with self._lock:
+                self._retiring.discard(dyno.id)
+                self._healthy.discard(dyno.id)
+
+    def kill(self, dyno: Dyno) -> None:
+        """End a dyno that never booted, leaving it crashed (so the restart backoff applies)."""
+        self.forget(dyno.id)
+        try:
+            self.runtime.stop_dyno(dyno.id, timeout=1)
+        except DynoNotFound:
+            return
+
+    def remove_network_when_empty(self, app: str) -> None:
+        try:
+            self.runtime.remove_network(app)
+        except NetworkInUse:
+            return
+
+    def wait_for_retirements(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        for thread in list(self._retirements):
+            thread.join(max(0.0, deadline - time.monotonic()))
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)

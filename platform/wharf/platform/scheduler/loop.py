@@ -1,0 +1,163 @@
+"""`wharfd scheduler`: a level-triggered loop converging the runtime to every app's desired state.
+
+It wakes on the Redis wake channel (the API announces formation, config and release changes), on
+dyno exits reported by the runtime, and on a resync interval, and then looks at everything again:
+missing a wake-up only delays convergence by one interval. Deploys run in a thread per app; the
+steady-state pass leaves an app alone while its deploy runs.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import defaultdict
+
+import redis
+
+from wharf.platform.runtime.base import Dyno, Runtime
+from wharf.platform.scheduler import desired
+from wharf.platform.scheduler.deploy import Deployer
+from wharf.platform.scheduler.desired import AppTarget
+from wharf.platform.scheduler.fleet import Fleet, SchedulerOptions
+from wharf.platform.scheduler.notify import WAKE_CHANNEL, restart_requests
+from wharf.platform.scheduler.reconciler import AppReconciler
+from wharf.platform.security.crypto import ConfigCipher
+
+log = logging.getLogger(__name__)
+RETRY_SECONDS = 1.0
+
+
+class Scheduler:
+    def __init__(
+        self,
+        *,
+        runtime: Runtime,
+        client: redis.Redis[bytes],
+        database_url: str,
+        cipher: ConfigCipher,
+        options: SchedulerOptions | None = None,
+    ) -> None:
+        self.fleet = Fleet(runtime, client, options or SchedulerOptions())
+        self.database_url = database_url
+        self.cipher = cipher
+        self.reconciler = AppReconciler(self.fleet)
+        self.deployer = Deployer(self.fleet, database_url, self._load_target)
+        self._deploys: dict[str, threading.Thread] = {}
+        self._wake = threading.Event()
+
+    @property
+    def runtime(self) -> Runtime:
+        return self.fleet.runtime
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def _load_target(self, app_name: str) -> AppTarget | None:
+        return desired.load_target(self.database_url, self.cipher, app_name)
+
+    # one pass
+
+    def reconcile_once(self) -> float:
+        """Look at every app once; returns the seconds until the next pass is wanted."""
+        try:
+            targets = desired.load_targets(self.database_url, self.cipher)
+            dynos = self.runtime.list_dynos()
+        except Exception:
+            log.exception("cannot read the desired or the actual state; retrying")
+            return RETRY_SECONDS
+        by_app: dict[str, list[Dyno]] = defaultdict(list)
+        for dyno in dynos:
+            by_app[dyno.app].append(dyno)
+        delay = self.fleet.options.resync_seconds
+        for target in targets:
+            wanted = self._reconcile_app(target, by_app.pop(target.name, []))
+            if wanted is not None:
+                delay = min(delay, wanted)
+        for app, orphans in by_app.items():
+            self._remove_orphans(app, orphans)
+        return delay
+
+    def _reconcile_app(self, target: AppTarget, dynos: list[Dyno]) -> float | None:
+        if self.deploying(target.name):
+            return None
+        pending, current = target.pending, target.current
+        if pending is not None and (current is None or pending.version > current.version):
+            self._start_deploy(target)
+            return None
+        try:
+            return self.reconciler.reconcile(target, dynos, restart_requests(self.fleet.redis, target.name))
+        except Exception:
+            log.exception("reconciling %s failed; retrying", target.name)
+            return RETRY_SECONDS
+
+    def _remove_orphans(self, app: str, dynos: list[Dyno]) -> None:
+        """Dynos of an app that no longer exists: out of routing, stopped, and the network removed."""
+        try:
+            self.fleet.route(app, [])
+            self.fleet.retire(dynos, drain=True)
+            if all(not d.running for d in dynos):
+                self.fleet.remove_network_when_empty(app)
+        except Exception:
+            log.exception("removing the dynos of deleted app %s failed", app)
+
+    # deploys
+
+    def deploying(self, app: str) -> bool:
+        thread = self._deploys.get(app)
+        return thread is not None and thread.is_alive()
+
+    def _start_deploy(self, target: AppTarget) -> None:
+        def run() -> None:
+            try:
+                self.deployer.deploy(target)
+            except Exception:
+                log.exception("deploy of %s failed unexpectedly", target.name)
+            finally:
+                self.wake()
+
+        thread = threading.Thread(target=run, name=f"deploy-{target.name}", daemon=True)
+        self._deploys[target.name] = thread
+        thread.start()
+
+    def wait_for_deploys(self, timeout: float = 120.0) -> None:
+        deadline = time.monotonic() + timeout
+        for thread in list(self._deploys.values()):
+            thread.join(max(0.0, deadline - time.monotonic()))
+
+    # the loop
+
+    def run(self, stop: threading.Event) -> None:
+        for waker in (self._listen_for_wakes, self._listen_for_exits):
+            threading.Thread(target=waker, args=(stop,), name=waker.__name__, daemon=True).start()
+        log.info("scheduler running")
+        while not stop.is_set():
+            delay = self.reconcile_once()
+            self._wake.wait(delay)
+            self._wake.clear()
+        self.wait_for_deploys(timeout=5)
+
+    def _listen_for_wakes(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                pubsub = self.fleet.redis.pubsub(ignore_subscribe_messages=True)
+                pubsub.subscribe(WAKE_CHANNEL)
+                while not stop.is_set():
+                    if pubsub.get_message(timeout=1.0) is not None:
+                        self.wake()
+            except (redis.RedisError, OSError):
+                log.warning("lost the wake channel; resubscribing")
+                time.sleep(RETRY_SECONDS)
+
+    def _listen_for_exits(self, stop: threading.Event) -> None:
+        since = time.time()
+        while not stop.is_set():
+            try:
+                for event in self.runtime.events(since=since, timeout=5.0):
+                    since = max(since, event.time)
+                    self.wake()
+                    if stop.is_set():
+                        return
+            except Exception:
+                log.warning("lost the runtime's event stream; following it again")
+                time.sleep(RETRY_SECONDS)

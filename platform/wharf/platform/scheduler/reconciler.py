@@ -1,0 +1,169 @@
+"""One reconciliation pass for one app between deploys: the formation of its current release.
+
+Each slot (process type and number, like web.2) should hold exactly one ready dyno of the current
+release and the formation's size. A dyno that crashed is replaced after its backoff; a dyno of the
+wrong size or with a restart requested is replaced by starting its successor first and retiring it
+only once the successor is ready, so a restart never leaves a slot without a serving dyno.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from wharf.platform.runtime.base import Dyno, DynoSpec
+from wharf.platform.scheduler.desired import AppTarget, ProcessTarget, ReleaseTarget
+from wharf.platform.scheduler.dynos import crash_streak, formation_spec, is_oneoff, restart_due_at
+from wharf.platform.scheduler.fleet import Fleet
+from wharf.platform.scheduler.notify import matches_target
+
+Slot = tuple[str, int]
+
+
+@dataclass
+class PassPlan:
+    """What one pass decided: dynos to start and to retire, what to route, and when to look again."""
+
+    starts: list[DynoSpec] = field(default_factory=list)
+    retire: list[Dyno] = field(default_factory=list)
+    remove_now: list[Dyno] = field(default_factory=list)
+    routed: list[Dyno] = field(default_factory=list)
+    next_look: float | None = None
+
+    def look_within(self, seconds: float) -> None:
+        seconds = max(seconds, 0.05)
+        self.next_look = seconds if self.next_look is None else min(self.next_look, seconds)
+
+
+def _outdated(dyno: Dyno, process: ProcessTarget, restarts: dict[str, float]) -> bool:
+    if dyno.size != process.size:
+        return True
+    started = dyno.started_at.timestamp() if dyno.started_at else time.time()
+    return any(
+        matches_target(target, dyno.process_type, dyno.number) and started < before
+        for target, before in restarts.items()
+    )
+
+
+def _group_slots(
+    dynos: list[Dyno], release: ReleaseTarget | None, wanted: dict[str, ProcessTarget], plan: PassPlan
+) -> dict[Slot, list[Dyno]]:
+    slots: dict[Slot, list[Dyno]] = defaultdict(list)
+    for dyno in dynos:
+        process = wanted.get(dyno.process_type)
+        if (
+            release is None
+            or dyno.release != release.version
+            or process is None
+            or dyno.number > process.quantity
+        ):
+            plan.retire.append(dyno)
+        else:
+            slots[(dyno.process_type, dyno.number)].append(dyno)
+    return slots
+
+
+class AppReconciler:
+    def __init__(self, fleet: Fleet) -> None:
+        self.fleet = fleet
+
+    def reconcile(self, target: AppTarget, dynos: list[Dyno], restarts: dict[str, float]) -> float | None:
+        """Converge one app; returns how soon it wants another pass (None: at the resync interval)."""
+        plan = self.plan(target, dynos, restarts)
+        self.fleet.route(target.name, plan.routed)
+        for dyno in plan.remove_now:
+            self.fleet.retire([dyno], drain=False)
+        self.fleet.retire(plan.retire, drain=True)
+        if plan.starts:
+            self.fleet.start(plan.starts)
+            plan.look_within(self.fleet.options.probe_interval)
+        return plan.next_look
+
+    def plan(self, target: AppTarget, dynos: list[Dyno], restarts: dict[str, float]) -> PassPlan:
+        plan = PassPlan()
+        release = target.current
+        wanted = target.wanted(release) if release else {}
+        live = [d for d in dynos if not is_oneoff(d) and not self.fleet.is_retiring(d.id)]
+        slots = _group_slots(live, release, wanted, plan)
+        if release is None:
+            return plan
+        health_path = self.fleet.options.health_path_for(release.image)
+        for kind, process in sorted(wanted.items()):
+            for number in range(1, process.quantity + 1):
+                group = slots.get((kind, number), [])
+                self._plan_slot(
+                    target.name, release, kind, number, process, group, restarts, health_path, plan
+                )
+        return plan
+
+    def _plan_slot(
+        self,
+        app: str,
+        release: ReleaseTarget,
+        kind: str,
+        number: int,
+        process: ProcessTarget,
+        group: list[Dyno],
+        restarts: dict[str, float],
+        health_path: str | None,
+        plan: PassPlan,
+    ) -> None:
+        fresh = [d for d in group if not _outdated(d, process, restarts)]
+        old = [d for d in group if d not in fresh]
+        plan.remove_now.extend(d for d in old if not d.running)
+        old_serving = [d for d in old if d.running]
+        running = sorted((d for d in fresh if d.running), key=_age_key)
+        stopped = sorted((d for d in fresh if not d.running), key=_finished_key)
+        if running:
+            keeper, *extra = running
+            plan.retire.extend(extra)
+            plan.remove_now.extend(stopped)
+            if self._ready(keeper, health_path, plan):
+                plan.retire.extend(old_serving)
+                if kind == "web":
+                    plan.routed.append(keeper)
+                return
+        elif stopped:
+            latest, *older = stopped
+            plan.remove_now.extend(older)
+            due = restart_due_at(latest)
+            if due <= time.time():
+                plan.remove_now.append(latest)
+                spec = formation_spec(
+                    app,
+                    release,
+                    kind,
+                    number,
+                    process.size,
+                    restarts=crash_streak(latest) + 1,
+                    launcher=self.fleet.options.launcher,
+                )
+                plan.starts.append(spec)
+            else:
+                plan.look_within(due - time.time())
+        else:
+            spec = formation_spec(
+                app, release, kind, number, process.size, launcher=self.fleet.options.launcher
+            )
+            plan.starts.append(spec)
+        if kind == "web":
+            plan.routed.extend(d for d in old_serving if self.fleet.ready(d, health_path))
+
+    def _ready(self, dyno: Dyno, health_path: str | None, plan: PassPlan) -> bool:
+        if self.fleet.ready(dyno, health_path):
+            return True
+        if self.fleet.boot_overdue(dyno):
+            self.fleet.kill(dyno)
+        plan.look_within(self.fleet.options.probe_interval)
+        return False
+
+
+def _age_key(dyno: Dyno) -> tuple[float, str]:
+    """Oldest first, so that of two duplicates the one that has been serving is kept."""
+    return (dyno.started_at.timestamp() if dyno.started_at else float("inf"), dyno.id)
+
+
+def _finished_key(dyno: Dyno) -> tuple[float, str]:
+    """Most recently ended first: its restart count is the one that carries on."""
+    return (-(dyno.finished_at.timestamp() if dyno.finished_at else 0.0), dyno.id)

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Usage: sudo bash scripts/install-browser.sh
+# Installs what the dashboard's browser tests drive (idempotent): Debian's chromium and chromium-driver, and the
+# Python `playwright` package in .venv. Playwright's own browser download is never used: the tests launch
+# /usr/bin/chromium.
+set -euo pipefail
+
+repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+readonly repo_root
+readonly apt_packages=(chromium chromium-driver fonts-dejavu-core)
+
+browser::apt_packages() {
+  local missing=()
+  local pkg
+  for pkg in "${apt_packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+  done
+  if [ "${#missing[@]}" -eq 0 ]; then
+    echo "-----> Chromium present"
+    return
+  fi
+  echo "-----> Installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends "${missing[@]}"
+}
+
+browser::playwright() {
+  if "$repo_root/.venv/bin/python" -c "import playwright" 2>/dev/null; then
+    echo "-----> Playwright present"
+    return
+  fi
+  echo "-----> Installing playwright into $repo_root/.venv"
+  "$repo_root/.venv/bin/pip" install -q playwright
+}
+
+browser::apt_packages
+browser::playwright

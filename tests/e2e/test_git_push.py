@@ -119,6 +119,13 @@ def test_failed_build_rejects_the_push_and_keeps_the_release(developer: Develope
     builds = developer.api.get(f"/api/apps/{app}/builds").json()
     assert [b["status"] for b in builds[:2]] == ["failed", "succeeded"]
     docker.from_env().images.get(f"wharf/{app}:v2")
+    # The release that was running still answers, through the router.
+    answer = developer.wharf.app_get(app)
+    deadline = time.monotonic() + 30
+    while answer.status_code != 200 and time.monotonic() < deadline:
+        time.sleep(0.3)
+        answer = developer.wharf.app_get(app)
+    assert "Hello from a Procfile-only app" in answer.text
 
 
 def test_no_language_detected_lists_what_wharf_builds(developer: Developer, tmp_path: Path) -> None:

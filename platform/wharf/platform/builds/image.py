@@ -14,6 +14,7 @@ import docker.errors
 
 OutputCallback = Callable[[str], None]
 LABEL_PREFIX = "io.wharf"
+DOCKERFILE_LAUNCHER = Path(__file__).with_name("dockerfile-launch.sh")
 
 
 class ImageBuildFailed(Exception):
@@ -98,12 +99,28 @@ def build_dockerfile_image(
             container_limits={"memory": memory_bytes, "memswap": memory_bytes},
         )
         _stream_lines(stream, on_output)
-        image = client.images.get(tag)
-        config = image.attrs.get("Config") or {}
+        config = client.images.get(tag).attrs.get("Config") or {}
         command = (config.get("Entrypoint") or []) + (config.get("Cmd") or [])
-        return int(image.attrs["Size"]), command or None
+        _add_launcher(client, tag)
+        return int(client.images.get(tag).attrs["Size"]), command or None
     finally:
         client.close()
+
+
+def _add_launcher(client: docker.DockerClient, tag: str) -> None:
+    """Layer Wharf's launcher onto the app's image, so its processes start like any other release's.
+
+    COPY needs nothing from the image; the launcher itself needs only /bin/sh.
+    """
+    with tempfile.TemporaryDirectory(prefix="wharf-launcher-") as context:
+        shutil.copy(DOCKERFILE_LAUNCHER, Path(context) / "wharf-launch")
+        (Path(context) / "wharf-launch").chmod(0o755)
+        (Path(context) / "Dockerfile").write_text(
+            f"FROM {tag}\nCOPY wharf-launch /usr/local/bin/wharf-launch\n"
+        )
+        for chunk in client.api.build(path=context, tag=tag, rm=True, forcerm=True, decode=True):
+            if "error" in chunk:
+                raise ImageBuildFailed(str(chunk["error"]).strip())
 
 
 def collect_old_images(*, app_name: str, keep_versions: set[int]) -> list[str]:

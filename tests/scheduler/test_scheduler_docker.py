@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import socket
 import threading
 import time
@@ -38,7 +39,8 @@ def docker_world(
     upgrade_database(url)
     client = docker.from_env()
     build_test_image(client)
-    runtime = DockerRuntime(client)
+    # Its own installation label: this scheduler must not reap the dynos of any other Wharf on the host.
+    runtime = DockerRuntime(client, installation=f"sched-{secrets.token_hex(4)}")
     scheduler = Scheduler(
         runtime=runtime, client=redis_client, database_url=url, cipher=CIPHER, options=OPTIONS
     )

@@ -33,7 +33,7 @@ from wharf.platform.addons.base import (
     ignore_progress,
 )
 from wharf.platform.addons.images import ADDON_HOME, DEFAULT_RUN_IMAGE, ensure_addon_image, recipe_for
-from wharf.platform.runtime.base import LABEL_APP
+from wharf.platform.runtime.base import LABEL_APP, NetworkInUse
 from wharf.platform.runtime.docker_runtime import DockerRuntime
 
 SECOND_NS = 1_000_000_000
@@ -118,6 +118,9 @@ class DockerAddonProvider:
                 container.remove(force=True, v=True)
         with contextlib.suppress(docker.errors.NotFound):
             self._client.volumes.get(volume_name(spec.name)).remove(force=True)
+        with contextlib.suppress(NetworkInUse):
+            # An app without dynos has nothing else that would ever remove its network.
+            DockerRuntime(self._client).remove_network(spec.app)
 
     def restart(self, spec: AddonSpec) -> None:
         container = self._find(spec)

@@ -10,7 +10,7 @@ import secrets
 import time
 from collections.abc import Sequence
 
-from wharf.platform.runtime.base import Dyno, DynoSpec
+from wharf.platform.runtime.base import Dyno, DynoSpec, DynoState
 from wharf.platform.scheduler.desired import ReleaseTarget
 
 LABEL_RESTARTS = "wharf.restarts"
@@ -75,6 +75,15 @@ def _command(text: str, launcher: Sequence[str]) -> str | tuple[str, ...]:
 
 def is_oneoff(dyno: Dyno) -> bool:
     return dyno.labels.get(LABEL_ONEOFF) == "1"
+
+
+def never_started(dyno: Dyno) -> bool:
+    """Created but never started: what a scheduler that stopped between the two leaves behind.
+
+    Such a container would hold its slot forever (it counts as starting but never boots), so the
+    next pass removes it and starts the slot afresh.
+    """
+    return dyno.state is DynoState.STARTING and dyno.started_at is None
 
 
 def restarts_of(dyno: Dyno) -> int:

@@ -14,7 +14,13 @@ from dataclasses import dataclass, field
 
 from wharf.platform.runtime.base import Dyno, DynoSpec
 from wharf.platform.scheduler.desired import AppTarget, ProcessTarget, ReleaseTarget
-from wharf.platform.scheduler.dynos import crash_streak, formation_spec, is_oneoff, restart_due_at
+from wharf.platform.scheduler.dynos import (
+    crash_streak,
+    formation_spec,
+    is_oneoff,
+    never_started,
+    restart_due_at,
+)
 from wharf.platform.scheduler.fleet import Fleet
 from wharf.platform.scheduler.notify import matches_target
 
@@ -85,7 +91,8 @@ class AppReconciler:
         release = target.current
         wanted = target.wanted(release) if release else {}
         live = [d for d in dynos if not is_oneoff(d) and not self.fleet.is_retiring(d.id)]
-        slots = _group_slots(live, release, wanted, plan)
+        plan.remove_now.extend(d for d in live if never_started(d))
+        slots = _group_slots([d for d in live if not never_started(d)], release, wanted, plan)
         if release is None:
             return plan
         health_path = self.fleet.options.health_path_for(release.image)

@@ -6,6 +6,7 @@ Each line also goes to the app's log as `app[build]`, so `wharf logs` shows buil
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -69,27 +70,46 @@ def app_name_of_build(build_id: int) -> str | None:
         return app.name if app is not None else None
 
 
+# Each blocking read waits at most this long: redis-py closes a read that outlasts its socket timeout
+# (five seconds by default), so a long wait is made of short ones.
+BLOCK_SLICE_MS = 2000
+
+
+def follow_stream(
+    client: redis.Redis[bytes], key: str, *, idle_timeout: float
+) -> Iterator[dict[bytes, bytes] | None]:
+    """Yield each entry of a stream from its start as it is written; None once idle for IDLE_TIMEOUT."""
+    last_id = b"0-0"
+    idle_since = time.monotonic()
+    while True:
+        answer = client.xread({key: last_id}, block=BLOCK_SLICE_MS, count=100)
+        if not answer:
+            if time.monotonic() - idle_since > idle_timeout:
+                yield None
+                return
+            continue
+        idle_since = time.monotonic()
+        for entry_id, fields in answer[0][1]:
+            last_id = entry_id
+            yield fields
+
+
 def follow(
     client: redis.Redis[bytes], build_id: int, *, idle_timeout: float = 1800
 ) -> Iterator[str | BuildEnd]:
     """Yield each output line as it is written, then the BuildEnd; from the start of the stream."""
-    key = stream_key(build_id)
-    last_id = b"0-0"
-    while True:
-        answer = client.xread({key: last_id}, block=int(idle_timeout * 1000), count=100)
-        if not answer:
+    for fields in follow_stream(client, stream_key(build_id), idle_timeout=idle_timeout):
+        if fields is None:
             yield BuildEnd(
                 status="failed", release_version=None, message="The build stopped reporting progress."
             )
             return
-        for entry_id, fields in answer[0][1]:
-            last_id = entry_id
-            if b"end" in fields:
-                release = fields.get(b"release", b"").decode()
-                yield BuildEnd(
-                    status=fields[b"end"].decode(),
-                    release_version=int(release) if release else None,
-                    message=fields.get(b"message", b"").decode(),
-                )
-                return
-            yield fields[b"line"].decode(errors="replace")
+        if b"end" in fields:
+            release = fields.get(b"release", b"").decode()
+            yield BuildEnd(
+                status=fields[b"end"].decode(),
+                release_version=int(release) if release else None,
+                message=fields.get(b"message", b"").decode(),
+            )
+            return
+        yield fields[b"line"].decode(errors="replace")

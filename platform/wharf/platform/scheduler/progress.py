@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import redis
 
-from wharf.platform.builds.output import BuildEnd
+from wharf.platform.builds.output import BuildEnd, follow_stream
 
 STREAM_TTL_SECONDS = 24 * 3600
 
@@ -44,24 +44,19 @@ def follow_deploy(
     client: redis.Redis[bytes], app_name: str, version: int, *, idle_timeout: float = 900
 ) -> Iterator[str | BuildEnd]:
     """Yield each line of the release's deploy as it is written, then its outcome."""
-    key = deploy_stream_key(app_name, version)
-    last_id = b"0-0"
-    while True:
-        answer = client.xread({key: last_id}, block=int(idle_timeout * 1000), count=100)
-        if not answer:
+    for fields in follow_stream(client, deploy_stream_key(app_name, version), idle_timeout=idle_timeout):
+        if fields is None:
             yield BuildEnd(
                 status="failed",
                 release_version=version,
                 message="The deploy stopped reporting progress; is `wharfd scheduler` running?",
             )
             return
-        for entry_id, fields in answer[0][1]:
-            last_id = entry_id
-            if b"end" in fields:
-                yield BuildEnd(
-                    status=fields[b"end"].decode(),
-                    release_version=version,
-                    message=fields.get(b"message", b"").decode(),
-                )
-                return
-            yield fields[b"line"].decode(errors="replace")
+        if b"end" in fields:
+            yield BuildEnd(
+                status=fields[b"end"].decode(),
+                release_version=version,
+                message=fields.get(b"message", b"").decode(),
+            )
+            return
+        yield fields[b"line"].decode(errors="replace")

@@ -16,6 +16,7 @@ from fastapi import APIRouter, Header, Query
 from fastapi.responses import StreamingResponse
 
 from wharf.platform.api.deps import AppDep, ContextDep
+from wharf.platform.builds.output import BLOCK_SLICE_MS
 from wharf.platform.errors import BadRequest
 from wharf.platform.logs.stream import (
     SOURCES,
@@ -39,12 +40,17 @@ async def _tail(
     redis_url: str, app: str, after: str, source: str | None, dyno: str | None
 ) -> AsyncIterator[str]:
     client = redis.asyncio.Redis.from_url(redis_url)
+    silent_ms = 0
     try:
         while True:
-            answer = await client.xread({stream_key(app): after}, block=KEEPALIVE_MS, count=500)
+            answer = await client.xread({stream_key(app): after}, block=BLOCK_SLICE_MS, count=500)
             if not answer:
-                yield ": keepalive\n\n"
+                silent_ms += BLOCK_SLICE_MS
+                if silent_ms >= KEEPALIVE_MS:
+                    silent_ms = 0
+                    yield ": keepalive\n\n"
                 continue
+            silent_ms = 0
             for entry_id, fields in answer[0][1]:
                 entry = entry_from_fields(app, entry_id, fields)
                 after = entry.id

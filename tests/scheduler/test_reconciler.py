@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import time
 
+from sqlalchemy import select, update
+
 from tests.scheduler.world import World
 from wharf.platform.db import session_scope
-from wharf.platform.models import App
+from wharf.platform.models import App, Release
 from wharf.platform.runtime.base import DynoState
 from wharf.platform.runtime.fake import FakeRuntime
 from wharf.platform.runtime.testing import CRASHES, TEST_IMAGE, TRAPS_TERM, WEB, http_get
@@ -14,6 +16,7 @@ from wharf.platform.scheduler.desired import load_target
 from wharf.platform.scheduler.dynos import formation_spec, restarts_of
 from wharf.platform.scheduler.loop import Scheduler
 from wharf.platform.scheduler.notify import request_restart
+from wharf.platform.security.crypto import ConfigCipher
 
 
 def deployed_app(world: World, processes: dict[str, str] | None = None) -> str:
@@ -162,3 +165,19 @@ def test_dynos_of_a_deleted_app_are_removed(world: World) -> None:
         session.delete(session.query(App).filter_by(name=app).one())
     world.converge(lambda: world.dynos(app) == [])
     assert world.backends(app) == []
+
+
+def test_an_app_that_cannot_be_read_neither_stops_the_others_nor_loses_its_dynos(world: World) -> None:
+    stuck = deployed_app(world)
+    before = world.running(stuck)
+    # Its releases were stored under another key (say, a restored backup): it cannot be decrypted.
+    other_key = ConfigCipher("another-installation-key-of-at-least-32-chars")
+    with session_scope(world.database_url) as session:
+        app_id = session.scalars(select(App.id).where(App.name == stuck)).one()
+        session.execute(
+            update(Release).where(Release.app_id == app_id).values(config_ciphertext=other_key.encrypt({}))
+        )
+    healthy = deployed_app(world)
+    world.scheduler.reconcile_once()
+    assert world.running(healthy) and world.backends(healthy) == ["web.1"]
+    assert world.running(stuck) == before

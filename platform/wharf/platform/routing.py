@@ -8,11 +8,19 @@ the whole table without asking the other, and the router needs nothing but Redis
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import redis
 
-from wharf.router.routes import AppRoute, Backend, RouteTable, TlsCertificate, publish_routes
+from wharf.router.routes import (
+    ROUTES_SERVED_KEY,
+    AppRoute,
+    Backend,
+    RouteTable,
+    TlsCertificate,
+    publish_routes,
+)
 
 APP_ROUTES_KEY = "wharf:app-routes"
 BACKENDS_KEY = "wharf:backends"
@@ -61,6 +69,19 @@ def set_app_route_settings(
     value = {"hostnames": hostnames, "maintenance": maintenance, "tls": tls}
     client.hset(APP_ROUTES_KEY, app_name, json.dumps(value, sort_keys=True))
     publish_route_table(client)
+
+
+def wait_until_served(client: redis.Redis[bytes], *, timeout: float) -> bool:
+    """Wait until the router serves the newest table; True at once where no router has ever run."""
+    if client.get(ROUTES_SERVED_KEY) is None:
+        return True
+    wanted = int(client.get(GENERATION_KEY) or 0)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if int(client.get(ROUTES_SERVED_KEY) or 0) >= wanted:
+            return True
+        time.sleep(0.05)
+    return False
 
 
 def remove_app_routes(client: redis.Redis[bytes], app_name: str) -> None:

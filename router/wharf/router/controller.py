@@ -23,7 +23,7 @@ from wharf.router.acme import AcmeIssuer, AcmeSettings, with_issued_certificates
 from wharf.router.logs import AccessLogTailer, RouterLogSink
 from wharf.router.nginx import ConfigRejected, NginxMaster
 from wharf.router.render import RouterPaths, RouterSettings, render_nginx_config
-from wharf.router.routes import ROUTES_CHANNEL, RouteTable, load_routes
+from wharf.router.routes import ROUTES_CHANNEL, ROUTES_SERVED_KEY, RouteTable, load_routes
 
 logger = logging.getLogger(__name__)
 access_logger = logging.getLogger("wharf.router.access")
@@ -74,6 +74,10 @@ class RouterController:
         else:
             self.nginx.start()
         self._write_status()
+        try:
+            self.redis.set(ROUTES_SERVED_KEY, str(table.generation))
+        except redis.RedisError as error:
+            logger.warning("cannot record the served generation: %s", error)
         logger.info("router serving route table generation %d (%d apps)", table.generation, len(table.apps))
         return True
 

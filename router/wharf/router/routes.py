@@ -15,6 +15,8 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Protocol
 
 ROUTES_KEY = "wharf:routes"
+# The generation nginx serves, written by the router once it took effect: a deploy waits for it.
+ROUTES_SERVED_KEY = "wharf:routes:served"
 ROUTES_CHANNEL = "wharf:routes:changed"
 
 logger = logging.getLogger(__name__)

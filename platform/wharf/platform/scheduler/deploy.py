@@ -12,6 +12,7 @@ import logging
 import time
 from collections.abc import Callable
 
+from wharf.platform.routing import wait_until_served
 from wharf.platform.runtime.base import Dyno, DynoNotFound
 from wharf.platform.scheduler import desired
 from wharf.platform.scheduler.desired import RELEASE_PROCESS, AppTarget, ReleaseTarget
@@ -20,6 +21,8 @@ from wharf.platform.scheduler.fleet import Fleet
 from wharf.platform.scheduler.progress import DeployOutput
 
 log = logging.getLogger(__name__)
+# How long a deploy waits for the router to serve its new dynos (nginx reloads in well under one).
+ROUTER_WAIT_SECONDS = 5.0
 TargetLoader = Callable[[str], AppTarget | None]
 
 
@@ -152,5 +155,8 @@ class Deployer:
     def _switch(self, app: str, version: int, web: list[Dyno]) -> None:
         """Route the new web dynos, then retire every dyno of another release."""
         self.fleet.route(app, web)
+        # "Deployed" means served: the push ends once the router sends traffic to the new dynos.
+        if not wait_until_served(self.fleet.redis, timeout=ROUTER_WAIT_SECONDS):
+            log.warning("the router has not applied %s's new routes within %s s", app, ROUTER_WAIT_SECONDS)
         old = [d for d in self.fleet.runtime.list_dynos(app) if not is_oneoff(d) and d.release != version]
         self.fleet.retire(old, drain=True)

@@ -6,6 +6,7 @@ deployed, and the formation. Outcomes of deploys are written back here, and nowh
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
@@ -21,6 +22,8 @@ SUCCEEDED = "succeeded"
 FAILED = "failed"
 SUPERSEDED = "superseded"
 RELEASE_PROCESS = "release"
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -93,9 +96,21 @@ def _app_target(session: Session, cipher: ConfigCipher, app: App) -> AppTarget:
 
 
 def load_targets(database_url: str, cipher: ConfigCipher) -> list[AppTarget]:
+    """Every app's desired state; an app that cannot be read is left out (and logged), never the fleet."""
+    targets = []
     with session_scope(database_url) as session:
-        apps = session.scalars(select(App).order_by(App.name))
-        return [_app_target(session, cipher, app) for app in apps]
+        for app in session.scalars(select(App).order_by(App.name)):
+            try:
+                targets.append(_app_target(session, cipher, app))
+            except Exception:
+                log.exception("cannot read the desired state of %s; leaving its dynos as they are", app.name)
+    return targets
+
+
+def app_names(database_url: str) -> set[str]:
+    """Apps that exist, readable or not: only dynos of other apps are orphans."""
+    with session_scope(database_url) as session:
+        return set(session.scalars(select(App.name)))
 
 
 def load_target(database_url: str, cipher: ConfigCipher, app_name: str) -> AppTarget | None:

@@ -62,6 +62,7 @@ class Scheduler:
         """Look at every app once; returns the seconds until the next pass is wanted."""
         try:
             targets = desired.load_targets(self.database_url, self.cipher)
+            existing = desired.app_names(self.database_url)
             dynos = self.runtime.list_dynos()
         except Exception:
             log.exception("cannot read the desired or the actual state; retrying")
@@ -75,7 +76,8 @@ class Scheduler:
             if wanted is not None:
                 delay = min(delay, wanted)
         for app, orphans in by_app.items():
-            self._remove_orphans(app, orphans)
+            if app not in existing:
+                self._remove_orphans(app, orphans)
         return delay
 
     def _reconcile_app(self, target: AppTarget, dynos: list[Dyno]) -> float | None:

@@ -12,7 +12,8 @@ import typer
 
 from wharf.cli import gitrepo, output, session, settings
 from wharf.cli.client import USER_AGENT, error_from_response
-from wharf.cli.commands.addons import JsonOption, addon_path, run_console, show_details
+from wharf.cli.commands.addons import JsonOption, addon_path, run_console
+from wharf.cli.commands.addons import info as addon_info
 from wharf.cli.errors import ApiUnreachableError, WharfError
 from wharf.cli.registry import add_command
 from wharf.cli.resolve import AppOption, RemoteOption, resolve_app
@@ -47,13 +48,7 @@ def pg_info(
     json: JsonOption = False,
 ) -> None:
     """Show the database's version, size, tables and connections."""
-    name = resolve_app(app, remote)
-    with session.authenticated_client() as client:
-        details: dict[str, Any] = client.request("GET", addon_path(name, database))
-    if json:
-        output.print_json(details)
-        return
-    show_details(details)
+    addon_info(database, app=app, remote=remote, json=json)
 
 
 def backups_list(

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-from wharf.cli import gitrepo, output, session
-from wharf.cli.commands.addons import JsonOption, addon_path, run_console, show_details
+from wharf.cli import gitrepo
+from wharf.cli.commands.addons import JsonOption, run_console
+from wharf.cli.commands.addons import info as addon_info
 from wharf.cli.registry import add_command
 from wharf.cli.resolve import AppOption, RemoteOption, resolve_app
 
@@ -37,13 +38,7 @@ def redis_info(
     json: JsonOption = False,
 ) -> None:
     """Show the Redis version, memory, clients and keys."""
-    name = resolve_app(app, remote)
-    with session.authenticated_client() as client:
-        details: dict[str, Any] = client.request("GET", addon_path(name, database))
-    if json:
-        output.print_json(details)
-        return
-    show_details(details)
+    addon_info(database, app=app, remote=remote, json=json)
 
 
 def register(app: typer.Typer) -> None:

@@ -110,3 +110,16 @@ def test_another_users_app_is_not_found(wharf: Wharf, live_server: LiveServer) -
     answer = wharf("addons", "-a", their_app)
 
     assert answer.returncode == 1 and "Couldn't find that app" in answer.stderr
+
+
+def test_pg_info_and_redis_info_show_the_default_attachments(wharf: Wharf) -> None:
+    app = make_app(wharf)
+    assert wharf("addons:create", "postgres", "-a", app).returncode == 0
+    assert wharf("addons:create", "redis", "-a", app).returncode == 0
+    listed = {a["kind"]: a["name"] for a in json.loads(wharf("addons", "-a", app, "--json").stdout)}
+    for verb, kind in (("pg:info", "postgres"), ("redis:info", "redis")):
+        shown = wharf(verb, "-a", app, "--json")
+        assert shown.returncode == 0, shown.stderr
+        assert json.loads(shown.stdout)["name"] == listed[kind]
+        human = wharf(verb, "-a", app)
+        assert human.returncode == 0 and listed[kind] in human.stdout

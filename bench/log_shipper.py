@@ -30,6 +30,7 @@ from wharf.platform.logs.stream import stream_key
 from wharf.platform.migrate import upgrade_database
 from wharf.platform.runtime.docker_runtime import DockerRuntime
 from wharf.platform.runtime.testing import build_test_image, make_spec
+from wharf.platform.settings import Settings
 
 BURSTS_PER_SECOND = 10
 EMITTER = (
@@ -102,10 +103,12 @@ def baseline_docker_logs(api: docker.APIClient, container_ids: list[str]) -> tup
 def run(rate: int, seconds: int, dynos: int) -> None:
     client = docker.from_env()
     build_test_image(client)
-    runtime = DockerRuntime(client)
+    directory = Path(tempfile.mkdtemp(prefix="wharf-bench-logs-"))
+    # The shipper follows only its own installation's dynos: label these as that installation's.
+    installation = Settings(wharf_data_dir=directory).installation_id
+    runtime = DockerRuntime(client, installation=installation)
     app = f"bench-{secrets.token_hex(3)}"
     runtime.ensure_network(app)
-    directory = Path(tempfile.mkdtemp(prefix="wharf-bench-logs-"))
     redis_process, redis_url = start_redis(directory)
     store = redis.Redis.from_url(redis_url)
     shipper = start_shipper(directory, redis_url)

@@ -16,6 +16,7 @@ AppOption = Annotated[
 RemoteOption = Annotated[
     str, typer.Option("--remote", "-r", help="Git remote of the app to run the command against.")
 ]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print the API's JSON.")]
 
 NO_APP_MESSAGE = (
     "No app specified. Run this command from an app folder or specify which app to use with --app APP"

@@ -14,9 +14,8 @@ from wharf.cli import gitrepo, output, session
 from wharf.cli.client import WharfClient
 from wharf.cli.errors import WharfError
 from wharf.cli.registry import add_command
-from wharf.cli.resolve import AppOption, RemoteOption, resolve_app
+from wharf.cli.resolve import AppOption, JsonOption, RemoteOption, resolve_app
 
-JsonOption = Annotated[bool, typer.Option("--json", help="Print the API's JSON.")]
 AddonArgument = Annotated[str, typer.Argument(metavar="NAME", help="Add-on name or its config var.")]
 PROVISION_TIMEOUT = 20 * 60.0
 POLL_SECONDS = 1.0

@@ -9,9 +9,7 @@ import typer
 
 from wharf.cli import gitrepo, output, session
 from wharf.cli.registry import add_command
-from wharf.cli.resolve import AppOption, RemoteOption, resolve_app
-
-JsonOption = Annotated[bool, typer.Option("--json", help="Print the API's JSON.")]
+from wharf.cli.resolve import AppOption, JsonOption, RemoteOption, resolve_app
 
 
 def _builds_path(app: str) -> str:

@@ -11,9 +11,8 @@ from wharf.cli import gitrepo, output, session
 from wharf.cli.client import WharfClient
 from wharf.cli.errors import WharfError
 from wharf.cli.registry import add_command
-from wharf.cli.resolve import AppOption, RemoteOption, resolve_app
+from wharf.cli.resolve import AppOption, JsonOption, RemoteOption, resolve_app
 
-JsonOption = Annotated[bool, typer.Option("--json", help="Print the API's JSON.")]
 _KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 

@@ -9,12 +9,11 @@ import typer
 
 from wharf.cli import gitrepo, output, session
 from wharf.cli.registry import add_command
-from wharf.cli.resolve import AppOption, RemoteOption, resolve_app
+from wharf.cli.resolve import AppOption, JsonOption, RemoteOption, resolve_app
 
 UrlArgument = Annotated[
     str, typer.Argument(help="syslog://HOST:PORT, syslog+tls://HOST:PORT or https://HOST/PATH")
 ]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print the API's JSON.")]
 
 
 def _path(app: str) -> str:

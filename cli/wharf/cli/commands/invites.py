@@ -9,8 +9,7 @@ import typer
 from wharf.cli import output, session, settings
 from wharf.cli.client import Invite
 from wharf.cli.registry import add_command
-
-JsonOption = Annotated[bool, typer.Option("--json", help="Print the API's JSON.")]
+from wharf.cli.resolve import JsonOption
 
 
 def invite_row(invite: Invite) -> list[str]:

@@ -12,11 +12,11 @@ import typer
 
 from wharf.cli import gitrepo, output, session, settings
 from wharf.cli.client import USER_AGENT, error_from_response
-from wharf.cli.commands.addons import JsonOption, addon_path, run_console
+from wharf.cli.commands.addons import addon_path, run_console
 from wharf.cli.commands.addons import info as addon_info
 from wharf.cli.errors import ApiUnreachableError, WharfError
 from wharf.cli.registry import add_command
-from wharf.cli.resolve import AppOption, RemoteOption, resolve_app
+from wharf.cli.resolve import AppOption, JsonOption, RemoteOption, resolve_app
 
 DatabaseArgument = Annotated[
     str, typer.Argument(metavar="[DATABASE]", help="Add-on name or config var (default DATABASE_URL).")

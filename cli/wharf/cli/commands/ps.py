@@ -12,9 +12,8 @@ import typer
 from wharf.cli import gitrepo, output, session
 from wharf.cli.errors import WharfError
 from wharf.cli.registry import add_command
-from wharf.cli.resolve import AppOption, RemoteOption, resolve_app
+from wharf.cli.resolve import AppOption, JsonOption, RemoteOption, resolve_app
 
-JsonOption = Annotated[bool, typer.Option("--json", help="Print the API's JSON.")]
 SCALE_ARGUMENT = re.compile(r"^(?P<type>[A-Za-z0-9_-]+)(?:=(?P<quantity>\d+))?(?::(?P<size>[a-z]+))?$")
 
 

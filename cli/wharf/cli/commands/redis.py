@@ -7,10 +7,10 @@ from typing import Annotated
 import typer
 
 from wharf.cli import gitrepo
-from wharf.cli.commands.addons import JsonOption, run_console
 from wharf.cli.commands.addons import info as addon_info
+from wharf.cli.commands.addons import run_console
 from wharf.cli.registry import add_command
-from wharf.cli.resolve import AppOption, RemoteOption, resolve_app
+from wharf.cli.resolve import AppOption, JsonOption, RemoteOption, resolve_app
 
 RedisArgument = Annotated[
     str, typer.Argument(metavar="[DATABASE]", help="Add-on name or config var (default REDIS_URL).")

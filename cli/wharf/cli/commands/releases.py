@@ -11,9 +11,7 @@ from wharf.cli import gitrepo, output, session
 from wharf.cli.client import Release
 from wharf.cli.errors import WharfError
 from wharf.cli.registry import add_command
-from wharf.cli.resolve import AppOption, RemoteOption, resolve_app
-
-JsonOption = Annotated[bool, typer.Option("--json", help="Print the API's JSON.")]
+from wharf.cli.resolve import AppOption, JsonOption, RemoteOption, resolve_app
 
 
 def release_row(release: Release) -> list[str]:

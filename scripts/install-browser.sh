@@ -7,22 +7,12 @@ set -euo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 readonly repo_root
+# shellcheck source=scripts/lib/apt.sh
+source "$repo_root/scripts/lib/apt.sh"
 readonly apt_packages=(chromium chromium-driver fonts-dejavu-core)
 
 browser::apt_packages() {
-  local missing=()
-  local pkg
-  for pkg in "${apt_packages[@]}"; do
-    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
-  done
-  if [ "${#missing[@]}" -eq 0 ]; then
-    echo "-----> Chromium present"
-    return
-  fi
-  echo "-----> Installing ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -q
-  apt-get install -y -q --no-install-recommends "${missing[@]}"
+  apt::ensure_packages "Chromium" "${apt_packages[@]}"
 }
 
 browser::playwright() {

@@ -7,25 +7,15 @@ set -euo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 readonly repo_root
+# shellcheck source=scripts/lib/apt.sh
+source "$repo_root/scripts/lib/apt.sh"
 readonly apt_packages=(
   docker.io nginx redis-server postgresql postgresql-client git mmdebstrap debootstrap
   ca-certificates busybox-static wrk shellcheck python3-venv pebble acme-tiny
 )
 
 install::apt_packages() {
-  local missing=()
-  local pkg
-  for pkg in "${apt_packages[@]}"; do
-    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
-  done
-  if [ "${#missing[@]}" -eq 0 ]; then
-    echo "-----> System packages present"
-    return
-  fi
-  echo "-----> Installing ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -q
-  apt-get install -y -q --no-install-recommends "${missing[@]}"
+  apt::ensure_packages "System packages" "${apt_packages[@]}"
 }
 
 install::python_env() {
@@ -37,7 +27,7 @@ install::python_env() {
   echo "-----> Installing Wharf into $repo_root/.venv"
   "$repo_root/.venv/bin/pip" install -q --upgrade pip
   "$repo_root/.venv/bin/pip" install -q -e "$repo_root/platform" -e "$repo_root/cli" -e "$repo_root/router" \
-    -e "$repo_root[dev]"
+    -e "${repo_root}[dev]"
   ln -sf "$repo_root/.venv/bin/wharfd" /usr/local/bin/wharfd
   ln -sf "$repo_root/.venv/bin/wharf" /usr/local/bin/wharf
 }

@@ -70,7 +70,9 @@ def deployed_with_database(api: httpx.Client, app: str) -> bool:
 
 
 def web_dyno_ids(client: docker.DockerClient, app: str) -> set[str]:
-    running = client.containers.list(filters={"label": [f"wharf.app={app}", "wharf.process-type=web"]})
+    running = client.containers.list(
+        ignore_removed=True, filters={"label": [f"wharf.app={app}", "wharf.process-type=web"]}
+    )
     return {container.id for container in running}
 
 
@@ -89,7 +91,8 @@ def destroy_afterwards(developer: Developer) -> Iterator[list[str]]:
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and any(
-            client.containers.list(all=True, filters={"label": f"wharf.app={app}"}) for app in apps
+            client.containers.list(ignore_removed=True, all=True, filters={"label": f"wharf.app={app}"})
+            for app in apps
         ):
             time.sleep(0.5)
     finally:
@@ -122,7 +125,7 @@ def test_rows_written_through_the_router_survive_restarting_dynos_and_the_databa
             timeout=90,
             what="every web dyno replaced",
         )
-        (database,) = client.containers.list(filters={"label": f"wharf.addon={addon}"})
+        (database,) = client.containers.list(ignore_removed=True, filters={"label": f"wharf.addon={addon}"})
         database.restart(timeout=10)
     finally:
         client.close()
@@ -154,13 +157,13 @@ def test_a_dyno_of_another_app_cannot_connect_to_the_database(
 
     client = docker.from_env()
     try:
-        (database,) = client.containers.list(filters={"label": f"wharf.addon={addon}"})
+        (database,) = client.containers.list(ignore_removed=True, filters={"label": f"wharf.addon={addon}"})
         address = database.attrs["NetworkSettings"]["Networks"][network_name(owner)]["IPAddress"]
         command = f"python3 -c '{CONNECT_TO_DATABASE}' {addon} {address}"
         started = api.post(f"/api/apps/{other}/dynos", json={"command": command})
         (container,) = eventually(
             lambda: client.containers.list(
-                all=True, filters={"label": [f"wharf.app={other}", "wharf.oneoff=1"]}
+                ignore_removed=True, all=True, filters={"label": [f"wharf.app={other}", "wharf.oneoff=1"]}
             ),
             lambda found: len(found) == 1 and found[0].status == "exited",
             timeout=60,
@@ -183,7 +186,9 @@ def test_a_dyno_of_another_app_cannot_connect_to_the_database(
 def docker_names(label: str) -> list[str]:
     client = docker.from_env()
     try:
-        return [c.name for c in client.containers.list(all=True, filters={"label": label})]
+        return [
+            c.name for c in client.containers.list(ignore_removed=True, all=True, filters={"label": label})
+        ]
     finally:
         client.close()
 

@@ -216,7 +216,7 @@ def test_deprovision_removes_the_container_and_its_data(lab: AddonLab) -> None:
 
     provider.deprovision(spec)
 
-    assert not lab.client.containers.list(all=True, filters={"name": f"^{spec.name}$"})
+    assert not lab.client.containers.list(ignore_removed=True, all=True, filters={"name": f"^{spec.name}$"})
     assert not lab.client.volumes.list(filters={"name": volume_name(spec.name)})
 
 
@@ -286,10 +286,14 @@ def test_through_the_api_a_database_is_created_used_and_only_destroyed_when_conf
         assert refused.status_code == 400 and read["exit_code"] == 0 and "42" in read["output"]
         assert info["PG Version"].startswith("17.") and info["Tables"] == "1"
         assert destroyed.status_code == 204
-        assert not client.containers.list(all=True, filters={"name": f"^{addon['name']}$"})
+        assert not client.containers.list(
+            ignore_removed=True, all=True, filters={"name": f"^{addon['name']}$"}
+        )
         assert not client.volumes.list(filters={"name": volume_name(addon["name"])})
     finally:
-        for container in client.containers.list(all=True, filters={"label": f"wharf.app={app}"}):
+        for container in client.containers.list(
+            ignore_removed=True, all=True, filters={"label": f"wharf.app={app}"}
+        ):
             container.remove(force=True, v=True)
         DockerRuntime(client).remove_network(app)
         client.close()

@@ -62,15 +62,25 @@ def deploy_release(server: LiveServer, app_name: str) -> None:
     with session_scope(server.database_url) as session:
         app = session.scalars(select(App).where(App.name == app_name)).one()
         build = Build(
-            app_id=app.id, commit="0123456789abcdef", status="succeeded", image=f"wharf/{app_name}:v3",
-            output="-----> Python app detected\n-----> Launching...\n", duration_seconds=4.2,
+            app_id=app.id,
+            commit="0123456789abcdef",
+            status="succeeded",
+            image=f"wharf/{app_name}:v3",
+            output="-----> Python app detected\n-----> Launching...\n",
+            duration_seconds=4.2,
         )
         session.add(build)
         session.flush()
         release = releases.create_release(
-            session=session, cipher=cipher, app=app, actor=None, description="Deploy 0123456",
-            config=releases.current_config(session=session, cipher=cipher, app=app), build_id=build.id,
-            image=build.image, process_types=PROCESS_TYPES,
+            session=session,
+            cipher=cipher,
+            app=app,
+            actor=None,
+            description="Deploy 0123456",
+            config=releases.current_config(session=session, cipher=cipher, app=app),
+            build_id=build.id,
+            image=build.image,
+            process_types=PROCESS_TYPES,
         )
         build.release_version = release.version
 

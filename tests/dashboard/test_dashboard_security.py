@@ -158,8 +158,17 @@ def test_another_users_app_is_not_found_on_every_dashboard_route(live_server: Li
     routes = _app_routes()
     assert len(routes) >= 8
     bobs_token = bob.token_for("/apps")
-    form = {"csrf_token": bobs_token, "key": "SECRET", "value": "bob-was-here", "confirm": name,
-            "type": "web", "quantity": "1", "hostname": "www.example.com", "enabled": "on", "version": "1"}
+    form = {
+        "csrf_token": bobs_token,
+        "key": "SECRET",
+        "value": "bob-was-here",
+        "confirm": name,
+        "type": "web",
+        "quantity": "1",
+        "hostname": "www.example.com",
+        "enabled": "on",
+        "version": "1",
+    }
     for method, path in routes:
         url = path.replace("{app_name}", name).replace("{build_id}", "1")
         answer = bob.http.request(method, url, data=form if method == "POST" else None)

@@ -148,7 +148,9 @@ def remove_app_containers(database_url: str) -> None:
         names = set(session.scalars(select(App.name)))
     client = docker.from_env()
     try:
-        for container in client.containers.list(all=True, filters={"label": "wharf.app"}):
+        for container in client.containers.list(
+            ignore_removed=True, all=True, filters={"label": "wharf.app"}
+        ):
             if container.labels.get("wharf.app") in names:
                 container.remove(force=True)
         for name in names:

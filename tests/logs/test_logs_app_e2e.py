@@ -155,7 +155,11 @@ def request_inside_dyno(app: str) -> str:
     try:
         # The previous release's dyno may still be draining; the one left is the current release's.
         dynos = eventually(
-            lambda: found if len(found := client.containers.list(filters={"label": labels})) == 1 else None
+            lambda: (
+                found
+                if len(found := client.containers.list(ignore_removed=True, filters={"label": labels})) == 1
+                else None
+            )
         )
         assert dynos is not None, "the app does not have exactly one web dyno"
         code, output = dynos[0].exec_run(["python3", "-c", fetch])

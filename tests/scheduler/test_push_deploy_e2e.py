@@ -30,7 +30,9 @@ def wharf_cli(dev: Developer, *args: str) -> subprocess.CompletedProcess[str]:
 
 def remove_dynos(app: str) -> None:
     client = docker.from_env()
-    for container in client.containers.list(all=True, filters={"label": f"wharf.app={app}"}):
+    for container in client.containers.list(
+        ignore_removed=True, all=True, filters={"label": f"wharf.app={app}"}
+    ):
         container.remove(force=True)
     client.close()
 
@@ -54,7 +56,9 @@ def test_push_waits_for_the_deploy_and_the_app_answers(
     assert ps.returncode == 0, ps.stderr
     dynos = json.loads(ps.stdout)
     assert [(d["name"], d["state"], d["release"]) for d in dynos] == [("web.1", "up", 2)]
-    container = docker.from_env().containers.list(filters={"label": f"wharf.app={app}"})[0]
+    container = docker.from_env().containers.list(ignore_removed=True, filters={"label": f"wharf.app={app}"})[
+        0
+    ]
     address = next(iter(container.attrs["NetworkSettings"]["Networks"].values()))["IPAddress"]
     assert http_get((address, 5000), patience=30)[0] == 200
     app_row = developer.api.get(f"/api/apps/{app}").json()

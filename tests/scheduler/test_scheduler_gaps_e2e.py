@@ -188,7 +188,7 @@ def running_web_env(app: str, timeout: float = 30) -> tuple[int, list[str]]:
     try:
         while True:
             labels = [f"{LABEL_APP}={app}", f"{LABEL_PROCESS_TYPE}=web"]
-            web = client.containers.list(filters={"label": labels})
+            web = client.containers.list(ignore_removed=True, filters={"label": labels})
             if len(web) == 1:
                 return int(web[0].labels[LABEL_RELEASE]), list(web[0].attrs["Config"]["Env"])
             assert time.monotonic() < deadline, [c.labels for c in web]

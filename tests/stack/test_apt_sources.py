@@ -14,12 +14,15 @@ def write(path: Path, text: str) -> None:
 
 
 def test_deb822_sources_give_main_and_security_mirrors(tmp_path: Path) -> None:
-    write(tmp_path / "sources.list.d/debian.sources", (
-        "Types: deb\n# http://snapshot.debian.org/archive/debian/20250520T000000Z\n"
-        "URIs: http://mirror.example/debian/\nSuites: bookworm bookworm-updates\nComponents: main\n\n"
-        "Types: deb\nURIs: http://mirror.example/debian-security\nSuites: bookworm-security\n"
-        "Components: main\n"
-    ))
+    write(
+        tmp_path / "sources.list.d/debian.sources",
+        (
+            "Types: deb\n# http://snapshot.debian.org/archive/debian/20250520T000000Z\n"
+            "URIs: http://mirror.example/debian/\nSuites: bookworm bookworm-updates\nComponents: main\n\n"
+            "Types: deb\nURIs: http://mirror.example/debian-security\nSuites: bookworm-security\n"
+            "Components: main\n"
+        ),
+    )
     mirrors = host_mirrors(tmp_path)
     assert mirrors.main == "http://mirror.example/debian"
     assert mirrors.security == "http://mirror.example/debian-security"
@@ -27,18 +30,23 @@ def test_deb822_sources_give_main_and_security_mirrors(tmp_path: Path) -> None:
 
 def test_one_line_sources_list_and_defaults(tmp_path: Path) -> None:
     assert host_mirrors(tmp_path).main == "http://deb.debian.org/debian"
-    write(tmp_path / "sources.list", (
-        "# deb http://commented.example/debian bookworm main\n"
-        "deb-src http://src.example/debian bookworm main\n"
-        "deb [arch=amd64 signed-by=/k.gpg] http://one.example/debian bookworm main\n"
-    ))
+    write(
+        tmp_path / "sources.list",
+        (
+            "# deb http://commented.example/debian bookworm main\n"
+            "deb-src http://src.example/debian bookworm main\n"
+            "deb [arch=amd64 signed-by=/k.gpg] http://one.example/debian bookworm main\n"
+        ),
+    )
     assert host_mirrors(tmp_path).main == "http://one.example/debian"
     assert host_mirrors(tmp_path).security == "http://deb.debian.org/debian-security"
 
 
 def test_disabled_deb822_entries_are_ignored(tmp_path: Path) -> None:
-    write(tmp_path / "sources.list.d/off.sources",
-          "Enabled: no\nTypes: deb\nURIs: http://off.example/debian\nSuites: trixie\n")
+    write(
+        tmp_path / "sources.list.d/off.sources",
+        "Enabled: no\nTypes: deb\nURIs: http://off.example/debian\nSuites: trixie\n",
+    )
     assert host_mirrors(tmp_path).main == "http://deb.debian.org/debian"
 
 

@@ -23,9 +23,12 @@ def test_images_are_present_after_the_build(stack_images: None) -> None:
 
 
 def test_run_image_runs_apps_as_dyno_with_python_node_and_nginx(stack_images: None) -> None:
-    out = run_in(DEFAULT_RUN_IMAGE, "id -u; id -un; echo $HOME; python3 --version; python3 -m venv /tmp/v "
-                 "&& echo venv-ok; node --version; npm --version; nginx -v 2>&1; test -x "
-                 "/usr/local/bin/wharf-launch && echo launch-ok; test -e /usr/share/man/man1 || echo no-man")
+    out = run_in(
+        DEFAULT_RUN_IMAGE,
+        "id -u; id -un; echo $HOME; python3 --version; python3 -m venv /tmp/v "
+        "&& echo venv-ok; node --version; npm --version; nginx -v 2>&1; test -x "
+        "/usr/local/bin/wharf-launch && echo launch-ok; test -e /usr/share/man/man1 || echo no-man",
+    )
     lines = out.splitlines()
     assert lines[:3] == ["1000", "dyno", "/app"]
     assert lines[3].startswith("Python 3.13")
@@ -35,17 +38,23 @@ def test_run_image_runs_apps_as_dyno_with_python_node_and_nginx(stack_images: No
 
 
 def test_run_image_has_the_libraries_apps_load(stack_images: None) -> None:
-    out = run_in(DEFAULT_RUN_IMAGE, "ldconfig -p | grep -oE 'lib(ssl|pq|sqlite3)\\.so[^ ]*' | sort -u; "
-                 "test -f /usr/share/zoneinfo/Europe/Paris && echo tz-ok; curl --version | head -1")
+    out = run_in(
+        DEFAULT_RUN_IMAGE,
+        "ldconfig -p | grep -oE 'lib(ssl|pq|sqlite3)\\.so[^ ]*' | sort -u; "
+        "test -f /usr/share/zoneinfo/Europe/Paris && echo tz-ok; curl --version | head -1",
+    )
     for library in ("libssl.so", "libpq.so", "libsqlite3.so"):
         assert library in out
     assert "tz-ok" in out and "curl" in out
 
 
 def test_build_image_adds_compilers_headers_git_and_uv(stack_images: None) -> None:
-    out = run_in(DEFAULT_BUILD_IMAGE, "id -un; gcc --version | head -1; git --version; uv --version; "
-                 "test -f /usr/include/postgresql/libpq-fe.h && echo libpq-dev-ok; "
-                 "python3-config --includes; pkg-config --version")
+    out = run_in(
+        DEFAULT_BUILD_IMAGE,
+        "id -un; gcc --version | head -1; git --version; uv --version; "
+        "test -f /usr/include/postgresql/libpq-fe.h && echo libpq-dev-ok; "
+        "python3-config --includes; pkg-config --version",
+    )
     assert out.startswith("dyno\n")
     assert "gcc" in out and "git version" in out and "uv " in out and "libpq-dev-ok" in out
     assert "python3.13" in out

@@ -1,16 +1,21 @@
 """Router data plane: throughput and latency through the router against direct to a dyno, same run.
 
-Usage: .venv/bin/python bench/router_throughput.py [--seconds 5] [--connections 16]
+Usage: .venv/bin/python bench/router_throughput.py [--seconds 3] [--rounds 5] [--connections 16]
 
 Two "dynos" are tiny nginx servers answering a static body (fast enough that the router, not the dyno,
 is what gets measured). The load generator is wrk (apt install wrk), with a Python fallback.
 Prints:
-  - throughput through the router (to both dynos) / direct to one dyno, 16 connections  (target >= 0.8),
-    the baseline of DESIGN.md; and, stricter, / direct to both dynos at once (8 + 8 connections)
+  - throughput through the router to a dyno / direct to that dyno, 16 connections      (target >= 0.8);
+    also through the router to two dynos / direct to one (the setup of DESIGN.md), and, stricter,
+    / direct to both dynos at once (8 + 8 connections)
   - p99 latency added by the router at half the direct throughput                      (target <= 1 ms)
   - time from a route being published to the first request it serves         (target < 1 s)
 The router's nginx runs 1 worker, like the measurement in DESIGN.md, and its access log tailer runs
 (router log lines are part of the product), so its cost is counted.
+
+Throughput on a small shared host drifts by tens of percent from one run to the next, so direct and
+routed runs are taken back to back in pairs, ``--rounds`` times, and the median of the per-pair ratios
+is the figure; every pair is printed as well.
 """
 
 from __future__ import annotations
@@ -214,10 +219,22 @@ def route_to_traffic_seconds(
 
 
 @dataclass
-class Figures:
+class Pair:
+    """Direct to one dyno and through the router, measured back to back."""
+
     direct: LoadResult
-    direct_both: LoadResult
     routed: LoadResult
+
+    @property
+    def ratio(self) -> float:
+        return float(self.routed.rps / self.direct.rps)
+
+
+@dataclass
+class Figures:
+    same_dyno: list[Pair]
+    both_dynos: list[Pair]
+    direct_both: LoadResult
     direct_half: LoadResult
     routed_half: LoadResult
     direct_light: LoadResult
@@ -225,35 +242,62 @@ class Figures:
     route_seconds: list[float]
 
 
+SOLO_HOST, PAIR_HOST = "solo.localhost", "bench.localhost"
+
+
 def measure(kind: str, args: argparse.Namespace, folder: Path) -> Figures:
-    """All figures for one kind of dyno, direct and through the router, in the same run."""
+    """All figures for one kind of dyno, direct and through the router, in the same run.
+
+    App "solo" routes to dyno 1 only, app "bench" to both dynos; each round measures dyno 1 directly,
+    then through the router to dyno 1 alone, then through the router to both.
+    """
     with (
         redis_server(folder) as redis_url,
         dynos(folder, kind, 2) as backends,
         router(redis_url, folder, args.router_workers) as rt,
     ):
         client: redis.Redis[bytes] = redis.Redis.from_url(redis_url)
-        publish_routes(
-            client, RouteTable(generation=1, apps=(AppRoute(app="bench", backends=tuple(backends)),))
+        apps = (
+            AppRoute(app="solo", backends=(backends[0],)),
+            AppRoute(app="bench", backends=tuple(backends)),
         )
+        publish_routes(client, RouteTable(generation=1, apps=apps))
         time.sleep(1.0)
-        seconds, conns, host = args.seconds, args.connections, "bench.localhost"
+        seconds, conns = args.seconds, args.connections
         ports = [b.port for b in backends]
-        load([rt.port], host, 1, conns, folder)
-        direct = load(ports[:1], host, seconds, conns, folder)
-        direct_both = load(ports, host, seconds, conns, folder)
-        routed = load([rt.port], host, seconds, conns, folder)
+        load([rt.port], SOLO_HOST, 1, conns, folder)
+        same_dyno, both_dynos = [], []
+        for _ in range(args.rounds):
+            direct = load(ports[:1], SOLO_HOST, seconds, conns, folder)
+            same_dyno.append(Pair(direct, load([rt.port], SOLO_HOST, seconds, conns, folder)))
+            both_dynos.append(Pair(direct, load([rt.port], PAIR_HOST, seconds, conns, folder)))
+        direct_both = load(ports, PAIR_HOST, seconds, conns, folder)
+        middle = median_pair(same_dyno)
+        direct, routed = middle.direct, middle.routed
         half = direct.rps / 2
-        direct_half = load(ports[:1], host, seconds, conns, folder, rate=half)
-        routed_half = load([rt.port], host, seconds, conns, folder, rate=half)
+        direct_half = load(ports[:1], SOLO_HOST, seconds, conns, folder, rate=half)
+        routed_half = load([rt.port], SOLO_HOST, seconds, conns, folder, rate=half)
         light = min(direct.rps, routed.rps) / 2
-        direct_light = load(ports[:1], host, seconds, conns, folder, rate=light)
-        routed_light = load([rt.port], host, seconds, conns, folder, rate=light)
+        direct_light = load(ports[:1], SOLO_HOST, seconds, conns, folder, rate=light)
+        routed_light = load([rt.port], SOLO_HOST, seconds, conns, folder, rate=light)
         route_seconds = route_to_traffic_seconds(client, backends, rt.port, rounds=5)
         client.delete("wharf:routes")
     return Figures(
-        direct, direct_both, routed, direct_half, routed_half, direct_light, routed_light, route_seconds
+        same_dyno,
+        both_dynos,
+        direct_both,
+        direct_half,
+        routed_half,
+        direct_light,
+        routed_light,
+        route_seconds,
     )
+
+
+def median_pair(pairs: list[Pair]) -> Pair:
+    """The pair whose ratio is the median (the lower middle one for an even count)."""
+    ordered = sorted(pairs, key=lambda pair: pair.ratio)
+    return ordered[(len(ordered) - 1) // 2]
 
 
 def _latency_lines(label: str, direct: LoadResult, routed: LoadResult, target: str) -> None:
@@ -264,15 +308,29 @@ def _latency_lines(label: str, direct: LoadResult, routed: LoadResult, target: s
     print(f"  added p99 latency:     {routed.p99_ms - direct.p99_ms:10.3f} ms{target}")
 
 
+def _pair_lines(label: str, pairs: list[Pair]) -> Pair:
+    for index, pair in enumerate(pairs, 1):
+        failed = pair.direct.failed + pair.routed.failed
+        print(
+            f"  pair {index}: direct to dyno 1 {pair.direct.rps:8.0f} req/s, "
+            f"via the router {pair.routed.rps:8.0f} req/s, ratio {pair.ratio:.2f}  (failed {failed})"
+        )
+    middle = median_pair(pairs)
+    print(f"{label}: {middle.ratio:.2f}   (median of {len(pairs)} pairs; target >= 0.8)")
+    return middle
+
+
 def report(kind: str, figures: Figures) -> None:
-    direct, routed = figures.direct, figures.routed
     print(f"-- dynos: 2 x {DYNO_KINDS[kind]}")
-    both = figures.direct_both
-    print(f"direct to one dyno:      {direct.rps:10.0f} req/s  (failed {direct.failed})")
-    print(f"direct to both dynos:    {both.rps:10.0f} req/s  (failed {both.failed})")
-    print(f"through the router:      {routed.rps:10.0f} req/s  (failed {routed.failed})")
-    print(f"throughput ratio:        {routed.rps / direct.rps:10.2f}        (target >= 0.8; vs one dyno)")
-    print(f"ratio vs both dynos:     {routed.rps / both.rps:10.2f}")
+    print("router -> dyno 1 alone, against direct to dyno 1:")
+    middle = _pair_lines("throughput ratio, same dyno", figures.same_dyno)
+    print("router -> dynos 1 and 2 (the setup of DESIGN.md), against direct to dyno 1:")
+    both_middle = _pair_lines("throughput ratio, two dynos", figures.both_dynos)
+    direct, routed, both = middle.direct, middle.routed, figures.direct_both
+    print(
+        f"direct to both dynos at once: {both.rps:8.0f} req/s; router -> both dynos / that: "
+        f"{both_middle.routed.rps / both.rps:.2f}"
+    )
     _latency_lines(
         "half the direct throughput", figures.direct_half, figures.routed_half, " (target <= 1 ms)"
     )
@@ -288,7 +346,8 @@ def report(kind: str, figures: Figures) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=5)
+    parser.add_argument("--seconds", type=float, default=3)
+    parser.add_argument("--rounds", type=int, default=5, help="direct/routed pairs per kind of dyno")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument(
         "--router-workers", default="1", help="nginx worker_processes of the router (1 as in DESIGN.md)"
@@ -299,7 +358,8 @@ def main() -> None:
     args = parser.parse_args()
     generator = "wrk" if shutil.which("wrk") else "python (install wrk for figures comparable to DESIGN.md)"
     print(
-        f"load generator: {generator}; {args.connections} connections, {args.seconds:g} s per run; "
+        f"load generator: {generator}; {args.connections} connections, {args.seconds:g} s per run, "
+        f"{args.rounds} direct/routed pairs; "
         f"router nginx with {args.router_workers} worker(s) and its log tailer running"
     )
     for kind in args.dynos.split(","):

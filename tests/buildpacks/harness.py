@@ -87,8 +87,9 @@ def extract_slug(slug: Path, target: Path) -> Path:
 
 
 @contextmanager
-def running_slug(slug: Path, command: str, workdir: Path) -> Iterator[str]:
+def running_slug(slug: Path | None, command: str, workdir: Path) -> Iterator[str]:
     """Runs COMMAND from the slug in the run image as the dyno user; yields the base URL."""
+    assert slug is not None, "the compile packed no slug"
     app_dir = extract_slug(slug, workdir / f"slug-{secrets.token_hex(3)}")
     name = f"wharf-test-slug-{secrets.token_hex(4)}"
     subprocess.run(

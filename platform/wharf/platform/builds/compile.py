@@ -20,6 +20,7 @@ from typing import Any
 import docker
 
 from wharf.platform.builds.processes import merge_release_documents, read_procfile
+from wharf.platform.builds.reuse import valid_inputs
 from wharf.platform.builds.slugignore import apply_slugignore
 from wharf.platform.stack.images import DEFAULT_BUILD_IMAGE, DYNO_UID, HOST_CA_BUNDLE
 
@@ -52,13 +53,19 @@ class BuildLimits:
 
 @dataclass(frozen=True)
 class CompileResult:
-    """What the release step needs: who built it, how to run it, and the slug."""
+    """What the release step needs: who built it, how to run it, and the built app.
+
+    ``reuse_inputs`` lists the files the buildpacks' compile depended on, when every buildpack said
+    (see ``wharf.platform.builds.reuse``); None when the output may depend on any file of the app.
+    """
 
     buildpacks: list[str]
     process_types: dict[str, str]
     config_vars: dict[str, str]
-    slug_path: Path
-    slug_bytes: int
+    app_dir: Path
+    slug_path: Path | None
+    slug_bytes: int | None
+    reuse_inputs: list[str] | None
 
 
 class BuildFailed(Exception):
@@ -105,9 +112,7 @@ def _prepare_workspace(
     if work.root.exists():
         shutil.rmtree(work.root)
     shutil.copytree(source_dir, work.app, symlinks=True, ignore=shutil.ignore_patterns(".git"))
-    removed = apply_slugignore(work.app)
-    if removed:
-        on_output(f"-----> Removed {len(removed)} paths listed in .slugignore")
+    strip_slugignored(work.app, on_output)
     work.env.mkdir()
     for name, value in env.items():
         if CONFIG_VAR_NAME.match(name):
@@ -119,6 +124,13 @@ def _prepare_workspace(
     if not cache_dir.exists():
         cache_dir.mkdir(parents=True)
         _chown_tree(cache_dir, uid, gid)
+
+
+def strip_slugignored(source_dir: Path, on_output: OutputCallback) -> None:
+    """Removes what .slugignore lists from SOURCE_DIR (a scratch copy of the source)."""
+    removed = apply_slugignore(source_dir)
+    if removed:
+        on_output(f"-----> Removed {len(removed)} paths listed in .slugignore")
 
 
 def _custom_buildpack_mounts(specs: Sequence[str]) -> tuple[list[str], dict[str, dict[str, str]]]:
@@ -211,13 +223,29 @@ def _pack_slug(work: _Workspace, limits: BuildLimits, on_output: OutputCallback)
     )
     size = slug.stat().st_size
     on_output(f"       Done: {size / 1e6:.1f} MB")
+    check_slug_size(size, limits, "compressed slug")
+    return slug
+
+
+def check_slug_size(size: int, limits: BuildLimits, what: str = "slug") -> None:
+    """Refuses a slug over the limit, saying how to make it smaller."""
     if size > limits.max_slug_bytes:
         raise SlugTooLarge(
-            f"The compressed slug is {size / 1e6:.0f} MB, "
+            f"The {what} is {size / 1e6:.0f} MB, "
             f"over the {limits.max_slug_bytes / 1e6:.0f} MB limit. "
             "List what the app does not need at run time in .slugignore."
         )
-    return slug
+
+
+def _declared_inputs(work: _Workspace, buildpack_count: int) -> list[str] | None:
+    """The union of the files each buildpack said its compile read; None when one did not say."""
+    declared: list[str] = []
+    for index in range(buildpack_count):
+        listing = work.output / f"inputs-{index}"
+        if not listing.is_file():
+            return None
+        declared += listing.read_text().splitlines()
+    return valid_inputs(declared) if buildpack_count else None
 
 
 def compile_slug(
@@ -233,12 +261,14 @@ def compile_slug(
     limits: BuildLimits = BuildLimits(),
     source_version: str | None = None,
     stack: str = "wharf-trixie",
+    pack_slug: bool = True,
 ) -> CompileResult:
     """Build SOURCE_DIR into WORK_DIR/slug.tgz, streaming each output line to ON_OUTPUT.
 
     BUILDPACKS (names, host paths, git or tarball URLs) replace detection; when empty, a BUILDPACK_URL
     config var is honoured, then the built-ins are tried in order. WORK_DIR is replaced; it keeps the built
-    app in WORK_DIR/app. Raises BuildFailed (or a subclass) with a message for the user.
+    app in WORK_DIR/app; PACK_SLUG=False skips the slug archive. Raises BuildFailed (or a subclass)
+    with a message for the user.
     """
     work = _Workspace(work_dir)
     _prepare_workspace(work, source_dir=source_dir, cache_dir=cache_dir, env=env, on_output=on_output)
@@ -278,11 +308,13 @@ def compile_slug(
     releases = sorted(work.output.glob("release-*.yml"), key=lambda p: int(p.stem.split("-")[1]))
     process_types, config_vars = merge_release_documents(p.read_text() for p in releases)
     process_types.update(read_procfile(work.app))
-    slug = _pack_slug(work, limits, on_output)
+    slug = _pack_slug(work, limits, on_output) if pack_slug else None
     return CompileResult(
         buildpacks=_detected_buildpacks(work),
         process_types=process_types,
         config_vars=config_vars,
+        app_dir=work.app,
         slug_path=slug,
-        slug_bytes=slug.stat().st_size,
+        slug_bytes=slug.stat().st_size if slug else None,
+        reuse_inputs=_declared_inputs(work, len(releases)),
     )

@@ -1,8 +1,10 @@
-"""Release images `wharf/<app>:v<N>`: the slug layered on the run image, or the app's own Dockerfile."""
+"""Release images `wharf/<app>:v<N>` built from the app's own Dockerfile, and their collection.
+
+Buildpack releases are layered by ``release_image``.
+"""
 
 from __future__ import annotations
 
-import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
@@ -11,6 +13,8 @@ from typing import Any
 
 import docker
 import docker.errors
+
+from wharf.platform.builds.layers import LAYER_LABEL
 
 OutputCallback = Callable[[str], None]
 LABEL_PREFIX = "io.wharf"
@@ -41,43 +45,6 @@ def _stream_lines(stream: Iterator[dict[str, Any]], on_output: OutputCallback) -
         for line in text.splitlines():
             if line.strip():
                 on_output(f"       {line.rstrip()}")
-
-
-def slug_dockerfile(*, run_image: str, labels: Mapping[str, str], env: Mapping[str, str]) -> str:
-    label_args = " ".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
-    env_lines = "".join(
-        f'ENV {k}="{_escape(v)}"\n' for k, v in sorted(env.items()) if re.match(r"^[A-Za-z_]\w*$", k)
-    )
-    return f"FROM {run_image}\nADD slug.tgz /app/\nWORKDIR /app\n{env_lines}USER dyno\nLABEL {label_args}\n"
-
-
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-
-
-def build_slug_image(
-    *,
-    slug_path: Path,
-    run_image: str,
-    tag: str,
-    labels: Mapping[str, str],
-    env: Mapping[str, str],
-    on_output: OutputCallback,
-) -> int:
-    """Layer the slug on the run image; returns the image size in bytes."""
-    with tempfile.TemporaryDirectory(prefix="wharf-image-") as context:
-        shutil.copy(slug_path, Path(context) / "slug.tgz")
-        (Path(context) / "Dockerfile").write_text(
-            slug_dockerfile(run_image=run_image, labels=labels, env=env)
-        )
-        client = docker.from_env()
-        try:
-            _stream_lines(
-                client.api.build(path=context, tag=tag, rm=True, forcerm=True, decode=True), on_output
-            )
-            return int(client.images.get(tag).attrs["Size"])
-        finally:
-            client.close()
 
 
 def build_dockerfile_image(
@@ -124,7 +91,10 @@ def _add_launcher(client: docker.DockerClient, tag: str) -> None:
 
 
 def collect_old_images(*, app_name: str, keep_versions: set[int]) -> list[str]:
-    """Remove the app's release images except KEEP_VERSIONS; returns the tags removed."""
+    """Remove the app's release images except KEEP_VERSIONS; returns the tags removed.
+
+    Dependency images that no release and no tag uses any more go too.
+    """
     client = docker.from_env()
     removed = []
     try:
@@ -137,6 +107,13 @@ def collect_old_images(*, app_name: str, keep_versions: set[int]) -> list[str]:
                         removed.append(tag)
                     except docker.errors.APIError:
                         continue  # still used by a container: kept until the next collection
+        labels = [f"{LABEL_PREFIX}.app={app_name}", f"{LAYER_LABEL}=dependencies"]
+        unused = client.images.list(filters={"dangling": True, "label": labels})
+        for image in unused:
+            try:
+                client.images.remove(image.id, noprune=False)
+            except docker.errors.APIError:
+                continue  # a kept release is built on it
     finally:
         client.close()
     return removed
@@ -144,3 +121,10 @@ def collect_old_images(*, app_name: str, keep_versions: set[int]) -> list[str]:
 
 def remove_app_images(app_name: str) -> None:
     collect_old_images(app_name=app_name, keep_versions=set())
+    client = docker.from_env()
+    try:
+        client.images.remove(f"{image_name(app_name)}:dependencies")
+    except docker.errors.APIError:
+        pass  # none, or still used
+    finally:
+        client.close()

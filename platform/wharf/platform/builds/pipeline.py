@@ -18,17 +18,19 @@ from pathlib import Path
 import docker
 import redis
 
-from wharf.platform.builds.compile import BuildFailed, BuildLimits, compile_slug
+from wharf.platform.builds.compile import BuildFailed, BuildLimits
 from wharf.platform.builds.image import (
     ImageBuildFailed,
     build_dockerfile_image,
-    build_slug_image,
     collect_old_images,
     image_name,
     release_labels,
 )
+from wharf.platform.builds.layers import LayerFailed
 from wharf.platform.builds.output import BuildEnd, BuildOutput
 from wharf.platform.builds.processes import read_procfile
+from wharf.platform.builds.release_image import SlugBuildSettings, build_slug_image
+from wharf.platform.builds.reuse import ReuseStore
 from wharf.platform.db import session_scope, utcnow
 from wharf.platform.models import App, Build, User
 from wharf.platform.scheduler.notify import wake_scheduler
@@ -83,32 +85,31 @@ def _build_image(job: BuildJob, settings: Settings, output: BuildOutput) -> Buil
         return BuiltImage(
             tag=tag, buildpacks=["dockerfile"], process_types=processes, slug_bytes=None, image_bytes=size
         )
-    result = compile_slug(
-        source_dir=source,
-        cache_dir=settings.wharf_data_dir / "cache" / job.app_name,
-        work_dir=job.work_dir / "compile",
-        env=job.config,
+    slug_image = build_slug_image(
+        settings=SlugBuildSettings(
+            app_name=job.app_name,
+            repository=image_name(job.app_name),
+            run_image=settings.wharf_run_image,
+            build_image=settings.wharf_build_image,
+            cache_dir=settings.wharf_data_dir / "cache" / job.app_name,
+            reuse=ReuseStore(settings.wharf_data_dir / "build-reuse"),
+            limits=limits,
+        ),
+        source=source,
+        work_dir=job.work_dir / "slug",
+        config=job.config,
+        tag=f"build-{job.build_id}",
+        labels=labels,
         on_output=output.write,
-        build_image=settings.wharf_build_image,
-        limits=limits,
         source_version=job.commit,
     )
-    output.write("-----> Building the release image")
-    size = build_slug_image(
-        slug_path=result.slug_path,
-        run_image=settings.wharf_run_image,
-        tag=tag,
-        labels=labels,
-        env=result.config_vars,
-        on_output=lambda _line: None,
-    )
-    output.write(f"       Done: {size / 1e6:.0f} MB")
+    output.write(f"       Done: {slug_image.image_bytes / 1e6:.0f} MB")
     return BuiltImage(
-        tag=tag,
-        buildpacks=result.buildpacks,
-        process_types=result.process_types,
-        slug_bytes=result.slug_bytes,
-        image_bytes=size,
+        tag=slug_image.tag,
+        buildpacks=slug_image.buildpacks,
+        process_types=slug_image.process_types,
+        slug_bytes=slug_image.slug_bytes,
+        image_bytes=slug_image.image_bytes,
     )
 
 
@@ -215,7 +216,7 @@ def run_build(build_id: int) -> str:
         wake_scheduler(client, job.app_name)
         collect_old_images(app_name=job.app_name, keep_versions=keep)
         end = BuildEnd(status="succeeded", release_version=version, message=f"Released v{version}")
-    except (BuildFailed, ImageBuildFailed) as exc:
+    except (BuildFailed, ImageBuildFailed, LayerFailed) as exc:
         output.write(f" !     {exc}")
         end = BuildEnd(status="failed", release_version=None, message=str(exc).splitlines()[-1][:300])
     except Exception:

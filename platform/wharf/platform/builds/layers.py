@@ -100,6 +100,7 @@ def _parents(paths: list[str]) -> set[str]:
 
 
 def commit_layer(
+    client: docker.DockerClient,
     *,
     base: str,
     tar_path: Path,
@@ -112,7 +113,6 @@ def commit_layer(
     changes = [f"WORKDIR {APP_ROOT}", "USER dyno", f"CMD {DEFAULT_COMMAND}"]
     changes += [f'ENV {name}="{_escape(value)}"' for name, value in sorted((env or {}).items())]
     changes += [f'LABEL {name}="{_escape(value)}"' for name, value in sorted((labels or {}).items())]
-    client = docker.from_env()
     container = None
     try:
         container = client.api.create_container(
@@ -126,27 +126,22 @@ def commit_layer(
     finally:
         if container is not None:
             client.api.remove_container(container, force=True)
-        client.close()
 
 
 def _escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
-def image_exists(reference: str) -> bool:
-    client = docker.from_env()
-    try:
-        client.api.inspect_image(reference)
-        return True
-    except docker.errors.ImageNotFound:
-        return False
-    finally:
-        client.close()
+def image_ids(client: docker.DockerClient, *references: str) -> list[str | None]:
+    """The id of each image, None for one that does not exist."""
+    ids: list[str | None] = []
+    for reference in references:
+        try:
+            ids.append(str(client.api.inspect_image(reference)["Id"]))
+        except docker.errors.ImageNotFound:
+            ids.append(None)
+    return ids
 
 
-def image_size(reference: str) -> int:
-    client = docker.from_env()
-    try:
-        return int(client.api.inspect_image(reference)["Size"])
-    finally:
-        client.close()
+def image_size(client: docker.DockerClient, reference: str) -> int:
+    return int(client.api.inspect_image(reference)["Size"])

@@ -27,7 +27,7 @@ from wharf.platform.builds.compile import (
 from wharf.platform.builds.layers import (
     LAYER_LABEL,
     commit_layer,
-    image_exists,
+    image_ids,
     image_size,
     split_app_tree,
     write_layer_tar,
@@ -61,14 +61,6 @@ class SlugBuildSettings:
     buildpacks_dir: Path | None = None
 
 
-def _image_ids(*references: str) -> list[str]:
-    client = docker.from_env()
-    try:
-        return [str(client.api.inspect_image(reference)["Id"]) for reference in references]
-    finally:
-        client.close()
-
-
 def _all_paths(directory: Path) -> list[str]:
     paths = []
     for current, dirs, files in os.walk(directory):
@@ -91,10 +83,39 @@ def build_slug_image(
     source_version: str | None = None,
 ) -> SlugImage:
     """Build SOURCE (a scratch copy: .slugignore is applied to it) into the image REPOSITORY:TAG."""
+    client = docker.from_env()
+    try:
+        return _build(
+            client,
+            settings=settings,
+            source=source,
+            work_dir=work_dir,
+            config=config,
+            tag=tag,
+            labels=labels,
+            on_output=on_output,
+            source_version=source_version,
+        )
+    finally:
+        client.close()
+
+
+def _build(
+    client: docker.DockerClient,
+    *,
+    settings: SlugBuildSettings,
+    source: Path,
+    work_dir: Path,
+    config: Mapping[str, str],
+    tag: str,
+    labels: Mapping[str, str],
+    on_output: OutputCallback,
+    source_version: str | None = None,
+) -> SlugImage:
     work_dir.mkdir(parents=True, exist_ok=True)
     strip_slugignored(source, on_output)
     buildpacks_dir = settings.buildpacks_dir or default_buildpacks_dir()
-    images = _image_ids(settings.build_image, settings.run_image)
+    images = [image or "absent" for image in image_ids(client, settings.build_image, settings.run_image)]
     digest = tree_digest(buildpacks_dir)
 
     def key_for(inputs: Sequence[str]) -> str:
@@ -107,6 +128,7 @@ def build_slug_image(
 
     def commit_release(base: str, env: Mapping[str, str]) -> int:
         commit_layer(
+            client,
             base=base,
             tar_path=source_tar,
             repository=settings.repository,
@@ -114,10 +136,15 @@ def build_slug_image(
             env=env,
             labels=release_labels,
         )
-        return image_size(f"{settings.repository}:{tag}")
+        return image_size(client, f"{settings.repository}:{tag}")
 
     record = settings.reuse.load(settings.app_name)
-    if record is not None and key_for(record.inputs) == record.key and image_exists(record.dependency_image):
+    reusable = record is not None and key_for(record.inputs) == record.key
+    if (
+        record is not None
+        and reusable
+        and image_ids(client, record.dependency_image) == [record.dependency_image]
+    ):
         on_output(f"-----> {', '.join(record.buildpacks)} app: nothing the buildpacks read has changed")
         on_output("       Reusing the last build's dependencies and adding the new source")
         source_bytes = write_layer_tar(source, _all_paths(source), source_tar)
@@ -150,6 +177,7 @@ def build_slug_image(
     source_bytes = write_layer_tar(result.app_dir, tree.source, source_tar)
     check_slug_size(output_bytes + source_bytes, settings.limits)
     dependency_image = commit_layer(
+        client,
         base=settings.run_image,
         tar_path=output_tar,
         repository=settings.repository,

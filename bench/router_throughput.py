@@ -84,6 +84,19 @@ def wait_for_port(port: int, timeout: float = 10.0) -> None:
 
 
 @contextmanager
+def serving(processes: list[subprocess.Popen[bytes]], backends: list[Backend]) -> Iterator[list[Backend]]:
+    """Yields BACKENDS once each one listens; stops PROCESSES afterwards."""
+    try:
+        for backend in backends:
+            wait_for_port(backend.port)
+        yield backends
+    finally:
+        for process in processes:
+            process.terminate()
+            process.wait(timeout=10)
+
+
+@contextmanager
 def static_dynos(folder: Path, count: int) -> Iterator[list[Backend]]:
     processes, backends = [], []
     for index in range(1, count + 1):
@@ -94,14 +107,8 @@ def static_dynos(folder: Path, count: int) -> Iterator[list[Backend]]:
         argv = ["nginx", "-p", str(directory), "-c", str(conf), "-e", "stderr", "-g", "daemon off;"]
         processes.append(subprocess.Popen(argv))
         backends.append(Backend(dyno=f"web.{index}", host="127.0.0.1", port=port))
-    try:
-        for backend in backends:
-            wait_for_port(backend.port)
-        yield backends
-    finally:
-        for process in processes:
-            process.terminate()
-            process.wait(timeout=10)
+    with serving(processes, backends) as ready:
+        yield ready
 
 
 UVICORN_APP = """
@@ -128,14 +135,8 @@ def uvicorn_dynos(folder: Path, count: int) -> Iterator[list[Backend]]:
                 "--no-access-log", "--log-level", "warning", "--lifespan", "off"]  # fmt: skip
         processes.append(subprocess.Popen(argv))
         backends.append(Backend(dyno=f"web.{index}", host="127.0.0.1", port=port))
-    try:
-        for backend in backends:
-            wait_for_port(backend.port)
-        yield backends
-    finally:
-        for process in processes:
-            process.terminate()
-            process.wait(timeout=10)
+    with serving(processes, backends) as ready:
+        yield ready
 
 
 def dynos(folder: Path, kind: str, count: int) -> contextlib.AbstractContextManager[list[Backend]]:

@@ -87,15 +87,19 @@ class Developer:
         self.api.post("/api/apps", json={"name": name}).raise_for_status()
         return name
 
+    def commit_all(self, repo: Path, message: str) -> None:
+        """Commit every change in REPO, as this developer."""
+        self.git("add", "-A", cwd=repo)
+        self.git(
+            "-c", "user.email=dev@example.com", "-c", "user.name=Dev", "commit", "-qm", message, cwd=repo
+        )
+
     def app_repo(self, fixture: str, app_name: str, tmp_path: Path) -> Path:
         """A git repository of a fixture app with the `wharf` remote pointing at APP_NAME."""
         repo = tmp_path / f"{fixture}-{app_name}"
         shutil.copytree(FIXTURES / fixture, repo)
         self.git("init", "-q", "-b", "main", cwd=repo)
-        self.git("add", "-A", cwd=repo)
-        self.git(
-            "-c", "user.email=dev@example.com", "-c", "user.name=Dev", "commit", "-qm", "first", cwd=repo
-        )
+        self.commit_all(repo, "first")
         self.git("remote", "add", "wharf", f"{self.wharf.url}/git/{app_name}.git", cwd=repo)
         return repo
 

@@ -25,11 +25,6 @@ def push(dev: Developer, repo: Path) -> str:
     return pushed.stdout + pushed.stderr
 
 
-def commit_all(dev: Developer, repo: Path, message: str) -> None:
-    dev.git("add", "-A", cwd=repo)
-    dev.git("-c", "user.email=dev@example.com", "-c", "user.name=Dev", "commit", "-qm", message, cwd=repo)
-
-
 def served_text(wharf: Wharf, app: str, expected: str, timeout: float = 60.0) -> str:
     deadline = time.monotonic() + timeout
     text = ""
@@ -65,7 +60,7 @@ def test_source_only_push_reuses_dependencies_and_serves_the_new_source(
     app_py = repo / "app.py"
     app_py.write_text(app_py.read_text().replace("Hello from a Flask app", "Hello from the second push"))
     (repo / "notes.txt").write_text("a file the first push did not have\n")
-    commit_all(developer, repo, "source only")
+    developer.commit_all(repo, "source only")
     second = push(developer, repo)
     assert REUSED in second and INSTALLED not in second, second
     assert "Hello from the second push" in served_text(wharf, app, "Hello from the second push")
@@ -79,7 +74,7 @@ def test_source_only_push_reuses_dependencies_and_serves_the_new_source(
 
     # A file removed from the source is gone from the next release, even though the dependencies are reused.
     (repo / "notes.txt").unlink()
-    commit_all(developer, repo, "remove notes")
+    developer.commit_all(repo, "remove notes")
     third = push(developer, repo)
     assert REUSED in third, third
     assert "notes.txt" not in owner_and_listing(f"wharf/{app}:v4").split()
@@ -96,7 +91,7 @@ def test_changed_dependencies_compile_again(wharf: Wharf, developer: Developer, 
         "import itsdangerous  # noqa: F401\n"
         + app_py.read_text().replace("Hello from a Flask app", "Hello with new dependencies")
     )
-    commit_all(developer, repo, "new dependency")
+    developer.commit_all(repo, "new dependency")
     second = push(developer, repo)
     assert INSTALLED in second and REUSED not in second, second
     assert "Hello with new dependencies" in served_text(wharf, app, "Hello with new dependencies")
@@ -110,6 +105,6 @@ def test_config_change_between_pushes_compiles_again(
     push(developer, repo)
     developer.api.patch(f"/api/apps/{app}/config", json={"PIP_EXTRA": "1"}).raise_for_status()
     (repo / "notes.txt").write_text("changed\n")
-    commit_all(developer, repo, "after a config change")
+    developer.commit_all(repo, "after a config change")
     second = push(developer, repo)
     assert INSTALLED in second and REUSED not in second, second

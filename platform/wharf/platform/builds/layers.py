@@ -44,6 +44,17 @@ class AppTree:
     source: list[str]
 
 
+def relative_paths(directory: Path) -> list[str]:
+    """Every path under DIRECTORY, relative to it, each folder before what it holds; links not followed."""
+    paths = []
+    for current, dirs, files in os.walk(directory):
+        dirs.sort()
+        relative_dir = os.path.relpath(current, directory)
+        for name in dirs + sorted(files):
+            paths.append(name if relative_dir == "." else f"{relative_dir}/{name}")
+    return paths
+
+
 def split_app_tree(app_dir: Path, source_dir: Path) -> AppTree:
     """Paths the source tree also has go to the source layer; everything else is buildpack output.
 
@@ -52,16 +63,8 @@ def split_app_tree(app_dir: Path, source_dir: Path) -> AppTree:
     """
     output: list[str] = []
     source: list[str] = []
-    for current, dirs, files in os.walk(app_dir):
-        dirs.sort()
-        relative_dir = os.path.relpath(current, app_dir)
-        in_source = relative_dir == "." or os.path.lexists(source_dir / relative_dir)
-        for name in dirs + sorted(files):
-            relative = name if relative_dir == "." else f"{relative_dir}/{name}"
-            if in_source and os.path.lexists(source_dir / relative):
-                source.append(relative)
-            else:
-                output.append(relative)
+    for relative in relative_paths(app_dir):
+        (source if os.path.lexists(source_dir / relative) else output).append(relative)
     return AppTree(buildpack_output=output, source=source)
 
 

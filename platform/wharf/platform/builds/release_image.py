@@ -9,7 +9,6 @@ that copies its dependency list first.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +28,7 @@ from wharf.platform.builds.layers import (
     commit_layer,
     image_ids,
     image_size,
+    relative_paths,
     split_app_tree,
     write_layer_tar,
 )
@@ -59,16 +59,6 @@ class SlugBuildSettings:
     reuse: ReuseStore
     limits: BuildLimits = field(default_factory=BuildLimits)
     buildpacks_dir: Path | None = None
-
-
-def _all_paths(directory: Path) -> list[str]:
-    paths = []
-    for current, dirs, files in os.walk(directory):
-        dirs.sort()
-        relative_dir = os.path.relpath(current, directory)
-        for name in dirs + sorted(files):
-            paths.append(name if relative_dir == "." else f"{relative_dir}/{name}")
-    return paths
 
 
 def build_slug_image(
@@ -147,7 +137,7 @@ def _build(
     ):
         on_output(f"-----> {', '.join(record.buildpacks)} app: nothing the buildpacks read has changed")
         on_output("       Reusing the last build's dependencies and adding the new source")
-        source_bytes = write_layer_tar(source, _all_paths(source), source_tar)
+        source_bytes = write_layer_tar(source, relative_paths(source), source_tar)
         check_slug_size(source_bytes + record.dependency_bytes, settings.limits)
         return SlugImage(
             tag=f"{settings.repository}:{tag}",

@@ -116,14 +116,19 @@ def test_platform_notes_dyno_start_and_exit(
         time.sleep(0.5)
         dyno = runtime.start_dyno(make_spec(name, "echo booting; exit 3"))
         runtime.wait(dyno.id, timeout=30)
+        expected = [
+            "heroku[web.1]: Starting process with command `echo booting; exit 3`",
+            "app[web.1]: booting",
+            "heroku[web.1]: Process exited with status 3",
+        ]
+        # The exit note and the dyno's own output travel separately: wait for all of them, not the first.
         deadline = time.monotonic() + 10
-        rendered: list[str] = []
-        while time.monotonic() < deadline and not any("exited with status 3" in r for r in rendered):
+        tail: list[str] = []
+        while time.monotonic() < deadline and not all(line in tail for line in expected):
             rendered = [e.render() for e in recent_lines(redis.Redis.from_url(live_server.redis_url), name)]
+            tail = [line.split(" ", 1)[1] for line in rendered]
             time.sleep(0.1)
     finally:
         shipper.stop()
-    tail = [line.split(" ", 1)[1] for line in rendered]
-    assert "heroku[web.1]: Starting process with command `echo booting; exit 3`" in tail
-    assert "app[web.1]: booting" in tail
-    assert "heroku[web.1]: Process exited with status 3" in tail
+    for line in expected:
+        assert line in tail

@@ -14,6 +14,7 @@ import pytest
 import redis
 
 from tests.router.routerkit import free_port, private_state_dir, running_dynos, running_router
+from tests.support import KeepaliveClient
 from wharf.router.controller import run_router
 from wharf.router.routes import ROUTES_KEY, AppRoute, RouteTable, publish_routes
 
@@ -31,11 +32,10 @@ class Hammer:
         self.stale_keepalive_retries = 0
         self.lock = threading.Lock()
 
-    def _record(self, answer: http.client.HTTPResponse) -> None:
-        body = answer.read()
+    def _record(self, status: int, body: bytes) -> None:
         with self.lock:
-            if answer.status != 200:
-                self.failures.append(f"status {answer.status}: {body[:80]!r}")
+            if status != 200:
+                self.failures.append(f"status {status}: {body[:80]!r}")
             else:
                 self.backends[body.split(b'"backend": "')[1].split(b'"')[0].decode()] += 1
 
@@ -44,7 +44,8 @@ class Hammer:
             connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
             try:
                 connection.request("GET", "/", headers={"Host": self.host})
-                self._record(connection.getresponse())
+                answer = connection.getresponse()
+                self._record(answer.status, answer.read())
             except OSError as error:
                 with self.lock:
                     self.failures.append(repr(error))
@@ -53,25 +54,16 @@ class Hammer:
 
     def keepalive_connection(self) -> None:
         """Like a browser: an idle connection the server closed is retried once on a new one."""
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        client = KeepaliveClient(self.port)
         while not self.stop.is_set():
-            reused = connection.sock is not None
             try:
-                connection.request("GET", "/", headers={"Host": self.host})
-                self._record(connection.getresponse())
-            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError) as error:
-                connection.close()
-                if not reused:
-                    with self.lock:
-                        self.failures.append(repr(error))
-                    continue
-                with self.lock:
-                    self.stale_keepalive_retries += 1
+                self._record(*client.get(self.host))
             except OSError as error:
-                connection.close()
                 with self.lock:
                     self.failures.append(repr(error))
-        connection.close()
+        client.close()
+        with self.lock:
+            self.stale_keepalive_retries += client.stale_retries
 
 
 def test_route_changes_under_load_fail_no_request(redis_client: redis.Redis[bytes]) -> None:

@@ -11,7 +11,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import docker
-import httpx
 import pytest
 import redis
 
@@ -19,6 +18,7 @@ from tests.e2e.fixtures import Developer, Wharf
 from tests.scheduler.test_push_deploy_e2e import remove_dynos
 from tests.scheduler.test_scheduler_docker import OPTIONS
 from tests.scheduler.world import CIPHER, World
+from tests.support import KeepaliveClient
 from wharf.platform.runtime.base import (
     LABEL_APP,
     LABEL_INSTALLATION,
@@ -231,18 +231,18 @@ def test_ps_restart_replaces_the_dyno_without_failing_a_request(
     stop = threading.Event()
 
     def load() -> None:
+        """A browser-like client: see KeepaliveClient for the one retry it allows."""
         nonlocal sent
-        with httpx.Client(timeout=10) as client:
-            while not stop.is_set():
-                sent += 1
-                try:
-                    answer = client.get(
-                        f"http://127.0.0.1:{wharf.http_port}/", headers={"Host": f"{app}.localhost"}
-                    )
-                    if answer.status_code != 200:
-                        failures.append(f"{answer.status_code}: {answer.text[:80]}")
-                except httpx.HTTPError as error:
-                    failures.append(repr(error))
+        client = KeepaliveClient(wharf.http_port)
+        while not stop.is_set():
+            sent += 1
+            try:
+                status, body = client.get(f"{app}.localhost")
+                if status != 200:
+                    failures.append(f"{status}: {body[:80]!r}")
+            except OSError as error:
+                failures.append(repr(error))
+        client.close()
 
     worker = threading.Thread(target=load)
     worker.start()

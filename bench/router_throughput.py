@@ -1,6 +1,6 @@
 """Router data plane: throughput and latency through the router against direct to a dyno, same run.
 
-Usage: .venv/bin/python bench/router_throughput.py [--seconds 3] [--rounds 5] [--connections 16]
+Usage: .venv/bin/python bench/router_throughput.py [--seconds 2] [--rounds 9] [--connections 16]
 
 Two "dynos" are tiny nginx servers answering a static body (fast enough that the router, not the dyno,
 is what gets measured). The load generator is wrk (apt install wrk), with a Python fallback.
@@ -13,9 +13,10 @@ Prints:
 The router's nginx runs 1 worker, like the measurement in DESIGN.md, and its access log tailer runs
 (router log lines are part of the product), so its cost is counted.
 
-Throughput on a small shared host drifts by tens of percent from one run to the next, so direct and
-routed runs are taken back to back in pairs, ``--rounds`` times, and the median of the per-pair ratios
-is the figure; every pair is printed as well.
+Throughput on a small shared host drifts by tens of percent from one run to the next, so each round
+runs direct to dyno 1, then through the router (to dyno 1 alone, then to both), then direct again; the
+routed runs are compared with the mean of the two direct runs around them. There are ``--rounds``
+rounds, the median of the per-round ratios is the figure, and every round is printed as well.
 """
 
 from __future__ import annotations
@@ -269,9 +270,12 @@ def measure(kind: str, args: argparse.Namespace, folder: Path) -> Figures:
         load([rt.port], SOLO_HOST, 1, conns, folder)
         same_dyno, both_dynos = [], []
         for _ in range(args.rounds):
-            direct = load(ports[:1], SOLO_HOST, seconds, conns, folder)
-            same_dyno.append(Pair(direct, load([rt.port], SOLO_HOST, seconds, conns, folder)))
-            both_dynos.append(Pair(direct, load([rt.port], PAIR_HOST, seconds, conns, folder)))
+            before = load(ports[:1], SOLO_HOST, seconds, conns, folder)
+            solo = load([rt.port], SOLO_HOST, seconds, conns, folder)
+            pair = load([rt.port], PAIR_HOST, seconds, conns, folder)
+            direct = bracketing(before, load(ports[:1], SOLO_HOST, seconds, conns, folder))
+            same_dyno.append(Pair(direct, solo))
+            both_dynos.append(Pair(direct, pair))
         direct_both = load(ports, PAIR_HOST, seconds, conns, folder)
         middle = median_pair(same_dyno)
         direct, routed = middle.direct, middle.routed
@@ -295,6 +299,15 @@ def measure(kind: str, args: argparse.Namespace, folder: Path) -> Figures:
     )
 
 
+def bracketing(before: LoadResult, after: LoadResult) -> LoadResult:
+    """The direct baseline of a round: the mean of the runs just before and just after the routed ones."""
+    return LoadResult(
+        rps=(before.rps + after.rps) / 2,
+        p99_ms=max(before.p99_ms, after.p99_ms),
+        failed=before.failed + after.failed,
+    )
+
+
 def median_pair(pairs: list[Pair]) -> Pair:
     """The pair whose ratio is the median (the lower middle one for an even count)."""
     ordered = sorted(pairs, key=lambda pair: pair.ratio)
@@ -313,11 +326,11 @@ def _pair_lines(label: str, pairs: list[Pair]) -> Pair:
     for index, pair in enumerate(pairs, 1):
         failed = pair.direct.failed + pair.routed.failed
         print(
-            f"  pair {index}: direct to dyno 1 {pair.direct.rps:8.0f} req/s, "
+            f"  round {index}: direct to dyno 1 {pair.direct.rps:8.0f} req/s, "
             f"via the router {pair.routed.rps:8.0f} req/s, ratio {pair.ratio:.2f}  (failed {failed})"
         )
     middle = median_pair(pairs)
-    print(f"{label}: {middle.ratio:.2f}   (median of {len(pairs)} pairs; target >= 0.8)")
+    print(f"{label}: {middle.ratio:.2f}   (median of {len(pairs)} rounds; target >= 0.8)")
     return middle
 
 
@@ -347,8 +360,8 @@ def report(kind: str, figures: Figures) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=3)
-    parser.add_argument("--rounds", type=int, default=5, help="direct/routed pairs per kind of dyno")
+    parser.add_argument("--seconds", type=float, default=2)
+    parser.add_argument("--rounds", type=int, default=9, help="direct/routed rounds per kind of dyno")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument(
         "--router-workers", default="1", help="nginx worker_processes of the router (1 as in DESIGN.md)"
@@ -360,7 +373,7 @@ def main() -> None:
     generator = "wrk" if shutil.which("wrk") else "python (install wrk for figures comparable to DESIGN.md)"
     print(
         f"load generator: {generator}; {args.connections} connections, {args.seconds:g} s per run, "
-        f"{args.rounds} direct/routed pairs; "
+        f"{args.rounds} rounds of direct, routed, direct; "
         f"router nginx with {args.router_workers} worker(s) and its log tailer running"
     )
     for kind in args.dynos.split(","):

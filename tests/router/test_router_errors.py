@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import socket
+import time
 
 import pytest
 import redis
@@ -77,6 +79,17 @@ def test_a_slow_dyno_is_cut_off_with_503_and_logs_h12(redis_client: redis.Redis[
         line = router.router_lines("myapp", count=2)[-1]
         assert line.startswith('at=error code=H12 desc="Request timeout" method=GET path="/sleep?s=3"'), line
         assert re.search(r" dyno=web\.1 connect=\d+ms service=1\d{3}ms status=503 ", line), line
+
+
+def test_a_client_that_hangs_up_before_the_answer_logs_h27(redis_client: redis.Redis[bytes]) -> None:
+    with running_dynos("web.1") as (dyno,), running_router(redis_client) as router:
+        router.publish(AppRoute(app="myapp", backends=(dyno.backend,)))
+        with socket.create_connection(("127.0.0.1", router.settings.http_port), timeout=5) as client:
+            client.sendall(b"GET /sleep?s=1 HTTP/1.1\r\nHost: myapp.localhost\r\n\r\n")
+            time.sleep(0.3)
+        line = router.router_lines("myapp")[-1]
+        assert line.startswith('at=error code=H27 desc="Client Request Interrupted" method=GET'), line
+        assert " dyno=web.1 " in line and " status=499 " in line, line
 
 
 def test_maintenance_mode_answers_the_maintenance_page_and_logs_h80(redis_client: redis.Redis[bytes]) -> None:

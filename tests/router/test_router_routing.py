@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import socket
 import time
@@ -11,9 +12,13 @@ import pytest
 import redis
 
 from tests.router.routerkit import frame, read_frame, running_dynos, running_router
+from tests.support import KeepaliveClient
 from wharf.router.routes import AppRoute
 
 pytestmark = pytest.mark.e2e
+
+# Heroku's rule for a request id the router accepts from a client; the ids it generates follow it too.
+VALID_REQUEST_ID = r"[A-Za-z0-9+=/-]{20,200}"
 
 
 def test_empty_route_table_answers_every_host_with_the_wharf_404_page(
@@ -59,10 +64,36 @@ def test_headers_reach_the_dyno_as_on_heroku(redis_client: redis.Redis[bytes]) -
         assert headers["x-forwarded-for"] == "203.0.113.7, 127.0.0.1"
         assert headers["x-forwarded-proto"] == "http"
         assert headers["x-forwarded-port"] == str(router.settings.http_port)
-        assert re.fullmatch(r"[0-9a-f]{32}", headers["x-request-id"])
+        assert re.fullmatch(VALID_REQUEST_ID, headers["x-request-id"])
         start = re.fullmatch(r"t=([0-9]{13})", headers["x-request-start"])
         assert start and abs(int(start.group(1)) - before_ms) < 5000
         assert "connection" not in headers or headers["connection"].lower() != "close"
+
+
+def test_generated_request_ids_are_unique_across_connections_workers_reloads_and_routers(
+    redis_client: redis.Redis[bytes],
+) -> None:
+    def request_id(client: KeepaliveClient) -> str:
+        status, body = client.get("myapp.localhost")
+        assert status == 200
+        value = json.loads(body)["headers"]["x-request-id"]
+        assert isinstance(value, str) and re.fullmatch(VALID_REQUEST_ID, value), value
+        return value
+
+    seen: list[str] = []
+    with running_dynos("web.1") as (dyno,):
+        for _ in range(2):
+            with running_router(redis_client, worker_processes=2) as router:
+                route = AppRoute(app="myapp", backends=(dyno.backend,))
+                for _ in range(2):
+                    router.publish(route)
+                    router.wait_for_backend("myapp.localhost", "web.1")
+                    clients = [KeepaliveClient(router.settings.http_port) for _ in range(4)]
+                    seen += [request_id(client) for _ in range(25) for client in clients]
+                    seen += [request_id(KeepaliveClient(router.settings.http_port)) for _ in range(25)]
+    assert len(seen) == 2 * 2 * 125
+    duplicates = [value for value, count in Counter(seen).items() if count > 1]
+    assert not duplicates, duplicates[:5]
 
 
 @pytest.mark.parametrize(
@@ -87,7 +118,8 @@ def test_a_valid_incoming_request_id_is_kept_and_an_invalid_one_replaced(
         if kept:
             assert headers["x-request-id"] == incoming
         else:
-            assert re.fullmatch(r"[0-9a-f]{32}", headers["x-request-id"])
+            assert re.fullmatch(VALID_REQUEST_ID, headers["x-request-id"])
+            assert headers["x-request-id"] != incoming
         assert f"request_id={headers['x-request-id']}" in router.router_lines("myapp")[-1]
 
 

@@ -174,7 +174,10 @@ def test_the_rendered_config_names_every_route(tmp_path: Path) -> None:
         ),
     )
     text = render_nginx_config(
-        table, RouterSettings(http_port=8080, domain="apps.test"), RouterPaths(tmp_path)
+        table,
+        RouterSettings(http_port=8080, domain="apps.test"),
+        RouterPaths(tmp_path),
+        instance="0a1b2c3d4e5f",
     )
     assert "server_name live.apps.test shop.example.com;" in text
     assert "server 10.0.0.5:5000" in text and "least_conn;" in text and "keepalive 64;" in text

@@ -22,7 +22,7 @@ import redis
 from wharf.router.acme import AcmeIssuer, AcmeSettings, with_issued_certificates
 from wharf.router.logs import AccessLogTailer, RouterLogSink
 from wharf.router.nginx import ConfigRejected, NginxMaster
-from wharf.router.render import RouterPaths, RouterSettings, render_nginx_config
+from wharf.router.render import RouterPaths, RouterSettings, new_router_instance, render_nginx_config
 from wharf.router.routes import ROUTES_CHANNEL, ROUTES_SERVED_KEY, RouteTable, load_routes
 
 logger = logging.getLogger(__name__)
@@ -51,6 +51,7 @@ class RouterController:
     _live_config: str | None = None
     _rejected_config: str | None = None
     acme: AcmeIssuer | None = None
+    instance: str = field(default_factory=new_router_instance)
 
     def apply(self, table: RouteTable) -> bool:
         """Serve ``table``: validate, swap and reload when its config differs. True when nginx reloaded."""
@@ -58,7 +59,7 @@ class RouterController:
         if self.acme is not None:
             self.acme.request(table)
             served = with_issued_certificates(table, self.acme.issued(table))
-        text = render_nginx_config(served, self.settings, self.paths)
+        text = render_nginx_config(served, self.settings, self.paths, instance=self.instance)
         if text == self._live_config or text == self._rejected_config:
             return False
         try:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import logging
 import os
+import re
+import secrets
 import ssl
 from dataclasses import dataclass, field
 from importlib import resources
@@ -20,6 +22,9 @@ from wharf.router.routes import HOSTNAME, AppRoute, RouteTable, TlsCertificate
 logger = logging.getLogger(__name__)
 
 ERROR_PAGES = ("not-found", "no-web-dynos", "application-error", "timeout", "maintenance")
+INSTANCE = re.compile(r"[0-9a-f]{8,32}")
+# nginx's upstream timings under a second ("0.000" .. "0.999") and their log form ("0ms" .. "999ms").
+SUBSECOND_TIMES = tuple((f"0.{ms:03d}", f"{ms}ms") for ms in range(1000))
 
 
 @dataclass(frozen=True)
@@ -192,14 +197,30 @@ def _dyno_names(table: RouteTable) -> dict[str, str]:
     return names
 
 
-def render_nginx_config(table: RouteTable, settings: RouterSettings, paths: RouterPaths) -> str:
-    """The full nginx.conf serving ``table``."""
+def new_router_instance() -> str:
+    """A random name for one router's lifetime, the first part of the request ids it generates."""
+    return secrets.token_hex(6)
+
+
+def render_nginx_config(
+    table: RouteTable, settings: RouterSettings, paths: RouterPaths, *, instance: str
+) -> str:
+    """The full nginx.conf serving ``table`` for the router called ``instance``.
+
+    Generated request ids are ``<instance><generation in hex>-<worker pid>-<connection>-<request>``:
+    unique without a random number per request (OpenSSL's generator was the largest single cost of a
+    routed request), and valid by Heroku's rule for incoming ids, so a dyno that passes one on to
+    another app keeps the trail.
+    """
+    if not INSTANCE.fullmatch(instance):
+        raise ValueError(f"router instance {instance!r} must be 8-32 lowercase hex digits")
     if not HOSTNAME.match(settings.domain):
         raise ValueError(f"WHARF_DOMAIN {settings.domain!r} is not a valid hostname")
     http_servers, redirect_servers, tls_servers = plan_servers(table, settings.domain)
     template = _environment().get_template("nginx.conf.j2")
     return template.render(
         generation=table.generation,
+        request_id_prefix=f"{instance}{table.generation:x}",
         settings=settings,
         paths=paths,
         pages=_load_pages(),
@@ -208,5 +229,6 @@ def render_nginx_config(table: RouteTable, settings: RouterSettings, paths: Rout
         redirect_servers=redirect_servers,
         tls_servers=tls_servers,
         dynos=_dyno_names(table),
+        subsecond_times=SUBSECOND_TIMES,
         https_port_suffix="" if settings.https_port == 443 else f":{settings.https_port}",
     )

@@ -84,12 +84,25 @@ def wait_for_port(port: int, timeout: float = 10.0) -> None:
     raise RuntimeError(f"nothing listens on {port}")
 
 
+def pin_tree(pid: int, cpus: set[int]) -> None:
+    """Pin a process, its threads and its children (an nginx master's workers) to ``cpus``."""
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        os.sched_setaffinity(int(task.name), cpus)
+        for child in (task / "children").read_text().split():
+            pin_tree(int(child), cpus)
+
+
 @contextmanager
-def serving(processes: list[subprocess.Popen[bytes]], backends: list[Backend]) -> Iterator[list[Backend]]:
-    """Yields BACKENDS once each one listens; stops PROCESSES afterwards."""
+def serving(
+    processes: list[subprocess.Popen[bytes]], backends: list[Backend], cpus: set[int] | None = None
+) -> Iterator[list[Backend]]:
+    """Yields BACKENDS once each one listens, pinned to ``cpus`` if given; stops PROCESSES afterwards."""
     try:
         for backend in backends:
             wait_for_port(backend.port)
+        if cpus:
+            for process in processes:
+                pin_tree(process.pid, cpus)
         yield backends
     finally:
         for process in processes:
@@ -98,7 +111,7 @@ def serving(processes: list[subprocess.Popen[bytes]], backends: list[Backend]) -
 
 
 @contextmanager
-def static_dynos(folder: Path, count: int) -> Iterator[list[Backend]]:
+def static_dynos(folder: Path, count: int, cpus: set[int] | None = None) -> Iterator[list[Backend]]:
     processes, backends = [], []
     for index in range(1, count + 1):
         directory, port = folder / f"dyno{index}", free_port()
@@ -108,7 +121,7 @@ def static_dynos(folder: Path, count: int) -> Iterator[list[Backend]]:
         argv = ["nginx", "-p", str(directory), "-c", str(conf), "-e", "stderr", "-g", "daemon off;"]
         processes.append(subprocess.Popen(argv))
         backends.append(Backend(dyno=f"web.{index}", host="127.0.0.1", port=port))
-    with serving(processes, backends) as ready:
+    with serving(processes, backends, cpus) as ready:
         yield ready
 
 
@@ -126,7 +139,7 @@ DYNO_KINDS = {
 
 
 @contextmanager
-def uvicorn_dynos(folder: Path, count: int) -> Iterator[list[Backend]]:
+def uvicorn_dynos(folder: Path, count: int, cpus: set[int] | None = None) -> Iterator[list[Backend]]:
     (folder / "dynoapp.py").write_text(UVICORN_APP)
     processes, backends = [], []
     for index in range(1, count + 1):
@@ -136,12 +149,14 @@ def uvicorn_dynos(folder: Path, count: int) -> Iterator[list[Backend]]:
                 "--no-access-log", "--log-level", "warning", "--lifespan", "off"]  # fmt: skip
         processes.append(subprocess.Popen(argv))
         backends.append(Backend(dyno=f"web.{index}", host="127.0.0.1", port=port))
-    with serving(processes, backends) as ready:
+    with serving(processes, backends, cpus) as ready:
         yield ready
 
 
-def dynos(folder: Path, kind: str, count: int) -> contextlib.AbstractContextManager[list[Backend]]:
-    return uvicorn_dynos(folder, count) if kind == "uvicorn" else static_dynos(folder, count)
+def dynos(
+    folder: Path, kind: str, count: int, cpus: set[int] | None
+) -> contextlib.AbstractContextManager[list[Backend]]:
+    return uvicorn_dynos(folder, count, cpus) if kind == "uvicorn" else static_dynos(folder, count, cpus)
 
 
 @contextmanager
@@ -255,7 +270,7 @@ def measure(kind: str, args: argparse.Namespace, folder: Path) -> Figures:
     """
     with (
         redis_server(folder) as redis_url,
-        dynos(folder, kind, 2) as backends,
+        dynos(folder, kind, 2, args.dyno_cpus) as backends,
         router(redis_url, folder, args.router_workers) as rt,
     ):
         client: redis.Redis[bytes] = redis.Redis.from_url(redis_url)
@@ -369,12 +384,31 @@ def main() -> None:
     parser.add_argument(
         "--dynos", default=",".join(DYNO_KINDS), help="comma-separated: " + ", ".join(DYNO_KINDS)
     )
+    parser.add_argument(
+        "--shared",
+        action="store_true",
+        help="let dynos, router and load generator share every CPU (noisier) instead of giving the dynos one",
+    )
     args = parser.parse_args()
+    cpus = sorted(os.sched_getaffinity(0))
+    args.dyno_cpus = None
+    if not args.shared and len(cpus) >= 2:
+        # The dynos get a CPU of their own, as a dyno's CPU limit gives it on a real host; the router and
+        # the load generator (children of this process) share the rest, so the router only gets what the
+        # load generator leaves. Without this, where the scheduler happens to put the three processes
+        # moves single runs by tens of percent.
+        args.dyno_cpus = {cpus[-1]}
+        os.sched_setaffinity(0, set(cpus[:-1]))
+    placement = (
+        "dynos, router and load generator share every CPU"
+        if args.dyno_cpus is None
+        else f"dynos on CPU {cpus[-1]}, router and load generator on CPU {','.join(map(str, cpus[:-1]))}"
+    )
     generator = "wrk" if shutil.which("wrk") else "python (install wrk for figures comparable to DESIGN.md)"
     print(
         f"load generator: {generator}; {args.connections} connections, {args.seconds:g} s per run, "
         f"{args.rounds} rounds of direct, routed, direct; "
-        f"router nginx with {args.router_workers} worker(s) and its log tailer running"
+        f"router nginx with {args.router_workers} worker(s) and its log tailer running; {placement}"
     )
     for kind in args.dynos.split(","):
         if kind == "uvicorn" and importlib.util.find_spec("uvicorn") is None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import os
 import re
 import shutil
 import subprocess
@@ -106,11 +107,12 @@ def load(
 ) -> LoadResult:
     """Load split evenly over ``ports`` at once (one generator each); rates and failures add up."""
     share = connections // len(ports)
+    # Two wrk threads in all, no more than the CPUs this process may use (more would only take turns).
+    threads = max(1, min(2, len(os.sched_getaffinity(0))) // len(ports))
     share_rate = rate / len(ports) if rate else None
     with concurrent.futures.ThreadPoolExecutor(len(ports)) as pool:
         runs = [
-            pool.submit(_load_one, port, host, seconds, share, folder, share_rate, 2 // len(ports) or 1)
-            for port in ports
+            pool.submit(_load_one, port, host, seconds, share, folder, share_rate, threads) for port in ports
         ]
         results = [run.result() for run in runs]
     return LoadResult(

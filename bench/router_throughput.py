@@ -1,9 +1,12 @@
 """Router data plane: throughput and latency through the router against direct to a dyno, same run.
 
-Usage: .venv/bin/python bench/router_throughput.py [--seconds 2] [--rounds 9] [--connections 16]
+Usage: .venv/bin/python bench/router_throughput.py [--dynos static,uvicorn] [--seconds 2] [--rounds 9]
+       [--connections 16] [--shared]
 
-Two "dynos" are tiny nginx servers answering a static body (fast enough that the router, not the dyno,
-is what gets measured). The load generator is wrk (apt install wrk), with a Python fallback.
+Two kinds of "dynos", two of each: tiny nginx servers answering a static body (the router's worst case:
+a dyno that costs nothing) and uvicorn hello-world apps (a Python web dyno). The load generator is wrk
+(apt install wrk), with a Python fallback. By default the dynos get one CPU of their own and the router
+and load generator share the others (``--shared``: everything shares every CPU).
 Prints:
   - throughput through the router to a dyno / direct to that dyno, 16 connections      (target >= 0.8);
     also through the router to two dynos / direct to one (the setup of DESIGN.md), and, stricter,

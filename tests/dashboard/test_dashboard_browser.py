@@ -114,6 +114,8 @@ def test_sign_up_create_app_set_config_scale_and_read_builds(
     expect(config.get_by_label("Value of GREETING")).to_have_value("hello from the dashboard")
     config.get_by_label("Value of GREETING").fill("edited in place")
     config.get_by_role("button", name="Save GREETING").click()
+    # The page the server answers with lists the new release (the typed value alone shows before that).
+    expect(page.locator("#releases tbody tr th").first).to_contain_text("v3")
     expect(config.get_by_label("Value of GREETING")).to_have_value("edited in place")
 
     deploy_release(live_server, name)
@@ -131,6 +133,7 @@ def test_sign_up_create_app_set_config_scale_and_read_builds(
     config.get_by_role("link", name="Reveal config vars").click()
     config.get_by_label("Value of GREETING").fill("changed after the deploy")
     config.get_by_role("button", name="Save GREETING").click()
+    expect(page.locator("#releases tbody tr th").first).to_contain_text("v5")
     expect(config.get_by_label("Value of GREETING")).to_have_value("changed after the deploy")
     page.locator("#releases").get_by_role("button", name="Roll back to v4").click()
     expect(page.locator("#releases tbody tr").first).to_contain_text("Rollback to v4")

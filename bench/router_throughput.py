@@ -1,25 +1,35 @@
 """Router data plane: throughput and latency through the router against direct to a dyno, same run.
 
 Usage: .venv/bin/python bench/router_throughput.py [--dynos static,uvicorn] [--seconds 2] [--rounds 9]
-       [--connections 16] [--shared]
+       [--connections 16] [--shared] [--dyno-trusts-router]
 
 Two kinds of "dynos", two of each: tiny nginx servers answering a static body (the router's worst case:
 a dyno that costs nothing) and uvicorn hello-world apps (a Python web dyno). The load generator is wrk
 (apt install wrk), with a Python fallback. By default the dynos get one CPU of their own and the router
 and load generator share the others (``--shared``: everything shares every CPU).
+
+A uvicorn dyno trusts X-Forwarded-* only from the addresses in its ``--forwarded-allow-ips`` (by default
+127.0.0.1, itself). Under Wharf the router reaches a dyno's container from the app network's gateway, so
+with those defaults the dyno keeps X-Forwarded-For as a plain header; here the router connects from
+127.0.0.1, so the dynos are told to trust no address the benchmark has, to take the same path as under
+Wharf. ``--dyno-trusts-router`` measures an app that opted in to reading the client's address from the
+router (uvicorn then rewrites it from X-Forwarded-For in Python for every request).
 Prints:
   - throughput through the router to a dyno / direct to that dyno, 16 connections      (target >= 0.8);
     also through the router to two dynos / direct to one (the setup of DESIGN.md), and, stricter,
     / direct to both dynos at once (8 + 8 connections)
   - p99 latency added by the router at half the direct throughput                      (target <= 1 ms)
   - time from a route being published to the first request it serves         (target < 1 s)
+  - for comparison, the bare nginx of DESIGN.md (proxy_pass with upstream keepalive, no headers or log)
+    to dyno 1 on the router's CPUs / direct, and the router / that bare nginx
 The router's nginx runs 1 worker, like the measurement in DESIGN.md, and its access log tailer runs
 (router log lines are part of the product), so its cost is counted.
 
 Throughput on a small shared host drifts by tens of percent from one run to the next, so each round
-runs direct to dyno 1, then through the router (to dyno 1 alone, then to both), then direct again; the
-routed runs are compared with the mean of the two direct runs around them. There are ``--rounds``
-rounds, the median of the per-round ratios is the figure, and every round is printed as well.
+runs direct to dyno 1, then through the router (to dyno 1 alone, then to both), then through the bare
+nginx, then direct again; the proxied runs are compared with the mean of the two direct runs around
+them. There are ``--rounds`` rounds, the median of the per-round ratios is the figure, and every round
+is printed as well.
 """
 
 from __future__ import annotations
@@ -43,6 +53,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import redis
+from bare_proxy import bare_proxy
 from http_load import LoadResult, load
 
 from wharf.router.controller import RouterController
@@ -141,15 +152,27 @@ DYNO_KINDS = {
 }
 
 
+# An RFC 5737 documentation address: none of the benchmark's processes connects from it.
+UNTRUSTED_PEERS_ONLY = "192.0.2.1"
+
+
+def uvicorn_argv(folder: Path, port: int, *, trust_router: bool) -> list[str]:
+    """A hello-world uvicorn dyno; ``trust_router``: honour X-Forwarded-* from 127.0.0.1 (the router here)."""
+    trusted = "127.0.0.1" if trust_router else UNTRUSTED_PEERS_ONLY
+    return [sys.executable, "-m", "uvicorn", "dynoapp:app", "--app-dir", str(folder),
+            "--host", "127.0.0.1", "--port", str(port), "--forwarded-allow-ips", trusted,
+            "--no-access-log", "--log-level", "warning", "--lifespan", "off"]  # fmt: skip
+
+
 @contextmanager
-def uvicorn_dynos(folder: Path, count: int, cpus: set[int] | None = None) -> Iterator[list[Backend]]:
+def uvicorn_dynos(
+    folder: Path, count: int, cpus: set[int] | None = None, *, trust_router: bool = False
+) -> Iterator[list[Backend]]:
     (folder / "dynoapp.py").write_text(UVICORN_APP)
     processes, backends = [], []
     for index in range(1, count + 1):
         port = free_port()
-        argv = [sys.executable, "-m", "uvicorn", "dynoapp:app", "--app-dir", str(folder),
-                "--host", "127.0.0.1", "--port", str(port),
-                "--no-access-log", "--log-level", "warning", "--lifespan", "off"]  # fmt: skip
+        argv = uvicorn_argv(folder, port, trust_router=trust_router)
         processes.append(subprocess.Popen(argv))
         backends.append(Backend(dyno=f"web.{index}", host="127.0.0.1", port=port))
     with serving(processes, backends, cpus) as ready:
@@ -157,9 +180,11 @@ def uvicorn_dynos(folder: Path, count: int, cpus: set[int] | None = None) -> Ite
 
 
 def dynos(
-    folder: Path, kind: str, count: int, cpus: set[int] | None
+    folder: Path, kind: str, count: int, cpus: set[int] | None, *, trust_router: bool = False
 ) -> contextlib.AbstractContextManager[list[Backend]]:
-    return uvicorn_dynos(folder, count, cpus) if kind == "uvicorn" else static_dynos(folder, count, cpus)
+    if kind == "uvicorn":
+        return uvicorn_dynos(folder, count, cpus, trust_router=trust_router)
+    return static_dynos(folder, count, cpus)
 
 
 @contextmanager
@@ -254,6 +279,7 @@ class Pair:
 class Figures:
     same_dyno: list[Pair]
     both_dynos: list[Pair]
+    bare_same_dyno: list[Pair]
     direct_both: LoadResult
     direct_half: LoadResult
     routed_half: LoadResult
@@ -269,12 +295,14 @@ def measure(kind: str, args: argparse.Namespace, folder: Path) -> Figures:
     """All figures for one kind of dyno, direct and through the router, in the same run.
 
     App "solo" routes to dyno 1 only, app "bench" to both dynos; each round measures dyno 1 directly,
-    then through the router to dyno 1 alone, then through the router to both.
+    then through the router to dyno 1 alone, then through the router to both, then through the bare
+    nginx of DESIGN.md to dyno 1 (on the router's CPUs, without Wharf's headers and log), then directly.
     """
     with (
         redis_server(folder) as redis_url,
-        dynos(folder, kind, 2, args.dyno_cpus) as backends,
+        dynos(folder, kind, 2, args.dyno_cpus, trust_router=args.dyno_trusts_router) as backends,
         router(redis_url, folder, args.router_workers) as rt,
+        bare_proxy(folder / "bare", bare_port := free_port(), backends[0].address),
     ):
         client: redis.Redis[bytes] = redis.Redis.from_url(redis_url)
         apps = (
@@ -286,14 +314,16 @@ def measure(kind: str, args: argparse.Namespace, folder: Path) -> Figures:
         seconds, conns = args.seconds, args.connections
         ports = [b.port for b in backends]
         load([rt.port], SOLO_HOST, 1, conns, folder)
-        same_dyno, both_dynos = [], []
+        same_dyno, both_dynos, bare_same_dyno = [], [], []
         for _ in range(args.rounds):
             before = load(ports[:1], SOLO_HOST, seconds, conns, folder)
             solo = load([rt.port], SOLO_HOST, seconds, conns, folder)
             pair = load([rt.port], PAIR_HOST, seconds, conns, folder)
+            bare = load([bare_port], SOLO_HOST, seconds, conns, folder)
             direct = bracketing(before, load(ports[:1], SOLO_HOST, seconds, conns, folder))
             same_dyno.append(Pair(direct, solo))
             both_dynos.append(Pair(direct, pair))
+            bare_same_dyno.append(Pair(direct, bare))
         direct_both = load(ports, PAIR_HOST, seconds, conns, folder)
         middle = median_pair(same_dyno)
         direct, routed = middle.direct, middle.routed
@@ -308,6 +338,7 @@ def measure(kind: str, args: argparse.Namespace, folder: Path) -> Figures:
     return Figures(
         same_dyno,
         both_dynos,
+        bare_same_dyno,
         direct_both,
         direct_half,
         routed_half,
@@ -358,6 +389,15 @@ def report(kind: str, figures: Figures) -> None:
     middle = _pair_lines("throughput ratio, same dyno", figures.same_dyno)
     print("router -> dynos 1 and 2 (the setup of DESIGN.md), against direct to dyno 1:")
     both_middle = _pair_lines("throughput ratio, two dynos", figures.both_dynos)
+    bare = median_pair(figures.bare_same_dyno)
+    against_bare = statistics.median(
+        wharf.routed.rps / plain.routed.rps
+        for wharf, plain in zip(figures.same_dyno, figures.bare_same_dyno, strict=True)
+    )
+    print(
+        f"bare nginx of DESIGN.md -> dyno 1, against direct to dyno 1: {bare.ratio:.2f} (median of "
+        f"{len(figures.bare_same_dyno)} rounds); router / bare nginx, same dyno: {against_bare:.2f}"
+    )
     direct, routed, both = middle.direct, middle.routed, figures.direct_both
     print(
         f"direct to both dynos at once: {both.rps:8.0f} req/s; router -> both dynos / that: "
@@ -392,6 +432,11 @@ def main() -> None:
         action="store_true",
         help="let dynos, router and load generator share every CPU (noisier) instead of giving the dynos one",
     )
+    parser.add_argument(
+        "--dyno-trusts-router",
+        action="store_true",
+        help="uvicorn dynos honour the router's X-Forwarded-For (an app that opted in to client addresses)",
+    )
     args = parser.parse_args()
     cpus = sorted(os.sched_getaffinity(0))
     args.dyno_cpus = None
@@ -411,7 +456,8 @@ def main() -> None:
     print(
         f"load generator: {generator}; {args.connections} connections, {args.seconds:g} s per run, "
         f"{args.rounds} rounds of direct, routed, direct; "
-        f"router nginx with {args.router_workers} worker(s) and its log tailer running; {placement}"
+        f"router nginx with {args.router_workers} worker(s) and its log tailer running; {placement}; "
+        f"uvicorn dynos {'trust' if args.dyno_trusts_router else 'do not trust'} the router's X-Forwarded-For"
     )
     for kind in args.dynos.split(","):
         if kind == "uvicorn" and importlib.util.find_spec("uvicorn") is None:

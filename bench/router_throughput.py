@@ -18,7 +18,8 @@ Prints:
   - throughput through the router to a dyno / direct to that dyno, 16 connections      (target >= 0.8);
     also through the router to two dynos / direct to one (the setup of DESIGN.md), and, stricter,
     / direct to both dynos at once (8 + 8 connections)
-  - p99 latency added by the router at half the direct throughput                      (target <= 1 ms)
+  - p99 latency added by the router at half the direct throughput, median of ``--latency-rounds``
+    pairs of paced runs                                                                (target <= 1 ms)
   - time from a route being published to the first request it serves         (target < 1 s)
   - for comparison, the bare nginx of DESIGN.md (proxy_pass with upstream keepalive, no headers or log)
     to dyno 1 on the router's CPUs / direct, and the router / that bare nginx
@@ -281,10 +282,8 @@ class Figures:
     both_dynos: list[Pair]
     bare_same_dyno: list[Pair]
     direct_both: LoadResult
-    direct_half: LoadResult
-    routed_half: LoadResult
-    direct_light: LoadResult
-    routed_light: LoadResult
+    half: list[Pair]
+    light: list[Pair]
     route_seconds: list[float]
 
 
@@ -327,12 +326,19 @@ def measure(kind: str, args: argparse.Namespace, folder: Path) -> Figures:
         direct_both = load(ports, PAIR_HOST, seconds, conns, folder)
         middle = median_pair(same_dyno)
         direct, routed = middle.direct, middle.routed
-        half = direct.rps / 2
-        direct_half = load(ports[:1], SOLO_HOST, seconds, conns, folder, rate=half)
-        routed_half = load([rt.port], SOLO_HOST, seconds, conns, folder, rate=half)
-        light = min(direct.rps, routed.rps) / 2
-        direct_light = load(ports[:1], SOLO_HOST, seconds, conns, folder, rate=light)
-        routed_light = load([rt.port], SOLO_HOST, seconds, conns, folder, rate=light)
+
+        def paced(rate: float) -> list[Pair]:
+            """Direct and routed runs at ``rate``, back to back, ``--latency-rounds`` times."""
+            return [
+                Pair(
+                    load(ports[:1], SOLO_HOST, seconds, conns, folder, rate=rate),
+                    load([rt.port], SOLO_HOST, seconds, conns, folder, rate=rate),
+                )
+                for _ in range(args.latency_rounds)
+            ]
+
+        half = paced(direct.rps / 2)
+        light = paced(routed.rps / 2) if routed.rps < direct.rps else []
         route_seconds = route_to_traffic_seconds(client, backends, rt.port, rounds=5)
         client.delete("wharf:routes")
     return Figures(
@@ -340,10 +346,8 @@ def measure(kind: str, args: argparse.Namespace, folder: Path) -> Figures:
         both_dynos,
         bare_same_dyno,
         direct_both,
-        direct_half,
-        routed_half,
-        direct_light,
-        routed_light,
+        half,
+        light,
         route_seconds,
     )
 
@@ -363,12 +367,17 @@ def median_pair(pairs: list[Pair]) -> Pair:
     return ordered[(len(ordered) - 1) // 2]
 
 
-def _latency_lines(label: str, direct: LoadResult, routed: LoadResult, target: str) -> None:
-    print(
-        f"at {label}: p99 direct {direct.p99_ms:.3f} ms ({direct.rps:.0f} req/s reached), "
-        f"router {routed.p99_ms:.3f} ms ({routed.rps:.0f} req/s reached)"
-    )
-    print(f"  added p99 latency:     {routed.p99_ms - direct.p99_ms:10.3f} ms{target}")
+def _latency_lines(label: str, pairs: list[Pair], target: str) -> None:
+    """Each paced round's p99s, then the median of the latency the router added."""
+    print(f"at {label}:")
+    for index, pair in enumerate(pairs, 1):
+        direct, routed = pair.direct, pair.routed
+        print(
+            f"  round {index}: p99 direct {direct.p99_ms:.3f} ms ({direct.rps:.0f} req/s reached), "
+            f"router {routed.p99_ms:.3f} ms ({routed.rps:.0f} req/s reached)"
+        )
+    added = statistics.median(pair.routed.p99_ms - pair.direct.p99_ms for pair in pairs)
+    print(f"  added p99 latency:     {added:10.3f} ms   (median of {len(pairs)} rounds){target}")
 
 
 def _pair_lines(label: str, pairs: list[Pair]) -> Pair:
@@ -386,7 +395,7 @@ def _pair_lines(label: str, pairs: list[Pair]) -> Pair:
 def report(kind: str, figures: Figures) -> None:
     print(f"-- dynos: 2 x {DYNO_KINDS[kind]}")
     print("router -> dyno 1 alone, against direct to dyno 1:")
-    middle = _pair_lines("throughput ratio, same dyno", figures.same_dyno)
+    _pair_lines("throughput ratio, same dyno", figures.same_dyno)
     print("router -> dynos 1 and 2 (the setup of DESIGN.md), against direct to dyno 1:")
     both_middle = _pair_lines("throughput ratio, two dynos", figures.both_dynos)
     bare = median_pair(figures.bare_same_dyno)
@@ -398,17 +407,14 @@ def report(kind: str, figures: Figures) -> None:
         f"bare nginx of DESIGN.md -> dyno 1, against direct to dyno 1: {bare.ratio:.2f} (median of "
         f"{len(figures.bare_same_dyno)} rounds); router / bare nginx, same dyno: {against_bare:.2f}"
     )
-    direct, routed, both = middle.direct, middle.routed, figures.direct_both
+    both = figures.direct_both
     print(
         f"direct to both dynos at once: {both.rps:8.0f} req/s; router -> both dynos / that: "
         f"{both_middle.routed.rps / both.rps:.2f}"
     )
-    _latency_lines(
-        "half the direct throughput", figures.direct_half, figures.routed_half, " (target <= 1 ms)"
-    )
-    light = min(direct.rps, routed.rps) / 2
-    if light < direct.rps / 2:
-        _latency_lines("half the router's throughput", figures.direct_light, figures.routed_light, "")
+    _latency_lines("half the direct throughput", figures.half, "; target <= 1 ms")
+    if figures.light:
+        _latency_lines("half the router's throughput", figures.light, "")
     timings = figures.route_seconds
     print(
         f"route published -> traffic: median {statistics.median(timings) * 1000:.0f} ms, "
@@ -421,6 +427,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=2)
     parser.add_argument("--rounds", type=int, default=9, help="direct/routed rounds per kind of dyno")
     parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument(
+        "--latency-rounds", type=int, default=5, help="direct/routed pairs of paced runs for the p99 figures"
+    )
     parser.add_argument(
         "--router-workers", default="1", help="nginx worker_processes of the router (1 as in DESIGN.md)"
     )
@@ -455,7 +464,8 @@ def main() -> None:
     generator = "wrk" if shutil.which("wrk") else "python (install wrk for figures comparable to DESIGN.md)"
     print(
         f"load generator: {generator}; {args.connections} connections, {args.seconds:g} s per run, "
-        f"{args.rounds} rounds of direct, routed, direct; "
+        f"{args.rounds} rounds of direct, routed, bare nginx, direct; "
+        f"{args.latency_rounds} rounds of paced runs for latency; "
         f"router nginx with {args.router_workers} worker(s) and its log tailer running; {placement}; "
         f"uvicorn dynos {'trust' if args.dyno_trusts_router else 'do not trust'} the router's X-Forwarded-For"
     )

@@ -5,11 +5,13 @@ The benchmarks run it beside Wharf's router as the floor of an nginx data plane 
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from local_ports import wait_for_port
 
 BARE = """worker_processes 1;
 pid {dir}/bare.pid;
@@ -44,21 +46,20 @@ def nginx_argv(config: Path) -> list[str]:
 
 
 @contextmanager
-def bare_proxy(directory: Path, port: int, backend: str) -> Iterator[None]:
-    """BARE running on ``port`` until the block ends."""
-    directory.mkdir(parents=True, exist_ok=True)
-    config = directory / "bare.conf"
-    config.write_text(bare_config(directory, port, backend))
+def nginx_running(config: Path, port: int) -> Iterator[None]:
+    """nginx with CONFIG serving on ``port`` until the block ends."""
     process = subprocess.Popen(nginx_argv(config))
     try:
-        deadline = time.monotonic() + 10
-        while process.poll() is None and not (directory / "bare.pid").exists():
-            if time.monotonic() > deadline:
-                raise RuntimeError("the bare nginx did not start")
-            time.sleep(0.02)
-        if process.poll() is not None:
-            raise RuntimeError(f"the bare nginx exited with {process.returncode}")
+        wait_for_port(port)
         yield
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+def bare_proxy(directory: Path, port: int, backend: str) -> contextlib.AbstractContextManager[None]:
+    """BARE running on ``port`` until the block ends."""
+    directory.mkdir(parents=True, exist_ok=True)
+    config = directory / "bare.conf"
+    config.write_text(bare_config(directory, port, backend))
+    return nginx_running(config, port)

@@ -28,12 +28,11 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
-from bare_proxy import bare_config, nginx_argv
-from router_throughput import UVICORN_APP, free_port, static_dynos, uvicorn_argv, wait_for_port
+from bare_proxy import bare_config, nginx_argv, nginx_running
+from local_ports import free_port, wait_for_port
+from router_throughput import UVICORN_APP, static_dynos, uvicorn_argv
 
 from wharf.router.render import RouterPaths, RouterSettings, new_router_instance, render_nginx_config
 from wharf.router.routes import AppRoute, Backend, RouteTable
@@ -108,17 +107,6 @@ def router_part(folder: Path, seconds: float) -> None:
                 f"({counts[name] / counts['bare']:.2f} x bare)",
                 flush=True,
             )
-
-
-@contextmanager
-def nginx_running(config: Path, port: int) -> Iterator[None]:
-    process = subprocess.Popen(nginx_argv(config))
-    try:
-        wait_for_port(port)
-        yield
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 def dyno_part(folder: Path, seconds: float) -> None:

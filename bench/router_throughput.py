@@ -41,7 +41,6 @@ import http.client
 import importlib.util
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -56,6 +55,7 @@ from pathlib import Path
 import redis
 from bare_proxy import bare_proxy
 from http_load import LoadResult, load
+from local_ports import free_port, wait_for_port
 
 from wharf.router.controller import RouterController
 from wharf.router.nginx import NginxMaster
@@ -80,23 +80,6 @@ http {{
     }}
 }}
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_for_port(port: int, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
-        except OSError:
-            time.sleep(0.02)
-    raise RuntimeError(f"nothing listens on {port}")
 
 
 def pin_tree(pid: int, cpus: set[int]) -> None:

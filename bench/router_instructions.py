@@ -22,6 +22,7 @@ Needs valgrind and wrk (apt install valgrind wrk); the second part needs uvicorn
 from __future__ import annotations
 
 import argparse
+import http.client
 import importlib.util
 import re
 import shutil
@@ -51,17 +52,34 @@ def wrk_requests(port: int, seconds: float) -> int:
     return int(found.group(1))
 
 
+def one_request(port: int) -> int:
+    """Send one request to ``port`` and wait for its answer; returns the count, 1."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    try:
+        connection.request("GET", "/", headers={"Host": HOST})
+        connection.getresponse().read()
+    finally:
+        connection.close()
+    return 1
+
+
 def instructions(program: list[str], port: int, load_port: int, seconds: float, out: Path) -> tuple[int, int]:
     """(requests served, instructions executed) by PROGRAM under callgrind, once it listens on ``port``,
-    while wrk sends requests to ``load_port`` for ``seconds`` (no load for 0)."""
+    while wrk sends requests to ``load_port`` for ``seconds`` (for 0, one request to ``port``)."""
     argv = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", *program]
     process = subprocess.Popen(argv, stderr=subprocess.PIPE, text=True)
     try:
         wait_for_port(port, timeout=120)
-        requests = wrk_requests(load_port, seconds) if seconds else 0
+        # Even the run without load waits for one answer: nginx listens before it enters its event loop,
+        # and a SIGTERM that lands in between only sets a flag that nothing reads while nginx sleeps.
+        requests = wrk_requests(load_port, seconds) if seconds else one_request(port)
     finally:
         process.terminate()
-        _, errors = process.communicate(timeout=120)
+        try:
+            _, errors = process.communicate(timeout=120)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            raise
     collected = re.search(r"Collected : (\d+)", errors)
     if collected is None:
         raise RuntimeError(f"callgrind printed no total: {errors[-2000:]}")

@@ -18,9 +18,9 @@ import redis
 
 from tests.e2e.fixtures import developer, wharf
 from tests.support import REPO_ROOT, free_port, wait_for_http
+from wharf.platform.actions.invites import create_invite
 from wharf.platform.db import get_engine, session_scope
 from wharf.platform.migrate import upgrade_database
-from wharf.platform.services.invites import create_invite
 
 # Shared by every folder of tests: one `wharfd up` per session, and developers pushing to it.
 __all__ = ["REPO_ROOT", "developer", "free_port", "wait_for_http", "wharf"]

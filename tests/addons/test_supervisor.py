@@ -9,6 +9,8 @@ from typing import cast
 
 import pytest
 
+from wharf.platform.actions.apps import create_app
+from wharf.platform.actions.releases import current_config
 from wharf.platform.addons import AddonProviders, build_addon_providers
 from wharf.platform.addons.fake import FakeAddonProvider, FakeAddonWorld
 from wharf.platform.addons.service import create_addon, finish_provisioning
@@ -17,8 +19,6 @@ from wharf.platform.db import session_scope
 from wharf.platform.migrate import upgrade_database
 from wharf.platform.models import Addon, AddonBackup, User
 from wharf.platform.security.crypto import ConfigCipher
-from wharf.platform.services.apps import create_app
-from wharf.platform.services.releases import current_config
 from wharf.platform.settings import Settings
 
 

@@ -17,11 +17,11 @@ from sqlalchemy import select
 
 from tests.conftest import LiveServer
 from tests.dashboard.helpers import PASSWORD
+from wharf.platform.actions import formation, releases
 from wharf.platform.db import session_scope
 from wharf.platform.logs.stream import LogWriter
 from wharf.platform.models import App, Build
 from wharf.platform.security.crypto import ConfigCipher
-from wharf.platform.services import formation, releases
 
 pytestmark = pytest.mark.e2e
 

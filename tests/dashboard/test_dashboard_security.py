@@ -8,8 +8,8 @@ import httpx
 
 from tests.conftest import LiveServer
 from tests.dashboard.helpers import PASSWORD, DashboardClient, csrf_from
-from wharf.platform.dashboard.routes import apps as app_routes
-from wharf.platform.dashboard.routes import changes as change_routes
+from wharf.platform.web.dashboard.routes import apps as app_routes
+from wharf.platform.web.dashboard.routes import changes as change_routes
 
 
 def test_pages_need_a_session_and_send_you_to_login(live_server: LiveServer) -> None:

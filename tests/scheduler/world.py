@@ -12,6 +12,9 @@ import redis
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from wharf.platform.actions.apps import create_app
+from wharf.platform.actions.formation import FormationChange, update_formation
+from wharf.platform.actions.releases import create_release, current_config
 from wharf.platform.db import session_scope
 from wharf.platform.models import App, Release, User
 from wharf.platform.routing import BACKENDS_KEY
@@ -20,9 +23,6 @@ from wharf.platform.scheduler.desired import SUCCEEDED
 from wharf.platform.scheduler.loop import Scheduler
 from wharf.platform.scheduler.progress import follow_deploy
 from wharf.platform.security.crypto import ConfigCipher
-from wharf.platform.services.apps import create_app
-from wharf.platform.services.formation import FormationChange, update_formation
-from wharf.platform.services.releases import create_release, current_config
 
 CIPHER = ConfigCipher("scheduler-tests-" + "k" * 32)
 

@@ -10,11 +10,11 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from wharf.platform.actions.accounts import count_users
+from wharf.platform.actions.invites import create_invite
 from wharf.platform.db import session_scope
 from wharf.platform.errors import WharfError
 from wharf.platform.migrate import upgrade_database
-from wharf.platform.services.accounts import count_users
-from wharf.platform.services.invites import create_invite
 from wharf.platform.settings import Settings, SettingsError, get_settings
 from wharf.platform.supervisor import Component, Supervisor, child_environment, component_argv
 
@@ -132,7 +132,7 @@ def api() -> None:
     """Serve the API, the git endpoint and the dashboard."""
     import uvicorn
 
-    from wharf.platform.api.main import create_app
+    from wharf.platform.web.main import create_app
 
     settings = _settings()
     uvicorn.run(

@@ -14,13 +14,13 @@ from pathlib import Path
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from wharf.platform.actions.audit import record_event
 from wharf.platform.addons import AddonProviders
 from wharf.platform.addons.service import addon_spec
 from wharf.platform.db import utcnow
 from wharf.platform.errors import BadRequest, NotFound
 from wharf.platform.models import Addon, AddonBackup, App, User
 from wharf.platform.security.crypto import ConfigCipher
-from wharf.platform.services.audit import record_event
 
 BACKUP_LABEL = re.compile(r"^([ab])(\d+)$")
 SCHEDULE_TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")

@@ -15,14 +15,14 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from wharf.platform.actions.audit import record_event
+from wharf.platform.actions.releases import create_release, latest_release
 from wharf.platform.addons import AddonProviders
 from wharf.platform.addons.base import AddonSpec, kind_named
 from wharf.platform.db import session_scope
 from wharf.platform.errors import BadRequest, Conflict, NotFound
 from wharf.platform.models import Addon, App, Release, User
 from wharf.platform.security.crypto import ConfigCipher
-from wharf.platform.services.audit import record_event
-from wharf.platform.services.releases import create_release, latest_release
 
 ATTACHMENT = re.compile(r"^[A-Z][A-Z0-9_]{0,59}$")
 ADJECTIVES = (

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from wharf.platform.actions.audit import record_event
 from wharf.platform.addons import AddonProviders, get_addon_providers
 from wharf.platform.addons.backups import (
     backups_root,
@@ -27,7 +28,6 @@ from wharf.platform.addons.service import addon_spec, finish_provisioning
 from wharf.platform.db import session_scope
 from wharf.platform.models import Addon
 from wharf.platform.security.crypto import ConfigCipher
-from wharf.platform.services.audit import record_event
 from wharf.platform.settings import Settings, get_settings
 
 DEFAULT_INTERVAL = 15.0

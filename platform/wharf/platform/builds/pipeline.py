@@ -18,6 +18,7 @@ from pathlib import Path
 import docker
 import redis
 
+from wharf.platform.actions.releases import create_release, current_config, list_releases
 from wharf.platform.builds.compile import BuildFailed, BuildLimits
 from wharf.platform.builds.image import (
     ImageBuildFailed,
@@ -36,7 +37,6 @@ from wharf.platform.models import App, Build, User
 from wharf.platform.scheduler.notify import wake_scheduler
 from wharf.platform.scheduler.progress import forget_deploy_output
 from wharf.platform.security.crypto import ConfigCipher
-from wharf.platform.services.releases import create_release, current_config, list_releases
 from wharf.platform.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)

@@ -13,6 +13,7 @@ from datetime import datetime
 import redis
 from sqlalchemy.orm import Session
 
+from wharf.platform.actions.releases import create_release, get_release
 from wharf.platform.errors import BadRequest, NotFound
 from wharf.platform.models import App, Release, User
 from wharf.platform.runtime import Dyno, DynoNotFound, Runtime, get_runtime
@@ -20,7 +21,6 @@ from wharf.platform.scheduler.desired import PENDING, ReleaseTarget
 from wharf.platform.scheduler.dynos import LAUNCHER, is_oneoff, oneoff_spec, restarts_of
 from wharf.platform.scheduler.notify import request_restart, wake_scheduler
 from wharf.platform.security.crypto import ConfigCipher
-from wharf.platform.services.releases import create_release, get_release
 
 
 @functools.lru_cache(maxsize=2)

@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from wharf.platform.actions.audit import record_event
 from wharf.platform.db import session_scope
 from wharf.platform.models import App, Formation, Release
 from wharf.platform.security.crypto import ConfigCipher
-from wharf.platform.services.audit import record_event
 
 PENDING = "pending"
 SUCCEEDED = "succeeded"

@@ -1,0 +1,105 @@
+"""Sign-up with an invite, login, and API tokens."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from wharf.platform.actions.invites import claim_invite
+from wharf.platform.db import utcnow
+from wharf.platform.errors import BadRequest, Conflict, NotFound, Unauthorized
+from wharf.platform.models import ApiToken, InviteRedemption, User
+from wharf.platform.security.passwords import hash_password, password_problem, verify_password
+from wharf.platform.security.tokens import digest, new_api_token
+
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    token: ApiToken
+    secret: str
+
+
+def normalize_email(email: str) -> str:
+    cleaned = email.strip().lower()
+    if len(cleaned) > 254 or not _EMAIL.match(cleaned):
+        raise BadRequest(
+            f"'{email}' is not an email address. Give one like alice@example.com.", error_id="bad_email"
+        )
+    return cleaned
+
+
+def find_user_by_email(*, session: Session, email: str) -> User | None:
+    return session.scalar(select(User).where(User.email == email.strip().lower()))
+
+
+def signup(*, session: Session, invite_code: str, email: str, password: str) -> tuple[User, IssuedToken]:
+    """Create an account from an invite. The invite use and the account commit together or not at all."""
+    email = normalize_email(email)
+    problem = password_problem(password)
+    if problem:
+        raise BadRequest(problem, error_id="weak_password")
+    password_hash = hash_password(password)
+    invite = claim_invite(session=session, code=invite_code)
+    if find_user_by_email(session=session, email=email) is not None:
+        raise Conflict(
+            f"An account for {email} exists already. Log in with `wharf login`.", error_id="email_taken"
+        )
+    user = User(email=email, password_hash=password_hash, is_admin=invite.grants_admin)
+    session.add(user)
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        raise Conflict(
+            f"An account for {email} exists already. Log in with `wharf login`.", error_id="email_taken"
+        ) from exc
+    session.add(InviteRedemption(invite_id=invite.id, user_id=user.id))
+    return user, issue_token(session=session, user=user, description="wharf signup")
+
+
+def authenticate(*, session: Session, email: str, password: str) -> User:
+    user = find_user_by_email(session=session, email=email)
+    if not verify_password(user.password_hash if user else None, password) or user is None:
+        raise Unauthorized("Wrong email or password.", error_id="invalid_credentials")
+    return user
+
+
+def issue_token(*, session: Session, user: User, description: str) -> IssuedToken:
+    secret = new_api_token()
+    token = ApiToken(
+        user_id=user.id, token_hash=digest(secret), prefix=secret[:10], description=description[:200]
+    )
+    session.add(token)
+    session.flush()
+    return IssuedToken(token=token, secret=secret)
+
+
+def user_for_token(*, session: Session, secret: str) -> tuple[User, ApiToken] | None:
+    token = session.scalar(select(ApiToken).where(ApiToken.token_hash == digest(secret)))
+    if token is None:
+        return None
+    now = utcnow()
+    # Written at most once a minute, so that reads do not all become writes.
+    if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
+        token.last_used_at = now
+    return token.user, token
+
+
+def list_tokens(*, session: Session, user: User) -> list[ApiToken]:
+    return list(session.scalars(select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id)))
+
+
+def revoke_token(*, session: Session, user: User, token_id: int) -> None:
+    token = session.get(ApiToken, token_id)
+    if token is None or token.user_id != user.id:
+        raise NotFound(f"No token with id {token_id}. List yours with `wharf auth:tokens`.")
+    session.delete(token)
+
+
+def count_users(*, session: Session) -> int:
+    return len(session.scalars(select(User.id).limit(1)).all())

@@ -1,0 +1,82 @@
+"""Apps: creation, lookup scoped to the owner, and destruction."""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from wharf.platform.actions.audit import record_event
+from wharf.platform.actions.names import generate_app_name, validate_app_name
+from wharf.platform.actions.releases import create_release
+from wharf.platform.errors import BadRequest, Conflict, NotFound
+from wharf.platform.models import App, Formation, Release, User
+from wharf.platform.security.crypto import ConfigCipher
+
+MAX_NAME_ATTEMPTS = 20
+
+
+def _name_taken(*, session: Session, name: str) -> bool:
+    return session.scalar(select(App.id).where(App.name == name)) is not None
+
+
+def create_app(*, session: Session, cipher: ConfigCipher, owner: User, name: str | None) -> App:
+    if name is None:
+        for _ in range(MAX_NAME_ATTEMPTS):
+            name = generate_app_name()
+            if not _name_taken(session=session, name=name):
+                break
+        else:
+            raise Conflict("Could not find a free app name. Choose one: wharf apps:create NAME")
+    validate_app_name(name)
+    if _name_taken(session=session, name=name):
+        raise Conflict(
+            f"Name {name} is already taken. Choose another: wharf apps:create OTHER-NAME",
+            error_id="name_taken",
+        )
+    app = App(name=name, owner_id=owner.id)
+    session.add(app)
+    session.flush()
+    record_event(
+        session=session, actor=owner, action="create", app_name=name, message=f"Created by {owner.email}"
+    )
+    create_release(
+        session=session, cipher=cipher, app=app, actor=owner, description="Initial release", config={}
+    )
+    return app
+
+
+def get_owned_app(*, session: Session, user: User, name: str) -> App:
+    """The app if the user may see it; another user's app is reported as missing, not forbidden."""
+    app = session.scalar(select(App).where(App.name == name))
+    if app is None or (app.owner_id != user.id):
+        raise NotFound(
+            f"Couldn't find that app ({name}). Check the name with `wharf apps`.", error_id="app_not_found"
+        )
+    return app
+
+
+def list_owned_apps(*, session: Session, user: User) -> list[App]:
+    return list(session.scalars(select(App).where(App.owner_id == user.id).order_by(App.name)))
+
+
+def check_destroy_confirmation(*, app: App, confirm: str | None) -> None:
+    """Destroying loses data: it needs the app's name typed back, before anything is touched."""
+    if confirm != app.name:
+        raise BadRequest(
+            f"Confirmation did not match {app.name}. Nothing was destroyed. Pass --confirm {app.name}.",
+            error_id="confirmation_required",
+        )
+
+
+def destroy_app(*, session: Session, actor: User, app: App, confirm: str | None) -> None:
+    check_destroy_confirmation(app=app, confirm=confirm)
+    session.execute(delete(Formation).where(Formation.app_id == app.id))
+    session.execute(delete(Release).where(Release.app_id == app.id))
+    record_event(
+        session=session,
+        actor=actor,
+        action="destroy",
+        app_name=app.name,
+        message=f"Destroyed by {actor.email}",
+    )
+    session.delete(app)

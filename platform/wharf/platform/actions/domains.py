@@ -1,0 +1,121 @@
+"""Custom domains, maintenance mode and TLS certificates: the API's half of the route table."""
+
+from __future__ import annotations
+
+import re
+
+import redis
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from wharf.platform.actions.audit import record_event
+from wharf.platform.errors import BadRequest, Conflict, NotFound
+from wharf.platform.models import App, Certificate, Domain, User
+from wharf.platform.routing import remove_app_routes, set_app_route_settings
+from wharf.platform.settings import Settings
+
+HOSTNAME = re.compile(r"^(?=.{1,253}$)(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+MAX_DOMAINS_PER_APP = 100
+
+
+def default_hostname(app: App, settings: Settings) -> str:
+    return f"{app.name}.{settings.wharf_domain}"
+
+
+def list_domains(*, session: Session, app: App) -> list[Domain]:
+    return list(session.scalars(select(Domain).where(Domain.app_id == app.id).order_by(Domain.hostname)))
+
+
+def validate_hostname(hostname: str, settings: Settings) -> str:
+    cleaned = hostname.strip().lower().rstrip(".")
+    if not HOSTNAME.match(cleaned):
+        raise BadRequest(
+            f"'{hostname}' is not a valid hostname. Give one like www.example.com.",
+            error_id="invalid_hostname",
+        )
+    if cleaned == settings.wharf_domain or cleaned.endswith("." + settings.wharf_domain):
+        raise BadRequest(
+            f"{cleaned} is under {settings.wharf_domain}, where Wharf names apps itself. "
+            "Use a domain you own.",
+            error_id="reserved_hostname",
+        )
+    return cleaned
+
+
+def add_domain(*, session: Session, settings: Settings, app: App, actor: User, hostname: str) -> Domain:
+    cleaned = validate_hostname(hostname, settings)
+    if session.scalar(select(Domain).where(Domain.hostname == cleaned)) is not None:
+        raise Conflict(f"{cleaned} is already in use by an app.", error_id="domain_taken")
+    if len(list_domains(session=session, app=app)) >= MAX_DOMAINS_PER_APP:
+        raise BadRequest(
+            f"An app may have at most {MAX_DOMAINS_PER_APP} domains.", error_id="too_many_domains"
+        )
+    domain = Domain(app_id=app.id, hostname=cleaned)
+    session.add(domain)
+    session.flush()
+    record_event(
+        session=session, actor=actor, action="domain", app_name=app.name, message=f"Added domain {cleaned}"
+    )
+    return domain
+
+
+def remove_domain(*, session: Session, app: App, actor: User, hostname: str) -> None:
+    cleaned = hostname.strip().lower().rstrip(".")
+    domain = session.scalar(select(Domain).where(Domain.app_id == app.id, Domain.hostname == cleaned))
+    if domain is None:
+        raise NotFound(
+            f"{app.name} has no domain {cleaned}. List them with `wharf domains`.",
+            error_id="domain_not_found",
+        )
+    session.delete(domain)
+    record_event(
+        session=session, actor=actor, action="domain", app_name=app.name, message=f"Removed domain {cleaned}"
+    )
+
+
+def set_maintenance(*, session: Session, app: App, actor: User, enabled: bool) -> None:
+    app.maintenance = enabled
+    state = "on" if enabled else "off"
+    record_event(
+        session=session,
+        actor=actor,
+        action="maintenance",
+        app_name=app.name,
+        message=f"Maintenance mode {state} by {actor.email}",
+    )
+
+
+def list_certificates(*, session: Session, app: App) -> list[Certificate]:
+    return list(
+        session.scalars(select(Certificate).where(Certificate.app_id == app.id).order_by(Certificate.id))
+    )
+
+
+def sync_app_routes(*, session: Session, client: redis.Redis[bytes], settings: Settings, app: App) -> None:
+    """Publish the app's hostnames, maintenance mode and certificates for the router."""
+    hostnames = [default_hostname(app, settings)] + [
+        d.hostname for d in list_domains(session=session, app=app)
+    ]
+    tls = [
+        {
+            "hostname": name,
+            "cert_path": cert.cert_path,
+            "key_path": cert.key_path,
+            "redirect_http": cert.redirect_http,
+        }
+        for cert in list_certificates(session=session, app=app)
+        for name in cert.hostnames.split(",")
+        if name in hostnames
+    ]
+    set_app_route_settings(client, app.name, hostnames=hostnames, maintenance=app.maintenance, tls=tls)
+
+
+def sync_all_app_routes(*, session: Session, client: redis.Redis[bytes], settings: Settings) -> int:
+    apps = list(session.scalars(select(App)))
+    for app in apps:
+        sync_app_routes(session=session, client=client, settings=settings, app=app)
+    return len(apps)
+
+
+def forget_app_routes(*, client: redis.Redis[bytes], app_name: str) -> None:
+    remove_app_routes(client, app_name)

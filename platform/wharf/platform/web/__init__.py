@@ -1,0 +1,1 @@
+"""The HTTP entry points: the API, the dashboard and git smart HTTP, over one request context."""

@@ -1,0 +1,186 @@
+"""Add-ons: list, create (provisioned in the background), show, destroy, and one-off console commands."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+
+from fastapi import APIRouter, BackgroundTasks, Response
+from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
+
+from wharf.platform.addons import AddonProviders, get_addon_providers
+from wharf.platform.addons.backups import backups_root
+from wharf.platform.addons.base import KINDS, AddonError, UnsupportedOperation
+from wharf.platform.addons.service import (
+    addon_spec,
+    create_addon,
+    destroy_addon,
+    finish_provisioning,
+    get_addon,
+    list_addons,
+)
+from wharf.platform.errors import BadRequest, WharfError
+from wharf.platform.models import Addon, App, User
+from wharf.platform.web.context import ApiContext
+from wharf.platform.web.deps import AppDep, ContextDep, CurrentUser, SessionDep
+
+router = APIRouter(prefix="/apps/{app_name}/addons", tags=["addons"])
+
+
+class AddonUnavailable(WharfError):
+    status_code = 503
+    error_id = "addon_unavailable"
+
+
+@contextmanager
+def provider_errors() -> Iterator[None]:
+    """A provider's failure, in the API's error shape."""
+    try:
+        yield
+    except UnsupportedOperation as error:
+        raise BadRequest(str(error), error_id="unsupported") from error
+    except AddonError as error:
+        raise AddonUnavailable(str(error)) from error
+
+
+class AddonCreate(BaseModel):
+    kind: str = Field(min_length=1, max_length=60)
+    as_name: str | None = Field(default=None, alias="as", max_length=60)
+
+
+class AddonPublic(BaseModel):
+    name: str
+    app: str
+    kind: str
+    title: str
+    attachment: str
+    status: str
+    status_message: str
+    created_by: str | None
+    created_at: datetime
+    backup_schedule: str | None
+    backup_retention: int
+    facts: dict[str, str] | None = None
+
+
+class ConsoleCommand(BaseModel):
+    command: str = Field(min_length=1, max_length=100_000)
+
+
+class ConsoleOutput(BaseModel):
+    exit_code: int
+    output: str
+
+
+def providers_for(context: ApiContext) -> AddonProviders:
+    return get_addon_providers(context.settings)
+
+
+def addon_public(
+    addon: Addon, *, app: App, session: Session, facts: dict[str, str] | None = None
+) -> AddonPublic:
+    creator = session.get(User, addon.created_by_id) if addon.created_by_id else None
+    return AddonPublic(
+        name=addon.name,
+        app=app.name,
+        kind=addon.kind,
+        title=KINDS[addon.kind].title,
+        attachment=addon.attachment,
+        status=addon.status,
+        status_message=addon.status_message,
+        created_by=creator.email if creator else None,
+        created_at=addon.created_at,
+        backup_schedule=f"daily at {addon.backup_at} UTC" if addon.backup_at else None,
+        backup_retention=addon.backup_retention,
+        facts=facts,
+    )
+
+
+@router.get("")
+def list_app_addons(app: AppDep, session: SessionDep) -> list[AddonPublic]:
+    return [addon_public(a, app=app, session=session) for a in list_addons(session=session, app=app)]
+
+
+@router.post("", status_code=202)
+def create_app_addon(
+    body: AddonCreate,
+    app: AppDep,
+    user: CurrentUser,
+    session: SessionDep,
+    context: ContextDep,
+    background: BackgroundTasks,
+) -> AddonPublic:
+    """Record the add-on and answer at once; it is started after the response, then attached."""
+    providers = providers_for(context)
+    addon = create_addon(
+        session=session,
+        cipher=context.cipher,
+        providers=providers,
+        app=app,
+        actor=user,
+        kind=body.kind,
+        as_name=body.as_name,
+    )
+    answer = addon_public(addon, app=app, session=session)
+    session.commit()
+    background.add_task(
+        finish_provisioning,
+        database_url=context.database_url,
+        cipher=context.cipher,
+        providers=providers,
+        addon_id=addon.id,
+    )
+    return answer
+
+
+@router.get("/{addon_name}")
+def show_addon(addon_name: str, app: AppDep, session: SessionDep, context: ContextDep) -> AddonPublic:
+    addon = get_addon(session=session, app=app, name=addon_name)
+    facts = None
+    if addon.status == "available":
+        spec = addon_spec(addon, context.cipher, app_name=app.name)
+        with provider_errors():
+            facts = providers_for(context).for_kind(addon.kind).info(spec)
+    return addon_public(addon, app=app, session=session, facts=facts)
+
+
+@router.delete("/{addon_name}", status_code=204)
+def destroy_app_addon(
+    addon_name: str,
+    app: AppDep,
+    user: CurrentUser,
+    session: SessionDep,
+    context: ContextDep,
+    confirm: str | None = None,
+) -> Response:
+    addon = get_addon(session=session, app=app, name=addon_name)
+    with provider_errors():
+        destroy_addon(
+            session=session,
+            cipher=context.cipher,
+            providers=providers_for(context),
+            app=app,
+            actor=user,
+            addon=addon,
+            confirm=confirm,
+            backups_root=backups_root(context.settings.wharf_data_dir),
+        )
+    return Response(status_code=204)
+
+
+@router.post("/{addon_name}/console")
+def run_console_command(
+    addon_name: str, body: ConsoleCommand, app: AppDep, session: SessionDep, context: ContextDep
+) -> ConsoleOutput:
+    """One psql or redis-cli command, run from a one-off container on the app's network."""
+    addon = get_addon(session=session, app=app, name=addon_name)
+    if addon.status != "available":
+        raise AddonUnavailable(
+            f"{addon.name} is {addon.status}; wait until `wharf addons` shows it available."
+        )
+    spec = addon_spec(addon, context.cipher, app_name=app.name)
+    with provider_errors():
+        result = providers_for(context).for_kind(addon.kind).run_console(spec, body.command)
+    return ConsoleOutput(exit_code=result.exit_code, output=result.output)

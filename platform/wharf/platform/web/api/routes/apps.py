@@ -1,0 +1,82 @@
+"""Apps: list, create, show, destroy, and the app's activity."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+
+from wharf.platform.actions import apps, audit, domains
+from wharf.platform.addons import get_addon_providers
+from wharf.platform.addons.service import destroy_app_addons
+from wharf.platform.git.repos import remove_repo
+from wharf.platform.models import App
+from wharf.platform.settings import Settings
+from wharf.platform.web.api.schemas.apps import AppCreate, AppPublic, EventPublic
+from wharf.platform.web.deps import AppDep, ContextDep, CurrentUser, SessionDep
+
+router = APIRouter(prefix="/apps", tags=["apps"])
+
+
+def app_public(app: App, *, settings: Settings, request: Request) -> AppPublic:
+    base = str(request.base_url).rstrip("/")
+    return AppPublic(
+        id=app.id,
+        name=app.name,
+        owner=app.owner.email,
+        web_url=settings.app_web_url(app.name),
+        git_url=f"{base}/git/{app.name}.git",
+        maintenance=app.maintenance,
+        current_release=app.current_release_version,
+        created_at=app.created_at,
+    )
+
+
+@router.get("")
+def list_apps(
+    user: CurrentUser, session: SessionDep, context: ContextDep, request: Request
+) -> list[AppPublic]:
+    owned = apps.list_owned_apps(session=session, user=user)
+    return [app_public(a, settings=context.settings, request=request) for a in owned]
+
+
+@router.post("", status_code=201)
+def create_app(
+    body: AppCreate, user: CurrentUser, session: SessionDep, context: ContextDep, request: Request
+) -> AppPublic:
+    app = apps.create_app(session=session, cipher=context.cipher, owner=user, name=body.name)
+    session.commit()
+    domains.sync_app_routes(session=session, client=context.redis, settings=context.settings, app=app)
+    return app_public(app, settings=context.settings, request=request)
+
+
+@router.get("/{app_name}")
+def show_app(app: AppDep, context: ContextDep, request: Request) -> AppPublic:
+    return app_public(app, settings=context.settings, request=request)
+
+
+@router.delete("/{app_name}", status_code=204)
+def destroy_app(
+    app: AppDep, user: CurrentUser, session: SessionDep, context: ContextDep, confirm: str | None = None
+) -> Response:
+    name = app.name
+    apps.check_destroy_confirmation(app=app, confirm=confirm)
+    destroy_app_addons(
+        session=session,
+        cipher=context.cipher,
+        providers=get_addon_providers(context.settings),
+        app=app,
+        backups_root=context.settings.wharf_data_dir / "backups",
+    )
+    apps.destroy_app(session=session, actor=user, app=app, confirm=confirm)
+    session.commit()
+    domains.forget_app_routes(client=context.redis, app_name=name)
+    remove_repo(data_dir=context.settings.wharf_data_dir, app_name=name)
+    return Response(status_code=204)
+
+
+@router.get("/{app_name}/activity")
+def activity(app: AppDep, session: SessionDep) -> list[EventPublic]:
+    events = audit.list_app_events(session=session, app_name=app.name)
+    return [
+        EventPublic(id=e.id, actor=e.actor_email, action=e.action, message=e.message, created_at=e.created_at)
+        for e in events
+    ]

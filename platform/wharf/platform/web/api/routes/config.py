@@ -1,0 +1,25 @@
+"""Config vars: read, and change (which makes a new release)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from wharf.platform.actions import releases
+from wharf.platform.web.deps import AppDep, ContextDep, CurrentUser, SessionDep
+
+router = APIRouter(prefix="/apps/{app_name}/config", tags=["config"])
+
+
+@router.get("")
+def get_config(app: AppDep, session: SessionDep, context: ContextDep) -> dict[str, str]:
+    return releases.current_config(session=session, cipher=context.cipher, app=app)
+
+
+@router.patch("")
+def update_config(
+    changes: dict[str, str | None], app: AppDep, user: CurrentUser, session: SessionDep, context: ContextDep
+) -> dict[str, str]:
+    config, _release = releases.update_config(
+        session=session, cipher=context.cipher, app=app, actor=user, changes=changes
+    )
+    return config

@@ -1,0 +1,144 @@
+"""Custom domains, TLS certificates and maintenance mode: what the router serves for an app."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from fastapi import APIRouter, Request, Response
+from pydantic import BaseModel, Field
+
+from wharf.platform.actions import certificates, domains
+from wharf.platform.web.api.routes.apps import app_public
+from wharf.platform.web.api.schemas.apps import AppPublic
+from wharf.platform.web.deps import AppDep, ContextDep, CurrentUser, SessionDep
+
+router = APIRouter(prefix="/apps/{app_name}", tags=["domains"])
+
+
+class DomainCreate(BaseModel):
+    hostname: str = Field(min_length=1, max_length=253)
+
+
+class DomainPublic(BaseModel):
+    hostname: str
+    kind: str
+    created_at: datetime | None
+
+
+class CertificateCreate(BaseModel):
+    certificate: str = Field(min_length=1, max_length=64 * 1024)
+    private_key: str = Field(min_length=1, max_length=64 * 1024)
+    redirect_http: bool = False
+
+
+class CertificatePublic(BaseModel):
+    id: int
+    hostnames: list[str]
+    fingerprint: str
+    redirect_http: bool
+    expires_at: datetime
+    created_at: datetime
+
+
+class AppUpdate(BaseModel):
+    maintenance: bool | None = None
+
+
+def _sync(app: AppDep, session: SessionDep, context: ContextDep) -> None:
+    session.commit()
+    domains.sync_app_routes(session=session, client=context.redis, settings=context.settings, app=app)
+
+
+@router.get("/domains")
+def list_domains(app: AppDep, session: SessionDep, context: ContextDep) -> list[DomainPublic]:
+    default = DomainPublic(
+        hostname=domains.default_hostname(app, context.settings), kind="default", created_at=None
+    )
+    custom = [
+        DomainPublic(hostname=d.hostname, kind="custom", created_at=d.created_at)
+        for d in domains.list_domains(session=session, app=app)
+    ]
+    return [default, *custom]
+
+
+@router.post("/domains", status_code=201)
+def add_domain(
+    body: DomainCreate, app: AppDep, user: CurrentUser, session: SessionDep, context: ContextDep
+) -> DomainPublic:
+    domain = domains.add_domain(
+        session=session, settings=context.settings, app=app, actor=user, hostname=body.hostname
+    )
+    _sync(app, session, context)
+    return DomainPublic(hostname=domain.hostname, kind="custom", created_at=domain.created_at)
+
+
+@router.delete("/domains/{hostname}", status_code=204)
+def remove_domain(
+    hostname: str, app: AppDep, user: CurrentUser, session: SessionDep, context: ContextDep
+) -> Response:
+    domains.remove_domain(session=session, app=app, actor=user, hostname=hostname)
+    _sync(app, session, context)
+    return Response(status_code=204)
+
+
+@router.get("/certs")
+def list_certificates(app: AppDep, session: SessionDep) -> list[CertificatePublic]:
+    return [
+        CertificatePublic(
+            id=c.id,
+            hostnames=c.hostnames.split(","),
+            fingerprint=c.fingerprint,
+            redirect_http=c.redirect_http,
+            expires_at=c.expires_at,
+            created_at=c.created_at,
+        )
+        for c in domains.list_certificates(session=session, app=app)
+    ]
+
+
+@router.post("/certs", status_code=201)
+def add_certificate(
+    body: CertificateCreate, app: AppDep, user: CurrentUser, session: SessionDep, context: ContextDep
+) -> CertificatePublic:
+    cert = certificates.add_certificate(
+        session=session,
+        data_dir=context.settings.wharf_data_dir,
+        app=app,
+        actor=user,
+        cert_pem=body.certificate,
+        key_pem=body.private_key,
+        redirect_http=body.redirect_http,
+    )
+    _sync(app, session, context)
+    return CertificatePublic(
+        id=cert.id,
+        hostnames=cert.hostnames.split(","),
+        fingerprint=cert.fingerprint,
+        redirect_http=cert.redirect_http,
+        expires_at=cert.expires_at,
+        created_at=cert.created_at,
+    )
+
+
+@router.delete("/certs/{certificate_id}", status_code=204)
+def remove_certificate(
+    certificate_id: int, app: AppDep, user: CurrentUser, session: SessionDep, context: ContextDep
+) -> Response:
+    certificates.remove_certificate(session=session, app=app, actor=user, certificate_id=certificate_id)
+    _sync(app, session, context)
+    return Response(status_code=204)
+
+
+@router.patch("")
+def update_app(
+    body: AppUpdate,
+    app: AppDep,
+    user: CurrentUser,
+    session: SessionDep,
+    context: ContextDep,
+    request: Request,
+) -> AppPublic:
+    if body.maintenance is not None:
+        domains.set_maintenance(session=session, app=app, actor=user, enabled=body.maintenance)
+        _sync(app, session, context)
+    return app_public(app, settings=context.settings, request=request)

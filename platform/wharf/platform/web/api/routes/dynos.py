@@ -1,0 +1,76 @@
+"""Dynos: `wharf ps` (from the runtime's labels, not the database), restarts, stops, detached runs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, status
+from pydantic import BaseModel, Field
+
+from wharf.platform.runtime import Runtime
+from wharf.platform.scheduler import control
+from wharf.platform.scheduler.notify import wake_scheduler
+from wharf.platform.web.deps import AppDep, ContextDep, SessionDep
+
+router = APIRouter(prefix="/apps/{app_name}/dynos", tags=["dynos"])
+
+
+def get_runtime_dep(context: ContextDep) -> Runtime:
+    return control.runtime_named(context.settings.wharf_runtime, context.settings.installation_id)
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime_dep)]
+
+
+class DynoPublic(BaseModel):
+    name: str
+    type: str
+    state: str
+    since: datetime | None
+    release: int
+    command: str
+    size: str
+    restarts: int
+    exit_code: int | None
+    oneoff: bool
+
+
+class RestartRequest(BaseModel):
+    target: str | None = Field(default=None, max_length=60, description="A process type, a dyno, or all.")
+
+
+class RunRequest(BaseModel):
+    command: str = Field(min_length=1, max_length=10000)
+    size: str = "basic"
+
+
+def _public(item: control.DynoStatus) -> DynoPublic:
+    return DynoPublic(**item.__dict__)
+
+
+@router.get("")
+def list_dynos(app: AppDep, runtime: RuntimeDep) -> list[DynoPublic]:
+    return [_public(d) for d in control.list_dyno_statuses(runtime, app.name)]
+
+
+@router.post("/restart", status_code=status.HTTP_202_ACCEPTED)
+def restart(body: RestartRequest, app: AppDep, context: ContextDep) -> dict[str, str]:
+    control.restart_dynos(context.redis, app, body.target)
+    return {"message": f"Restarting {body.target or 'all'} dynos on {app.name}"}
+
+
+@router.post("/{dyno_name}/stop", status_code=status.HTTP_202_ACCEPTED)
+def stop(dyno_name: str, app: AppDep, runtime: RuntimeDep, context: ContextDep) -> dict[str, str]:
+    control.stop_dyno(runtime, context.redis, app, dyno_name)
+    return {"message": f"Stopping {dyno_name} on {app.name}"}
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+def run_detached(
+    body: RunRequest, app: AppDep, session: SessionDep, runtime: RuntimeDep, context: ContextDep
+) -> DynoPublic:
+    release = control.current_release_target(session, context.cipher, app)
+    started = control.start_detached(runtime, release, app, body.command, body.size)
+    wake_scheduler(context.redis, app.name)
+    return _public(started)

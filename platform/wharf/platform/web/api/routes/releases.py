@@ -1,0 +1,39 @@
+"""Releases, newest first."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from wharf.platform.actions import releases
+from wharf.platform.models import App, Release, User
+from wharf.platform.web.api.schemas.apps import ReleasePublic
+from wharf.platform.web.deps import AppDep, SessionDep
+
+router = APIRouter(prefix="/apps/{app_name}/releases", tags=["releases"])
+
+
+def release_public(release: Release, *, app: App, session: SessionDep) -> ReleasePublic:
+    creator = session.get(User, release.created_by_id) if release.created_by_id else None
+    return ReleasePublic(
+        version=release.version,
+        description=release.description,
+        status=release.status,
+        build_id=release.build_id,
+        created_by=creator.email if creator else None,
+        created_at=release.created_at,
+        current=release.version == app.current_release_version,
+    )
+
+
+@router.get("")
+def list_releases(app: AppDep, session: SessionDep) -> list[ReleasePublic]:
+    return [
+        release_public(r, app=app, session=session) for r in releases.list_releases(session=session, app=app)
+    ]
+
+
+@router.get("/{version}")
+def show_release(version: int, app: AppDep, session: SessionDep) -> ReleasePublic:
+    return release_public(
+        releases.get_release(session=session, app=app, version=version), app=app, session=session
+    )

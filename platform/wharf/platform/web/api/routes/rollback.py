@@ -1,0 +1,32 @@
+"""`wharf releases:rollback [vN]`: a new release from an old one, deployed by the scheduler."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+from pydantic import BaseModel
+
+from wharf.platform.scheduler import control
+from wharf.platform.web.api.routes.releases import release_public
+from wharf.platform.web.api.schemas.apps import ReleasePublic
+from wharf.platform.web.deps import AppDep, ContextDep, CurrentUser, SessionDep
+
+router = APIRouter(prefix="/apps/{app_name}/releases", tags=["releases"])
+
+
+class RollbackRequest(BaseModel):
+    version: int | None = None
+
+
+@router.post("/rollback", status_code=status.HTTP_201_CREATED)
+def rollback(
+    body: RollbackRequest, app: AppDep, user: CurrentUser, session: SessionDep, context: ContextDep
+) -> ReleasePublic:
+    release = control.rollback(
+        session=session,
+        cipher=context.cipher,
+        client=context.redis,
+        app=app,
+        actor=user,
+        version=body.version,
+    )
+    return release_public(release, app=app, session=session)

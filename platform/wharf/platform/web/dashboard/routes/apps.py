@@ -1,0 +1,68 @@
+"""The app list, an app's page, creating and destroying apps, and a build's output."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request, Response
+
+from wharf.platform.actions import apps, builds
+from wharf.platform.web.api.routes import apps as api_apps
+from wharf.platform.web.dashboard.rendering import DashboardRoute, redirect, render
+from wharf.platform.web.dashboard.sections import app_page_context
+from wharf.platform.web.dashboard.session import CsrfChecked, DashboardApp, DashboardUser
+from wharf.platform.web.deps import ContextDep, SessionDep
+
+router = APIRouter(route_class=DashboardRoute, include_in_schema=False)
+
+
+@router.get("/apps")
+def app_list(request: Request, session: SessionDep, user: DashboardUser) -> Response:
+    owned = apps.list_owned_apps(session=session, user=user)
+    return render(request, "apps.html", {"user": user, "apps": owned})
+
+
+@router.post("/apps", dependencies=[CsrfChecked])
+def create_app(
+    session: SessionDep,
+    context: ContextDep,
+    user: DashboardUser,
+    name: Annotated[str, Form(max_length=100)] = "",
+) -> Response:
+    app = apps.create_app(session=session, cipher=context.cipher, owner=user, name=name.strip() or None)
+    return redirect(f"/apps/{app.name}")
+
+
+@router.get("/apps/{app_name}")
+def app_page(
+    request: Request,
+    session: SessionDep,
+    context: ContextDep,
+    user: DashboardUser,
+    app: DashboardApp,
+    reveal: str = "",
+) -> Response:
+    page = app_page_context(session=session, context=context, app=app, reveal_config=reveal == "config")
+    page["user"] = user
+    return render(request, "app.html", page)
+
+
+@router.post("/apps/{app_name}/destroy", dependencies=[CsrfChecked])
+def destroy_app(
+    session: SessionDep,
+    context: ContextDep,
+    user: DashboardUser,
+    app: DashboardApp,
+    confirm: Annotated[str, Form(max_length=100)] = "",
+) -> Response:
+    """Through the API's own route, which also forgets the app's routes and git repository."""
+    api_apps.destroy_app(app=app, user=user, session=session, context=context, confirm=confirm.strip())
+    return redirect("/apps")
+
+
+@router.get("/apps/{app_name}/builds/{build_id}")
+def build_page(
+    request: Request, build_id: int, session: SessionDep, user: DashboardUser, app: DashboardApp
+) -> Response:
+    build = builds.get_build(session=session, app=app, build_id=build_id)
+    return render(request, "build.html", {"user": user, "app": app, "build": build})

@@ -1,0 +1,136 @@
+"""Changes to an app from its page: config vars, scaling, restarts, rollback, domains, maintenance.
+
+Each calls the service (or, where the API does more after the commit, the API's own route
+function) with the same user and app the API would, then redirects back to the app's page.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request, Response
+
+from wharf.platform.actions import formation, releases
+from wharf.platform.errors import BadRequest
+from wharf.platform.web.api.routes import domains as api_domains
+from wharf.platform.web.api.routes import dynos as api_dynos
+from wharf.platform.web.api.routes import rollback as api_rollback
+from wharf.platform.web.dashboard.rendering import DashboardRoute, redirect
+from wharf.platform.web.dashboard.session import CsrfChecked, DashboardApp, DashboardUser
+from wharf.platform.web.deps import ContextDep, SessionDep
+
+router = APIRouter(prefix="/apps/{app_name}", route_class=DashboardRoute, include_in_schema=False)
+
+ConfigKey = Annotated[str, Form(min_length=1, max_length=128)]
+
+
+def back_to(app_name: str, section: str, query: str = "") -> Response:
+    return redirect(f"/apps/{app_name}{query}#{section}")
+
+
+@router.post("/config", dependencies=[CsrfChecked])
+def set_config_var(
+    session: SessionDep,
+    context: ContextDep,
+    user: DashboardUser,
+    app: DashboardApp,
+    key: ConfigKey,
+    value: Annotated[str, Form(max_length=releases.MAX_VALUE_BYTES)] = "",
+    reveal: Annotated[str, Form()] = "",
+) -> Response:
+    releases.update_config(
+        session=session, cipher=context.cipher, app=app, actor=user, changes={key.strip(): value}
+    )
+    return back_to(app.name, "config", "?reveal=config" if reveal == "config" else "")
+
+
+@router.post("/config/unset", dependencies=[CsrfChecked])
+def unset_config_var(
+    session: SessionDep,
+    context: ContextDep,
+    user: DashboardUser,
+    app: DashboardApp,
+    key: ConfigKey,
+) -> Response:
+    releases.update_config(session=session, cipher=context.cipher, app=app, actor=user, changes={key: None})
+    return back_to(app.name, "config")
+
+
+@router.post("/formation", dependencies=[CsrfChecked])
+def scale(
+    session: SessionDep,
+    user: DashboardUser,
+    app: DashboardApp,
+    process_type: Annotated[str, Form(alias="type", min_length=1, max_length=30)],
+    quantity: Annotated[int, Form(ge=0, le=formation.MAX_QUANTITY)],
+    size: Annotated[str | None, Form(max_length=20)] = None,
+) -> Response:
+    """Formation PATCH semantics: only this process type changes, and only what the form sent."""
+    change = formation.FormationChange(process_type=process_type, quantity=quantity, size=size or None)
+    formation.update_formation(session=session, app=app, actor=user, changes=[change])
+    return back_to(app.name, "dynos")
+
+
+@router.post("/dynos/restart", dependencies=[CsrfChecked])
+def restart(
+    context: ContextDep,
+    app: DashboardApp,
+    process_type: Annotated[str, Form(alias="type", max_length=60)] = "",
+) -> Response:
+    body = api_dynos.RestartRequest(target=process_type or None)
+    api_dynos.restart(body=body, app=app, context=context)
+    return back_to(app.name, "dynos")
+
+
+@router.post("/releases/rollback", dependencies=[CsrfChecked])
+def rollback(
+    session: SessionDep,
+    context: ContextDep,
+    user: DashboardUser,
+    app: DashboardApp,
+    version: Annotated[int, Form(ge=1)],
+) -> Response:
+    body = api_rollback.RollbackRequest(version=version)
+    api_rollback.rollback(body=body, app=app, user=user, session=session, context=context)
+    return back_to(app.name, "releases")
+
+
+@router.post("/domains", dependencies=[CsrfChecked])
+def add_domain(
+    session: SessionDep,
+    context: ContextDep,
+    user: DashboardUser,
+    app: DashboardApp,
+    hostname: Annotated[str, Form(min_length=1, max_length=253)],
+) -> Response:
+    body = api_domains.DomainCreate(hostname=hostname)
+    api_domains.add_domain(body=body, app=app, user=user, session=session, context=context)
+    return back_to(app.name, "domains")
+
+
+@router.post("/domains/remove", dependencies=[CsrfChecked])
+def remove_domain(
+    session: SessionDep,
+    context: ContextDep,
+    user: DashboardUser,
+    app: DashboardApp,
+    hostname: Annotated[str, Form(min_length=1, max_length=253)],
+) -> Response:
+    api_domains.remove_domain(hostname=hostname, app=app, user=user, session=session, context=context)
+    return back_to(app.name, "domains")
+
+
+@router.post("/maintenance", dependencies=[CsrfChecked])
+def set_maintenance(
+    request: Request,
+    session: SessionDep,
+    context: ContextDep,
+    user: DashboardUser,
+    app: DashboardApp,
+    enabled: Annotated[str, Form()],
+) -> Response:
+    if enabled not in ("on", "off"):
+        raise BadRequest("Maintenance mode is either on or off.", error_id="invalid_maintenance")
+    body = api_domains.AppUpdate(maintenance=enabled == "on")
+    api_domains.update_app(body=body, app=app, user=user, session=session, context=context, request=request)
+    return back_to(app.name, "maintenance")

@@ -1,0 +1,46 @@
+"""The live log view: a page whose EventSource reads the API's server-sent log stream.
+
+The stream is the API's own route function called with the dashboard's session and ownership
+check, so a browser never needs a bearer token and sees exactly what `wharf logs --tail` shows.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi.responses import StreamingResponse
+
+from wharf.platform.logs.stream import SOURCES
+from wharf.platform.web.api.routes import logs as api_logs
+from wharf.platform.web.dashboard.rendering import DashboardRoute, render
+from wharf.platform.web.dashboard.session import DashboardApp, DashboardUser
+from wharf.platform.web.deps import ContextDep
+
+router = APIRouter(prefix="/apps/{app_name}/logs", route_class=DashboardRoute, include_in_schema=False)
+
+
+@router.get("")
+def logs_page(request: Request, user: DashboardUser, app: DashboardApp, source: str = "") -> Response:
+    chosen = source if source in SOURCES else ""
+    return render(request, "logs.html", {"user": user, "app": app, "sources": SOURCES, "source": chosen})
+
+
+@router.get("/stream")
+def logs_stream(
+    app: DashboardApp,
+    context: ContextDep,
+    num: Annotated[int, Query(ge=0, le=api_logs.MAX_NUM)] = 100,
+    source: str | None = None,
+    dyno: str | None = None,
+    last_event_id: Annotated[str | None, Header()] = None,
+) -> StreamingResponse:
+    return api_logs.stream_logs(
+        app=app,
+        context=context,
+        num=num,
+        tail=True,
+        source=source or None,
+        dyno=dyno or None,
+        last_event_id=last_event_id,
+    )

@@ -1,0 +1,91 @@
+"""The API application: routers, error handlers and the shared context."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from wharf.platform.actions.domains import sync_all_app_routes
+from wharf.platform.db import session_scope
+from wharf.platform.models import App, Formation, Release
+from wharf.platform.scheduler.notify import install_change_notifier
+from wharf.platform.settings import Settings, get_settings
+from wharf.platform.web import git_http
+from wharf.platform.web.api.errors import install_error_handlers
+from wharf.platform.web.api.routes import (
+    accounts,
+    addons,
+    apps,
+    builds,
+    config,
+    domains,
+    drains,
+    dynos,
+    formation,
+    health,
+    invites,
+    logs,
+    pg,
+    releases,
+    rollback,
+    run,
+    tokens,
+)
+from wharf.platform.web.context import ApiContext, build_context
+from wharf.platform.web.dashboard import install_dashboard
+
+API_ROUTERS = (
+    health.router,
+    accounts.router,
+    tokens.router,
+    invites.router,
+    apps.router,
+    domains.router,
+    config.router,
+    releases.router,
+    formation.router,
+    builds.router,
+    logs.router,
+    drains.router,
+    dynos.router,
+    rollback.router,
+    run.router,
+    addons.router,
+    pg.router,
+)
+
+
+def _publish_routes(context: ApiContext) -> None:
+    """Republish every app's routing settings, so the router is right after any restart."""
+    with session_scope(context.database_url) as session:
+        sync_all_app_routes(session=session, client=context.redis, settings=context.settings)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    context = build_context(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        _publish_routes(context)
+        yield
+
+    app = FastAPI(
+        title="Wharf",
+        summary="Self-hosted platform-as-a-service: the control-plane API.",
+        openapi_url="/api/openapi.json",
+        docs_url="/api/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.context = context
+    # Formation, config and release changes made through any route wake the scheduler once committed.
+    install_change_notifier(lambda: context.redis, (App, Formation, Release))
+    install_error_handlers(app)
+    for router in API_ROUTERS:
+        app.include_router(router, prefix="/api")
+    app.include_router(git_http.router)
+    install_dashboard(app)
+    return app

@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 
 from bench._scheduler_bench import scheduler_world
-from wharf.platform.runtime.testing import TEST_IMAGE, WEB, http_get, make_spec
+from bench.busybox_image import TEST_IMAGE, WEB, http_get, make_spec
 
 
 def main() -> None:

@@ -24,12 +24,12 @@ from pathlib import Path
 import docker
 import docker.errors
 import redis
+from busybox_image import build_test_image, make_spec
 
 from wharf.platform.logs.docker_follow import split_frames
 from wharf.platform.logs.stream import stream_key
 from wharf.platform.migrate import upgrade_database
 from wharf.platform.runtime.docker_runtime import DockerRuntime
-from wharf.platform.runtime.testing import build_test_image, make_spec
 from wharf.platform.settings import Settings
 
 BURSTS_PER_SECOND = 10

@@ -16,8 +16,8 @@ import httpx
 import pytest
 import redis
 
-from tests.e2e.fixtures import developer, wharf
-from tests.support import REPO_ROOT, free_port, wait_for_http
+from tests.utils.e2e import developer, wharf
+from tests.utils.network import REPO_ROOT, free_port, wait_for_http
 from wharf.platform.actions.invites import create_invite
 from wharf.platform.db import get_engine, session_scope
 from wharf.platform.migrate import upgrade_database

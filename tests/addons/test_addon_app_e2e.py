@@ -11,7 +11,7 @@ import docker
 import httpx
 import pytest
 
-from tests.e2e.fixtures import Developer, Wharf
+from tests.utils.e2e import Developer, Wharf
 from wharf.platform.runtime.base import network_name
 
 pytestmark = pytest.mark.e2e

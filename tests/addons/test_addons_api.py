@@ -7,8 +7,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from tests.addons.helpers import config, create_addon, new_app, user_client
 from tests.conftest import LiveServer
+from tests.utils.addons_api import config, create_addon, new_app, user_client
 
 
 def test_creating_postgres_attaches_database_url_in_a_new_release(live_server: LiveServer) -> None:

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.addons.helpers import new_app, user_client
 from tests.conftest import LiveServer
+from tests.utils.addons_api import new_app, user_client
 
 Wharf = Callable[..., subprocess.CompletedProcess[str]]
 

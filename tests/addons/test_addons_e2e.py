@@ -14,8 +14,8 @@ import docker
 import httpx
 import pytest
 
-from tests.addons.helpers import create_addon, new_app
 from tests.conftest import free_port, wait_for_http
+from tests.utils.addons_api import create_addon, new_app
 from wharf.platform.addons import AddonSpec, installation_id
 from wharf.platform.addons.docker_provider import DockerAddonProvider, volume_name
 from wharf.platform.addons.kv_addons import MemcachedProvider, RedisProvider

@@ -9,15 +9,14 @@ from typing import cast
 
 import pytest
 
-from wharf.platform.actions.apps import create_app
-from wharf.platform.actions.releases import current_config
 from wharf.platform.addons import AddonProviders, build_addon_providers
 from wharf.platform.addons.fake import FakeAddonProvider, FakeAddonWorld
 from wharf.platform.addons.service import create_addon, finish_provisioning
 from wharf.platform.addons.supervisor import SupervisorContext, reconcile_addons_once
 from wharf.platform.db import session_scope
 from wharf.platform.migrate import upgrade_database
-from wharf.platform.models import Addon, AddonBackup, User
+from wharf.platform.models import Addon, AddonBackup, App, User
+from wharf.platform.records.releases import current_config
 from wharf.platform.security.crypto import ConfigCipher
 from wharf.platform.settings import Settings
 
@@ -46,9 +45,9 @@ def new_addon(context: SupervisorContext, kind: str = "postgres") -> tuple[int, 
         user = User(email=f"sup-{secrets.token_hex(4)}@example.com", password_hash="unused")
         session.add(user)
         session.flush()
-        app = create_app(
-            session=session, cipher=context.cipher, owner=user, name=f"sup-{secrets.token_hex(4)}"
-        )
+        app = App(name=f"sup-{secrets.token_hex(4)}", owner_id=user.id)
+        session.add(app)
+        session.flush()
         addon = create_addon(
             session=session,
             cipher=context.cipher,

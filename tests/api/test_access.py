@@ -6,8 +6,8 @@ import secrets
 
 import httpx
 
-from tests.api.helpers import new_user_client
 from tests.conftest import LiveServer
+from tests.utils.api import new_user_client
 
 
 def test_other_users_app_is_not_found_on_every_route(live_server: LiveServer) -> None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import httpx
 
-from tests.api.helpers import client_for
 from tests.conftest import LiveServer
+from tests.utils.api import client_for
 
 PASSWORD = "correct horse battery"
 

@@ -7,8 +7,8 @@ import secrets
 
 from sqlalchemy import select
 
-from tests.api.helpers import new_user_client
 from tests.conftest import LiveServer
+from tests.utils.api import new_user_client
 from wharf.platform.db import session_scope
 from wharf.platform.models import Release
 

@@ -13,8 +13,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from tests.api.helpers import new_user_client
 from tests.conftest import LiveServer
+from tests.utils.api import new_user_client
 
 
 def route_for(server: LiveServer, app: str) -> dict[str, object] | None:

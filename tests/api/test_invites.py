@@ -6,8 +6,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
-from tests.api.helpers import client_for, new_user_client
 from tests.conftest import LiveServer
+from tests.utils.api import client_for, new_user_client
 
 PASSWORD = "correct horse battery"
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.buildpacks.harness import AppBuilder, require_stack_images
+from tests.utils.buildpack_builds import AppBuilder, require_stack_images
 
 
 @pytest.fixture(scope="session")

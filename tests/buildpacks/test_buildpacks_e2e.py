@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.buildpacks.harness import FIXTURES, AppBuilder, Build, running_slug
+from tests.utils.buildpack_builds import FIXTURES, AppBuilder, Build, running_slug
 from wharf.platform.builds.compile import BuildFailed, BuildLimits, BuildTimedOut, SlugTooLarge
 
 pytestmark = pytest.mark.e2e

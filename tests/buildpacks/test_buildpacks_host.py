@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.buildpacks.harness import BUILDPACKS_DIR, FIXTURES
+from tests.utils.buildpack_builds import BUILDPACKS_DIR, FIXTURES
 from wharf.platform.builds.processes import merge_release_documents, parse_procfile
 from wharf.platform.builds.slugignore import apply_slugignore
 

@@ -16,11 +16,12 @@ from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
 from tests.conftest import LiveServer
-from tests.dashboard.helpers import PASSWORD
-from wharf.platform.actions import formation, releases
+from tests.utils.dashboard import PASSWORD
+from wharf.platform.actions import formation
 from wharf.platform.db import session_scope
 from wharf.platform.logs.stream import LogWriter
 from wharf.platform.models import App, Build
+from wharf.platform.records import releases
 from wharf.platform.security.crypto import ConfigCipher
 
 pytestmark = pytest.mark.e2e

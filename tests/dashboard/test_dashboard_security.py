@@ -7,7 +7,7 @@ import secrets
 import httpx
 
 from tests.conftest import LiveServer
-from tests.dashboard.helpers import PASSWORD, DashboardClient, csrf_from
+from tests.utils.dashboard import PASSWORD, DashboardClient, csrf_from
 from wharf.platform.web.dashboard.routes import apps as app_routes
 from wharf.platform.web.dashboard.routes import changes as change_routes
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.fixtures import Developer, Wharf
+from tests.utils.e2e import Developer, Wharf
 
 pytestmark = pytest.mark.e2e
 

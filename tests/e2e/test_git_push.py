@@ -11,7 +11,7 @@ import docker
 import httpx
 import pytest
 
-from tests.e2e.fixtures import Developer, Wharf, new_developer
+from tests.utils.e2e import Developer, Wharf, new_developer
 
 pytestmark = pytest.mark.e2e
 

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from tests.conftest import free_port, wait_for_http
-from tests.e2e.fixtures import FIXTURES, PASSWORD
+from tests.utils.e2e import FIXTURES, PASSWORD
 
 pytestmark = pytest.mark.e2e
 

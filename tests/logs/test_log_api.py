@@ -11,9 +11,9 @@ from pathlib import Path
 import httpx
 import redis
 
-from tests.api.helpers import client_for
 from tests.conftest import LiveServer
-from tests.logs.cli_helpers import Tail, cli_env, run_wharf
+from tests.utils.api import client_for
+from tests.utils.wharf_cli import Tail, cli_env, run_wharf
 from wharf.platform.logs.stream import LogWriter
 
 HEROKU_LINE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00 (app|heroku)\[[\w.]+\]: .*$")

@@ -10,7 +10,7 @@ import pytest
 import redis
 
 from tests.conftest import free_port
-from tests.logs.receivers import RFC5424, LogplexReceiver, SyslogReceiver
+from tests.utils.log_receivers import RFC5424, LogplexReceiver, SyslogReceiver
 from wharf.platform.errors import BadRequest
 from wharf.platform.logs.drain_transport import DrainUnavailable, check_address
 from wharf.platform.logs.drain_worker import DrainWorker

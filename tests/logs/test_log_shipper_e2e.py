@@ -17,13 +17,13 @@ import docker.errors
 import pytest
 import redis
 
-from tests.api.helpers import client_for
 from tests.conftest import LiveServer
-from tests.logs.cli_helpers import Tail, cli_env, run_wharf
+from tests.utils.api import client_for
+from tests.utils.busybox_dynos import build_test_image, make_spec
+from tests.utils.wharf_cli import Tail, cli_env, run_wharf
 from wharf.platform.logs.shipper import LogShipper
 from wharf.platform.logs.stream import LogWriter, recent_lines
 from wharf.platform.runtime.docker_runtime import DockerRuntime
-from wharf.platform.runtime.testing import build_test_image, make_spec
 
 pytestmark = pytest.mark.e2e
 TICKS = 'i=0; while true; do echo "$TAG tick $i"; i=$((i+1)); sleep 0.2; done'

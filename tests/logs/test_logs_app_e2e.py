@@ -20,9 +20,9 @@ from typing import TypeVar
 import docker
 import pytest
 
-from tests.e2e.fixtures import Developer, Wharf, new_developer, remove_app_containers
-from tests.logs.cli_helpers import Tail, run_wharf
-from tests.support import free_port, wait_for_http
+from tests.utils.e2e import Developer, Wharf, new_developer, remove_app_containers
+from tests.utils.network import free_port, wait_for_http
+from tests.utils.wharf_cli import Tail, run_wharf
 from wharf.platform.runtime.base import LABEL_APP, LABEL_PROCESS_TYPE
 
 pytestmark = pytest.mark.e2e

@@ -17,7 +17,8 @@ import redis
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
-from tests.router.routerkit import free_port, running_dynos, running_router, self_signed
+from tests.utils.network import free_port
+from tests.utils.router import running_dynos, running_router, self_signed
 from wharf.router.acme import AcmeSettings
 from wharf.router.routes import AppRoute
 

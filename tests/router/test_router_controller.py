@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import redis
 
-from tests.router.routerkit import free_port, private_state_dir, running_dynos, running_router
-from tests.support import KeepaliveClient
+from tests.utils.network import KeepaliveClient, free_port
+from tests.utils.router import private_state_dir, running_dynos, running_router
 from wharf.router.controller import run_router
 from wharf.router.routes import ROUTES_KEY, AppRoute, RouteTable, publish_routes
 

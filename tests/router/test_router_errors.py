@@ -9,7 +9,8 @@ import time
 import pytest
 import redis
 
-from tests.router.routerkit import closing_backend, free_port, running_dynos, running_router
+from tests.utils.network import free_port
+from tests.utils.router import closing_backend, running_dynos, running_router
 from wharf.router.routes import AppRoute, Backend
 
 pytestmark = pytest.mark.e2e

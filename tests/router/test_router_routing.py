@@ -11,8 +11,8 @@ from collections import Counter
 import pytest
 import redis
 
-from tests.router.routerkit import frame, read_frame, running_dynos, running_router
-from tests.support import KeepaliveClient
+from tests.utils.network import KeepaliveClient
+from tests.utils.router import frame, read_frame, running_dynos, running_router
 from wharf.router.routes import AppRoute
 
 pytestmark = pytest.mark.e2e

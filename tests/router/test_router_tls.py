@@ -11,7 +11,7 @@ import redis
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
-from tests.router.routerkit import running_dynos, running_router, self_signed
+from tests.utils.router import running_dynos, running_router, self_signed
 from wharf.router.routes import AppRoute, TlsCertificate
 
 pytestmark = pytest.mark.e2e

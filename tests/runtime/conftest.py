@@ -7,10 +7,10 @@ from collections.abc import Iterator
 import docker
 import pytest
 
+from tests.utils.busybox_dynos import Apps, build_test_image, fake_program_for
 from wharf.platform.runtime import Runtime
 from wharf.platform.runtime.docker_runtime import DockerRuntime
 from wharf.platform.runtime.fake import FakeRuntime
-from wharf.platform.runtime.testing import Apps, build_test_image, fake_program_for
 
 
 @pytest.fixture(scope="session")

@@ -7,9 +7,9 @@ import dataclasses
 import docker
 import pytest
 
+from tests.utils.busybox_dynos import TEST_IMAGE, WEB, Apps, build_test_image, http_get, make_spec
 from wharf.platform.runtime import DynoSpec, ImageNotFound, network_name, size_named
 from wharf.platform.runtime.docker_runtime import DockerRuntime
-from wharf.platform.runtime.testing import TEST_IMAGE, WEB, Apps, build_test_image, http_get, make_spec
 
 pytestmark = pytest.mark.e2e
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.utils.busybox_dynos import WEB, make_spec
 from wharf.platform.runtime import (
     DynoState,
     EventAction,
@@ -13,7 +14,6 @@ from wharf.platform.runtime import (
 )
 from wharf.platform.runtime.docker_runtime import DockerRuntime
 from wharf.platform.runtime.fake import FakeProgram, FakeRuntime
-from wharf.platform.runtime.testing import WEB, make_spec
 
 
 def test_get_runtime_builds_the_named_implementation() -> None:

@@ -6,6 +6,16 @@ import time
 
 import pytest
 
+from tests.utils.busybox_dynos import (
+    CRASHES,
+    IGNORES_TERM,
+    ONEOFF_EXIT_3,
+    TRAPS_TERM,
+    WEB,
+    Apps,
+    http_get,
+    make_spec,
+)
 from wharf.platform.runtime import (
     DynoNotFound,
     DynoState,
@@ -16,16 +26,6 @@ from wharf.platform.runtime import (
     network_name,
 )
 from wharf.platform.runtime.base import EXIT_CODE_KILLED
-from wharf.platform.runtime.testing import (
-    CRASHES,
-    IGNORES_TERM,
-    ONEOFF_EXIT_3,
-    TRAPS_TERM,
-    WEB,
-    Apps,
-    http_get,
-    make_spec,
-)
 
 
 def test_started_dyno_is_up_with_its_labels_and_an_address(runtime: Runtime, apps: Apps) -> None:

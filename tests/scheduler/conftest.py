@@ -7,9 +7,9 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from tests.scheduler.world import CIPHER, World
+from tests.utils.busybox_dynos import fake_program_for
+from tests.utils.scheduler_world import CIPHER, World
 from wharf.platform.runtime.fake import FakeRuntime
-from wharf.platform.runtime.testing import fake_program_for
 from wharf.platform.scheduler.fleet import SchedulerOptions
 from wharf.platform.scheduler.loop import Scheduler
 

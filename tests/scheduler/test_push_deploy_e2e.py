@@ -11,8 +11,8 @@ from pathlib import Path
 import docker
 import pytest
 
-from tests.e2e.fixtures import Developer
-from wharf.platform.runtime.testing import http_get
+from tests.utils.busybox_dynos import http_get
+from tests.utils.e2e import Developer
 
 pytestmark = pytest.mark.e2e
 

@@ -6,12 +6,12 @@ import time
 
 from sqlalchemy import select, update
 
-from tests.scheduler.world import World
+from tests.utils.busybox_dynos import CRASHES, TEST_IMAGE, TRAPS_TERM, WEB, http_get
+from tests.utils.scheduler_world import World
 from wharf.platform.db import session_scope
 from wharf.platform.models import App, Release
 from wharf.platform.runtime.base import DynoState
 from wharf.platform.runtime.fake import FakeRuntime
-from wharf.platform.runtime.testing import CRASHES, TEST_IMAGE, TRAPS_TERM, WEB, http_get
 from wharf.platform.scheduler.desired import load_target
 from wharf.platform.scheduler.dynos import formation_spec, restarts_of
 from wharf.platform.scheduler.loop import Scheduler

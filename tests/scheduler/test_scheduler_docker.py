@@ -12,9 +12,9 @@ import docker
 import pytest
 import redis
 
-from tests.scheduler.world import CIPHER, World
+from tests.utils.busybox_dynos import TEST_IMAGE, TRAPS_TERM, WEB, build_test_image, http_get
+from tests.utils.scheduler_world import CIPHER, World
 from wharf.platform.runtime.docker_runtime import DockerRuntime
-from wharf.platform.runtime.testing import TEST_IMAGE, TRAPS_TERM, WEB, build_test_image, http_get
 from wharf.platform.scheduler.fleet import SchedulerOptions
 from wharf.platform.scheduler.loop import Scheduler
 

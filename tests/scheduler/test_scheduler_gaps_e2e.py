@@ -14,11 +14,13 @@ import docker
 import pytest
 import redis
 
-from tests.e2e.fixtures import Developer, Wharf
 from tests.scheduler.test_push_deploy_e2e import remove_dynos
 from tests.scheduler.test_scheduler_docker import OPTIONS
-from tests.scheduler.world import CIPHER, World
-from tests.support import KeepaliveClient
+from tests.utils.busybox_dynos import CRASHES, TEST_IMAGE, TRAPS_TERM, WEB, build_test_image, http_get
+from tests.utils.e2e import Developer, Wharf
+from tests.utils.network import KeepaliveClient
+from tests.utils.scheduler_world import CIPHER, World
+from wharf.platform.actions.dynos import list_dyno_statuses
 from wharf.platform.runtime.base import (
     LABEL_APP,
     LABEL_INSTALLATION,
@@ -28,8 +30,6 @@ from wharf.platform.runtime.base import (
     DynoSpec,
 )
 from wharf.platform.runtime.docker_runtime import DockerRuntime
-from wharf.platform.runtime.testing import CRASHES, TEST_IMAGE, TRAPS_TERM, WEB, build_test_image, http_get
-from wharf.platform.scheduler import control
 from wharf.platform.scheduler.dynos import backoff_seconds, restarts_of
 from wharf.platform.scheduler.loop import Scheduler
 
@@ -100,7 +100,7 @@ def watch_crash_loop(world: World, app: str, restarts_wanted: int) -> tuple[dict
         for dyno in world.dynos(app):
             if dyno.process_type == "crasher" and dyno.started_at is not None:
                 starts.setdefault(restarts_of(dyno), dyno.started_at.timestamp())
-        states |= {s.state for s in control.list_dyno_statuses(world.runtime, app) if s.name == "crasher.1"}
+        states |= {s.state for s in list_dyno_statuses(world.runtime, app) if s.name == "crasher.1"}
         assert world.backends(app) == ["web.1"], "the web dyno must keep serving through the crash loop"
         time.sleep(0.05)
     return starts, states
@@ -118,7 +118,7 @@ def test_a_crash_loop_backs_off_with_growing_delays_until_a_new_release(scoped_w
     for restarts, gap in zip((1, 2, 3), gaps, strict=True):
         assert gap >= backoff_seconds(restarts) - 0.05, gaps
     assert gaps[0] < gaps[1] < gaps[2], gaps
-    ps = {s.name: s for s in control.list_dyno_statuses(world.runtime, app)}
+    ps = {s.name: s for s in list_dyno_statuses(world.runtime, app)}
     assert ps["crasher.1"].restarts >= 4
 
     version = world.release(app, {"web": WEB, "crasher": TRAPS_TERM}, image=TEST_IMAGE)

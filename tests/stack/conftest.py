@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.buildpacks.harness import require_stack_images
+from tests.utils.buildpack_builds import require_stack_images
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,4 @@
-"""Background work on rq: queues for builds and deploys, with one typed enqueue helper per job."""
+"""Background work on rq: the build queue, with one typed enqueue helper per job."""
 
 from __future__ import annotations
 
@@ -7,8 +7,7 @@ from rq import Queue
 from rq.job import Job
 
 BUILD_QUEUE = "builds"
-DEPLOY_QUEUE = "deploys"
-ALL_QUEUES = (BUILD_QUEUE, DEPLOY_QUEUE)
+ALL_QUEUES = (BUILD_QUEUE,)
 # A build has 15 minutes in its builder container; the rest covers the release image and clean-up.
 BUILD_JOB_TIMEOUT = 25 * 60
 
@@ -23,4 +22,17 @@ def enqueue_build(connection: redis.Redis[bytes], *, build_id: int) -> Job:
         build_id=build_id,
         job_timeout=BUILD_JOB_TIMEOUT,
         job_id=f"build-{build_id}",
+    )
+
+
+# A destroyed app's dynos are retired by the scheduler (drained, then stopped); its images go after.
+IMAGE_REMOVAL_TIMEOUT = 10 * 60
+
+
+def enqueue_image_removal(connection: redis.Redis[bytes], *, app_name: str) -> Job:
+    """Remove a destroyed app's release and dependency images, once no container uses them."""
+    return queue(connection, BUILD_QUEUE).enqueue(
+        "wharf.platform.builds.cleanup.remove_destroyed_app_images",
+        app_name=app_name,
+        job_timeout=IMAGE_REMOVAL_TIMEOUT,
     )

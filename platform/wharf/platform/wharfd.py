@@ -14,6 +14,7 @@ from wharf.platform.actions.accounts import count_users
 from wharf.platform.actions.invites import create_invite
 from wharf.platform.db import session_scope
 from wharf.platform.errors import WharfError
+from wharf.platform.logs.platform_lines import install_platform_lines
 from wharf.platform.migrate import upgrade_database
 from wharf.platform.settings import Settings, SettingsError, get_settings
 from wharf.platform.supervisor import Component, Supervisor, child_environment, component_argv
@@ -41,6 +42,7 @@ def _settings() -> Settings:
         _fail(str(exc))
     except PermissionError as exc:
         _fail(f"Cannot use the data dir {settings.wharf_data_dir}: {exc}. Run as root or set WHARF_DATA_DIR.")
+    install_platform_lines(settings)
     return settings
 
 

@@ -11,10 +11,12 @@ from sqlalchemy.orm import Session
 
 from wharf.platform.actions.invites import claim_invite
 from wharf.platform.db import utcnow
-from wharf.platform.errors import BadRequest, Conflict, NotFound, Unauthorized
+from wharf.platform.errors import BadRequest, Conflict, NotFound, TooManyRequests, Unauthorized
 from wharf.platform.models import ApiToken, InviteRedemption, User
 from wharf.platform.security.passwords import hash_password, password_problem, verify_password
+from wharf.platform.security.ratelimit import FailureLimiter, Limit, RateLimited
 from wharf.platform.security.tokens import digest, new_api_token
+from wharf.platform.settings import Settings
 
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
 
@@ -103,3 +105,61 @@ def revoke_token(*, session: Session, user: User, token_id: int) -> None:
 
 def count_users(*, session: Session) -> int:
     return len(session.scalars(select(User.id).limit(1)).all())
+
+
+def check_limits(limiter: FailureLimiter, *limits: Limit) -> None:
+    """Refuse a caller who failed too often, before any password is checked."""
+    try:
+        limiter.check(*limits)
+    except RateLimited as exc:
+        raise TooManyRequests(
+            f"Too many failed attempts. Try again in {exc.retry_after} seconds.", retry_after=exc.retry_after
+        ) from exc
+
+
+def login_limits(settings: Settings, client_address: str, email: str) -> tuple[Limit, Limit]:
+    return (
+        Limit("login-client", client_address, settings.wharf_auth_max_failures_per_client),
+        Limit("login-account", email.strip().lower(), settings.wharf_auth_max_failures_per_account),
+    )
+
+
+def log_in(
+    *,
+    session: Session,
+    limiter: FailureLimiter,
+    settings: Settings,
+    client_address: str,
+    email: str,
+    password: str,
+    issued_for: str,
+) -> tuple[User, IssuedToken]:
+    """Check the password under both failure limits (per client, per account), then issue a token."""
+    limits = login_limits(settings, client_address, email)
+    check_limits(limiter, *limits)
+    try:
+        user = authenticate(session=session, email=email, password=password)
+    except Unauthorized:
+        limiter.record_failure(*limits)
+        raise
+    return user, issue_token(session=session, user=user, description=issued_for)
+
+
+def sign_up(
+    *,
+    session: Session,
+    limiter: FailureLimiter,
+    settings: Settings,
+    client_address: str,
+    invite_code: str,
+    email: str,
+    password: str,
+) -> tuple[User, IssuedToken]:
+    """Redeem an invite; guessing codes counts against the caller's failure limit."""
+    limit = Limit("invite-client", client_address, settings.wharf_auth_max_failures_per_client)
+    check_limits(limiter, limit)
+    try:
+        return signup(session=session, invite_code=invite_code, email=email, password=password)
+    except NotFound:
+        limiter.record_failure(limit)
+        raise

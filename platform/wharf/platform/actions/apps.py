@@ -1,16 +1,28 @@
-"""Apps: creation, lookup scoped to the owner, and destruction."""
+"""Apps: creation, lookup scoped to the owner, and destruction, each with all of its side effects.
+
+Every entry point (API, dashboard) calls these: creating an app publishes its route, and destroying
+one removes its add-ons, route and git repository, and (once its dynos are gone) its images.
+"""
 
 from __future__ import annotations
 
+import redis
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from wharf.platform.actions.audit import record_event
+from wharf.platform.actions.domains import forget_app_routes, sync_app_routes
 from wharf.platform.actions.names import generate_app_name, validate_app_name
-from wharf.platform.actions.releases import create_release
+from wharf.platform.addons import AddonProviders
+from wharf.platform.addons.backups import backups_root
+from wharf.platform.addons.service import destroy_app_addons
 from wharf.platform.errors import BadRequest, Conflict, NotFound
+from wharf.platform.git.repos import remove_repo
+from wharf.platform.jobs import enqueue_image_removal
+from wharf.platform.logs.events import record_event
 from wharf.platform.models import App, Formation, Release, User
+from wharf.platform.records.releases import create_release
 from wharf.platform.security.crypto import ConfigCipher
+from wharf.platform.settings import Settings
 
 MAX_NAME_ATTEMPTS = 20
 
@@ -19,7 +31,16 @@ def _name_taken(*, session: Session, name: str) -> bool:
     return session.scalar(select(App.id).where(App.name == name)) is not None
 
 
-def create_app(*, session: Session, cipher: ConfigCipher, owner: User, name: str | None) -> App:
+def create_app(
+    *,
+    session: Session,
+    cipher: ConfigCipher,
+    client: redis.Redis[bytes],
+    settings: Settings,
+    owner: User,
+    name: str | None,
+) -> App:
+    """Record the app with its first release, commit, and publish its route so the router knows it."""
     if name is None:
         for _ in range(MAX_NAME_ATTEMPTS):
             name = generate_app_name()
@@ -42,6 +63,8 @@ def create_app(*, session: Session, cipher: ConfigCipher, owner: User, name: str
     create_release(
         session=session, cipher=cipher, app=app, actor=owner, description="Initial release", config={}
     )
+    session.commit()
+    sync_app_routes(session=session, client=client, settings=settings, app=app)
     return app
 
 
@@ -68,15 +91,38 @@ def check_destroy_confirmation(*, app: App, confirm: str | None) -> None:
         )
 
 
-def destroy_app(*, session: Session, actor: User, app: App, confirm: str | None) -> None:
+def destroy_app(
+    *,
+    session: Session,
+    cipher: ConfigCipher,
+    client: redis.Redis[bytes],
+    settings: Settings,
+    providers: AddonProviders,
+    actor: User,
+    app: App,
+    confirm: str | None,
+) -> None:
+    """Remove the app and everything it owns; its dynos are retired by the scheduler, its images after."""
     check_destroy_confirmation(app=app, confirm=confirm)
+    name = app.name
+    destroy_app_addons(
+        session=session,
+        cipher=cipher,
+        providers=providers,
+        app=app,
+        backups_root=backups_root(settings.wharf_data_dir),
+    )
     session.execute(delete(Formation).where(Formation.app_id == app.id))
     session.execute(delete(Release).where(Release.app_id == app.id))
     record_event(
         session=session,
         actor=actor,
         action="destroy",
-        app_name=app.name,
+        app_name=name,
         message=f"Destroyed by {actor.email}",
     )
     session.delete(app)
+    session.commit()
+    forget_app_routes(client=client, app_name=name)
+    remove_repo(data_dir=settings.wharf_data_dir, app_name=name)
+    enqueue_image_removal(client, app_name=name)

@@ -12,15 +12,17 @@ import os
 from datetime import UTC, datetime
 from pathlib import Path
 
+import redis
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import NameOID
 from sqlalchemy.orm import Session
 
-from wharf.platform.actions.audit import record_event
-from wharf.platform.actions.domains import list_certificates, list_domains
+from wharf.platform.actions.domains import commit_and_publish, list_certificates, list_domains
 from wharf.platform.errors import BadRequest, NotFound
+from wharf.platform.logs.events import record_event
 from wharf.platform.models import App, Certificate, User
+from wharf.platform.settings import Settings
 
 
 def _names(cert: x509.Certificate) -> set[str]:
@@ -73,7 +75,8 @@ def _write_private(path: Path, text: str) -> None:
 def add_certificate(
     *,
     session: Session,
-    data_dir: Path,
+    client: redis.Redis[bytes],
+    settings: Settings,
     app: App,
     actor: User,
     cert_pem: str,
@@ -91,7 +94,7 @@ def add_certificate(
             error_id="certificate_domain_mismatch",
         )
     fingerprint = hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).hexdigest()
-    folder = data_dir / "certs" / app.name
+    folder = settings.wharf_data_dir / "certs" / app.name
     cert_path, key_path = folder / f"{fingerprint[:16]}.crt", folder / f"{fingerprint[:16]}.key"
     _write_private(cert_path, cert_pem)
     _write_private(key_path, key_pem)
@@ -113,10 +116,19 @@ def add_certificate(
         app_name=app.name,
         message=f"Added a certificate for {', '.join(covered)}",
     )
+    commit_and_publish(session=session, client=client, settings=settings, app=app)
     return record
 
 
-def remove_certificate(*, session: Session, app: App, actor: User, certificate_id: int) -> None:
+def remove_certificate(
+    *,
+    session: Session,
+    client: redis.Redis[bytes],
+    settings: Settings,
+    app: App,
+    actor: User,
+    certificate_id: int,
+) -> None:
     found = [c for c in list_certificates(session=session, app=app) if c.id == certificate_id]
     if not found:
         raise NotFound(f"{app.name} has no certificate {certificate_id}. List them with `wharf certs`.")
@@ -130,3 +142,4 @@ def remove_certificate(*, session: Session, app: App, actor: User, certificate_i
         app_name=app.name,
         message=f"Removed the certificate for {found[0].hostnames}",
     )
+    commit_and_publish(session=session, client=client, settings=settings, app=app)

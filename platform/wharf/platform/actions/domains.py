@@ -1,4 +1,7 @@
-"""Custom domains, maintenance mode and TLS certificates: the API's half of the route table."""
+"""Custom domains, maintenance mode and TLS certificates: the API's half of the route table.
+
+Each change commits and republishes the app's route itself, whoever asked for it.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +11,8 @@ import redis
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from wharf.platform.actions.audit import record_event
 from wharf.platform.errors import BadRequest, Conflict, NotFound
+from wharf.platform.logs.events import record_event
 from wharf.platform.models import App, Certificate, Domain, User
 from wharf.platform.routing import remove_app_routes, set_app_route_settings
 from wharf.platform.settings import Settings
@@ -42,7 +45,21 @@ def validate_hostname(hostname: str, settings: Settings) -> str:
     return cleaned
 
 
-def add_domain(*, session: Session, settings: Settings, app: App, actor: User, hostname: str) -> Domain:
+def commit_and_publish(*, session: Session, client: redis.Redis[bytes], settings: Settings, app: App) -> None:
+    """Make the change durable first, then tell the router: it never serves what was not saved."""
+    session.commit()
+    sync_app_routes(session=session, client=client, settings=settings, app=app)
+
+
+def add_domain(
+    *,
+    session: Session,
+    client: redis.Redis[bytes],
+    settings: Settings,
+    app: App,
+    actor: User,
+    hostname: str,
+) -> Domain:
     cleaned = validate_hostname(hostname, settings)
     if session.scalar(select(Domain).where(Domain.hostname == cleaned)) is not None:
         raise Conflict(f"{cleaned} is already in use by an app.", error_id="domain_taken")
@@ -56,10 +73,19 @@ def add_domain(*, session: Session, settings: Settings, app: App, actor: User, h
     record_event(
         session=session, actor=actor, action="domain", app_name=app.name, message=f"Added domain {cleaned}"
     )
+    commit_and_publish(session=session, client=client, settings=settings, app=app)
     return domain
 
 
-def remove_domain(*, session: Session, app: App, actor: User, hostname: str) -> None:
+def remove_domain(
+    *,
+    session: Session,
+    client: redis.Redis[bytes],
+    settings: Settings,
+    app: App,
+    actor: User,
+    hostname: str,
+) -> None:
     cleaned = hostname.strip().lower().rstrip(".")
     domain = session.scalar(select(Domain).where(Domain.app_id == app.id, Domain.hostname == cleaned))
     if domain is None:
@@ -71,9 +97,18 @@ def remove_domain(*, session: Session, app: App, actor: User, hostname: str) -> 
     record_event(
         session=session, actor=actor, action="domain", app_name=app.name, message=f"Removed domain {cleaned}"
     )
+    commit_and_publish(session=session, client=client, settings=settings, app=app)
 
 
-def set_maintenance(*, session: Session, app: App, actor: User, enabled: bool) -> None:
+def set_maintenance(
+    *,
+    session: Session,
+    client: redis.Redis[bytes],
+    settings: Settings,
+    app: App,
+    actor: User,
+    enabled: bool,
+) -> None:
     app.maintenance = enabled
     state = "on" if enabled else "off"
     record_event(
@@ -83,6 +118,7 @@ def set_maintenance(*, session: Session, app: App, actor: User, enabled: bool) -
         app_name=app.name,
         message=f"Maintenance mode {state} by {actor.email}",
     )
+    commit_and_publish(session=session, client=client, settings=settings, app=app)
 
 
 def list_certificates(*, session: Session, app: App) -> list[Certificate]:

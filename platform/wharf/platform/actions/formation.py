@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from wharf.platform.actions.audit import record_event
-from wharf.platform.actions.releases import latest_release
 from wharf.platform.errors import BadRequest
+from wharf.platform.logs.events import record_event
 from wharf.platform.models import App, Formation, User
+from wharf.platform.records.releases import latest_release
 
 # Memory per dyno size, in MiB, and CPU share (Heroku's basic/standard/performance ladder).
 DYNO_SIZES: dict[str, tuple[int, float]] = {

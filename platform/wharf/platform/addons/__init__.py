@@ -23,6 +23,7 @@ from wharf.platform.addons.base import (
     UnsupportedOperation,
     kind_named,
 )
+from wharf.platform.implementations import choose
 from wharf.platform.settings import Settings
 
 
@@ -77,27 +78,12 @@ def installation_id(data_dir: Path) -> str:
 
 
 def build_addon_providers(settings: Settings) -> AddonProviders:
-    if settings.wharf_runtime == "fake":
-        from wharf.platform.addons.fake import FakeAddonProvider, FakeAddonWorld
-
-        world = FakeAddonWorld()
-        fakes: dict[str, AddonProvider] = {kind: FakeAddonProvider(kind, world) for kind in KINDS}
-        return AddonProviders(fakes, lock_dir=None)
-    import docker
-
-    from wharf.platform.addons.kv_addons import MemcachedProvider, RedisProvider
-    from wharf.platform.addons.postgres_addon import PostgresProvider
-
-    client = docker.from_env()
-    lock_dir = settings.wharf_data_dir / "addons" / "locks"
-    home = installation_id(settings.wharf_data_dir)
-    real: dict[str, AddonProvider] = {
-        provider_class.kind: provider_class(
-            client=client, home=home, lock_dir=lock_dir, run_image=settings.wharf_run_image
-        )
-        for provider_class in (PostgresProvider, RedisProvider, MemcachedProvider)
-    }
-    return AddonProviders(real, lock_dir=lock_dir)
+    """The providers WHARF_RUNTIME names: the Docker ones for "docker", in-memory fakes for "fake"."""
+    name = settings.wharf_runtime
+    providers = choose("addon_providers", name)(settings)
+    if not isinstance(providers, AddonProviders):
+        raise TypeError(f"the {name!r} add-on providers factory built a {type(providers).__name__}")
+    return providers
 
 
 @lru_cache(maxsize=4)

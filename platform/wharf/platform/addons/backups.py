@@ -7,18 +7,17 @@ at the add-on's UTC time and pruned to its retention count.
 from __future__ import annotations
 
 import re
-import shutil
 from datetime import UTC, datetime, time
 from pathlib import Path
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from wharf.platform.actions.audit import record_event
 from wharf.platform.addons import AddonProviders
 from wharf.platform.addons.service import addon_spec
 from wharf.platform.db import utcnow
 from wharf.platform.errors import BadRequest, NotFound
+from wharf.platform.logs.events import record_event
 from wharf.platform.models import Addon, AddonBackup, App, User
 from wharf.platform.security.crypto import ConfigCipher
 
@@ -33,10 +32,6 @@ def backups_root(data_dir: Path) -> Path:
 
 def backup_path(root: Path, addon_name: str, backup: AddonBackup) -> Path:
     return root / addon_name / f"{backup.label}.dump"
-
-
-def remove_backup_files(*, backups_root: Path, addon_name: str) -> None:
-    shutil.rmtree(backups_root / addon_name, ignore_errors=True)
 
 
 def list_backups(*, session: Session, addon: Addon) -> list[AddonBackup]:

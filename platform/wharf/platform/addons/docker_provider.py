@@ -19,12 +19,14 @@ import docker.errors
 from docker.models.containers import Container
 from docker.types import LogConfig, Mount
 
+from wharf.platform.addons import AddonProviders, installation_id
 from wharf.platform.addons.base import (
     LABEL_ADDON,
     LABEL_ADDON_HOME,
     LABEL_ADDON_KIND,
     AddonError,
     AddonHealth,
+    AddonProvider,
     AddonSpec,
     AddonState,
     ConsoleResult,
@@ -35,6 +37,7 @@ from wharf.platform.addons.base import (
 from wharf.platform.addons.images import ADDON_HOME, DEFAULT_RUN_IMAGE, ensure_addon_image, recipe_for
 from wharf.platform.runtime.base import LABEL_APP, NetworkInUse
 from wharf.platform.runtime.docker_runtime import DockerRuntime
+from wharf.platform.settings import Settings
 
 SECOND_NS = 1_000_000_000
 MIB = 1024 * 1024
@@ -263,3 +266,20 @@ class DockerAddonProvider:
             **self._hardening(memory_bytes=self.memory_bytes),
         )
         return container
+
+
+def docker_addon_providers(settings: Settings) -> AddonProviders:
+    """A Docker provider for every kind, locking across processes under the data directory."""
+    from wharf.platform.addons.kv_addons import MemcachedProvider, RedisProvider
+    from wharf.platform.addons.postgres_addon import PostgresProvider
+
+    client = docker.from_env()
+    lock_dir = settings.wharf_data_dir / "addons" / "locks"
+    home = installation_id(settings.wharf_data_dir)
+    providers: dict[str, AddonProvider] = {
+        provider_class.kind: provider_class(
+            client=client, home=home, lock_dir=lock_dir, run_image=settings.wharf_run_image
+        )
+        for provider_class in (PostgresProvider, RedisProvider, MemcachedProvider)
+    }
+    return AddonProviders(providers, lock_dir=lock_dir)

@@ -13,10 +13,12 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from wharf.platform.addons import AddonProviders
 from wharf.platform.addons.base import (
     KINDS,
     AddonError,
     AddonHealth,
+    AddonProvider,
     AddonSpec,
     AddonState,
     BackupResult,
@@ -27,6 +29,7 @@ from wharf.platform.addons.base import (
     random_identifier,
     random_secret,
 )
+from wharf.platform.settings import Settings
 
 
 @dataclass
@@ -147,3 +150,10 @@ class FakeAddonProvider:
         if addon is None or not addon.running:
             raise AddonError(f"{spec.name} is not running; Wharf restarts it shortly, try again in a minute")
         return addon
+
+
+def fake_addon_providers(settings: Settings) -> AddonProviders:
+    """In-memory providers for every kind, sharing one world; nothing crosses processes, so no locks."""
+    world = FakeAddonWorld()
+    fakes: dict[str, AddonProvider] = {kind: FakeAddonProvider(kind, world) for kind in KINDS}
+    return AddonProviders(fakes, lock_dir=None)

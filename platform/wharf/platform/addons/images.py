@@ -1,7 +1,8 @@
 """Add-on images: the stack run image plus Debian's own server packages, since no registry is reachable.
 
 Debian 13 (trixie) ships PostgreSQL 17, Redis 8.0 and memcached 1.6, so the tags follow those
-versions. Each image is built once (first use, or `wharfd up`) and shares the stack's bottom layer.
+versions. Each image is built once, on the first provision of its kind, and shares the stack's
+bottom layer.
 """
 
 from __future__ import annotations
@@ -148,19 +149,3 @@ def ensure_addon_image(
         if not image_exists(client, recipe.image):
             build_addon_image(client, recipe, run_image=run_image, progress=progress)
     return recipe.image
-
-
-def ensure_addon_images(
-    *, lock_dir: Path, run_image: str = DEFAULT_RUN_IMAGE, progress: Progress = print
-) -> list[str]:
-    """Build every missing add-on image (for `wharfd up`); returns the names of those built."""
-    client = docker.from_env()
-    built: list[str] = []
-    try:
-        for kind, recipe in RECIPES.items():
-            if not image_exists(client, recipe.image):
-                ensure_addon_image(client, kind, lock_dir=lock_dir, run_image=run_image, progress=progress)
-                built.append(recipe.image)
-    finally:
-        client.close()
-    return built

@@ -9,19 +9,20 @@ from __future__ import annotations
 
 import re
 import secrets
+import shutil
 import time
 from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from wharf.platform.actions.audit import record_event
-from wharf.platform.actions.releases import create_release, latest_release
 from wharf.platform.addons import AddonProviders
 from wharf.platform.addons.base import AddonSpec, kind_named
 from wharf.platform.db import session_scope
 from wharf.platform.errors import BadRequest, Conflict, NotFound
+from wharf.platform.logs.events import record_event
 from wharf.platform.models import Addon, App, Release, User
+from wharf.platform.records.releases import create_release, latest_release
 from wharf.platform.security.crypto import ConfigCipher
 
 ATTACHMENT = re.compile(r"^[A-Z][A-Z0-9_]{0,59}$")
@@ -306,11 +307,14 @@ def destroy_addon(
     )
 
 
+def remove_backup_files(*, backups_root: Path, addon_name: str) -> None:
+    """Delete an add-on's backups; here, not in `backups`, because destroying an add-on needs it."""
+    shutil.rmtree(backups_root / addon_name, ignore_errors=True)
+
+
 def remove_addon_data(
     *, session: Session, cipher: ConfigCipher, providers: AddonProviders, addon: Addon, backups_root: Path
 ) -> None:
-    from wharf.platform.addons.backups import remove_backup_files
-
     spec = addon_spec(addon, cipher, app_name=addon.app.name)
     with providers.exclusive(spec.name):
         providers.for_kind(spec.kind).deprovision(spec)

@@ -15,7 +15,6 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from wharf.platform.actions.audit import record_event
 from wharf.platform.addons import AddonProviders, get_addon_providers
 from wharf.platform.addons.backups import (
     backups_root,
@@ -26,6 +25,7 @@ from wharf.platform.addons.backups import (
 from wharf.platform.addons.base import AddonState
 from wharf.platform.addons.service import addon_spec, finish_provisioning
 from wharf.platform.db import session_scope
+from wharf.platform.logs.events import record_event
 from wharf.platform.models import Addon
 from wharf.platform.security.crypto import ConfigCipher
 from wharf.platform.settings import Settings, get_settings

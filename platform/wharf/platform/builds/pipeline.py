@@ -18,7 +18,6 @@ from pathlib import Path
 import docker
 import redis
 
-from wharf.platform.actions.releases import create_release, current_config, list_releases
 from wharf.platform.builds.compile import BuildFailed, BuildLimits
 from wharf.platform.builds.image import (
     ImageBuildFailed,
@@ -28,14 +27,16 @@ from wharf.platform.builds.image import (
     release_labels,
 )
 from wharf.platform.builds.layers import LayerFailed
-from wharf.platform.builds.output import BuildEnd, BuildOutput
+from wharf.platform.builds.output import BuildOutput
 from wharf.platform.builds.processes import read_procfile
 from wharf.platform.builds.release_image import SlugBuildSettings, build_slug_image
 from wharf.platform.builds.reuse import ReuseStore
 from wharf.platform.db import session_scope, utcnow
+from wharf.platform.logs.platform_lines import platform_lines_for
 from wharf.platform.models import App, Build, User
+from wharf.platform.progress import BuildEnd, forget_deploy_output
+from wharf.platform.records.releases import create_release, current_config, list_releases
 from wharf.platform.scheduler.notify import wake_scheduler
-from wharf.platform.scheduler.progress import forget_deploy_output
 from wharf.platform.security.crypto import ConfigCipher
 from wharf.platform.settings import Settings, get_settings
 
@@ -202,11 +203,20 @@ def _finish(
 
 
 def run_build(build_id: int) -> str:
-    """The rq job. Returns the build's final status."""
-    settings = get_settings()
+    """The rq job: the worker's entry point, so the one place a build reads the process settings."""
+    return build_with_settings(get_settings(), build_id)
+
+
+def build_with_settings(settings: Settings, build_id: int) -> str:
+    """Build, release and report one build. Returns the build's final status."""
     cipher = ConfigCipher(settings.secret_key())
     client = redis.Redis.from_url(settings.resolved_redis_url)
-    output = BuildOutput(client, build_id)
+    output = BuildOutput(
+        client,
+        build_id,
+        platform_lines=platform_lines_for(settings),
+        database_url=settings.resolved_database_url,
+    )
     started = time.monotonic()
     end = BuildEnd(status="failed", release_version=None, message="The build failed.")
     try:

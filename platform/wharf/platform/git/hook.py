@@ -15,13 +15,12 @@ from pathlib import Path
 
 import redis
 
-from wharf.platform.actions.builds import create_build
-from wharf.platform.builds.output import BuildEnd, follow, stream_key
 from wharf.platform.db import session_scope
 from wharf.platform.git.repos import export_commit
 from wharf.platform.jobs import enqueue_build
 from wharf.platform.models import App, User
-from wharf.platform.scheduler.progress import follow_deploy
+from wharf.platform.progress import BuildEnd, follow, follow_deploy, stream_key
+from wharf.platform.records.builds import create_build
 from wharf.platform.settings import Settings, get_settings
 
 ZERO = "0" * 40

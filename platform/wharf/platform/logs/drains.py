@@ -9,8 +9,8 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from wharf.platform.actions.audit import record_event
 from wharf.platform.errors import BadRequest, Conflict, NotFound
+from wharf.platform.logs.events import record_event
 from wharf.platform.models import App, LogDrain, User
 
 SCHEMES = {"syslog": 514, "syslog+tls": 6514, "https": 443, "http": 80}

@@ -15,7 +15,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -290,7 +290,3 @@ def router_log_sink(
     client = redis.Redis.from_url(redis_url, socket_timeout=5)
     writer = LogWriter(client, max_lines=max_lines, max_age_hours=max_age_hours)
     return BatchingSink(writer, source="router", dyno="router")
-
-
-def render_all(lines: Sequence[LogLine]) -> str:
-    return "".join(entry.render() + "\n" for entry in lines)

@@ -6,6 +6,7 @@ the Runtime protocol only.
 
 from __future__ import annotations
 
+from wharf.platform.implementations import choose, names
 from wharf.platform.runtime.base import (
     SIZES,
     Dyno,
@@ -24,20 +25,15 @@ from wharf.platform.runtime.base import (
     size_named,
 )
 
-RUNTIME_NAMES = ("docker", "fake")
+RUNTIME_NAMES = names("runtime")
 
 
 def get_runtime(name: str, *, installation: str | None = None) -> Runtime:
     """Build the runtime a setting names: "docker" (the local Docker Engine) or "fake" (in memory)."""
-    if name == "docker":
-        from wharf.platform.runtime.docker_runtime import DockerRuntime
-
-        return DockerRuntime(installation=installation)
-    if name == "fake":
-        from wharf.platform.runtime.fake import FakeRuntime
-
-        return FakeRuntime()
-    raise ValueError(f"unknown runtime {name!r}: choose one of {', '.join(RUNTIME_NAMES)}")
+    runtime = choose("runtime", name)(installation=installation)
+    if not isinstance(runtime, Runtime):
+        raise TypeError(f"the {name!r} runtime factory built a {type(runtime).__name__}, not a Runtime")
+    return runtime
 
 
 __all__ = [

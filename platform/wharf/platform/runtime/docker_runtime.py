@@ -290,6 +290,11 @@ class DockerRuntime:
         return self._host_nano_cpus
 
 
+def docker_runtime(*, installation: str | None = None) -> DockerRuntime:
+    """The runtime on the local Docker Engine, seeing only this installation's dynos."""
+    return DockerRuntime(installation=installation)
+
+
 def dyno_from_container(container: Container) -> Dyno:
     """Read a dyno back from a container's labels and state, so no database has to remember it."""
     attrs: dict[str, Any] = container.attrs

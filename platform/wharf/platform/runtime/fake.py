@@ -128,10 +128,6 @@ class FakeRuntime:
                 raise NetworkInUse(f"{name} still has containers attached")
             self._networks.pop(name, None)
 
-    def network_names(self) -> list[str]:
-        with self._changed:
-            return sorted(self._networks)
-
     # dynos
 
     def start_dyno(self, spec: DynoSpec) -> Dyno:
@@ -279,6 +275,11 @@ class FakeRuntime:
         exit_code = record.exit_code if action is EventAction.DIE else None
         self._events.append(event_from_labels(action, record.id, labels, time.time(), exit_code))
         self._changed.notify_all()
+
+
+def fake_runtime(*, installation: str | None = None) -> FakeRuntime:
+    """A fresh in-memory runtime; its dynos are its own, so no installation needs telling apart."""
+    return FakeRuntime()
 
 
 class _DynoHandler(BaseHTTPRequestHandler):

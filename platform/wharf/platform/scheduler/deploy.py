@@ -12,13 +12,13 @@ import logging
 import time
 from collections.abc import Callable
 
+from wharf.platform.progress import DeployOutput
 from wharf.platform.routing import wait_until_served
 from wharf.platform.runtime.base import Dyno, DynoNotFound
 from wharf.platform.scheduler import desired
 from wharf.platform.scheduler.desired import RELEASE_PROCESS, AppTarget, ReleaseTarget
 from wharf.platform.scheduler.dynos import formation_spec, is_oneoff, oneoff_spec
 from wharf.platform.scheduler.fleet import Fleet
-from wharf.platform.scheduler.progress import DeployOutput
 
 log = logging.getLogger(__name__)
 # How long a deploy waits for the router to serve its new dynos (nginx reloads in well under one).

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from wharf.platform.actions.audit import record_event
 from wharf.platform.db import session_scope
+from wharf.platform.logs.events import record_event
 from wharf.platform.models import App, Formation, Release
 from wharf.platform.security.crypto import ConfigCipher
 

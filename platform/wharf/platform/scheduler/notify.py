@@ -7,8 +7,7 @@ wake-up only makes it look sooner than its resync interval would. Losing a messa
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Iterable
 
 import redis
 from sqlalchemy import event
@@ -17,8 +16,6 @@ from sqlalchemy.orm import Session
 WAKE_CHANNEL = "wharf:scheduler:wake"
 RESTART_TTL_SECONDS = 7 * 24 * 3600
 ALL_DYNOS = "*"
-_PENDING_APPS = "wharf.scheduler.changed-apps"
-_installed: list[bool] = []
 
 
 def restarts_key(app_name: str) -> str:
@@ -53,34 +50,59 @@ def matches_target(target: str, process_type: str, number: int) -> bool:
     return target in (ALL_DYNOS, process_type, f"{process_type}.{number}")
 
 
-def install_change_notifier(client_for: Any, watched: Iterable[type]) -> None:
+class ChangeNotifier:
+    """Wakes the scheduler through its own Redis client after commits that touched watched rows.
+
+    Each notifier keeps its pending changes under its own key of the session, so several (one per
+    API app, say) each publish on their own client and none shadows another.
+    """
+
+    def __init__(self, client_for: Callable[[], redis.Redis[bytes]], watched: Iterable[type]) -> None:
+        self._client_for = client_for
+        self._kinds = tuple(watched)
+        self._pending_key = f"wharf.scheduler.changed-apps.{id(self)}"
+
+    def install(self) -> None:
+        """Listen to every session's commits; a second call for the same notifier does nothing."""
+        if event.contains(Session, "after_flush", self._collect):
+            return
+        event.listen(Session, "after_flush", self._collect)
+        event.listen(Session, "after_commit", self._publish)
+        event.listen(Session, "after_rollback", self._forget)
+
+    def uninstall(self) -> None:
+        if not event.contains(Session, "after_flush", self._collect):
+            return
+        event.remove(Session, "after_flush", self._collect)
+        event.remove(Session, "after_commit", self._publish)
+        event.remove(Session, "after_rollback", self._forget)
+
+    def _collect(self, session: Session, _flush_context: object) -> None:
+        changed = session.info.setdefault(self._pending_key, set())
+        for row in (*session.new, *session.dirty, *session.deleted):
+            if isinstance(row, self._kinds):
+                changed.add(getattr(row, "app_id", None) or getattr(row, "id", None))
+
+    def _publish(self, session: Session) -> None:
+        if not session.info.pop(self._pending_key, None):
+            return
+        try:
+            wake_scheduler(self._client_for())
+        except redis.RedisError:
+            return
+
+    def _forget(self, session: Session) -> None:
+        session.info.pop(self._pending_key, None)
+
+
+def install_change_notifier(
+    client_for: Callable[[], redis.Redis[bytes]], watched: Iterable[type]
+) -> ChangeNotifier:
     """Wake the scheduler after any commit that touched rows of the `watched` models.
 
     `client_for()` returns the Redis client to publish on; it is called only when there is news.
     Publishing after the commit (not before) means the scheduler always reads what woke it.
     """
-    kinds = tuple(watched)
-
-    def collect(session: Session, _flush_context: object) -> None:
-        changed = session.info.setdefault(_PENDING_APPS, set())
-        for row in (*session.new, *session.dirty, *session.deleted):
-            if isinstance(row, kinds):
-                changed.add(getattr(row, "app_id", None) or getattr(row, "id", None))
-
-    def publish(session: Session) -> None:
-        changed = session.info.pop(_PENDING_APPS, None)
-        if changed:
-            try:
-                wake_scheduler(client_for())
-            except redis.RedisError:
-                return
-
-    def forget(session: Session) -> None:
-        session.info.pop(_PENDING_APPS, None)
-
-    if _installed:
-        return
-    _installed.append(True)
-    event.listen(Session, "after_flush", collect)
-    event.listen(Session, "after_commit", publish)
-    event.listen(Session, "after_rollback", forget)
+    notifier = ChangeNotifier(client_for, watched)
+    notifier.install()
+    return notifier

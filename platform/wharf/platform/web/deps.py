@@ -26,6 +26,11 @@ def get_context(request: Request) -> ApiContext:
 ContextDep = Annotated[ApiContext, Depends(get_context)]
 
 
+def client_address(request: Request) -> str:
+    """The caller's address, as failure limits key it."""
+    return request.client.host if request.client else "unknown"
+
+
 def get_session(context: ContextDep) -> Iterator[Session]:
     session = session_factory(context.database_url)()
     try:

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from wharf.platform.actions.domains import sync_all_app_routes
 from wharf.platform.db import session_scope
+from wharf.platform.logs.platform_lines import install_platform_lines
 from wharf.platform.models import App, Formation, Release
 from wharf.platform.scheduler.notify import install_change_notifier
 from wharf.platform.settings import Settings, get_settings
@@ -83,6 +84,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.context = context
     # Formation, config and release changes made through any route wake the scheduler once committed.
     install_change_notifier(lambda: context.redis, (App, Formation, Release))
+    # Audit events of changes made here become `app[api]` lines of the app's log.
+    install_platform_lines(settings)
     install_error_handlers(app)
     for router in API_ROUTERS:
         app.include_router(router, prefix="/api")

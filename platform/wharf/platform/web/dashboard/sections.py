@@ -9,12 +9,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from wharf.platform.actions import builds, domains, formation, releases
+from wharf.platform.actions import domains, dynos, formation
+from wharf.platform.actions.dynos import DynoStatus
 from wharf.platform.addons.base import KINDS
 from wharf.platform.addons.service import list_addons
 from wharf.platform.models import App, Release, User
-from wharf.platform.scheduler import control
-from wharf.platform.scheduler.control import DynoStatus
+from wharf.platform.records import builds, releases
 from wharf.platform.web.context import ApiContext
 
 logger = logging.getLogger(__name__)
@@ -74,7 +74,7 @@ def dyno_states(*, context: ApiContext, app: App) -> dict[str, list[DynoStatus]]
     None when the runtime cannot be asked: the page still shows and changes the formation.
     """
     try:
-        statuses = control.list_dyno_statuses(control.runtime_named(context.settings.wharf_runtime), app.name)
+        statuses = dynos.list_dyno_statuses(dynos.runtime_for(context.settings), app.name)
     except Exception:  # a stopped Docker daemon must not take the whole page down
         logger.warning("could not list the dynos of %s", app.name, exc_info=True)
         return None

@@ -2,47 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 
 from fastapi import APIRouter, BackgroundTasks, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
+from wharf.platform.actions.addons import AddonUnavailable, add_addon, provider_errors, remove_addon
 from wharf.platform.addons import AddonProviders, get_addon_providers
-from wharf.platform.addons.backups import backups_root
-from wharf.platform.addons.base import KINDS, AddonError, UnsupportedOperation
-from wharf.platform.addons.service import (
-    addon_spec,
-    create_addon,
-    destroy_addon,
-    finish_provisioning,
-    get_addon,
-    list_addons,
-)
-from wharf.platform.errors import BadRequest, WharfError
+from wharf.platform.addons.base import KINDS
+from wharf.platform.addons.service import addon_spec, get_addon, list_addons
 from wharf.platform.models import Addon, App, User
 from wharf.platform.web.context import ApiContext
 from wharf.platform.web.deps import AppDep, ContextDep, CurrentUser, SessionDep
 
 router = APIRouter(prefix="/apps/{app_name}/addons", tags=["addons"])
-
-
-class AddonUnavailable(WharfError):
-    status_code = 503
-    error_id = "addon_unavailable"
-
-
-@contextmanager
-def provider_errors() -> Iterator[None]:
-    """A provider's failure, in the API's error shape."""
-    try:
-        yield
-    except UnsupportedOperation as error:
-        raise BadRequest(str(error), error_id="unsupported") from error
-    except AddonError as error:
-        raise AddonUnavailable(str(error)) from error
 
 
 class AddonCreate(BaseModel):
@@ -113,26 +87,18 @@ def create_app_addon(
     background: BackgroundTasks,
 ) -> AddonPublic:
     """Record the add-on and answer at once; it is started after the response, then attached."""
-    providers = providers_for(context)
-    addon = create_addon(
+    addon, provisioning = add_addon(
         session=session,
         cipher=context.cipher,
-        providers=providers,
+        providers=providers_for(context),
+        database_url=context.database_url,
         app=app,
         actor=user,
         kind=body.kind,
         as_name=body.as_name,
     )
-    answer = addon_public(addon, app=app, session=session)
-    session.commit()
-    background.add_task(
-        finish_provisioning,
-        database_url=context.database_url,
-        cipher=context.cipher,
-        providers=providers,
-        addon_id=addon.id,
-    )
-    return answer
+    background.add_task(provisioning)
+    return addon_public(addon, app=app, session=session)
 
 
 @router.get("/{addon_name}")
@@ -155,18 +121,16 @@ def destroy_app_addon(
     context: ContextDep,
     confirm: str | None = None,
 ) -> Response:
-    addon = get_addon(session=session, app=app, name=addon_name)
-    with provider_errors():
-        destroy_addon(
-            session=session,
-            cipher=context.cipher,
-            providers=providers_for(context),
-            app=app,
-            actor=user,
-            addon=addon,
-            confirm=confirm,
-            backups_root=backups_root(context.settings.wharf_data_dir),
-        )
+    remove_addon(
+        session=session,
+        cipher=context.cipher,
+        providers=providers_for(context),
+        settings=context.settings,
+        app=app,
+        actor=user,
+        addon_name=addon_name,
+        confirm=confirm,
+    )
     return Response(status_code=204)
 
 

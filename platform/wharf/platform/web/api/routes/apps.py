@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from wharf.platform.actions import apps, audit, domains
+from wharf.platform.actions import apps
 from wharf.platform.addons import get_addon_providers
-from wharf.platform.addons.service import destroy_app_addons
-from wharf.platform.git.repos import remove_repo
+from wharf.platform.logs import events as audit
 from wharf.platform.models import App
 from wharf.platform.settings import Settings
 from wharf.platform.web.api.schemas.apps import AppCreate, AppPublic, EventPublic
@@ -42,9 +41,14 @@ def list_apps(
 def create_app(
     body: AppCreate, user: CurrentUser, session: SessionDep, context: ContextDep, request: Request
 ) -> AppPublic:
-    app = apps.create_app(session=session, cipher=context.cipher, owner=user, name=body.name)
-    session.commit()
-    domains.sync_app_routes(session=session, client=context.redis, settings=context.settings, app=app)
+    app = apps.create_app(
+        session=session,
+        cipher=context.cipher,
+        client=context.redis,
+        settings=context.settings,
+        owner=user,
+        name=body.name,
+    )
     return app_public(app, settings=context.settings, request=request)
 
 
@@ -57,19 +61,16 @@ def show_app(app: AppDep, context: ContextDep, request: Request) -> AppPublic:
 def destroy_app(
     app: AppDep, user: CurrentUser, session: SessionDep, context: ContextDep, confirm: str | None = None
 ) -> Response:
-    name = app.name
-    apps.check_destroy_confirmation(app=app, confirm=confirm)
-    destroy_app_addons(
+    apps.destroy_app(
         session=session,
         cipher=context.cipher,
+        client=context.redis,
+        settings=context.settings,
         providers=get_addon_providers(context.settings),
+        actor=user,
         app=app,
-        backups_root=context.settings.wharf_data_dir / "backups",
+        confirm=confirm,
     )
-    apps.destroy_app(session=session, actor=user, app=app, confirm=confirm)
-    session.commit()
-    domains.forget_app_routes(client=context.redis, app_name=name)
-    remove_repo(data_dir=context.settings.wharf_data_dir, app_name=name)
     return Response(status_code=204)
 
 

@@ -8,8 +8,8 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel
 
-from wharf.platform.actions import builds
 from wharf.platform.models import Build
+from wharf.platform.records import builds
 from wharf.platform.web.deps import AppDep, SessionDep
 
 router = APIRouter(prefix="/apps/{app_name}/builds", tags=["builds"])

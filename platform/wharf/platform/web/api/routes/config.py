@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from wharf.platform.actions import releases
+from wharf.platform.actions import config as config_vars
+from wharf.platform.records import releases
 from wharf.platform.web.deps import AppDep, ContextDep, CurrentUser, SessionDep
 
 router = APIRouter(prefix="/apps/{app_name}/config", tags=["config"])
@@ -19,7 +20,7 @@ def get_config(app: AppDep, session: SessionDep, context: ContextDep) -> dict[st
 def update_config(
     changes: dict[str, str | None], app: AppDep, user: CurrentUser, session: SessionDep, context: ContextDep
 ) -> dict[str, str]:
-    config, _release = releases.update_config(
+    config, _release = config_vars.update_config(
         session=session, cipher=context.cipher, app=app, actor=user, changes=changes
     )
     return config

@@ -44,11 +44,6 @@ class AppUpdate(BaseModel):
     maintenance: bool | None = None
 
 
-def _sync(app: AppDep, session: SessionDep, context: ContextDep) -> None:
-    session.commit()
-    domains.sync_app_routes(session=session, client=context.redis, settings=context.settings, app=app)
-
-
 @router.get("/domains")
 def list_domains(app: AppDep, session: SessionDep, context: ContextDep) -> list[DomainPublic]:
     default = DomainPublic(
@@ -66,9 +61,13 @@ def add_domain(
     body: DomainCreate, app: AppDep, user: CurrentUser, session: SessionDep, context: ContextDep
 ) -> DomainPublic:
     domain = domains.add_domain(
-        session=session, settings=context.settings, app=app, actor=user, hostname=body.hostname
+        session=session,
+        client=context.redis,
+        settings=context.settings,
+        app=app,
+        actor=user,
+        hostname=body.hostname,
     )
-    _sync(app, session, context)
     return DomainPublic(hostname=domain.hostname, kind="custom", created_at=domain.created_at)
 
 
@@ -76,8 +75,14 @@ def add_domain(
 def remove_domain(
     hostname: str, app: AppDep, user: CurrentUser, session: SessionDep, context: ContextDep
 ) -> Response:
-    domains.remove_domain(session=session, app=app, actor=user, hostname=hostname)
-    _sync(app, session, context)
+    domains.remove_domain(
+        session=session,
+        client=context.redis,
+        settings=context.settings,
+        app=app,
+        actor=user,
+        hostname=hostname,
+    )
     return Response(status_code=204)
 
 
@@ -102,14 +107,14 @@ def add_certificate(
 ) -> CertificatePublic:
     cert = certificates.add_certificate(
         session=session,
-        data_dir=context.settings.wharf_data_dir,
+        client=context.redis,
+        settings=context.settings,
         app=app,
         actor=user,
         cert_pem=body.certificate,
         key_pem=body.private_key,
         redirect_http=body.redirect_http,
     )
-    _sync(app, session, context)
     return CertificatePublic(
         id=cert.id,
         hostnames=cert.hostnames.split(","),
@@ -124,8 +129,14 @@ def add_certificate(
 def remove_certificate(
     certificate_id: int, app: AppDep, user: CurrentUser, session: SessionDep, context: ContextDep
 ) -> Response:
-    certificates.remove_certificate(session=session, app=app, actor=user, certificate_id=certificate_id)
-    _sync(app, session, context)
+    certificates.remove_certificate(
+        session=session,
+        client=context.redis,
+        settings=context.settings,
+        app=app,
+        actor=user,
+        certificate_id=certificate_id,
+    )
     return Response(status_code=204)
 
 
@@ -139,6 +150,12 @@ def update_app(
     request: Request,
 ) -> AppPublic:
     if body.maintenance is not None:
-        domains.set_maintenance(session=session, app=app, actor=user, enabled=body.maintenance)
-        _sync(app, session, context)
+        domains.set_maintenance(
+            session=session,
+            client=context.redis,
+            settings=context.settings,
+            app=app,
+            actor=user,
+            enabled=body.maintenance,
+        )
     return app_public(app, settings=context.settings, request=request)

@@ -8,16 +8,15 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, status
 from pydantic import BaseModel, Field
 
+from wharf.platform.actions import dynos
 from wharf.platform.runtime import Runtime
-from wharf.platform.scheduler import control
-from wharf.platform.scheduler.notify import wake_scheduler
 from wharf.platform.web.deps import AppDep, ContextDep, SessionDep
 
 router = APIRouter(prefix="/apps/{app_name}/dynos", tags=["dynos"])
 
 
 def get_runtime_dep(context: ContextDep) -> Runtime:
-    return control.runtime_named(context.settings.wharf_runtime, context.settings.installation_id)
+    return dynos.runtime_for(context.settings)
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime_dep)]
@@ -45,24 +44,24 @@ class RunRequest(BaseModel):
     size: str = "basic"
 
 
-def _public(item: control.DynoStatus) -> DynoPublic:
+def _public(item: dynos.DynoStatus) -> DynoPublic:
     return DynoPublic(**item.__dict__)
 
 
 @router.get("")
 def list_dynos(app: AppDep, runtime: RuntimeDep) -> list[DynoPublic]:
-    return [_public(d) for d in control.list_dyno_statuses(runtime, app.name)]
+    return [_public(d) for d in dynos.list_dyno_statuses(runtime, app.name)]
 
 
 @router.post("/restart", status_code=status.HTTP_202_ACCEPTED)
 def restart(body: RestartRequest, app: AppDep, context: ContextDep) -> dict[str, str]:
-    control.restart_dynos(context.redis, app, body.target)
+    dynos.restart_dynos(context.redis, app, body.target)
     return {"message": f"Restarting {body.target or 'all'} dynos on {app.name}"}
 
 
 @router.post("/{dyno_name}/stop", status_code=status.HTTP_202_ACCEPTED)
 def stop(dyno_name: str, app: AppDep, runtime: RuntimeDep, context: ContextDep) -> dict[str, str]:
-    control.stop_dyno(runtime, context.redis, app, dyno_name)
+    dynos.stop_dyno(runtime, context.redis, app, dyno_name)
     return {"message": f"Stopping {dyno_name} on {app.name}"}
 
 
@@ -70,7 +69,6 @@ def stop(dyno_name: str, app: AppDep, runtime: RuntimeDep, context: ContextDep) 
 def run_detached(
     body: RunRequest, app: AppDep, session: SessionDep, runtime: RuntimeDep, context: ContextDep
 ) -> DynoPublic:
-    release = control.current_release_target(session, context.cipher, app)
-    started = control.start_detached(runtime, release, app, body.command, body.size)
-    wake_scheduler(context.redis, app.name)
+    release = dynos.current_release_target(session, context.cipher, app)
+    started = dynos.start_detached(runtime, context.redis, release, app, body.command, body.size)
     return _public(started)

@@ -1,63 +1,16 @@
-"""An app's log as server-sent events: the newest lines, then (with `tail=1`) every new one.
-
-Each event is `id: <stream id>` and `data: {"id", "app", "ts", "source", "dyno", "line"}`; a
-reconnecting EventSource sends `Last-Event-ID` and continues after that line. A comment line every
-15 seconds of silence keeps proxies from closing the connection.
-"""
+"""`wharf logs`: an app's log as server-sent events (see `web/log_events.py` for the format)."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import AsyncIterator
 from typing import Annotated
 
-import redis.asyncio
 from fastapi import APIRouter, Header, Query
 from fastapi.responses import StreamingResponse
 
-from wharf.platform.builds.output import BLOCK_SLICE_MS
-from wharf.platform.errors import BadRequest
-from wharf.platform.logs.stream import (
-    SOURCES,
-    LogLine,
-    entry_from_fields,
-    last_id,
-    recent_lines,
-    stream_key,
-)
 from wharf.platform.web.deps import AppDep, ContextDep
+from wharf.platform.web.log_events import MAX_NUM, log_event_stream
 
 router = APIRouter(prefix="/apps/{app_name}/logs", tags=["logs"])
-KEEPALIVE_MS = 15_000
-MAX_NUM = 10_000
-
-
-def sse_event(entry: LogLine) -> str:
-    return f"id: {entry.id}\ndata: {json.dumps(entry.to_json())}\n\n"
-
-
-async def _tail(
-    redis_url: str, app: str, after: str, source: str | None, dyno: str | None
-) -> AsyncIterator[str]:
-    client = redis.asyncio.Redis.from_url(redis_url)
-    silent_ms = 0
-    try:
-        while True:
-            answer = await client.xread({stream_key(app): after}, block=BLOCK_SLICE_MS, count=500)
-            if not answer:
-                silent_ms += BLOCK_SLICE_MS
-                if silent_ms >= KEEPALIVE_MS:
-                    silent_ms = 0
-                    yield ": keepalive\n\n"
-                continue
-            silent_ms = 0
-            for entry_id, fields in answer[0][1]:
-                entry = entry_from_fields(app, entry_id, fields)
-                after = entry.id
-                if entry.matches(source, dyno):
-                    yield sse_event(entry)
-    finally:
-        await client.aclose()  # type: ignore[attr-defined]  # (redis>=5; the stubs predate it)
 
 
 @router.get("")
@@ -70,25 +23,13 @@ def stream_logs(
     dyno: str | None = None,
     last_event_id: Annotated[str | None, Header()] = None,
 ) -> StreamingResponse:
-    if source is not None and source not in SOURCES:
-        raise BadRequest(f"Unknown source {source}: use one of {', '.join(SOURCES)}.", error_id="bad_source")
-    name = app.name
-    if last_event_id:
-        backlog: list[LogLine] = []
-        after = last_event_id
-    else:
-        after = last_id(context.redis, name)
-        backlog = (
-            recent_lines(context.redis, name, num=num, source=source, dyno=dyno, until=after) if num else []
-        )
-    redis_url = context.settings.resolved_redis_url
-
-    async def events() -> AsyncIterator[str]:
-        for entry in backlog:
-            yield sse_event(entry)
-        if tail:
-            async for event in _tail(redis_url, name, after, source, dyno):
-                yield event
-
-    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-    return StreamingResponse(events(), media_type="text/event-stream", headers=headers)
+    return log_event_stream(
+        client=context.redis,
+        redis_url=context.settings.resolved_redis_url,
+        app_name=app.name,
+        num=num,
+        tail=tail,
+        source=source,
+        dyno=dyno,
+        last_event_id=last_event_id,
+    )

@@ -8,11 +8,12 @@ from fastapi import APIRouter
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
+from wharf.platform.actions.addons import provider_errors
 from wharf.platform.addons import backups
 from wharf.platform.addons.service import get_addon
 from wharf.platform.errors import NotFound
 from wharf.platform.models import AddonBackup
-from wharf.platform.web.api.routes.addons import AddonPublic, addon_public, provider_errors, providers_for
+from wharf.platform.web.api.routes.addons import AddonPublic, addon_public, providers_for
 from wharf.platform.web.deps import AppDep, ContextDep, CurrentUser, SessionDep
 
 router = APIRouter(prefix="/apps/{app_name}/addons/{addon_name}", tags=["postgres"])

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from wharf.platform.actions import releases
 from wharf.platform.models import App, Release, User
+from wharf.platform.records import releases
 from wharf.platform.web.api.schemas.apps import ReleasePublic
 from wharf.platform.web.deps import AppDep, SessionDep
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 from pydantic import BaseModel
 
-from wharf.platform.scheduler import control
+from wharf.platform.actions.rollback import rollback as rollback_release
 from wharf.platform.web.api.routes.releases import release_public
 from wharf.platform.web.api.schemas.apps import ReleasePublic
 from wharf.platform.web.deps import AppDep, ContextDep, CurrentUser, SessionDep
@@ -21,7 +21,7 @@ class RollbackRequest(BaseModel):
 def rollback(
     body: RollbackRequest, app: AppDep, user: CurrentUser, session: SessionDep, context: ContextDep
 ) -> ReleasePublic:
-    release = control.rollback(
+    release = rollback_release(
         session=session,
         cipher=context.cipher,
         client=context.redis,

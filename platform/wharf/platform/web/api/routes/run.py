@@ -14,12 +14,12 @@ from typing import Any
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from starlette.concurrency import run_in_threadpool
 
+from wharf.platform.actions import dynos
 from wharf.platform.actions.accounts import user_for_token
 from wharf.platform.actions.apps import get_owned_app
 from wharf.platform.db import session_scope
 from wharf.platform.errors import Unauthorized, WharfError
 from wharf.platform.runtime.base import AttachedDyno, InteractiveRuntime
-from wharf.platform.scheduler import control
 from wharf.platform.scheduler.desired import ReleaseTarget
 from wharf.platform.scheduler.dynos import LAUNCHER, oneoff_spec
 from wharf.platform.web.context import ApiContext
@@ -35,18 +35,16 @@ def _authorize(context: ApiContext, authorization: str | None, app_name: str) ->
         if found is None:
             raise Unauthorized("Log in first: run `wharf login`.")
         app = get_owned_app(session=session, user=found[0], name=app_name)
-        return control.current_release_target(session, context.cipher, app)
+        return dynos.current_release_target(session, context.cipher, app)
 
 
 def _start(
     context: ApiContext, app_name: str, release: ReleaseTarget, request: dict[str, Any]
 ) -> AttachedDyno:
-    runtime = control.runtime_named(context.settings.wharf_runtime, context.settings.installation_id)
+    runtime = dynos.runtime_for(context.settings)
     if not isinstance(runtime, InteractiveRuntime):
         raise WharfError("This platform's runtime cannot attach a terminal: use `wharf run --detach`.")
-    control.runtime_named(context.settings.wharf_runtime, context.settings.installation_id).ensure_network(
-        app_name
-    )
+    dynos.runtime_for(context.settings).ensure_network(app_name)
     spec = oneoff_spec(
         app_name,
         release,

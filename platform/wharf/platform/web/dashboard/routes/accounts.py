@@ -11,9 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request, Response
 
 from wharf.platform.actions import accounts, invites
-from wharf.platform.errors import NotFound, TooManyRequests, Unauthorized, WharfError
-from wharf.platform.security.ratelimit import Limit
-from wharf.platform.web.api.routes.accounts import _check, _client, _login_limits
+from wharf.platform.errors import TooManyRequests, WharfError
 from wharf.platform.web.dashboard.rendering import DashboardRoute, redirect, render
 from wharf.platform.web.dashboard.session import (
     SESSION_TOKEN_DESCRIPTION,
@@ -24,7 +22,7 @@ from wharf.platform.web.dashboard.session import (
     clear_session_cookie,
     set_session_cookie,
 )
-from wharf.platform.web.deps import ContextDep, SessionDep
+from wharf.platform.web.deps import ContextDep, SessionDep, client_address
 
 router = APIRouter(route_class=DashboardRoute, include_in_schema=False)
 
@@ -70,14 +68,16 @@ def login(
     password: PasswordField,
     next: Annotated[str, Form()] = "/apps",
 ) -> Response:
-    limits = _login_limits(context.settings, _client(request), email)
     try:
-        _check(context.limiter, *limits)
-        try:
-            user = accounts.authenticate(session=session, email=email, password=password)
-        except Unauthorized:
-            context.limiter.record_failure(*limits)
-            raise
+        _, issued = accounts.log_in(
+            session=session,
+            limiter=context.limiter,
+            settings=context.settings,
+            client_address=client_address(request),
+            email=email,
+            password=password,
+            issued_for=SESSION_TOKEN_DESCRIPTION,
+        )
     except WharfError as exc:
         return render(
             request,
@@ -86,7 +86,6 @@ def login(
             status_code=exc.status_code,
             headers=_retry_after(exc),
         )
-    issued = accounts.issue_token(session=session, user=user, description=SESSION_TOKEN_DESCRIPTION)
     return _signed_in(request, issued.secret, next)
 
 
@@ -104,14 +103,16 @@ def signup(
     email: EmailField,
     password: PasswordField,
 ) -> Response:
-    limit = Limit("invite-client", _client(request), context.settings.wharf_auth_max_failures_per_client)
     try:
-        _check(context.limiter, limit)
-        try:
-            user, _ = accounts.signup(session=session, invite_code=invite, email=email, password=password)
-        except NotFound:
-            context.limiter.record_failure(limit)
-            raise
+        user, _ = accounts.sign_up(
+            session=session,
+            limiter=context.limiter,
+            settings=context.settings,
+            client_address=client_address(request),
+            invite_code=invite,
+            email=email,
+            password=password,
+        )
     except WharfError as exc:
         # Undo the claimed invite use with the account that was refused.
         session.rollback()

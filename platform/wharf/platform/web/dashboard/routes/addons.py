@@ -1,6 +1,6 @@
 """Add-ons from the app's page: create one of a kind, or destroy one after typing its name.
 
-Both go through the API's own route functions, so provisioning runs in the background after the
+Both call the actions `wharf addons:*` calls, so provisioning runs in the background after the
 response exactly as it does for `wharf addons:create`.
 """
 
@@ -10,7 +10,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Form, Response
 
-from wharf.platform.web.api.routes import addons as api_addons
+from wharf.platform.actions.addons import add_addon, remove_addon
+from wharf.platform.addons import get_addon_providers
 from wharf.platform.web.dashboard.rendering import DashboardRoute, redirect
 from wharf.platform.web.dashboard.session import CsrfChecked, DashboardApp, DashboardUser
 from wharf.platform.web.deps import ContextDep, SessionDep
@@ -26,11 +27,17 @@ def create_addon(
     app: DashboardApp,
     kind: Annotated[str, Form(min_length=1, max_length=60)],
 ) -> Response:
-    background = BackgroundTasks()
-    body = api_addons.AddonCreate(kind=kind)
-    api_addons.create_app_addon(
-        body=body, app=app, user=user, session=session, context=context, background=background
+    _addon, provisioning = add_addon(
+        session=session,
+        cipher=context.cipher,
+        providers=get_addon_providers(context.settings),
+        database_url=context.database_url,
+        app=app,
+        actor=user,
+        kind=kind,
     )
+    background = BackgroundTasks()
+    background.add_task(provisioning)
     response = redirect(f"/apps/{app.name}#addons")
     response.background = background
     return response
@@ -45,7 +52,14 @@ def destroy_addon(
     app: DashboardApp,
     confirm: Annotated[str, Form(max_length=100)] = "",
 ) -> Response:
-    api_addons.destroy_app_addon(
-        addon_name=addon_name, app=app, user=user, session=session, context=context, confirm=confirm.strip()
+    remove_addon(
+        session=session,
+        cipher=context.cipher,
+        providers=get_addon_providers(context.settings),
+        settings=context.settings,
+        app=app,
+        actor=user,
+        addon_name=addon_name,
+        confirm=confirm.strip(),
     )
     return redirect(f"/apps/{app.name}#addons")

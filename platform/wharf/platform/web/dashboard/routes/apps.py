@@ -6,8 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Request, Response
 
-from wharf.platform.actions import apps, builds
-from wharf.platform.web.api.routes import apps as api_apps
+from wharf.platform.actions import apps
+from wharf.platform.addons import get_addon_providers
+from wharf.platform.records import builds
 from wharf.platform.web.dashboard.rendering import DashboardRoute, redirect, render
 from wharf.platform.web.dashboard.sections import app_page_context
 from wharf.platform.web.dashboard.session import CsrfChecked, DashboardApp, DashboardUser
@@ -29,7 +30,14 @@ def create_app(
     user: DashboardUser,
     name: Annotated[str, Form(max_length=100)] = "",
 ) -> Response:
-    app = apps.create_app(session=session, cipher=context.cipher, owner=user, name=name.strip() or None)
+    app = apps.create_app(
+        session=session,
+        cipher=context.cipher,
+        client=context.redis,
+        settings=context.settings,
+        owner=user,
+        name=name.strip() or None,
+    )
     return redirect(f"/apps/{app.name}")
 
 
@@ -55,8 +63,16 @@ def destroy_app(
     app: DashboardApp,
     confirm: Annotated[str, Form(max_length=100)] = "",
 ) -> Response:
-    """Through the API's own route, which also forgets the app's routes and git repository."""
-    api_apps.destroy_app(app=app, user=user, session=session, context=context, confirm=confirm.strip())
+    apps.destroy_app(
+        session=session,
+        cipher=context.cipher,
+        client=context.redis,
+        settings=context.settings,
+        providers=get_addon_providers(context.settings),
+        actor=user,
+        app=app,
+        confirm=confirm.strip(),
+    )
     return redirect("/apps")
 
 

@@ -1,7 +1,7 @@
 """Changes to an app from its page: config vars, scaling, restarts, rollback, domains, maintenance.
 
-Each calls the service (or, where the API does more after the commit, the API's own route
-function) with the same user and app the API would, then redirects back to the app's page.
+Each calls the same action the API calls, with the same user and app, then redirects back to the
+app's page.
 """
 
 from __future__ import annotations
@@ -10,11 +10,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Request, Response
 
-from wharf.platform.actions import formation, releases
+from wharf.platform.actions import config, domains, dynos, formation
+from wharf.platform.actions.rollback import rollback as rollback_release
 from wharf.platform.errors import BadRequest
-from wharf.platform.web.api.routes import domains as api_domains
-from wharf.platform.web.api.routes import dynos as api_dynos
-from wharf.platform.web.api.routes import rollback as api_rollback
+from wharf.platform.records import releases
 from wharf.platform.web.dashboard.rendering import DashboardRoute, redirect
 from wharf.platform.web.dashboard.session import CsrfChecked, DashboardApp, DashboardUser
 from wharf.platform.web.deps import ContextDep, SessionDep
@@ -38,7 +37,7 @@ def set_config_var(
     value: Annotated[str, Form(max_length=releases.MAX_VALUE_BYTES)] = "",
     reveal: Annotated[str, Form()] = "",
 ) -> Response:
-    releases.update_config(
+    config.update_config(
         session=session, cipher=context.cipher, app=app, actor=user, changes={key.strip(): value}
     )
     return back_to(app.name, "config", "?reveal=config" if reveal == "config" else "")
@@ -52,7 +51,7 @@ def unset_config_var(
     app: DashboardApp,
     key: ConfigKey,
 ) -> Response:
-    releases.update_config(session=session, cipher=context.cipher, app=app, actor=user, changes={key: None})
+    config.update_config(session=session, cipher=context.cipher, app=app, actor=user, changes={key: None})
     return back_to(app.name, "config")
 
 
@@ -77,8 +76,7 @@ def restart(
     app: DashboardApp,
     process_type: Annotated[str, Form(alias="type", max_length=60)] = "",
 ) -> Response:
-    body = api_dynos.RestartRequest(target=process_type or None)
-    api_dynos.restart(body=body, app=app, context=context)
+    dynos.restart_dynos(context.redis, app, process_type or None)
     return back_to(app.name, "dynos")
 
 
@@ -90,8 +88,9 @@ def rollback(
     app: DashboardApp,
     version: Annotated[int, Form(ge=1)],
 ) -> Response:
-    body = api_rollback.RollbackRequest(version=version)
-    api_rollback.rollback(body=body, app=app, user=user, session=session, context=context)
+    rollback_release(
+        session=session, cipher=context.cipher, client=context.redis, app=app, actor=user, version=version
+    )
     return back_to(app.name, "releases")
 
 
@@ -103,8 +102,14 @@ def add_domain(
     app: DashboardApp,
     hostname: Annotated[str, Form(min_length=1, max_length=253)],
 ) -> Response:
-    body = api_domains.DomainCreate(hostname=hostname)
-    api_domains.add_domain(body=body, app=app, user=user, session=session, context=context)
+    domains.add_domain(
+        session=session,
+        client=context.redis,
+        settings=context.settings,
+        app=app,
+        actor=user,
+        hostname=hostname,
+    )
     return back_to(app.name, "domains")
 
 
@@ -116,7 +121,14 @@ def remove_domain(
     app: DashboardApp,
     hostname: Annotated[str, Form(min_length=1, max_length=253)],
 ) -> Response:
-    api_domains.remove_domain(hostname=hostname, app=app, user=user, session=session, context=context)
+    domains.remove_domain(
+        session=session,
+        client=context.redis,
+        settings=context.settings,
+        app=app,
+        actor=user,
+        hostname=hostname,
+    )
     return back_to(app.name, "domains")
 
 
@@ -131,6 +143,12 @@ def set_maintenance(
 ) -> Response:
     if enabled not in ("on", "off"):
         raise BadRequest("Maintenance mode is either on or off.", error_id="invalid_maintenance")
-    body = api_domains.AppUpdate(maintenance=enabled == "on")
-    api_domains.update_app(body=body, app=app, user=user, session=session, context=context, request=request)
+    domains.set_maintenance(
+        session=session,
+        client=context.redis,
+        settings=context.settings,
+        app=app,
+        actor=user,
+        enabled=enabled == "on",
+    )
     return back_to(app.name, "maintenance")

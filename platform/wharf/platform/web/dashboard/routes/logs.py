@@ -12,10 +12,10 @@ from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from wharf.platform.logs.stream import SOURCES
-from wharf.platform.web.api.routes import logs as api_logs
 from wharf.platform.web.dashboard.rendering import DashboardRoute, render
 from wharf.platform.web.dashboard.session import DashboardApp, DashboardUser
 from wharf.platform.web.deps import ContextDep
+from wharf.platform.web.log_events import MAX_NUM, log_event_stream
 
 router = APIRouter(prefix="/apps/{app_name}/logs", route_class=DashboardRoute, include_in_schema=False)
 
@@ -30,14 +30,15 @@ def logs_page(request: Request, user: DashboardUser, app: DashboardApp, source: 
 def logs_stream(
     app: DashboardApp,
     context: ContextDep,
-    num: Annotated[int, Query(ge=0, le=api_logs.MAX_NUM)] = 100,
+    num: Annotated[int, Query(ge=0, le=MAX_NUM)] = 100,
     source: str | None = None,
     dyno: str | None = None,
     last_event_id: Annotated[str | None, Header()] = None,
 ) -> StreamingResponse:
-    return api_logs.stream_logs(
-        app=app,
-        context=context,
+    return log_event_stream(
+        client=context.redis,
+        redis_url=context.settings.resolved_redis_url,
+        app_name=app.name,
         num=num,
         tail=True,
         source=source or None,

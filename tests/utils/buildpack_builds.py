@@ -22,7 +22,7 @@ import pytest
 from wharf.platform.builds.compile import BuildLimits, CompileResult, compile_slug
 from wharf.platform.stack import DEFAULT_BUILD_IMAGE, DEFAULT_RUN_IMAGE, ensure_stack_images
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[1] / "buildpacks" / "fixtures"
 BUILDPACKS_DIR = Path(__file__).resolve().parents[2] / "buildpacks"
 TEST_LABEL = "io.wharf.test"
 
@@ -93,16 +93,37 @@ def running_slug(slug: Path | None, command: str, workdir: Path) -> Iterator[str
     app_dir = extract_slug(slug, workdir / f"slug-{secrets.token_hex(3)}")
     name = f"wharf-test-slug-{secrets.token_hex(4)}"
     subprocess.run(
-        ["docker", "run", "--detach", "--name", name, "--label", f"{TEST_LABEL}=buildpacks",
-         "--user", "1000:1000", "--env", "PORT=5000", "--env", "DYNO=web.1",
-         "--volume", f"{app_dir}:/app", "--publish", "127.0.0.1::5000",
-         DEFAULT_RUN_IMAGE, "wharf-launch", command],
-        check=True, capture_output=True,
+        [
+            "docker",
+            "run",
+            "--detach",
+            "--name",
+            name,
+            "--label",
+            f"{TEST_LABEL}=buildpacks",
+            "--user",
+            "1000:1000",
+            "--env",
+            "PORT=5000",
+            "--env",
+            "DYNO=web.1",
+            "--volume",
+            f"{app_dir}:/app",
+            "--publish",
+            "127.0.0.1::5000",
+            DEFAULT_RUN_IMAGE,
+            "wharf-launch",
+            command,
+        ],
+        check=True,
+        capture_output=True,
     )
     try:
-        port = subprocess.run(
-            ["docker", "port", name, "5000/tcp"], check=True, capture_output=True, text=True
-        ).stdout.split(":")[-1].strip()
+        port = (
+            subprocess.run(["docker", "port", name, "5000/tcp"], check=True, capture_output=True, text=True)
+            .stdout.split(":")[-1]
+            .strip()
+        )
         url = f"http://127.0.0.1:{port}"
         _wait_until_answering(url, name)
         yield url

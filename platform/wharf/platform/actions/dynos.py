@@ -1,7 +1,7 @@
-"""What the API asks of dynos: list them from the runtime, restart, stop, run one-offs, roll back.
+"""Dynos: list them from the runtime, restart, stop, and start detached one-offs.
 
-None of these deploy inside a request: they record desired state (a release, a restart request) and
-wake the scheduler, or start a one-off dyno that is not part of any formation.
+None of these deploy inside a request: they record desired state (a restart request) and wake the
+scheduler, or start a one-off dyno that is not part of any formation.
 """
 
 from __future__ import annotations
@@ -13,20 +13,26 @@ from datetime import datetime
 import redis
 from sqlalchemy.orm import Session
 
-from wharf.platform.actions.releases import create_release, get_release
 from wharf.platform.errors import BadRequest, NotFound
-from wharf.platform.models import App, Release, User
+from wharf.platform.models import App
+from wharf.platform.records.releases import get_release
 from wharf.platform.runtime import Dyno, DynoNotFound, Runtime, get_runtime
-from wharf.platform.scheduler.desired import PENDING, ReleaseTarget
+from wharf.platform.scheduler.desired import ReleaseTarget
 from wharf.platform.scheduler.dynos import LAUNCHER, is_oneoff, oneoff_spec, restarts_of
 from wharf.platform.scheduler.notify import request_restart, wake_scheduler
 from wharf.platform.security.crypto import ConfigCipher
+from wharf.platform.settings import Settings
 
 
 @functools.lru_cache(maxsize=2)
 def runtime_named(name: str, installation: str | None = None) -> Runtime:
     """One runtime per process: the Docker client keeps a connection pool."""
     return get_runtime(name, installation=installation)
+
+
+def runtime_for(settings: Settings) -> Runtime:
+    """This installation's runtime: it lists and touches only this installation's dynos."""
+    return runtime_named(settings.wharf_runtime, settings.installation_id)
 
 
 @dataclass(frozen=True)
@@ -106,46 +112,18 @@ def current_release_target(session: Session, cipher: ConfigCipher, app: App) -> 
 
 
 def start_detached(
-    runtime: Runtime, release: ReleaseTarget, app: App, command: str, size: str = "basic"
+    runtime: Runtime,
+    client: redis.Redis[bytes],
+    release: ReleaseTarget,
+    app: App,
+    command: str,
+    size: str = "basic",
 ) -> DynoStatus:
-    """`wharf run --detach`: the dyno runs in the background; its output goes to the app's logs."""
+    """`wharf run --detach`: the dyno runs in the background; its output goes to the app's logs.
+
+    The scheduler is woken so that it follows the new dyno's output and exit at once.
+    """
     runtime.ensure_network(app.name)
     dyno = runtime.start_dyno(oneoff_spec(app.name, release, command, size=size, launcher=LAUNCHER))
-    return dyno_status(dyno)
-
-
-def rollback(
-    *,
-    session: Session,
-    cipher: ConfigCipher,
-    client: redis.Redis[bytes],
-    app: App,
-    actor: User,
-    version: int | None,
-) -> Release:
-    """A new release with an old release's image and config, deployed like any other."""
-    if version is None:
-        if app.current_release_version is None:
-            raise BadRequest(f"{app.name} has no deployed release to roll back from.", error_id="no_release")
-        version = app.current_release_version - 1
-    old = get_release(session=session, app=app, version=version)
-    if not old.image:
-        raise BadRequest(
-            f"v{version} has no image to run (it was made before any build). Pick another release.",
-            error_id="no_image",
-        )
-    release = create_release(
-        session=session,
-        cipher=cipher,
-        app=app,
-        actor=actor,
-        description=f"Rollback to v{version}",
-        config=cipher.decrypt(old.config_ciphertext),
-        build_id=old.build_id,
-        image=old.image,
-        process_types=dict(old.process_types or {}),
-        status=PENDING,
-    )
-    session.commit()
     wake_scheduler(client, app.name)
-    return release
+    return dyno_status(dyno)

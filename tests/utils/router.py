@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from tests.utils.network import free_port
 from wharf.router.acme import AcmeIssuer, AcmeSettings
 from wharf.router.controller import RouterController
 from wharf.router.nginx import NginxMaster
@@ -61,12 +62,6 @@ def self_signed(folder: Path, hostname: str) -> TlsCertificate:
         )
     )
     return TlsCertificate(hostname=hostname, cert_path=str(cert_path), key_path=str(key_path))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class EchoHandler(BaseHTTPRequestHandler):

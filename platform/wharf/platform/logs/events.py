@@ -1,4 +1,8 @@
-"""Recording who did what; each event of an app is also an `app[api]` line of its log."""
+"""Recording who did what; each event of an app is also an `app[api]` line of its log.
+
+It lives with the logs (not the actions) because log drains record events too, and the actions
+import the logs: keeping it here lets both use it without the two packages importing each other.
+"""
 
 from __future__ import annotations
 

@@ -14,15 +14,16 @@ from sqlalchemy.orm import Session
 
 from wharf.platform.actions.apps import create_app
 from wharf.platform.actions.formation import FormationChange, update_formation
-from wharf.platform.actions.releases import create_release, current_config
 from wharf.platform.db import session_scope
 from wharf.platform.models import App, Release, User
+from wharf.platform.progress import follow_deploy
+from wharf.platform.records.releases import create_release, current_config
 from wharf.platform.routing import BACKENDS_KEY
 from wharf.platform.runtime.base import Dyno, Runtime
 from wharf.platform.scheduler.desired import SUCCEEDED
 from wharf.platform.scheduler.loop import Scheduler
-from wharf.platform.scheduler.progress import follow_deploy
 from wharf.platform.security.crypto import ConfigCipher
+from wharf.platform.settings import Settings
 
 CIPHER = ConfigCipher("scheduler-tests-" + "k" * 32)
 
@@ -45,7 +46,14 @@ class World:
     def new_app(self) -> str:
         name = f"s-{secrets.token_hex(4)}"
         with session_scope(self.database_url) as session:
-            create_app(session=session, cipher=CIPHER, owner=self._owner(session), name=name)
+            create_app(
+                session=session,
+                cipher=CIPHER,
+                client=self.redis,
+                settings=Settings(wharf_runtime="fake"),
+                owner=self._owner(session),
+                name=name,
+            )
         return name
 
     def release(

@@ -12,8 +12,8 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from wharf.platform.actions.audit import record_event
 from wharf.platform.errors import BadRequest, NotFound
+from wharf.platform.logs.events import record_event
 from wharf.platform.models import App, Release, User
 from wharf.platform.security.crypto import ConfigCipher
 
@@ -114,35 +114,3 @@ def validate_config_changes(changes: dict[str, str | None]) -> None:
                 f"The value of {key} is refused: values may not contain NUL bytes or exceed 32 KB.",
                 error_id="invalid_config_value",
             )
-
-
-def update_config(
-    *, session: Session, cipher: ConfigCipher, app: App, actor: User, changes: dict[str, str | None]
-) -> tuple[dict[str, str], Release]:
-    validate_config_changes(changes)
-    latest = latest_release(session=session, app=app)
-    config = cipher.decrypt(latest.config_ciphertext) if latest else {}
-    set_keys = sorted(k for k, v in changes.items() if v is not None)
-    unset_keys = sorted(k for k, v in changes.items() if v is None)
-    for key in set_keys:
-        config[key] = str(changes[key])
-    for key in unset_keys:
-        config.pop(key, None)
-    parts = []
-    if set_keys:
-        parts.append(f"Set {', '.join(set_keys)} config vars")
-    if unset_keys:
-        parts.append(f"Remove {', '.join(unset_keys)} config vars")
-    release = create_release(
-        session=session,
-        cipher=cipher,
-        app=app,
-        actor=actor,
-        description="; ".join(parts),
-        config=config,
-        build_id=latest.build_id if latest else None,
-        image=latest.image if latest else None,
-        process_types=latest.process_types if latest else None,
-        status="pending" if latest and latest.image else "succeeded",
-    )
-    return config, release

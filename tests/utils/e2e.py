@@ -20,7 +20,7 @@ import docker
 import httpx
 import pytest
 
-from tests.support import REPO_ROOT, free_port, wait_for_http
+from tests.utils.network import REPO_ROOT, free_port, wait_for_http
 
 INVITE = re.compile(r"[0-9A-Z]{5}(?:-[0-9A-Z]{5}){3}")
 FIXTURES = REPO_ROOT / "tests" / "buildpacks" / "fixtures"

@@ -1,0 +1,304 @@
+"""Resident memory of the idle control plane: every process `wharfd up` started, with N apps deployed.
+
+Starts `wharfd up` in a temporary data dir on free ports (with its private redis-server), waits until the
+API answers and every component has started, creates N apps (default 20) through the API, gives each a
+release of the busybox bench image with one web dyno, lets it settle, then sums the RSS of `wharfd up`
+and all its descendants (Python components, redis-server, nginx master and workers). Dynos and add-ons
+are Docker containers, children of containerd, not of `wharfd up`, so they are not counted.
+
+Run: .venv/bin/python bench/control_plane_memory.py [--apps N] [--settle SECONDS] [--no-dynos]
+(as root, with dockerd, nginx, redis-server and busybox-static installed)
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+BUDGET_MB = 300.0
+REPO = Path(__file__).resolve().parents[1]
+INVITE = re.compile(r"Admin invite code: ([0-9A-Z]{5}(?:-[0-9A-Z]{5}){3})")
+BENCH_IMAGE = "wharf/bench-busybox:latest"
+WEB = "busybox httpd -f -p $PORT -h /www"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def children_map() -> dict[int, list[int]]:
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(ppid, []).append(int(entry))
+    return children
+
+
+def process_tree(root: int) -> list[int]:
+    children = children_map()
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo.extend(children.get(pid, []))
+    return sorted(found)
+
+
+def rss_kb(pid: int) -> int:
+    """Rss from smaps_rollup (VmRSS from status when that is missing); 0 for a process gone."""
+    for path, key in ((f"/proc/{pid}/smaps_rollup", "Rss:"), (f"/proc/{pid}/status", "VmRSS:")):
+        try:
+            for line in Path(path).read_text().splitlines():
+                if line.startswith(key):
+                    return int(line.split()[1])
+        except OSError:
+            continue
+    return 0
+
+
+def describe(pid: int) -> str:
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return "?"
+    words = [a.decode(errors="replace") for a in argv if a]
+    if len(words) >= 3 and words[1] == "-m":
+        words = [Path(words[0]).name, *words[3:]] if words[2] == "wharf.platform.wharfd" else words
+    text = " ".join(words)
+    return text if len(text) <= 90 else text[:87] + "..."
+
+
+def wait_until(what: str, check: object, timeout: float, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"wharfd up exited with status {process.returncode} while waiting for {what}")
+        if callable(check) and check():
+            return
+        time.sleep(0.25)
+    raise RuntimeError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+def api_answers(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/api/health", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def expected_components(log: str) -> set[str]:
+    return set(re.findall(r"started (\S+) \(pid \d+\)", log))
+
+
+def ensure_bench_image() -> None:
+    if subprocess.run(["docker", "image", "inspect", BENCH_IMAGE], capture_output=True).returncode == 0:
+        return
+    sys.path.insert(0, str(REPO))
+    from bench.busybox_image import build_test_image
+
+    build_test_image(tag=BENCH_IMAGE)
+
+
+def give_release(data_dir: Path, app: str) -> None:
+    """A release of the busybox image, as a finished build would make it (no build needed)."""
+    from wharf.platform.db import session_scope
+    from wharf.platform.models import App
+    from wharf.platform.records.releases import create_release
+    from wharf.platform.security.crypto import ConfigCipher
+
+    cipher = ConfigCipher((data_dir / "secret.key").read_text().strip())
+    with session_scope(f"sqlite:///{data_dir / 'wharf.db'}") as session:
+        row = session.query(App).filter_by(name=app).one()
+        create_release(
+            session=session,
+            cipher=cipher,
+            app=row,
+            actor=None,
+            description="bench release",
+            config={"BENCH": "1"},
+            image=BENCH_IMAGE,
+            process_types={"web": WEB},
+            status="pending",
+        )
+
+
+def create_apps(url: str, log_path: Path, data_dir: Path, count: int, dynos: bool) -> list[str]:
+    found = INVITE.search(log_path.read_text())
+    if found is None:
+        raise RuntimeError("no admin invite code in the wharfd up output")
+    signup = httpx.post(
+        f"{url}/api/signup",
+        json={"invite": found.group(1), "email": "bench@example.com", "password": "correct horse battery"},
+        timeout=30,
+    )
+    signup.raise_for_status()
+    headers = {"Authorization": f"Bearer {signup.json()['token']}"}
+    names = []
+    with httpx.Client(base_url=url, headers=headers, timeout=30) as client:
+        for n in range(count):
+            made = client.post("/api/apps", json={"name": f"mem-bench-{n:02d}"})
+            made.raise_for_status()
+            name = made.json()["name"]
+            names.append(name)
+            if dynos:
+                give_release(data_dir, name)
+                client.patch(
+                    f"/api/apps/{name}/formation", json={"updates": [{"type": "web", "quantity": 1}]}
+                ).raise_for_status()
+            else:
+                client.patch(f"/api/apps/{name}/config", json={"BENCH": "1"}).raise_for_status()
+    return names
+
+
+def running_dynos(installation: str) -> int:
+    listed = subprocess.run(
+        ["docker", "ps", "-q", "--filter", f"label=wharf.installation={installation}"],
+        capture_output=True,
+        text=True,
+    )
+    return len(listed.stdout.split())
+
+
+def remove_dynos(installation: str, apps: list[str]) -> None:
+    listed = subprocess.run(
+        ["docker", "ps", "-aq", "--filter", f"label=wharf.installation={installation}"],
+        capture_output=True,
+        text=True,
+    )
+    if listed.stdout.split():
+        subprocess.run(["docker", "rm", "-f", *listed.stdout.split()], capture_output=True, timeout=120)
+    for app in apps:
+        networks = subprocess.run(
+            ["docker", "network", "ls", "-q", "--filter", f"label=wharf.app={app}"],
+            capture_output=True,
+            text=True,
+        )
+        if networks.stdout.split():
+            subprocess.run(["docker", "network", "rm", *networks.stdout.split()], capture_output=True)
+
+
+def stop(process: subprocess.Popen[bytes], timeout: float = 45.0) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            print(f"wharfd up did not stop within {timeout:.0f}s; killing its process group")
+    # Whatever is left of the tree (the whole session started for wharfd up) goes too.
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    process.wait(timeout=10)
+
+
+def measure(root: int) -> int:
+    total = 0
+    print(f"{'pid':>8} {'RSS MB':>8}  command")
+    for pid in process_tree(root):
+        kb = rss_kb(pid)
+        total += kb
+        print(f"{pid:>8} {kb / 1024:8.1f}  {describe(pid)}")
+    return total
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--apps", type=int, default=20)
+    parser.add_argument("--settle", type=float, default=10.0)
+    parser.add_argument("--no-dynos", action="store_true", help="apps get a config release, no dyno")
+    parser.add_argument("--keep", action="store_true", help="keep the data dir")
+    options = parser.parse_args()
+    dynos = not options.no_dynos and shutil.which("docker") is not None
+    if dynos:
+        ensure_bench_image()
+
+    data_dir = Path(tempfile.mkdtemp(prefix="wharf-mem-bench-"))
+    installation = hashlib.sha256(str(data_dir.resolve()).encode()).hexdigest()[:16]
+    api_port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL", "WHARF_SECRET_KEY")}
+    env.update(
+        WHARF_DATA_DIR=str(data_dir),
+        WHARF_API_PORT=str(api_port),
+        WHARF_HTTP_PORT=str(free_port()),
+        WHARF_HTTPS_PORT=str(free_port()),
+        WHARF_RUN_IMAGE=env.get("WHARF_RUN_IMAGE", BENCH_IMAGE),
+        WHARF_BUILD_IMAGE=env.get("WHARF_BUILD_IMAGE", BENCH_IMAGE),
+    )
+    url = f"http://127.0.0.1:{api_port}"
+    log_path = data_dir / "up.log"
+    apps: list[str] = []
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "wharf.platform.wharfd", "up"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=REPO,
+            start_new_session=True,
+        )
+    try:
+        wait_until("/api/health", lambda: api_answers(url), 120, process)
+        workers = int(env.get("WHARF_BUILD_WORKERS", "2"))
+        wanted = {"api", "scheduler", "router", "logshipper", *(f"worker.{n}" for n in range(1, workers + 1))}
+        wait_until(
+            "every component", lambda: wanted <= expected_components(log_path.read_text()), 60, process
+        )
+        wait_until(
+            "nginx",
+            lambda: any("nginx" in describe(pid) for pid in process_tree(process.pid)),
+            60,
+            process,
+        )
+        started = time.monotonic()
+        apps = create_apps(url, log_path, data_dir, options.apps, dynos)
+        print(f"{len(apps)} apps created in {time.monotonic() - started:.1f}s")
+        if dynos:
+            try:
+                wait_until(
+                    f"{len(apps)} dynos", lambda: running_dynos(installation) >= len(apps), 120, process
+                )
+                print(f"{running_dynos(installation)} dynos running (not counted)")
+            except RuntimeError as error:
+                print(f"warning: {error}; measuring anyway")
+        time.sleep(options.settle)
+        if process.poll() is not None:
+            raise RuntimeError(f"wharfd up exited with status {process.returncode}")
+        total_kb = measure(process.pid)
+        total_mb = total_kb / 1024
+        restarts = log_path.read_text().count(" exited with status ")
+        print(f"component restarts during the run: {restarts}")
+        print(f"total {total_mb:.0f} MB, {total_mb / BUDGET_MB:.2f} x budget ({BUDGET_MB:.0f} MB)")
+    except BaseException:
+        print(log_path.read_text()[-4000:], file=sys.stderr)
+        raise
+    finally:
+        stop(process)
+        if dynos:
+            remove_dynos(installation, apps)
+        if not options.keep:
+            shutil.rmtree(data_dir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,41 @@
+"""`wharf config:set` and `config:unset`: a new release with the changed config, deployed by the scheduler."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from wharf.platform.models import App, Release, User
+from wharf.platform.records.releases import create_release, latest_release, validate_config_changes
+from wharf.platform.security.crypto import ConfigCipher
+
+
+def update_config(
+    *, session: Session, cipher: ConfigCipher, app: App, actor: User, changes: dict[str, str | None]
+) -> tuple[dict[str, str], Release]:
+    validate_config_changes(changes)
+    latest = latest_release(session=session, app=app)
+    config = cipher.decrypt(latest.config_ciphertext) if latest else {}
+    set_keys = sorted(k for k, v in changes.items() if v is not None)
+    unset_keys = sorted(k for k, v in changes.items() if v is None)
+    for key in set_keys:
+        config[key] = str(changes[key])
+    for key in unset_keys:
+        config.pop(key, None)
+    parts = []
+    if set_keys:
+        parts.append(f"Set {', '.join(set_keys)} config vars")
+    if unset_keys:
+        parts.append(f"Remove {', '.join(unset_keys)} config vars")
+    release = create_release(
+        session=session,
+        cipher=cipher,
+        app=app,
+        actor=actor,
+        description="; ".join(parts),
+        config=config,
+        build_id=latest.build_id if latest else None,
+        image=latest.image if latest else None,
+        process_types=latest.process_types if latest else None,
+        status="pending" if latest and latest.image else "succeeded",
+    )
+    return config, release

@@ -1,0 +1,37 @@
+"""Images of destroyed apps: removed by a build worker, which owns images, once no container uses them."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import docker
+
+from wharf.platform.builds.image import remove_app_images
+from wharf.platform.runtime.base import LABEL_APP
+
+log = logging.getLogger(__name__)
+POLL_SECONDS = 1.0
+
+
+def app_containers(client: docker.DockerClient, app_name: str) -> int:
+    return len(client.containers.list(all=True, filters={"label": f"{LABEL_APP}={app_name}"}))
+
+
+def remove_destroyed_app_images(app_name: str, wait_seconds: float = 300.0) -> bool:
+    """Wait (bounded) for the scheduler to retire the app's dynos, then remove its images.
+
+    True when every image could go; False when dynos were still there at the deadline, in which case
+    whatever containers do not use is still removed.
+    """
+    client = docker.from_env()
+    try:
+        deadline = time.monotonic() + wait_seconds
+        while (remaining := app_containers(client, app_name)) and time.monotonic() < deadline:
+            time.sleep(POLL_SECONDS)
+    finally:
+        client.close()
+    if remaining:
+        log.warning("%s still has %d containers; removing the images they do not use", app_name, remaining)
+    remove_app_images(app_name)
+    return not remaining

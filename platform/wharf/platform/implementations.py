@@ -1,0 +1,52 @@
+"""One way to pick an implementation by name, as Dokku picks a scheduler plugin.
+
+Each family (what is being chosen) maps names (what a setting says) to a factory written
+"module:attribute". The module is imported only when its name is chosen, so choosing "fake" never
+imports the Docker SDK. Callers ask choose() for a factory instead of branching on a setting
+themselves.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping
+
+FAMILIES: Mapping[str, Mapping[str, str]] = {
+    "runtime": {
+        "docker": "wharf.platform.runtime.docker_runtime:docker_runtime",
+        "fake": "wharf.platform.runtime.fake:fake_runtime",
+    },
+    "addon_providers": {
+        "docker": "wharf.platform.addons.docker_provider:docker_addon_providers",
+        "fake": "wharf.platform.addons.fake:fake_addon_providers",
+    },
+}
+
+
+class UnknownImplementation(ValueError):
+    """A family or a name that the table does not hold; the message lists the valid ones."""
+
+
+def names(family: str) -> tuple[str, ...]:
+    """The names a family can be chosen by, sorted."""
+    try:
+        return tuple(sorted(FAMILIES[family]))
+    except KeyError:
+        raise UnknownImplementation(
+            f"unknown implementation family {family!r}: choose one of {', '.join(sorted(FAMILIES))}"
+        ) from None
+
+
+def choose(family: str, name: str) -> Callable[..., object]:
+    """The factory registered under `name` in `family`, imported now.
+
+    This module imports none of the implementations it names, so that every part can use it; the
+    caller checks that what the factory built is what it asked for.
+    """
+    valid = names(family)
+    if name not in valid:
+        label = family.replace("_", " ")
+        raise UnknownImplementation(f"unknown {label} {name!r}: choose one of {', '.join(valid)}")
+    module_name, _, attribute = FAMILIES[family][name].partition(":")
+    factory: Callable[..., object] = getattr(importlib.import_module(module_name), attribute)
+    return factory

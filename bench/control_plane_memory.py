@@ -1,19 +1,20 @@
 """Resident memory of the idle control plane: every process `wharfd up` started, with N apps deployed.
 
 Starts `wharfd up` in a temporary data dir on free ports (with its private redis-server), waits until the
-API answers and every component has started, creates N apps (default 20) through the API, gives each a
-release of the busybox bench image with one web dyno, lets it settle, then sums the RSS of `wharfd up`
-and all its descendants (Python components, redis-server, nginx master and workers). Dynos and add-ons
-are Docker containers, children of containerd, not of `wharfd up`, so they are not counted.
+API answers and every component has started, signs up with the printed admin invite, creates N apps
+(default 20) through the API, each with a release (a config change, so no build is needed), lets it
+settle, then sums the RSS of `wharfd up` and all its descendants (Python components, redis-server, nginx
+master and workers). Dynos and add-ons are Docker containers, children of containerd, not of `wharfd up`,
+so they would not be counted. The stack images default to the busybox bench image so none is built.
 
-Run: .venv/bin/python bench/control_plane_memory.py [--apps N] [--settle SECONDS] [--no-dynos]
+Run: .venv/bin/python bench/control_plane_memory.py [--apps N] [--settle SECONDS]
 (as root, with dockerd, nginx, redis-server and busybox-static installed)
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
+import contextlib
 import os
 import re
 import shutil
@@ -31,7 +32,6 @@ BUDGET_MB = 300.0
 REPO = Path(__file__).resolve().parents[1]
 INVITE = re.compile(r"Admin invite code: ([0-9A-Z]{5}(?:-[0-9A-Z]{5}){3})")
 BENCH_IMAGE = "wharf/bench-busybox:latest"
-WEB = "busybox httpd -f -p $PORT -h /www"
 
 
 def free_port() -> int:
@@ -107,10 +107,11 @@ def api_answers(url: str) -> bool:
 
 
 def expected_components(log: str) -> set[str]:
-    return set(re.findall(r"started (\S+) \(pid \d+\)", log))
+    return set(re.findall(r"started ([\w.]+)", log))
 
 
 def ensure_bench_image() -> None:
+    """The stack-image check of `wharfd up` passes on the busybox bench image, built here if missing."""
     if subprocess.run(["docker", "image", "inspect", BENCH_IMAGE], capture_output=True).returncode == 0:
         return
     sys.path.insert(0, str(REPO))
@@ -119,30 +120,8 @@ def ensure_bench_image() -> None:
     build_test_image(tag=BENCH_IMAGE)
 
 
-def give_release(data_dir: Path, app: str) -> None:
-    """A release of the busybox image, as a finished build would make it (no build needed)."""
-    from wharf.platform.db import session_scope
-    from wharf.platform.models import App
-    from wharf.platform.records.releases import create_release
-    from wharf.platform.security.crypto import ConfigCipher
-
-    cipher = ConfigCipher((data_dir / "secret.key").read_text().strip())
-    with session_scope(f"sqlite:///{data_dir / 'wharf.db'}") as session:
-        row = session.query(App).filter_by(name=app).one()
-        create_release(
-            session=session,
-            cipher=cipher,
-            app=row,
-            actor=None,
-            description="bench release",
-            config={"BENCH": "1"},
-            image=BENCH_IMAGE,
-            process_types={"web": WEB},
-            status="pending",
-        )
-
-
-def create_apps(url: str, log_path: Path, data_dir: Path, count: int, dynos: bool) -> list[str]:
+def create_apps(url: str, log_path: Path, count: int) -> list[str]:
+    """Sign up with the admin invite `wharfd up` printed; each app gets a release (a config change)."""
     found = INVITE.search(log_path.read_text())
     if found is None:
         raise RuntimeError("no admin invite code in the wharfd up output")
@@ -160,41 +139,8 @@ def create_apps(url: str, log_path: Path, data_dir: Path, count: int, dynos: boo
             made.raise_for_status()
             name = made.json()["name"]
             names.append(name)
-            if dynos:
-                give_release(data_dir, name)
-                client.patch(
-                    f"/api/apps/{name}/formation", json={"updates": [{"type": "web", "quantity": 1}]}
-                ).raise_for_status()
-            else:
-                client.patch(f"/api/apps/{name}/config", json={"BENCH": "1"}).raise_for_status()
+            client.patch(f"/api/apps/{name}/config", json={"BENCH": "1"}).raise_for_status()
     return names
-
-
-def running_dynos(installation: str) -> int:
-    listed = subprocess.run(
-        ["docker", "ps", "-q", "--filter", f"label=wharf.installation={installation}"],
-        capture_output=True,
-        text=True,
-    )
-    return len(listed.stdout.split())
-
-
-def remove_dynos(installation: str, apps: list[str]) -> None:
-    listed = subprocess.run(
-        ["docker", "ps", "-aq", "--filter", f"label=wharf.installation={installation}"],
-        capture_output=True,
-        text=True,
-    )
-    if listed.stdout.split():
-        subprocess.run(["docker", "rm", "-f", *listed.stdout.split()], capture_output=True, timeout=120)
-    for app in apps:
-        networks = subprocess.run(
-            ["docker", "network", "ls", "-q", "--filter", f"label=wharf.app={app}"],
-            capture_output=True,
-            text=True,
-        )
-        if networks.stdout.split():
-            subprocess.run(["docker", "network", "rm", *networks.stdout.split()], capture_output=True)
 
 
 def stop(process: subprocess.Popen[bytes], timeout: float = 45.0) -> None:
@@ -205,10 +151,8 @@ def stop(process: subprocess.Popen[bytes], timeout: float = 45.0) -> None:
         except subprocess.TimeoutExpired:
             print(f"wharfd up did not stop within {timeout:.0f}s; killing its process group")
     # Whatever is left of the tree (the whole session started for wharfd up) goes too.
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
     process.wait(timeout=10)
 
 
@@ -226,15 +170,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--apps", type=int, default=20)
     parser.add_argument("--settle", type=float, default=10.0)
-    parser.add_argument("--no-dynos", action="store_true", help="apps get a config release, no dyno")
     parser.add_argument("--keep", action="store_true", help="keep the data dir")
     options = parser.parse_args()
-    dynos = not options.no_dynos and shutil.which("docker") is not None
-    if dynos:
+    if "WHARF_RUN_IMAGE" not in os.environ:
         ensure_bench_image()
-
     data_dir = Path(tempfile.mkdtemp(prefix="wharf-mem-bench-"))
-    installation = hashlib.sha256(str(data_dir.resolve()).encode()).hexdigest()[:16]
     api_port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL", "WHARF_SECRET_KEY")}
     env.update(
@@ -247,7 +187,6 @@ def main() -> None:
     )
     url = f"http://127.0.0.1:{api_port}"
     log_path = data_dir / "up.log"
-    apps: list[str] = []
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "wharf.platform.wharfd", "up"],
@@ -271,16 +210,8 @@ def main() -> None:
             process,
         )
         started = time.monotonic()
-        apps = create_apps(url, log_path, data_dir, options.apps, dynos)
+        apps = create_apps(url, log_path, options.apps)
         print(f"{len(apps)} apps created in {time.monotonic() - started:.1f}s")
-        if dynos:
-            try:
-                wait_until(
-                    f"{len(apps)} dynos", lambda: running_dynos(installation) >= len(apps), 120, process
-                )
-                print(f"{running_dynos(installation)} dynos running (not counted)")
-            except RuntimeError as error:
-                print(f"warning: {error}; measuring anyway")
         time.sleep(options.settle)
         if process.poll() is not None:
             raise RuntimeError(f"wharfd up exited with status {process.returncode}")
@@ -294,8 +225,6 @@ def main() -> None:
         raise
     finally:
         stop(process)
-        if dynos:
-            remove_dynos(installation, apps)
         if not options.keep:
             shutil.rmtree(data_dir, ignore_errors=True)
 

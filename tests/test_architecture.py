@@ -168,3 +168,35 @@ def test_the_graph_sees_imports_inside_functions(tmp_path: Path) -> None:
     graph = import_graph(tmp_path)
     assert graph["one"] == {"two": ["one/lazy.py:2 wharf.platform.two"]}
     assert import_cycles(graph) == [["one", "two"]]
+
+
+ENTRY_POINTS = {
+    "web.api": PACKAGE_DIR / "web" / "api",
+    "web.dashboard": PACKAGE_DIR / "web" / "dashboard",
+    "web.git_http": PACKAGE_DIR / "web" / "git_http.py",
+    "git.hook": PACKAGE_DIR / "git" / "hook.py",
+    "wharfd": PACKAGE_DIR / "wharfd.py",
+}
+
+
+def entry_point_imports(name: str) -> list[str]:
+    """`file:line module` for each import of another entry point by the entry point `name`."""
+    root = ENTRY_POINTS[name]
+    others = [f"{PACKAGE}.{other}" for other in ENTRY_POINTS if other != name]
+    found = []
+    for path in sorted(root.rglob("*.py")) if root.is_dir() else [root]:
+        here = module_name(path, PACKAGE_DIR)
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            for module in imported_modules(node, here, path.name == "__init__.py"):
+                if any(module == other or module.startswith(other + ".") for other in others):
+                    found.append(f"{path.relative_to(PACKAGE_DIR)}:{getattr(node, 'lineno', 0)} {module}")
+    return found
+
+
+def test_no_entry_point_imports_another() -> None:
+    """The API, dashboard, git endpoints and wharfd share actions, never each other's route functions.
+
+    `wharfd` starts the web application, so it may import `web.main`, which is no entry point itself.
+    """
+    found = {name: entry_point_imports(name) for name in ENTRY_POINTS}
+    assert found == {name: [] for name in ENTRY_POINTS}

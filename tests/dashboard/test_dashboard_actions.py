@@ -14,9 +14,9 @@ from rq import Queue
 from tests.conftest import LiveServer
 from tests.utils.busybox_dynos import build_test_image, make_spec
 from tests.utils.dashboard import DashboardClient
-from wharf.platform.git.repos import ensure_repo
 from wharf.platform.jobs import BUILD_QUEUE
 from wharf.platform.models import App
+from wharf.platform.repos import ensure_repo
 from wharf.platform.runtime.docker_runtime import DockerRuntime
 from wharf.platform.settings import Settings
 from wharf.platform.web.context import build_context

@@ -19,7 +19,7 @@ import docker.errors
 import httpx
 import pytest
 
-from wharf.platform.builds.compile import BuildLimits, CompileResult, compile_slug
+from wharf.platform.builds.compile import BuildLimits, CompileRequest, CompileResult, compile_slug
 from wharf.platform.stack import DEFAULT_BUILD_IMAGE, DEFAULT_RUN_IMAGE, ensure_stack_images
 
 FIXTURES = Path(__file__).resolve().parents[1] / "buildpacks" / "fixtures"
@@ -63,17 +63,17 @@ class AppBuilder:
         lines: list[str] = []
         attempt = secrets.token_hex(3)
         try:
-            result = compile_slug(
+            request = CompileRequest(
                 source_dir=source or FIXTURES / fixture,
                 cache_dir=self.root / "cache" / fixture,
                 work_dir=self.root / f"work-{fixture}-{attempt}",
                 env=dict(env or {}),
-                on_output=lines.append,
                 buildpacks=buildpacks,
                 build_image=DEFAULT_BUILD_IMAGE,
                 buildpacks_dir=BUILDPACKS_DIR,
                 limits=limits or BuildLimits(timeout_seconds=300),
             )
+            result = compile_slug(request, on_output=lines.append)
         except Exception as error:  # the test asserts on the type and the output
             return Build(result=None, output="\n".join(lines), error=error)
         return Build(result=result, output="\n".join(lines))

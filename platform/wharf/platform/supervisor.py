@@ -1,17 +1,27 @@
 """Runs Wharf's components as child processes in the foreground, for `wharfd up`.
 
 A component that exits is started again after a growing pause; Ctrl-C or SIGTERM stops them all.
+Components that need no isolation share one process as threads (`run_tasks`): a task that raises is
+started again the same way, without disturbing the others.
+
+This module imports only the standard library: after its setup, `wharfd up` execs
+`python -m wharf.platform.supervisor PLAN` so that the long-lived parent holds no heavy modules.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 MAX_BACKOFF_SECONDS = 30.0
 
@@ -20,6 +30,9 @@ MAX_BACKOFF_SECONDS = 30.0
 class Component:
     name: str
     argv: list[str]
+    env: dict[str, str] = field(default_factory=dict)
+    # A unix socket that must answer PING before the components after this one start (redis-server).
+    ready_socket: str | None = None
     process: subprocess.Popen[bytes] | None = None
     backoff: float = 1.0
     restart_at: float = 0.0
@@ -38,9 +51,11 @@ class Supervisor:
         self._stopping = False
 
     def _start(self, component: Component) -> None:
-        component.process = subprocess.Popen(component.argv, env=self._env)
+        component.process = subprocess.Popen(component.argv, env={**self._env, **component.env})
         component.started_at = time.monotonic()
         self._say(f"started {component.name} (pid {component.process.pid})")
+        if component.ready_socket is not None:
+            wait_for_redis_socket(Path(component.ready_socket), component.process, timeout=15)
 
     def _stop_signal(self, signum: int, _frame: object) -> None:
         self._stopping = True
@@ -49,7 +64,8 @@ class Supervisor:
         signal.signal(signal.SIGINT, self._stop_signal)
         signal.signal(signal.SIGTERM, self._stop_signal)
         for component in self._components:
-            self._start(component)
+            if not self._stopping:
+                self._start(component)
         while not self._stopping:
             time.sleep(0.2)
             for component in self._components:
@@ -72,7 +88,21 @@ class Supervisor:
             self._start(component)
 
     def stop_all(self, timeout: float = 30.0) -> None:
-        running = [c.process for c in self._components if c.process is not None and c.process.poll() is None]
+        """Stop the components in reverse order of start, by groups: those with a ready socket
+        (redis-server) go only after everything started after them has stopped."""
+        groups: list[list[Component]] = [[]]
+        for component in self._components:
+            if component.ready_socket is not None:
+                groups.append([component])
+                groups.append([])
+            else:
+                groups[-1].append(component)
+        for group in reversed(groups):
+            self._stop_group(group, timeout)
+        self._say("stopped")
+
+    def _stop_group(self, group: list[Component], timeout: float) -> None:
+        running = [c.process for c in group if c.process is not None and c.process.poll() is None]
         for process in running:
             process.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + timeout
@@ -81,10 +111,115 @@ class Supervisor:
                 process.wait(timeout=max(deadline - time.monotonic(), 0.1))
             except subprocess.TimeoutExpired:
                 process.kill()
-        self._say("stopped")
+                process.wait(timeout=5)
+
+
+def wait_for_redis_socket(path: Path, process: subprocess.Popen[bytes], timeout: float) -> None:
+    """Until redis-server answers PING on `path` (without importing the redis client)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            with socket.socket(socket.AF_UNIX) as sock:
+                sock.settimeout(1)
+                sock.connect(str(path))
+                sock.sendall(b"PING\r\n")
+                if sock.recv(64).startswith(b"+PONG"):
+                    return
+        except OSError:
+            pass
+        time.sleep(0.05)
+
+
+@dataclass
+class Task:
+    """A component run as a thread of a shared process: `target(stop)` runs until `stop` is set."""
+
+    name: str
+    target: Callable[[threading.Event], None]
+    thread: threading.Thread | None = None
+    backoff: float = 1.0
+    restart_at: float = 0.0
+    started_at: float = 0.0
+
+
+def run_tasks(tasks: list[Task], say: Callable[[str], None], stop: threading.Event | None = None) -> int:
+    """Run each task in its own thread until SIGTERM or SIGINT (or `stop`), restarting any that ends.
+
+    A task that raises or returns early is logged and started again after a growing pause, so one
+    component failing leaves the others of the process serving.
+    """
+    if stop is None:
+        stop = own = threading.Event()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: own.set())
+
+    def body(task: Task, event: threading.Event) -> None:
+        try:
+            task.target(event)
+        except Exception:
+            logging.getLogger(__name__).exception("%s failed", task.name)
+
+    def start(task: Task, event: threading.Event) -> None:
+        task.thread = threading.Thread(target=body, args=(task, event), name=task.name, daemon=True)
+        task.started_at = time.monotonic()
+        task.thread.start()
+        say(f"started {task.name}")
+
+    for task in tasks:
+        start(task, stop)
+    while not stop.wait(0.2):
+        now = time.monotonic()
+        for task in tasks:
+            if task.thread is not None and not task.thread.is_alive():
+                if now - task.started_at > 60:
+                    task.backoff = 1.0
+                say(f"{task.name} stopped; restarting in {task.backoff:.0f}s")
+                task.thread = None
+                task.restart_at = now + task.backoff
+                task.backoff = min(task.backoff * 2, MAX_BACKOFF_SECONDS)
+            if task.thread is None and now >= task.restart_at and not stop.is_set():
+                start(task, stop)
+    deadline = time.monotonic() + 30
+    for task in tasks:
+        if task.thread is not None:
+            task.thread.join(timeout=max(deadline - time.monotonic(), 0.1))
+    return 0
 
 
 def child_environment(extra: dict[str, str]) -> dict[str, str]:
     env = dict(os.environ)
     env.update(extra)
     return env
+
+
+PLAN_VARIABLE = "WHARF_SUPERVISOR_PLAN"
+
+
+def exec_supervisor(components: list[Component], env: dict[str, str]) -> None:
+    """Replace this process (same pid, same children) with `main`, which holds only the standard library.
+
+    The plan travels in the environment, not in argv, which any user can read.
+    """
+    listed = [
+        {"name": c.name, "argv": c.argv, "env": c.env, "ready_socket": c.ready_socket} for c in components
+    ]
+    sys.stdout.flush()
+    sys.stderr.flush()
+    argv = [sys.executable, "-m", "wharf.platform.supervisor"]
+    os.execve(sys.executable, argv, {**env, PLAN_VARIABLE: json.dumps(listed)})  # noqa: S606
+
+
+def main() -> int:
+    """`python -m wharf.platform.supervisor`, with the plan in WHARF_SUPERVISOR_PLAN."""
+    env = dict(os.environ)
+    plan = json.loads(env.pop(PLAN_VARIABLE))
+    components = [Component(c["name"], c["argv"], env=c["env"], ready_socket=c["ready_socket"]) for c in plan]
+
+    def say(message: str) -> None:
+        print(f"wharfd: {message}", file=sys.stderr, flush=True)
+
+    return Supervisor(components, env, say=say).run()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import signal
-import subprocess
 import sys
-from typing import Annotated
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
-from wharf.platform.actions.accounts import count_users
-from wharf.platform.actions.invites import create_invite
-from wharf.platform.db import session_scope
-from wharf.platform.errors import WharfError
-from wharf.platform.logs.platform_lines import install_platform_lines
-from wharf.platform.migrate import upgrade_database
-from wharf.platform.settings import Settings, SettingsError, get_settings
-from wharf.platform.supervisor import Component, Supervisor, child_environment, component_argv
+if TYPE_CHECKING:
+    from wharf.platform.settings import Settings
+
+# Every component runs as `python -m wharf.platform.wharfd COMPONENT`, so this module imports only typer
+# and rich at the top: each subcommand imports what it needs, and no process holds another one's modules.
 
 cli = typer.Typer(
     help="Wharf server: run the platform and administer it.", no_args_is_help=True, add_completion=False
@@ -35,6 +35,9 @@ def _fail(message: str) -> None:
 
 
 def _settings() -> Settings:
+    from wharf.platform.logs.platform_lines import install_platform_lines
+    from wharf.platform.settings import SettingsError, get_settings
+
     settings = get_settings()
     try:
         settings.secret_key()
@@ -49,6 +52,8 @@ def _settings() -> Settings:
 @cli.command()
 def migrate() -> None:
     """Bring the control-plane database schema up to date."""
+    from wharf.platform.migrate import upgrade_database
+
     settings = _settings()
     upgrade_database(settings.resolved_database_url)
     console.print("database is up to date")
@@ -63,6 +68,11 @@ def invites_create(
     admin: Annotated[bool, typer.Option(help="Accounts made with the code are admins.")] = False,
 ) -> None:
     """Print new beta invite codes, one a line."""
+    from wharf.platform.actions.invites import create_invite
+    from wharf.platform.db import session_scope
+    from wharf.platform.errors import WharfError
+    from wharf.platform.migrate import upgrade_database
+
     settings = _settings()
     upgrade_database(settings.resolved_database_url)
     try:
@@ -148,15 +158,23 @@ def api() -> None:
 
 @cli.command()
 def worker(burst: Annotated[bool, typer.Option(help="Exit when the queues are empty.")] = False) -> None:
-    """Run build and deploy jobs from the queues."""
+    """Run build and deploy jobs from the queues, each in a forked work horse."""
     import redis
     from rq import Worker
 
     from wharf.platform.jobs import ALL_QUEUES
 
-    settings = _settings()
-    connection = redis.Redis.from_url(settings.resolved_redis_url)
-    Worker(list(ALL_QUEUES), connection=connection).work(burst=burst)
+    # Under `wharfd up` REDIS_URL is set for the workers, so the idle parent loads neither the settings
+    # (pydantic) nor SQLAlchemy: the forked work horse does, and exits after its job.
+    redis_url = os.environ.get("REDIS_URL") or _settings().resolved_redis_url
+
+    class HorseSetupWorker(Worker):
+        def main_work_horse(self, *args: object, **kwargs: object) -> None:
+            _settings()
+            super().main_work_horse(*args, **kwargs)  # type: ignore[arg-type]
+
+    connection = redis.Redis.from_url(redis_url)
+    HorseSetupWorker(list(ALL_QUEUES), connection=connection).work(burst=burst)
 
 
 @cli.command()
@@ -182,18 +200,10 @@ def scheduler(
     run_scheduler(_settings(), SchedulerOptions(drain_seconds=drain, resync_seconds=resync))
 
 
-@cli.command()
-def router() -> None:
-    """Program nginx from the route table and serve apps on WHARF_HTTP_PORT (and HTTPS)."""
-    import threading
-
+def _run_router(settings: Settings, stop: threading.Event) -> None:
     from wharf.platform.logs.stream import router_log_sink
     from wharf.router.controller import run_router
 
-    settings = _settings()
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
     run_router(
         redis_url=settings.resolved_redis_url,
         http_port=settings.wharf_http_port,
@@ -210,7 +220,53 @@ def router() -> None:
     )
 
 
+@cli.command()
+def router() -> None:
+    """Program nginx from the route table and serve apps on WHARF_HTTP_PORT (and HTTPS)."""
+    settings = _settings()
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    _run_router(settings, stop)
+
+
+SERVICES = ("scheduler", "router", "logshipper")
+
+
+@cli.command()
+def services(
+    only: Annotated[str, typer.Option(help=f"Comma-separated, any of: {', '.join(SERVICES)}.")] = ",".join(
+        SERVICES
+    ),
+) -> None:
+    """Run the light components as supervised threads of one process, as `wharfd up` does."""
+    import logging
+    from collections.abc import Callable
+
+    from wharf.platform.logs.service import run_log_shipper
+    from wharf.platform.scheduler.service import run_scheduler
+    from wharf.platform.supervisor import Task, run_tasks
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(threadName)s %(levelname)s %(message)s")
+    settings = _settings()
+    known: dict[str, Callable[[threading.Event], None]] = {
+        "scheduler": lambda stop: run_scheduler(settings, stop=stop),
+        "router": lambda stop: _run_router(settings, stop),
+        "logshipper": lambda stop: run_log_shipper(settings, stop=stop),
+    }
+    chosen = [name.strip() for name in only.split(",") if name.strip()]
+    unknown = sorted(set(chosen) - set(known))
+    if unknown:
+        _fail(f"unknown components: {', '.join(unknown)}; choose from {', '.join(SERVICES)}")
+    say = logging.getLogger("wharf.services").info
+    raise typer.Exit(run_tasks([Task(name, known[name]) for name in chosen], say=say))
+
+
 def _print_admin_invite(settings: Settings) -> None:
+    from wharf.platform.actions.accounts import count_users
+    from wharf.platform.actions.invites import create_invite
+    from wharf.platform.db import session_scope
+
     with session_scope(settings.resolved_database_url) as session:
         if count_users(session=session) > 0:
             return
@@ -224,43 +280,67 @@ def _print_admin_invite(settings: Settings) -> None:
     console.rule()
 
 
+def _private_redis_argv(socket_path: Path) -> list[str]:
+    """redis-server on a unix socket only (no TCP port), persisting to the data dir."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        _fail("redis-server is not installed. Install it (apt-get install redis-server) or set REDIS_URL.")
+    socket_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return [
+        str(binary),
+        "--port",
+        "0",
+        "--unixsocket",
+        str(socket_path),
+        "--unixsocketperm",
+        "600",
+        "--dir",
+        str(socket_path.parent),
+        "--appendonly",
+        "yes",
+        "--save",
+        "",
+        "--daemonize",
+        "no",
+    ]
+
+
 @cli.command()
 def up() -> None:
     """Run every component on this host in the foreground, after migrations."""
+    from wharf.platform.migrate import upgrade_database
+    from wharf.platform.supervisor import Component, child_environment, component_argv, exec_supervisor
+
     settings = _settings()
     settings.wharf_data_dir.mkdir(parents=True, exist_ok=True)
     upgrade_database(settings.resolved_database_url)
     console.print(f"database ready ({settings.resolved_database_url.split('://', 1)[0]})")
     _ensure_stack(settings)
     extra_env = {"WHARF_DATA_DIR": str(settings.wharf_data_dir)}
-    redis_process: subprocess.Popen[bytes] | None = None
+    components: list[Component] = []
     if not settings.redis_url:
-        from wharf.platform.redis_server import start_private_redis
-
-        redis_process = start_private_redis(settings.redis_socket_path)
-        console.print(f"private redis-server on {settings.redis_socket_path}")
+        # Supervised like the rest, started first (the others start once it answers) and stopped last.
+        socket_path = settings.redis_socket_path
+        components.append(Component("redis", _private_redis_argv(socket_path), ready_socket=str(socket_path)))
+        console.print(f"private redis-server on {socket_path}")
     _print_admin_invite(settings)
-    components = [Component("api", component_argv("api"))]
-    components.append(Component("scheduler", component_argv("scheduler")))
-    components.append(Component("router", component_argv("router")))
-    components.append(Component("logshipper", component_argv("logshipper")))
+    # The API is its own process; the light components share one, as supervised threads; each build
+    # worker is an rq parent that stays small and forks a work horse per job.
+    components.append(Component("api", component_argv("api")))
+    components.append(Component("services", component_argv("services")))
+    worker_env = {"REDIS_URL": settings.resolved_redis_url}
     components += [
-        Component(f"worker.{n}", component_argv("worker")) for n in range(1, settings.wharf_build_workers + 1)
+        Component(f"worker.{n}", component_argv("worker"), env=worker_env)
+        for n in range(1, settings.wharf_build_workers + 1)
     ]
-    supervisor = Supervisor(
-        components, child_environment(extra_env), say=lambda m: console.print(f"wharfd: {m}")
-    )
     console.print(f"API on http://{settings.wharf_api_host}:{settings.wharf_api_port}")
-    try:
-        code = supervisor.run()
-    finally:
-        if redis_process is not None:
-            redis_process.terminate()
-            redis_process.wait(timeout=10)
-    raise typer.Exit(code)
+    # The long-lived parent (same pid) drops every module loaded for the setup above.
+    exec_supervisor(components, child_environment(extra_env))
 
 
 def main() -> None:
+    from wharf.platform.settings import SettingsError
+
     try:
         cli()
     except SettingsError as exc:

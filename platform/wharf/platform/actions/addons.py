@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from wharf.platform.addons import AddonProviders
 from wharf.platform.addons.backups import backups_root
 from wharf.platform.addons.base import AddonError, UnsupportedOperation
-from wharf.platform.addons.service import create_addon, destroy_addon, finish_provisioning, get_addon
+from wharf.platform.addons.lifecycle import create_addon, destroy_addon, finish_provisioning, get_addon
 from wharf.platform.errors import BadRequest, WharfError
 from wharf.platform.models import Addon, App, User
 from wharf.platform.security.crypto import ConfigCipher

@@ -14,13 +14,13 @@ from wharf.platform.actions.domains import forget_app_routes, sync_app_routes
 from wharf.platform.actions.names import generate_app_name, validate_app_name
 from wharf.platform.addons import AddonProviders
 from wharf.platform.addons.backups import backups_root
-from wharf.platform.addons.service import destroy_app_addons
+from wharf.platform.addons.lifecycle import destroy_app_addons
 from wharf.platform.errors import BadRequest, Conflict, NotFound
-from wharf.platform.git.repos import remove_repo
 from wharf.platform.jobs import enqueue_image_removal
 from wharf.platform.logs.events import record_event
 from wharf.platform.models import App, Formation, Release, User
 from wharf.platform.records.releases import create_release
+from wharf.platform.repos import remove_repo
 from wharf.platform.security.crypto import ConfigCipher
 from wharf.platform.settings import Settings
 

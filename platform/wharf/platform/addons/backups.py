@@ -14,7 +14,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from wharf.platform.addons import AddonProviders
-from wharf.platform.addons.service import addon_spec
+from wharf.platform.addons.lifecycle import addon_spec
 from wharf.platform.db import utcnow
 from wharf.platform.errors import BadRequest, NotFound
 from wharf.platform.logs.events import record_event

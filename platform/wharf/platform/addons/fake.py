@@ -1,7 +1,7 @@
 """An in-memory add-on provider for fast tests, with the same contract as the Docker providers.
 
 Its "data" is a dict per add-on that `run_console` writes (`SET key value`) and reads (`GET key`),
-so tests can see that a backup and a restore carry data. `crash` and `break_health` let supervisor
+so tests can see that a backup and a restore carry data. `crash` and `break_health` let upkeep
 tests fail an add-on on purpose.
 """
 

@@ -248,67 +248,65 @@ def _declared_inputs(work: _Workspace, buildpack_count: int) -> list[str] | None
     return valid_inputs(declared) if buildpack_count else None
 
 
-def compile_slug(
-    *,
-    source_dir: Path,
-    cache_dir: Path,
-    work_dir: Path,
-    env: Mapping[str, str],
-    on_output: OutputCallback,
-    buildpacks: Sequence[str] = (),
-    build_image: str = DEFAULT_BUILD_IMAGE,
-    buildpacks_dir: Path | None = None,
-    limits: BuildLimits = BuildLimits(),
-    source_version: str | None = None,
-    stack: str = "wharf-trixie",
-    pack_slug: bool = True,
-) -> CompileResult:
-    """Build SOURCE_DIR into WORK_DIR/slug.tgz, streaming each output line to ON_OUTPUT.
+@dataclass(frozen=True)
+class CompileRequest:
+    """What to compile and how: the source, where to work, the config vars and the builder to use.
 
     BUILDPACKS (names, host paths, git or tarball URLs) replace detection; when empty, a BUILDPACK_URL
-    config var is honoured, then the built-ins are tried in order. WORK_DIR is replaced; it keeps the built
-    app in WORK_DIR/app; PACK_SLUG=False skips the slug archive. Raises BuildFailed (or a subclass)
-    with a message for the user.
+    config var is honoured, then the built-ins are tried in order. WORK_DIR is replaced; it keeps the
+    built app in WORK_DIR/app. PACK_SLUG=False skips the slug archive.
     """
-    work = _Workspace(work_dir)
-    _prepare_workspace(work, source_dir=source_dir, cache_dir=cache_dir, env=env, on_output=on_output)
-    chosen = list(buildpacks) or ([env["BUILDPACK_URL"]] if env.get("BUILDPACK_URL") else [])
+
+    source_dir: Path
+    cache_dir: Path
+    work_dir: Path
+    env: Mapping[str, str]
+    buildpacks: Sequence[str] = ()
+    build_image: str = DEFAULT_BUILD_IMAGE
+    buildpacks_dir: Path | None = None
+    limits: BuildLimits = field(default_factory=BuildLimits)
+    source_version: str | None = None
+    stack: str = "wharf-trixie"
+    pack_slug: bool = True
+
+
+def _builder_run_kwargs(request: CompileRequest, work: _Workspace) -> dict[str, Any]:
+    """The builder container: the workspace mounted where wharf-build expects it, within the limits."""
+    env = request.env
+    chosen = list(request.buildpacks) or ([env["BUILDPACK_URL"]] if env.get("BUILDPACK_URL") else [])
     chosen, custom_mounts = _custom_buildpack_mounts(chosen)
     uid, gid = _builder_user()
+    buildpacks_dir = request.buildpacks_dir or default_buildpacks_dir()
     volumes = {
         str(work.app): {"bind": "/app", "mode": "rw"},
-        str(cache_dir): {"bind": "/cache", "mode": "rw"},
+        str(request.cache_dir): {"bind": "/cache", "mode": "rw"},
         str(work.env): {"bind": "/env", "mode": "ro"},
         str(work.output): {"bind": "/output", "mode": "rw"},
-        str(buildpacks_dir or default_buildpacks_dir()): {"bind": "/opt/wharf-buildpacks", "mode": "ro"},
+        str(buildpacks_dir): {"bind": "/opt/wharf-buildpacks", "mode": "ro"},
         str(HOST_CA_BUNDLE): {"bind": CA_PATH_IN_CONTAINER, "mode": "ro"},
         **custom_mounts,
     }
-    run_kwargs: dict[str, Any] = {
-        "image": build_image,
+    limits = request.limits
+    return {
+        "image": request.build_image,
         "command": ["/opt/wharf-buildpacks/bin/wharf-build", "/app", "/cache", "/env", "/output", *chosen],
         "user": f"{uid}:{gid}",
         "working_dir": "/app",
-        "environment": _container_environment(env, source_version, stack),
+        "environment": _container_environment(env, request.source_version, request.stack),
         "volumes": volumes,
         "mem_limit": limits.memory,
         "nano_cpus": int(limits.cpus * 1e9),
         "pids_limit": limits.pids,
         "labels": {BUILDER_LABEL: "builder"},
     }
-    client = docker.from_env()
-    try:
-        status = _run_builder(client, run_kwargs=run_kwargs, limits=limits, on_output=on_output)
-    finally:
-        client.close()
-    if status != 0:
-        raise BuildFailed(
-            f"The build failed (a buildpack exited with status {status}); see the output above."
-        )
+
+
+def _compile_result(request: CompileRequest, work: _Workspace, on_output: OutputCallback) -> CompileResult:
+    """Read what the buildpacks wrote (release documents, Procfile) and pack the slug if asked."""
     releases = sorted(work.output.glob("release-*.yml"), key=lambda p: int(p.stem.split("-")[1]))
     process_types, config_vars = merge_release_documents(p.read_text() for p in releases)
     process_types.update(read_procfile(work.app))
-    slug = _pack_slug(work, limits, on_output) if pack_slug else None
+    slug = _pack_slug(work, request.limits, on_output) if request.pack_slug else None
     return CompileResult(
         buildpacks=_detected_buildpacks(work),
         process_types=process_types,
@@ -318,3 +316,25 @@ def compile_slug(
         slug_bytes=slug.stat().st_size if slug else None,
         reuse_inputs=_declared_inputs(work, len(releases)),
     )
+
+
+def compile_slug(request: CompileRequest, *, on_output: OutputCallback) -> CompileResult:
+    """Build REQUEST's source into WORK_DIR/slug.tgz, streaming each output line to ON_OUTPUT.
+
+    Raises BuildFailed (or a subclass) with a message for the user.
+    """
+    work = _Workspace(request.work_dir)
+    _prepare_workspace(
+        work, source_dir=request.source_dir, cache_dir=request.cache_dir, env=request.env, on_output=on_output
+    )
+    run_kwargs = _builder_run_kwargs(request, work)
+    client = docker.from_env()
+    try:
+        status = _run_builder(client, run_kwargs=run_kwargs, limits=request.limits, on_output=on_output)
+    finally:
+        client.close()
+    if status != 0:
+        raise BuildFailed(
+            f"The build failed (a buildpack exited with status {status}); see the output above."
+        )
+    return _compile_result(request, work, on_output)

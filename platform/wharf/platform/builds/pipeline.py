@@ -18,19 +18,11 @@ from pathlib import Path
 import docker
 import redis
 
-from wharf.platform.builds.compile import BuildFailed, BuildLimits
-from wharf.platform.builds.image import (
-    ImageBuildFailed,
-    build_dockerfile_image,
-    collect_old_images,
-    image_name,
-    release_labels,
-)
+from wharf.platform.builds.builders import BuildInput, BuiltImage, choose_builder
+from wharf.platform.builds.compile import BuildFailed
+from wharf.platform.builds.image import ImageBuildFailed, collect_old_images, image_name, release_labels
 from wharf.platform.builds.layers import LayerFailed
 from wharf.platform.builds.output import BuildOutput
-from wharf.platform.builds.processes import read_procfile
-from wharf.platform.builds.release_image import SlugBuildSettings, build_slug_image
-from wharf.platform.builds.reuse import ReuseStore
 from wharf.platform.db import session_scope, utcnow
 from wharf.platform.logs.platform_lines import platform_lines_for
 from wharf.platform.models import App, Build, User
@@ -41,15 +33,6 @@ from wharf.platform.security.crypto import ConfigCipher
 from wharf.platform.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class BuiltImage:
-    tag: str
-    buildpacks: list[str]
-    process_types: dict[str, str]
-    slug_bytes: int | None
-    image_bytes: int
 
 
 @dataclass(frozen=True)
@@ -74,44 +57,16 @@ def _unpack_source(job: BuildJob) -> Path:
 
 def _build_image(job: BuildJob, settings: Settings, output: BuildOutput) -> BuiltImage:
     source = _unpack_source(job)
-    tag = f"{image_name(job.app_name)}:build-{job.build_id}"
-    labels = release_labels(app_name=job.app_name, version=job.version_hint, commit=job.commit)
-    limits = BuildLimits()
-    if (source / "Dockerfile").exists() and not job.config.get("BUILDPACK_URL"):
-        output.write("-----> Dockerfile app detected: building it with docker build")
-        size, command = build_dockerfile_image(
-            source_dir=source, tag=tag, labels=labels, memory_bytes=2 * 1024**3, on_output=output.write
-        )
-        processes = read_procfile(source) or ({"web": " ".join(command)} if command else {})
-        return BuiltImage(
-            tag=tag, buildpacks=["dockerfile"], process_types=processes, slug_bytes=None, image_bytes=size
-        )
-    slug_image = build_slug_image(
-        settings=SlugBuildSettings(
-            app_name=job.app_name,
-            repository=image_name(job.app_name),
-            run_image=settings.wharf_run_image,
-            build_image=settings.wharf_build_image,
-            cache_dir=settings.wharf_data_dir / "cache" / job.app_name,
-            reuse=ReuseStore(settings.wharf_data_dir / "build-reuse"),
-            limits=limits,
-        ),
-        source=source,
-        work_dir=job.work_dir / "slug",
+    build = BuildInput(
+        app_name=job.app_name,
+        build_id=job.build_id,
+        commit=job.commit,
         config=job.config,
-        tag=f"build-{job.build_id}",
-        labels=labels,
-        on_output=output.write,
-        source_version=job.commit,
+        source=source,
+        work_dir=job.work_dir,
+        labels=release_labels(app_name=job.app_name, version=job.version_hint, commit=job.commit),
     )
-    output.write(f"       Done: {slug_image.image_bytes / 1e6:.0f} MB")
-    return BuiltImage(
-        tag=slug_image.tag,
-        buildpacks=slug_image.buildpacks,
-        process_types=slug_image.process_types,
-        slug_bytes=slug_image.slug_bytes,
-        image_bytes=slug_image.image_bytes,
-    )
+    return choose_builder(source, job.config).build(build, settings, output.write)
 
 
 def _load_job(settings: Settings, cipher: ConfigCipher, build_id: int) -> BuildJob:

@@ -17,6 +17,8 @@ import docker
 
 from wharf.platform.builds.compile import (
     BuildLimits,
+    CompileRequest,
+    CompileResult,
     OutputCallback,
     check_slug_size,
     compile_slug,
@@ -75,8 +77,8 @@ def build_slug_image(
     """Build SOURCE (a scratch copy: .slugignore is applied to it) into the image REPOSITORY:TAG."""
     client = docker.from_env()
     try:
-        return _build(
-            client,
+        return _SlugBuild(
+            client=client,
             settings=settings,
             source=source,
             work_dir=work_dir,
@@ -85,103 +87,143 @@ def build_slug_image(
             labels=labels,
             on_output=on_output,
             source_version=source_version,
-        )
+        ).run()
     finally:
         client.close()
 
 
-def _build(
-    client: docker.DockerClient,
-    *,
-    settings: SlugBuildSettings,
-    source: Path,
-    work_dir: Path,
-    config: Mapping[str, str],
-    tag: str,
-    labels: Mapping[str, str],
-    on_output: OutputCallback,
-    source_version: str | None = None,
-) -> SlugImage:
-    work_dir.mkdir(parents=True, exist_ok=True)
-    strip_slugignored(source, on_output)
-    buildpacks_dir = settings.buildpacks_dir or default_buildpacks_dir()
-    images = [image or "absent" for image in image_ids(client, settings.build_image, settings.run_image)]
-    digest = tree_digest(buildpacks_dir)
+@dataclass
+class _SlugBuild:
+    """One build of a release image: reuse the last build's dependencies when nothing they read changed,
+    else compile in a builder container and layer its output."""
 
-    def key_for(inputs: Sequence[str]) -> str:
+    client: docker.DockerClient
+    settings: SlugBuildSettings
+    source: Path
+    work_dir: Path
+    config: Mapping[str, str]
+    tag: str
+    labels: Mapping[str, str]
+    on_output: OutputCallback
+    source_version: str | None
+    buildpacks_dir: Path = field(init=False)
+    images: list[str] = field(init=False)
+    digest: str = field(init=False)
+
+    def run(self) -> SlugImage:
+        settings = self.settings
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        strip_slugignored(self.source, self.on_output)
+        self.buildpacks_dir = settings.buildpacks_dir or default_buildpacks_dir()
+        self.images = [
+            image or "absent" for image in image_ids(self.client, settings.build_image, settings.run_image)
+        ]
+        self.digest = tree_digest(self.buildpacks_dir)
+        record = settings.reuse.load(settings.app_name)
+        reusable = record is not None and self._key_for(record.inputs) == record.key
+        if (
+            record is not None
+            and reusable
+            and image_ids(self.client, record.dependency_image) == [record.dependency_image]
+        ):
+            return self._reuse(record)
+        return self._compile()
+
+    @property
+    def _release_tag(self) -> str:
+        return f"{self.settings.repository}:{self.tag}"
+
+    @property
+    def _source_tar(self) -> Path:
+        return self.work_dir / "source.tar"
+
+    def _key_for(self, inputs: Sequence[str]) -> str:
         return reuse_key(
-            source_dir=source, inputs=inputs, config=config, images=images, buildpacks_digest=digest
+            source_dir=self.source,
+            inputs=inputs,
+            config=self.config,
+            images=self.images,
+            buildpacks_digest=self.digest,
         )
 
-    release_labels = {**labels, LAYER_LABEL: "release"}
-    source_tar = work_dir / "source.tar"
-
-    def commit_release(base: str, env: Mapping[str, str]) -> int:
+    def _commit_release(self, base: str, env: Mapping[str, str]) -> int:
+        """The release image: the source layer on BASE; returns its size."""
         commit_layer(
-            client,
+            self.client,
             base=base,
-            tar_path=source_tar,
-            repository=settings.repository,
-            tag=tag,
+            tar_path=self._source_tar,
+            repository=self.settings.repository,
+            tag=self.tag,
             env=env,
-            labels=release_labels,
+            labels={**self.labels, LAYER_LABEL: "release"},
         )
-        return image_size(client, f"{settings.repository}:{tag}")
+        return image_size(self.client, self._release_tag)
 
-    record = settings.reuse.load(settings.app_name)
-    reusable = record is not None and key_for(record.inputs) == record.key
-    if (
-        record is not None
-        and reusable
-        and image_ids(client, record.dependency_image) == [record.dependency_image]
-    ):
-        on_output(f"-----> {', '.join(record.buildpacks)} app: nothing the buildpacks read has changed")
-        on_output("       Reusing the last build's dependencies and adding the new source")
-        source_bytes = write_layer_tar(source, relative_paths(source), source_tar)
-        check_slug_size(source_bytes + record.dependency_bytes, settings.limits)
+    def _reuse(self, record: ReuseRecord) -> SlugImage:
+        """Layer the new source on the recorded dependency image; the builder is not started."""
+        self.on_output(f"-----> {', '.join(record.buildpacks)} app: nothing the buildpacks read has changed")
+        self.on_output("       Reusing the last build's dependencies and adding the new source")
+        source_bytes = write_layer_tar(self.source, relative_paths(self.source), self._source_tar)
+        check_slug_size(source_bytes + record.dependency_bytes, self.settings.limits)
         return SlugImage(
-            tag=f"{settings.repository}:{tag}",
+            tag=self._release_tag,
             buildpacks=record.buildpacks,
             process_types=record.process_types,
             slug_bytes=source_bytes + record.dependency_bytes,
-            image_bytes=commit_release(record.dependency_image, record.config_vars),
+            image_bytes=self._commit_release(record.dependency_image, record.config_vars),
             reused=True,
         )
 
-    result = compile_slug(
-        source_dir=source,
-        cache_dir=settings.cache_dir,
-        work_dir=work_dir / "compile",
-        env=config,
-        on_output=on_output,
-        build_image=settings.build_image,
-        buildpacks_dir=buildpacks_dir,
-        limits=settings.limits,
-        source_version=source_version,
-        pack_slug=False,
-    )
-    on_output("-----> Building the release image")
-    tree = split_app_tree(result.app_dir, source)
-    output_tar = work_dir / "buildpack-output.tar"
-    output_bytes = write_layer_tar(result.app_dir, tree.buildpack_output, output_tar)
-    source_bytes = write_layer_tar(result.app_dir, tree.source, source_tar)
-    check_slug_size(output_bytes + source_bytes, settings.limits)
-    dependency_image = commit_layer(
-        client,
-        base=settings.run_image,
-        tar_path=output_tar,
-        repository=settings.repository,
-        tag=DEPENDENCIES_TAG,
-        labels={**labels, LAYER_LABEL: DEPENDENCIES_TAG},
-    )
-    image_bytes = commit_release(dependency_image, result.config_vars)
-    if result.reuse_inputs is None:
-        settings.reuse.forget(settings.app_name)
-    else:
+    def _compile(self) -> SlugImage:
+        """Compile in the builder, commit the dependency and release layers, remember what to reuse."""
+        settings = self.settings
+        request = CompileRequest(
+            source_dir=self.source,
+            cache_dir=settings.cache_dir,
+            work_dir=self.work_dir / "compile",
+            env=self.config,
+            build_image=settings.build_image,
+            buildpacks_dir=self.buildpacks_dir,
+            limits=settings.limits,
+            source_version=self.source_version,
+            pack_slug=False,
+        )
+        result = compile_slug(request, on_output=self.on_output)
+        self.on_output("-----> Building the release image")
+        tree = split_app_tree(result.app_dir, self.source)
+        output_tar = self.work_dir / "buildpack-output.tar"
+        output_bytes = write_layer_tar(result.app_dir, tree.buildpack_output, output_tar)
+        source_bytes = write_layer_tar(result.app_dir, tree.source, self._source_tar)
+        check_slug_size(output_bytes + source_bytes, settings.limits)
+        dependency_image = commit_layer(
+            self.client,
+            base=settings.run_image,
+            tar_path=output_tar,
+            repository=settings.repository,
+            tag=DEPENDENCIES_TAG,
+            labels={**self.labels, LAYER_LABEL: DEPENDENCIES_TAG},
+        )
+        image_bytes = self._commit_release(dependency_image, result.config_vars)
+        self._remember(result, dependency_image, output_bytes)
+        return SlugImage(
+            tag=self._release_tag,
+            buildpacks=result.buildpacks,
+            process_types=result.process_types,
+            slug_bytes=output_bytes + source_bytes,
+            image_bytes=image_bytes,
+            reused=False,
+        )
+
+    def _remember(self, result: CompileResult, dependency_image: str, output_bytes: int) -> None:
+        """Record the dependency image for the next build, or forget it when reuse is not safe."""
+        settings = self.settings
+        if result.reuse_inputs is None:
+            settings.reuse.forget(settings.app_name)
+            return
         settings.reuse.save(
             settings.app_name,
             ReuseRecord(
-                key=key_for(result.reuse_inputs),
+                key=self._key_for(result.reuse_inputs),
                 inputs=result.reuse_inputs,
                 dependency_image=dependency_image,
                 dependency_bytes=output_bytes,
@@ -190,11 +232,3 @@ def _build(
                 config_vars=result.config_vars,
             ),
         )
-    return SlugImage(
-        tag=f"{settings.repository}:{tag}",
-        buildpacks=result.buildpacks,
-        process_types=result.process_types,
-        slug_bytes=output_bytes + source_bytes,
-        image_bytes=image_bytes,
-        reused=False,
-    )

@@ -15,12 +15,8 @@ from pathlib import Path
 
 import redis
 
-from wharf.platform.db import session_scope
-from wharf.platform.git.repos import export_commit
-from wharf.platform.jobs import enqueue_build
-from wharf.platform.models import App, User
-from wharf.platform.progress import BuildEnd, follow, follow_deploy, stream_key
-from wharf.platform.records.builds import create_build
+from wharf.platform.actions.builds import start_build
+from wharf.platform.progress import BuildEnd, follow, follow_deploy
 from wharf.platform.settings import Settings, get_settings
 
 ZERO = "0" * 40
@@ -46,16 +42,6 @@ def pick_commit(updates: list[tuple[str, str, str]]) -> str | None:
             return None
         commit = new
     return commit
-
-
-def _start_build(settings: Settings, app_name: str, pusher_id: int, commit: str) -> int:
-    with session_scope(settings.resolved_database_url) as session:
-        app = session.query(App).filter_by(name=app_name).one()
-        build = create_build(session=session, app=app, actor=session.get(User, pusher_id), commit=commit)
-        build_id = build.id
-    source = settings.wharf_data_dir / "builds" / str(build_id) / "source.tar"
-    export_commit(repo=Path.cwd(), commit=commit, destination=source)
-    return build_id
 
 
 def _stream(client: redis.Redis[bytes], build_id: int, settings: Settings, app_name: str) -> int:
@@ -98,10 +84,14 @@ def main() -> int:
     settings = get_settings()
     client = redis.Redis.from_url(settings.resolved_redis_url)
     say(f"-----> Building {app_name} from commit {commit[:7]}")
-    build_id = _start_build(settings, app_name, pusher_id, commit)
-    # A build id can repeat after the database is reset; never follow another build's output.
-    client.delete(stream_key(build_id))
-    enqueue_build(client, build_id=build_id)
+    build_id = start_build(
+        settings=settings,
+        client=client,
+        app_name=app_name,
+        pusher_id=pusher_id,
+        repo=Path.cwd(),
+        commit=commit,
+    )
     return _stream(client, build_id, settings, app_name)
 
 

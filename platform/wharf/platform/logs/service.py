@@ -51,11 +51,12 @@ def sweep_forever(writer: LogWriter, stop: threading.Event) -> None:
             logger.warning("log age sweep failed: %s", error)
 
 
-def run_log_shipper(settings: Settings) -> None:
-    """Run until SIGTERM or SIGINT."""
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
+def run_log_shipper(settings: Settings, stop: threading.Event | None = None) -> None:
+    """Run until `stop` is set; without one, until SIGTERM or SIGINT (main thread only)."""
+    if stop is None:
+        stop = own = threading.Event()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: own.set())
     writer = settings_log_writer(settings)
     threads = [
         threading.Thread(target=drain_manager(settings, writer).run, args=(stop,), name="drains"),

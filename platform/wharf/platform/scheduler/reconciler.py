@@ -27,6 +27,17 @@ from wharf.platform.scheduler.notify import matches_target
 Slot = tuple[str, int]
 
 
+@dataclass(frozen=True)
+class SlotTarget:
+    """What one slot (like web.2) of the current release should hold."""
+
+    app: str
+    release: ReleaseTarget
+    kind: str
+    number: int
+    process: ProcessTarget
+
+
 @dataclass
 class PassPlan:
     """What one pass decided: dynos to start and to retire, what to route, and when to look again."""
@@ -98,64 +109,78 @@ class AppReconciler:
         health_path = self.fleet.options.health_path_for(release.image)
         for kind, process in sorted(wanted.items()):
             for number in range(1, process.quantity + 1):
+                slot = SlotTarget(app=target.name, release=release, kind=kind, number=number, process=process)
                 group = slots.get((kind, number), [])
-                self._plan_slot(
-                    target.name, release, kind, number, process, group, restarts, health_path, plan
-                )
+                self._plan_slot(slot, group, restarts=restarts, health_path=health_path, plan=plan)
         return plan
 
     def _plan_slot(
         self,
-        app: str,
-        release: ReleaseTarget,
-        kind: str,
-        number: int,
-        process: ProcessTarget,
+        slot: SlotTarget,
         group: list[Dyno],
+        *,
         restarts: dict[str, float],
         health_path: str | None,
         plan: PassPlan,
     ) -> None:
-        fresh = [d for d in group if not _outdated(d, process, restarts)]
+        """Decide for one slot: keep its ready dyno, restart a crashed one after its backoff, or start one."""
+        fresh = [d for d in group if not _outdated(d, slot.process, restarts)]
         old = [d for d in group if d not in fresh]
         plan.remove_now.extend(d for d in old if not d.running)
         old_serving = [d for d in old if d.running]
         running = sorted((d for d in fresh if d.running), key=_age_key)
         stopped = sorted((d for d in fresh if not d.running), key=_finished_key)
         if running:
-            keeper, *extra = running
-            plan.retire.extend(extra)
-            plan.remove_now.extend(stopped)
-            if self._ready(keeper, health_path, plan):
-                plan.retire.extend(old_serving)
-                if kind == "web":
-                    plan.routed.append(keeper)
+            if self._keep_running(slot, running, stopped, old_serving, health_path, plan):
                 return
         elif stopped:
-            latest, *older = stopped
-            plan.remove_now.extend(older)
-            due = restart_due_at(latest)
-            if due <= time.time():
-                plan.remove_now.append(latest)
-                spec = formation_spec(
-                    app,
-                    release,
-                    kind,
-                    number,
-                    process.size,
-                    restarts=crash_streak(latest) + 1,
-                    launcher=self.fleet.options.launcher,
-                )
-                plan.starts.append(spec)
-            else:
-                plan.look_within(due - time.time())
+            self._restart_stopped(slot, stopped, plan)
         else:
-            spec = formation_spec(
-                app, release, kind, number, process.size, launcher=self.fleet.options.launcher
-            )
-            plan.starts.append(spec)
-        if kind == "web":
+            plan.starts.append(self._spec(slot))
+        if slot.kind == "web":
             plan.routed.extend(d for d in old_serving if self.fleet.ready(d, health_path))
+
+    def _keep_running(
+        self,
+        slot: SlotTarget,
+        running: list[Dyno],
+        stopped: list[Dyno],
+        old_serving: list[Dyno],
+        health_path: str | None,
+        plan: PassPlan,
+    ) -> bool:
+        """Keep the oldest running dyno; True once it is ready, so the old ones it replaces can go."""
+        keeper, *extra = running
+        plan.retire.extend(extra)
+        plan.remove_now.extend(stopped)
+        if not self._ready(keeper, health_path, plan):
+            return False
+        plan.retire.extend(old_serving)
+        if slot.kind == "web":
+            plan.routed.append(keeper)
+        return True
+
+    def _restart_stopped(self, slot: SlotTarget, stopped: list[Dyno], plan: PassPlan) -> None:
+        """Replace the latest stopped dyno once its backoff is over, carrying its crash count on."""
+        latest, *older = stopped
+        plan.remove_now.extend(older)
+        due = restart_due_at(latest)
+        if due <= time.time():
+            plan.remove_now.append(latest)
+            plan.starts.append(self._spec(slot, restarts=crash_streak(latest) + 1))
+        else:
+            plan.look_within(due - time.time())
+
+    def _spec(self, slot: SlotTarget, *, restarts: int = 0) -> DynoSpec:
+        return formation_spec(
+            slot.app,
+            slot.release,
+            slot.kind,
+            slot.number,
+            slot.process.size,
+            restarts=restarts,
+            launcher=self.fleet.options.launcher,
+        )
 
     def _ready(self, dyno: Dyno, health_path: str | None, plan: PassPlan) -> bool:
         if self.fleet.ready(dyno, health_path):

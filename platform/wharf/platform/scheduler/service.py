@@ -9,7 +9,7 @@ import threading
 
 import redis
 
-from wharf.platform.addons.supervisor import run_addon_supervisor
+from wharf.platform.addons.upkeep import run_addon_upkeep
 from wharf.platform.runtime import get_runtime
 from wharf.platform.scheduler.appjson import docker_health_path
 from wharf.platform.scheduler.fleet import SchedulerOptions
@@ -33,20 +33,28 @@ def build_scheduler(settings: Settings, options: SchedulerOptions | None = None)
     )
 
 
-def run_scheduler(settings: Settings, options: SchedulerOptions | None = None) -> None:
+def run_scheduler(
+    settings: Settings, options: SchedulerOptions | None = None, stop: threading.Event | None = None
+) -> None:
+    """Run until `stop` is set; without one, until SIGTERM or SIGINT (main thread only)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s scheduler %(levelname)s %(message)s")
     scheduler = build_scheduler(settings, options)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda _signum, _frame: stop.set())
-    signal.signal(signal.SIGINT, lambda _signum, _frame: stop.set())
-    # Add-ons are supervised beside dynos: health checks, restarts and scheduled backups.
+    if stop is None:
+        stop = own = threading.Event()
+        signal.signal(signal.SIGTERM, lambda _signum, _frame: own.set())
+        signal.signal(signal.SIGINT, lambda _signum, _frame: own.set())
+    # Add-on upkeep runs beside dynos: health checks, restarts and scheduled backups. They stop with
+    # the scheduler, without setting `stop`, which may be shared with other components of the process.
+    done = threading.Event()
     addons = threading.Thread(
-        target=run_addon_supervisor,
-        kwargs={"settings": settings, "stop": stop, "say": log.info},
-        name="addon-supervisor",
+        target=run_addon_upkeep,
+        kwargs={"settings": settings, "stop": done, "say": log.info},
+        name="addon-upkeep",
         daemon=True,
     )
     addons.start()
-    scheduler.run(stop)
-    stop.set()
-    addons.join(timeout=30)
+    try:
+        scheduler.run(stop)
+    finally:
+        done.set()
+        addons.join(timeout=30)

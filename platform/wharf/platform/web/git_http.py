@@ -23,8 +23,8 @@ from redis.lock import Lock
 
 from wharf.platform.errors import BadRequest, WharfError
 from wharf.platform.git.receive import read_commands, rebase_onto_current_refs, side_band_message
-from wharf.platform.git.repos import ensure_repo
 from wharf.platform.models import App, User
+from wharf.platform.repos import ensure_repo
 from wharf.platform.web.deps import AppDep, ContextDep, CurrentUser
 
 router = APIRouter(prefix="/git", tags=["git"], include_in_schema=True)

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from wharf.platform.actions import domains, dynos, formation
 from wharf.platform.actions.dynos import DynoStatus
 from wharf.platform.addons.base import KINDS
-from wharf.platform.addons.service import list_addons
+from wharf.platform.addons.lifecycle import list_addons
 from wharf.platform.models import App, Release, User
 from wharf.platform.records import builds, releases
 from wharf.platform.web.context import ApiContext

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from wharf.platform.actions.addons import AddonUnavailable, add_addon, provider_errors, remove_addon
 from wharf.platform.addons import AddonProviders, get_addon_providers
 from wharf.platform.addons.base import KINDS
-from wharf.platform.addons.service import addon_spec, get_addon, list_addons
+from wharf.platform.addons.lifecycle import addon_spec, get_addon, list_addons
 from wharf.platform.models import Addon, App, User
 from wharf.platform.web.context import ApiContext
 from wharf.platform.web.deps import AppDep, ContextDep, CurrentUser, SessionDep

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from wharf.platform.actions.addons import provider_errors
 from wharf.platform.addons import backups
-from wharf.platform.addons.service import get_addon
+from wharf.platform.addons.lifecycle import get_addon
 from wharf.platform.errors import NotFound
 from wharf.platform.models import AddonBackup
 from wharf.platform.web.api.routes.addons import AddonPublic, addon_public, providers_for

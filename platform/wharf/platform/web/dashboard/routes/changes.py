@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request, Response
+from fastapi import APIRouter, Form, Response
 
 from wharf.platform.actions import config, domains, dynos, formation
 from wharf.platform.actions.rollback import rollback as rollback_release
@@ -134,7 +134,6 @@ def remove_domain(
 
 @router.post("/maintenance", dependencies=[CsrfChecked])
 def set_maintenance(
-    request: Request,
     session: SessionDep,
     context: ContextDep,
     user: DashboardUser,

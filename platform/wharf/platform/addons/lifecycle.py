@@ -1,7 +1,7 @@
-"""Add-on records: create, attach, find, destroy. Keyword-only functions, like the other services.
+"""The add-on lifecycle rules: create, attach, find, destroy the records. Keyword-only functions.
 
 Creating an add-on records it as `provisioning` and returns at once; `finish_provisioning` (run in
-the background by the API, or later by the supervisor) starts the service and only then attaches
+the background by the API, or later by add-on upkeep) starts the server and only then attaches
 its URL as a config var in a new release, so dynos never boot against a database that is not there.
 """
 

@@ -1,4 +1,4 @@
-"""The add-on supervisor: keeps every add-on running and healthy, and takes scheduled backups.
+"""Add-on upkeep: keeps every add-on running and healthy, and takes scheduled backups.
 
 Docker's `unless-stopped` policy brings a crashed server back by itself; this loop covers the
 rest: a container that was stopped or removed is started or recreated on its volume, a server that
@@ -23,26 +23,26 @@ from wharf.platform.addons.backups import (
     scheduled_backup_due,
 )
 from wharf.platform.addons.base import AddonState
-from wharf.platform.addons.service import addon_spec, finish_provisioning
+from wharf.platform.addons.lifecycle import addon_spec, finish_provisioning
 from wharf.platform.db import session_scope
 from wharf.platform.logs.events import record_event
 from wharf.platform.models import Addon
 from wharf.platform.security.crypto import ConfigCipher
-from wharf.platform.settings import Settings, get_settings
+from wharf.platform.settings import Settings
 
 DEFAULT_INTERVAL = 15.0
 Say = Callable[[str], None]
 
 
 @dataclass(frozen=True)
-class SupervisorContext:
+class UpkeepContext:
     database_url: str
     cipher: ConfigCipher
     providers: AddonProviders
     data_dir: Path
 
 
-def _heal(context: SupervisorContext, addon_id: int, say: Say) -> str | None:
+def _heal(context: UpkeepContext, addon_id: int, say: Say) -> str | None:
     """Bring one available add-on back to healthy; the action taken, if any."""
     with session_scope(context.database_url) as session:
         addon = session.get(Addon, addon_id)
@@ -69,9 +69,7 @@ def _heal(context: SupervisorContext, addon_id: int, say: Say) -> str | None:
     return action
 
 
-def _scheduled_backup(
-    context: SupervisorContext, addon_id: int, now: datetime | None, say: Say
-) -> str | None:
+def _scheduled_backup(context: UpkeepContext, addon_id: int, now: datetime | None, say: Say) -> str | None:
     with session_scope(context.database_url) as session:
         addon = session.get(Addon, addon_id)
         if addon is None or addon.kind != "postgres":
@@ -97,9 +95,7 @@ def _scheduled_backup(
     return action
 
 
-def reconcile_addons_once(
-    context: SupervisorContext, *, now: datetime | None = None, say: Say = print
-) -> list[str]:
+def upkeep_addons_once(context: UpkeepContext, *, now: datetime | None = None, say: Say = print) -> list[str]:
     """One pass over every add-on; returns what it did (empty when everything was fine)."""
     with session_scope(context.database_url) as session:
         rows = [(a.id, a.status) for a in session.scalars(select(Addon).order_by(Addon.id))]
@@ -124,8 +120,8 @@ def reconcile_addons_once(
     return actions
 
 
-def supervisor_context(settings: Settings) -> SupervisorContext:
-    return SupervisorContext(
+def upkeep_context(settings: Settings) -> UpkeepContext:
+    return UpkeepContext(
         database_url=settings.resolved_database_url,
         cipher=ConfigCipher(settings.secret_key()),
         providers=get_addon_providers(settings),
@@ -133,16 +129,16 @@ def supervisor_context(settings: Settings) -> SupervisorContext:
     )
 
 
-def run_addon_supervisor(
-    settings: Settings | None = None,
+def run_addon_upkeep(
+    settings: Settings,
     *,
     interval: float = DEFAULT_INTERVAL,
     stop: threading.Event | None = None,
     say: Say = print,
 ) -> None:
-    """Reconcile add-ons every `interval` seconds until `stop` is set (for `wharfd scheduler`)."""
-    context = supervisor_context(settings or get_settings())
+    """Look after add-ons every `interval` seconds until `stop` is set (for `wharfd scheduler`)."""
+    context = upkeep_context(settings)
     stop = stop or threading.Event()
     while not stop.is_set():
-        reconcile_addons_once(context, say=say)
+        upkeep_addons_once(context, say=say)
         stop.wait(interval)

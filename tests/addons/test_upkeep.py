@@ -1,4 +1,4 @@
-"""The add-on supervisor on the in-memory provider: it finishes, heals and backs up add-ons."""
+"""Add-on upkeep on the in-memory provider: it finishes, heals and backs up add-ons."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import pytest
 
 from wharf.platform.addons import AddonProviders, build_addon_providers
 from wharf.platform.addons.fake import FakeAddonProvider, FakeAddonWorld
-from wharf.platform.addons.service import create_addon, finish_provisioning
-from wharf.platform.addons.supervisor import SupervisorContext, reconcile_addons_once
+from wharf.platform.addons.lifecycle import create_addon, finish_provisioning
+from wharf.platform.addons.upkeep import UpkeepContext, upkeep_addons_once
 from wharf.platform.db import session_scope
 from wharf.platform.migrate import upgrade_database
 from wharf.platform.models import Addon, AddonBackup, App, User
@@ -22,12 +22,12 @@ from wharf.platform.settings import Settings
 
 
 @pytest.fixture
-def context(tmp_path: Path) -> SupervisorContext:
-    """A database of its own, since the supervisor looks at every add-on in it."""
+def context(tmp_path: Path) -> UpkeepContext:
+    """A database of its own, since upkeep looks at every add-on in it."""
     database_url = f"sqlite:///{tmp_path / 'wharf.db'}"
     upgrade_database(database_url)
     providers = build_addon_providers(Settings(wharf_runtime="fake", wharf_data_dir=tmp_path))
-    return SupervisorContext(
+    return UpkeepContext(
         database_url=database_url,
         cipher=ConfigCipher(secrets.token_hex(32)),
         providers=providers,
@@ -39,7 +39,7 @@ def world(providers: AddonProviders) -> FakeAddonWorld:
     return cast(FakeAddonProvider, providers.for_kind("postgres")).world
 
 
-def new_addon(context: SupervisorContext, kind: str = "postgres") -> tuple[int, str]:
+def new_addon(context: UpkeepContext, kind: str = "postgres") -> tuple[int, str]:
     """An add-on recorded as provisioning, as the API leaves it before its background task runs."""
     with session_scope(context.database_url) as session:
         user = User(email=f"sup-{secrets.token_hex(4)}@example.com", password_hash="unused")
@@ -59,10 +59,10 @@ def new_addon(context: SupervisorContext, kind: str = "postgres") -> tuple[int, 
         return addon.id, addon.name
 
 
-def test_an_interrupted_provisioning_is_finished_and_attached(context: SupervisorContext) -> None:
+def test_an_interrupted_provisioning_is_finished_and_attached(context: UpkeepContext) -> None:
     addon_id, name = new_addon(context)
 
-    actions = reconcile_addons_once(context, say=lambda _m: None)
+    actions = upkeep_addons_once(context, say=lambda _m: None)
 
     assert actions == [f"finished provisioning add-on {addon_id}"]
     with session_scope(context.database_url) as session:
@@ -72,11 +72,11 @@ def test_an_interrupted_provisioning_is_finished_and_attached(context: Superviso
             f"@{name}:5432/"
             in current_config(session=session, cipher=context.cipher, app=addon.app)["DATABASE_URL"]
         )
-    assert reconcile_addons_once(context, say=lambda _m: None) == []
+    assert upkeep_addons_once(context, say=lambda _m: None) == []
 
 
 def test_a_stopped_addon_is_started_and_an_unhealthy_one_restarted_keeping_data(
-    context: SupervisorContext,
+    context: UpkeepContext,
 ) -> None:
     addon_id, name = new_addon(context)
     finish_provisioning(
@@ -89,9 +89,9 @@ def test_a_stopped_addon_is_started_and_an_unhealthy_one_restarted_keeping_data(
     fake.addons[name].data["rows"] = "3"
 
     fake.crash(name)
-    started = reconcile_addons_once(context, say=lambda _m: None)
+    started = upkeep_addons_once(context, say=lambda _m: None)
     fake.break_health(name)
-    restarted = reconcile_addons_once(context, say=lambda _m: None)
+    restarted = upkeep_addons_once(context, say=lambda _m: None)
 
     assert started == [f"started {name} again (container exited); its data was kept"]
     assert restarted == [f"restarted {name}: health check failing"]
@@ -99,21 +99,21 @@ def test_a_stopped_addon_is_started_and_an_unhealthy_one_restarted_keeping_data(
     assert fake.addons[name].data == {"rows": "3"}
 
 
-def test_scheduled_backups_are_taken_once_a_day_and_pruned_to_retention(context: SupervisorContext) -> None:
+def test_scheduled_backups_are_taken_once_a_day_and_pruned_to_retention(context: UpkeepContext) -> None:
     addon_id, name = new_addon(context)
-    reconcile_addons_once(context, say=lambda _m: None)
+    upkeep_addons_once(context, say=lambda _m: None)
     with session_scope(context.database_url) as session:
         addon = session.get(Addon, addon_id)
         assert addon is not None
         addon.backup_at, addon.backup_retention = "02:00", 2
     day = datetime(2030, 1, 1, 1, 0, tzinfo=UTC)
 
-    before_time = reconcile_addons_once(context, now=day, say=lambda _m: None)
+    before_time = upkeep_addons_once(context, now=day, say=lambda _m: None)
     taken = [
-        reconcile_addons_once(context, now=day + timedelta(days=n, hours=2), say=lambda _m: None)
+        upkeep_addons_once(context, now=day + timedelta(days=n, hours=2), say=lambda _m: None)
         for n in range(3)
     ]
-    again_same_day = reconcile_addons_once(context, now=day + timedelta(days=2, hours=5), say=lambda _m: None)
+    again_same_day = upkeep_addons_once(context, now=day + timedelta(days=2, hours=5), say=lambda _m: None)
 
     assert before_time == [] and again_same_day == []
     assert taken[0] == [f"scheduled backup a001 of {name}: completed"]

@@ -10,6 +10,8 @@ import docker.errors
 from docker.models.containers import Container
 
 READ_CHUNK = 16384
+# The terminal's end-of-file character (VEOF): a reader of the TTY sees end of input.
+TTY_END_OF_INPUT = b"\x04"
 
 
 class DockerAttachedDyno:
@@ -35,10 +37,12 @@ class DockerAttachedDyno:
             return
 
     def close_stdin(self) -> None:
-        try:
-            self._socket.shutdown(socket.SHUT_WR)
-        except OSError:
-            return
+        """End of input, as a terminal says it: Ctrl-D to the dyno's TTY.
+
+        Half-closing the attach socket instead makes Docker end the whole attach session, and output
+        the command writes after that (all of it, for a command that does not read its input) is lost.
+        """
+        self.write(TTY_END_OF_INPUT)
 
     def resize(self, rows: int, columns: int) -> None:
         try:

@@ -12,27 +12,7 @@ import redis
 from wharf.platform.db import session_scope
 from wharf.platform.logs.platform_lines import PlatformLines
 from wharf.platform.models import App, Build
-from wharf.platform.progress import (
-    BLOCK_SLICE_MS,
-    STREAM_TTL_SECONDS,
-    BuildEnd,
-    append_entry,
-    end_fields,
-    follow,
-    follow_stream,
-    stream_key,
-)
-
-__all__ = [
-    "BLOCK_SLICE_MS",
-    "STREAM_TTL_SECONDS",
-    "BuildEnd",
-    "BuildOutput",
-    "app_name_of_build",
-    "follow",
-    "follow_stream",
-    "stream_key",
-]
+from wharf.platform.progress import BuildEnd, append_entry, end_fields, stream_key
 
 
 class BuildOutput:

@@ -44,7 +44,7 @@ def _start(
     runtime = dynos.runtime_for(context.settings)
     if not isinstance(runtime, InteractiveRuntime):
         raise WharfError("This platform's runtime cannot attach a terminal: use `wharf run --detach`.")
-    dynos.runtime_for(context.settings).ensure_network(app_name)
+    runtime.ensure_network(app_name)
     spec = oneoff_spec(
         app_name,
         release,

@@ -198,8 +198,7 @@ def main() -> None:
         )
     try:
         wait_until("/api/health", lambda: api_answers(url), 120, process)
-        workers = int(env.get("WHARF_BUILD_WORKERS", "2"))
-        wanted = {"api", "scheduler", "router", "logshipper", *(f"worker.{n}" for n in range(1, workers + 1))}
+        wanted = {"api", "services", "scheduler", "router", "logshipper", "builds"}
         wait_until(
             "every component", lambda: wanted <= expected_components(log_path.read_text()), 60, process
         )

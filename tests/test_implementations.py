@@ -34,8 +34,21 @@ def test_an_unknown_name_lists_the_valid_names() -> None:
 
 
 def test_an_unknown_family_lists_the_families() -> None:
-    with pytest.raises(UnknownImplementation, match=r"'scheduler': choose one of addon_providers, runtime"):
+    with pytest.raises(
+        UnknownImplementation,
+        match=r"'scheduler': choose one of addon_providers, dyno_log_shipper, release_health_path, runtime$",
+    ):
         names("scheduler")
+
+
+@pytest.mark.parametrize("family", ["addon_providers", "dyno_log_shipper", "release_health_path"])
+def test_every_runtime_name_chooses_in_each_family_keyed_by_it(family: str) -> None:
+    assert names(family) == names("runtime")
+
+
+def test_fake_dynos_need_no_shipper_and_no_health_check() -> None:
+    assert choose("dyno_log_shipper", "fake")(object(), installation="x") is None
+    assert choose("release_health_path", "fake")("wharf/app:v1") is None
 
 
 def test_an_unknown_name_is_a_value_error() -> None:

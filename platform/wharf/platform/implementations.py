@@ -20,6 +20,16 @@ FAMILIES: Mapping[str, Mapping[str, str]] = {
         "docker": "wharf.platform.addons.docker_provider:docker_addon_providers",
         "fake": "wharf.platform.addons.fake:fake_addon_providers",
     },
+    # What carries dyno output into the app logs: `factory(writer, installation=...)`, or None.
+    "dyno_log_shipper": {
+        "docker": "wharf.platform.logs.shipper:docker_log_shipper",
+        "fake": "wharf.platform.logs.shipper:no_log_shipper",
+    },
+    # Where a release image's app.json asks its web dynos to be health-checked: `factory(image)`.
+    "release_health_path": {
+        "docker": "wharf.platform.scheduler.appjson:docker_health_path",
+        "fake": "wharf.platform.scheduler.appjson:no_health_path",
+    },
 }
 
 

@@ -1,18 +1,33 @@
-"""Background work on rq: the build queue, with one typed enqueue helper per job."""
+"""Background work on rq: the build queue, with one typed enqueue helper per job.
+
+rq is imported when a job is enqueued, not when this module is: the processes that only name the
+queues (the build worker dispatcher, the API at start-up) stay small.
+"""
 
 from __future__ import annotations
 
-import redis
-from rq import Queue
-from rq.job import Job
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import redis
+    from rq import Queue
+    from rq.job import Job
 
 BUILD_QUEUE = "builds"
 ALL_QUEUES = (BUILD_QUEUE,)
+# The Redis list rq keeps each queue's waiting job ids in.
+QUEUE_KEY_PREFIX = "rq:queue:"
 # A build has 15 minutes in its builder container; the rest covers the release image and clean-up.
 BUILD_JOB_TIMEOUT = 25 * 60
 
 
+def queue_key(name: str) -> str:
+    return f"{QUEUE_KEY_PREFIX}{name}"
+
+
 def queue(connection: redis.Redis[bytes], name: str) -> Queue:
+    from rq import Queue
+
     return Queue(name, connection=connection)
 
 

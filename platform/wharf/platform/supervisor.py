@@ -102,16 +102,21 @@ class Supervisor:
         self._say("stopped")
 
     def _stop_group(self, group: list[Component], timeout: float) -> None:
-        running = [c.process for c in group if c.process is not None and c.process.poll() is None]
-        for process in running:
-            process.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        for process in running:
-            try:
-                process.wait(timeout=max(deadline - time.monotonic(), 0.1))
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=5)
+        terminate_processes([c.process for c in group if c.process is not None], timeout)
+
+
+def terminate_processes(processes: list[subprocess.Popen[bytes]], timeout: float) -> None:
+    """SIGTERM to each that still runs, then SIGKILL to those still running after `timeout` in all."""
+    running = [p for p in processes if p.poll() is None]
+    for process in running:
+        process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    for process in running:
+        try:
+            process.wait(timeout=max(deadline - time.monotonic(), 0.1))
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
 
 
 def wait_for_redis_socket(path: Path, process: subprocess.Popen[bytes], timeout: float) -> None:

@@ -230,7 +230,26 @@ def router() -> None:
     _run_router(settings, stop)
 
 
-SERVICES = ("scheduler", "router", "logshipper")
+SERVICES = ("scheduler", "router", "logshipper", "builds")
+
+
+def _run_build_workers(settings: Settings, stop: threading.Event) -> None:
+    import subprocess
+
+    import redis
+
+    from wharf.platform.build_workers import run_build_workers
+    from wharf.platform.supervisor import component_argv
+
+    redis_url = settings.resolved_redis_url
+    # REDIS_URL set: the worker's idle parent loads neither the settings (pydantic) nor SQLAlchemy.
+    env = {**os.environ, "REDIS_URL": redis_url}
+    run_build_workers(
+        redis.Redis.from_url(redis_url),
+        limit=settings.wharf_build_workers,
+        spawn=lambda: subprocess.Popen([*component_argv("worker"), "--burst"], env=env),
+        stop=stop,
+    )
 
 
 @cli.command()
@@ -253,6 +272,7 @@ def services(
         "scheduler": lambda stop: run_scheduler(settings, stop=stop),
         "router": lambda stop: _run_router(settings, stop),
         "logshipper": lambda stop: run_log_shipper(settings, stop=stop),
+        "builds": lambda stop: _run_build_workers(settings, stop),
     }
     chosen = [name.strip() for name in only.split(",") if name.strip()]
     unknown = sorted(set(chosen) - set(known))
@@ -324,15 +344,10 @@ def up() -> None:
         components.append(Component("redis", _private_redis_argv(socket_path), ready_socket=str(socket_path)))
         console.print(f"private redis-server on {socket_path}")
     _print_admin_invite(settings)
-    # The API is its own process; the light components share one, as supervised threads; each build
-    # worker is an rq parent that stays small and forks a work horse per job.
+    # The API is its own process; the light components share one, as supervised threads, and its
+    # build worker dispatcher starts rq workers (up to WHARF_BUILD_WORKERS) only while jobs wait.
     components.append(Component("api", component_argv("api")))
     components.append(Component("services", component_argv("services")))
-    worker_env = {"REDIS_URL": settings.resolved_redis_url}
-    components += [
-        Component(f"worker.{n}", component_argv("worker"), env=worker_env)
-        for n in range(1, settings.wharf_build_workers + 1)
-    ]
     console.print(f"API on http://{settings.wharf_api_host}:{settings.wharf_api_port}")
     # The long-lived parent (same pid) drops every module loaded for the setup above.
     exec_supervisor(components, child_environment(extra_env))

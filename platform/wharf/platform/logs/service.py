@@ -9,6 +9,7 @@ import threading
 import redis
 
 from wharf.platform.db import session_scope
+from wharf.platform.implementations import choose
 from wharf.platform.logs.drain_worker import DrainManager, DrainWorker
 from wharf.platform.logs.drains import DrainSpec, all_drains
 from wharf.platform.logs.shipper import LogShipper
@@ -62,11 +63,11 @@ def run_log_shipper(settings: Settings, stop: threading.Event | None = None) -> 
         threading.Thread(target=drain_manager(settings, writer).run, args=(stop,), name="drains"),
         threading.Thread(target=sweep_forever, args=(writer, stop), name="log-sweep", daemon=True),
     ]
-    shipper: LogShipper | None = None
-    if settings.wharf_runtime == "docker":
-        import docker
-
-        shipper = LogShipper(docker.from_env().api, writer, installation=settings.installation_id)
+    make_shipper = choose("dyno_log_shipper", settings.wharf_runtime)
+    shipper = make_shipper(writer, installation=settings.installation_id)
+    if shipper is not None:
+        if not isinstance(shipper, LogShipper):
+            raise TypeError(f"dyno_log_shipper {settings.wharf_runtime!r} built {shipper!r}")
         threads.append(threading.Thread(target=shipper.run, name="log-shipper"))
     for thread in threads:
         thread.start()

@@ -267,3 +267,15 @@ class LogShipper:
                         return  # not cursored: read again from Docker after a restart
                 time.sleep(delay)
                 delay = min(delay * 2, 5.0)
+
+
+def docker_log_shipper(writer: LogWriter, *, installation: str | None) -> LogShipper:
+    """The shipper for dynos run by the Docker engine this host's client reaches."""
+    import docker
+
+    return LogShipper(docker.from_env().api, writer, installation=installation)
+
+
+def no_log_shipper(writer: LogWriter, *, installation: str | None) -> None:
+    """Fake dynos write their output into the app logs themselves: nothing to ship."""
+    return None

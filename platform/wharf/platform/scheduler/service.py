@@ -6,12 +6,14 @@ import dataclasses
 import logging
 import signal
 import threading
+from collections.abc import Callable
+from typing import cast
 
 import redis
 
 from wharf.platform.addons.upkeep import run_addon_upkeep
+from wharf.platform.implementations import choose
 from wharf.platform.runtime import get_runtime
-from wharf.platform.scheduler.appjson import docker_health_path
 from wharf.platform.scheduler.fleet import SchedulerOptions
 from wharf.platform.scheduler.loop import Scheduler
 from wharf.platform.security.crypto import ConfigCipher
@@ -22,8 +24,9 @@ log = logging.getLogger(__name__)
 
 def build_scheduler(settings: Settings, options: SchedulerOptions | None = None) -> Scheduler:
     options = options or SchedulerOptions()
-    if settings.wharf_runtime == "docker":
-        options = dataclasses.replace(options, health_path_for=docker_health_path)
+    chosen = choose("release_health_path", settings.wharf_runtime)
+    health_path_for = cast("Callable[[str], str | None]", chosen)
+    options = dataclasses.replace(options, health_path_for=health_path_for)
     return Scheduler(
         runtime=get_runtime(settings.wharf_runtime, installation=settings.installation_id),
         client=redis.Redis.from_url(settings.resolved_redis_url),

@@ -143,17 +143,19 @@ def create_apps(url: str, log_path: Path, count: int) -> list[str]:
     return names
 
 
-def stop(process: subprocess.Popen[bytes], timeout: float = 45.0) -> None:
+def stop(process: subprocess.Popen[bytes], env: dict[str, str], timeout: float = 45.0) -> None:
     if process.poll() is None:
         process.send_signal(signal.SIGTERM)
         try:
             process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             print(f"wharfd up did not stop within {timeout:.0f}s; killing its process group")
-    # Whatever is left of the tree (the whole session started for wharfd up) goes too.
+    # Whatever is left of the tree (the whole session started for wharfd up) goes too, and the
+    # router's nginx, which outlives the control plane until `wharfd down --routers`.
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
     process.wait(timeout=10)
+    subprocess.run([sys.executable, "-m", "wharf.platform.wharfd", "down", "--routers"], env=env, check=False)
 
 
 def measure(root: int) -> int:
@@ -223,7 +225,7 @@ def main() -> None:
         print(log_path.read_text()[-4000:], file=sys.stderr)
         raise
     finally:
-        stop(process)
+        stop(process, env)
         if not options.keep:
             shutil.rmtree(data_dir, ignore_errors=True)
 

@@ -104,6 +104,28 @@ class Developer:
         return repo
 
 
+def take_routers_down(env: dict[str, str]) -> None:
+    """`wharfd down --routers`: the router's nginx outlives `wharfd up` until an operator stops it."""
+    subprocess.run(
+        [sys.executable, "-m", "wharf.platform.wharfd", "down", "--routers"],
+        env=env,
+        capture_output=True,
+        timeout=60,
+        check=True,
+    )
+
+
+def stop_wharfd_up(process: subprocess.Popen[bytes], env: dict[str, str], timeout: float = 60) -> None:
+    """SIGTERM `wharfd up` as an operator's init system would, then take its routers down too."""
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    take_routers_down(env)
+
+
 @pytest.fixture(scope="session")
 def wharf(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Wharf]:
     """`wharfd up` as an operator runs it: defaults (SQLite, a private redis-server), a scratch data dir."""
@@ -132,11 +154,7 @@ def wharf(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Wharf]:
         print(log_path.read_text())
         raise
     yield Wharf(url=url, data_dir=data_dir, env=env)
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        process.kill()
+    stop_wharfd_up(process, env)
     remove_app_containers(f"sqlite:///{data_dir / 'wharf.db'}")
 
 

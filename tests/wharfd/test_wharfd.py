@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -14,6 +15,7 @@ import httpx
 import pytest
 
 from tests.conftest import free_port, wait_for_http
+from tests.utils.e2e import take_routers_down
 from wharf.platform.settings import DEVELOPMENT_SECRET_KEY
 
 INVITE = re.compile(r"[0-9A-Z]{5}(?:-[0-9A-Z]{5}){3}")
@@ -102,6 +104,7 @@ def test_up_starts_everything_and_prints_an_admin_invite(tmp_path: Path) -> None
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=40)
+        take_routers_down(env)
     assert process.returncode == 0
     assert not (tmp_path / "redis" / "redis.sock").exists()
 
@@ -137,4 +140,59 @@ def test_up_prints_no_invite_once_a_user_exists(tmp_path: Path) -> None:
     finally:
         again.send_signal(signal.SIGTERM)
         output, _ = again.communicate(timeout=40)
+        take_routers_down(env)
     assert b"No users yet" not in output
+
+
+@pytest.mark.e2e
+def test_status_reports_every_component_and_down_stops_them(tmp_path: Path) -> None:
+    port = free_port()
+    http_port = free_port()
+    env = wharfd_env(
+        tmp_path, WHARF_API_PORT=str(port), WHARF_HTTP_PORT=str(http_port), WHARF_HTTPS_PORT=str(free_port())
+    )
+    process = subprocess.Popen([*WHARFD, "up"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for_http(f"http://127.0.0.1:{port}/api/health", timeout=60, process=process)
+        assert httpx.get(f"http://127.0.0.1:{port}/health").json() == {"status": "ok"}
+        deadline = time.monotonic() + 30
+        while True:
+            shown = subprocess.run([*WHARFD, "status", "--json"], env=env, capture_output=True, text=True)
+            report = json.loads(shown.stdout)
+            if shown.returncode == 0 or time.monotonic() > deadline:
+                break
+            time.sleep(1)
+        assert shown.returncode == 0, report
+        assert report["status"] == "OK"
+        components = {c["name"]: c for c in report["components"]}
+        assert set(components) == {"redis", "api", "services"}
+        assert all(
+            c["state"] == "running" and c["pid"] and c["uptime_seconds"] >= 0 for c in components.values()
+        )
+        assert {c["name"] for c in report["checks"]} >= {"redis", "docker", "api", "router nginx"}
+
+        again = subprocess.run([*WHARFD, "up"], env=env, capture_output=True, text=True, timeout=60)
+        assert again.returncode == 1
+        assert "already running" in again.stderr
+
+        down = subprocess.run([*WHARFD, "down"], env=env, capture_output=True, text=True, timeout=120)
+        assert down.returncode == 0, down.stdout + down.stderr
+        assert process.wait(timeout=10) == 0
+        assert "keeps serving" in down.stderr
+        # The data plane is still up: the router answers (404 for an unknown app) with no control plane.
+        assert (
+            httpx.get(f"http://127.0.0.1:{http_port}/", headers={"Host": "nope.localhost"}).status_code == 404
+        )
+        after = subprocess.run([*WHARFD, "status", "--json"], env=env, capture_output=True, text=True)
+        assert after.returncode == 2
+        assert json.loads(after.stdout)["status"] == "CRITICAL"
+
+        routers = subprocess.run([*WHARFD, "down", "--routers"], env=env, capture_output=True, text=True)
+        assert "stopped router nginx" in routers.stderr, routers.stderr
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(f"http://127.0.0.1:{http_port}/", headers={"Host": "nope.localhost"})
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=40)
+        take_routers_down(env)

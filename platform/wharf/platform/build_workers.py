@@ -72,4 +72,3 @@ def run_build_workers(
                 started.append(_Started(process))
     finally:
         terminate_processes([s.process for s in started], STOP_GRACE_SECONDS)
-

@@ -79,6 +79,15 @@ class Settings(BaseSettings):
         return self.wharf_data_dir / "redis" / "redis.sock"
 
     @property
+    def supervisor_state_path(self) -> Path:
+        """Written by the running `wharfd up`: its pid and its components' (read by status and down)."""
+        return self.wharf_data_dir / "run" / "wharfd.json"
+
+    @property
+    def router_state_dir(self) -> Path:
+        return self.wharf_data_dir / "router"
+
+    @property
     def installation_id(self) -> str:
         """Labels this installation's containers, so two Wharfs on one Docker never touch each other's."""
         return hashlib.sha256(str(self.wharf_data_dir.resolve()).encode()).hexdigest()[:16]

@@ -37,6 +37,9 @@ class Component:
     backoff: float = 1.0
     restart_at: float = 0.0
     started_at: float = field(default=0.0)
+    started_wall: float = 0.0
+    restarts: int = 0
+    last_error: str | None = None
 
 
 def component_argv(name: str) -> list[str]:
@@ -44,18 +47,48 @@ def component_argv(name: str) -> list[str]:
 
 
 class Supervisor:
-    def __init__(self, components: list[Component], env: dict[str, str], say: Callable[[str], None]) -> None:
+    def __init__(
+        self,
+        components: list[Component],
+        env: dict[str, str],
+        say: Callable[[str], None],
+        state_file: Path | None = None,
+    ) -> None:
         self._components = components
         self._env = env
         self._say = say
         self._stopping = False
+        self._state_file = state_file
+        self._started_wall = time.time()
 
     def _start(self, component: Component) -> None:
         component.process = subprocess.Popen(component.argv, env={**self._env, **component.env})
         component.started_at = time.monotonic()
+        component.started_wall = time.time()
         self._say(f"started {component.name} (pid {component.process.pid})")
+        self._write_state()
         if component.ready_socket is not None:
             wait_for_redis_socket(Path(component.ready_socket), component.process, timeout=15)
+
+    def _write_state(self) -> None:
+        """What `wharfd status` and `wharfd down` read: this pid and each component's pid and history."""
+        if self._state_file is None:
+            return
+        state = {
+            "pid": os.getpid(),
+            "started_at": self._started_wall,
+            "components": [
+                {
+                    "name": c.name,
+                    "pid": c.process.pid if c.process is not None and c.process.poll() is None else None,
+                    "started_at": c.started_wall or None,
+                    "restarts": c.restarts,
+                    "last_error": c.last_error,
+                }
+                for c in self._components
+            ],
+        }
+        write_private_json(self._state_file, state)
 
     def _stop_signal(self, signum: int, _frame: object) -> None:
         self._stopping = True
@@ -82,6 +115,11 @@ class Supervisor:
             status, pause = process.returncode, component.backoff
             self._say(f"{component.name} exited with status {status}; restarting in {pause:.0f}s")
             component.process = None
+            component.restarts += 1
+            component.last_error = (
+                f"exited with status {status} at {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}"
+            )
+            self._write_state()
             component.restart_at = now + component.backoff
             component.backoff = min(component.backoff * 2, MAX_BACKOFF_SECONDS)
         if component.process is None and now >= component.restart_at:
@@ -99,6 +137,8 @@ class Supervisor:
                 groups[-1].append(component)
         for group in reversed(groups):
             self._stop_group(group, timeout)
+        if self._state_file is not None:
+            self._state_file.unlink(missing_ok=True)
         self._say("stopped")
 
     def _stop_group(self, group: list[Component], timeout: float) -> None:
@@ -133,6 +173,34 @@ def wait_for_redis_socket(path: Path, process: subprocess.Popen[bytes], timeout:
         except OSError:
             pass
         time.sleep(0.05)
+
+
+def shut_down_leftover_redis(path: Path, timeout: float = 30.0) -> bool:
+    """Stop a redis-server an earlier `wharfd up` left on `path` (killed with -9, say), saving its data.
+
+    True when one answered. Its AOF is flushed by SHUTDOWN, so the new one starts from every write.
+    """
+    try:
+        with socket.socket(socket.AF_UNIX) as sock:
+            sock.settimeout(5)
+            sock.connect(str(path))
+            sock.sendall(b"PING\r\n")
+            if not sock.recv(64).startswith(b"+PONG"):
+                return False
+            sock.sendall(b"SHUTDOWN\r\n")
+            sock.recv(64)
+    except OSError:
+        return False
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.socket(socket.AF_UNIX) as sock:
+                sock.settimeout(1)
+                sock.connect(str(path))
+        except OSError:
+            return True
+        time.sleep(0.05)
+    raise TimeoutError(f"the redis-server on {path} did not stop within {timeout:.0f} s")
 
 
 @dataclass
@@ -198,9 +266,20 @@ def child_environment(extra: dict[str, str]) -> dict[str, str]:
 
 
 PLAN_VARIABLE = "WHARF_SUPERVISOR_PLAN"
+STATE_FILE_VARIABLE = "WHARF_SUPERVISOR_STATE"
 
 
-def exec_supervisor(components: list[Component], env: dict[str, str]) -> None:
+def write_private_json(path: Path, value: object) -> None:
+    """Replace `path` in one rename with a 0600 file holding `value` as JSON."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump(value, handle)
+    os.replace(temporary, path)
+
+
+def exec_supervisor(components: list[Component], env: dict[str, str], state_file: Path) -> None:
     """Replace this process (same pid, same children) with `main`, which holds only the standard library.
 
     The plan travels in the environment, not in argv, which any user can read.
@@ -211,19 +290,21 @@ def exec_supervisor(components: list[Component], env: dict[str, str]) -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     argv = [sys.executable, "-m", "wharf.platform.supervisor"]
-    os.execve(sys.executable, argv, {**env, PLAN_VARIABLE: json.dumps(listed)})  # noqa: S606
+    plan = {PLAN_VARIABLE: json.dumps(listed), STATE_FILE_VARIABLE: str(state_file)}
+    os.execve(sys.executable, argv, {**env, **plan})  # noqa: S606
 
 
 def main() -> int:
     """`python -m wharf.platform.supervisor`, with the plan in WHARF_SUPERVISOR_PLAN."""
     env = dict(os.environ)
     plan = json.loads(env.pop(PLAN_VARIABLE))
+    state_file = env.pop(STATE_FILE_VARIABLE, None)
     components = [Component(c["name"], c["argv"], env=c["env"], ready_socket=c["ready_socket"]) for c in plan]
 
     def say(message: str) -> None:
         print(f"wharfd: {message}", file=sys.stderr, flush=True)
 
-    return Supervisor(components, env, say=say).run()
+    return Supervisor(components, env, say=say, state_file=Path(state_file) if state_file else None).run()
 
 
 if __name__ == "__main__":

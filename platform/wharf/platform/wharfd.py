@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -208,7 +209,7 @@ def _run_router(settings: Settings, stop: threading.Event) -> None:
         redis_url=settings.resolved_redis_url,
         http_port=settings.wharf_http_port,
         https_port=settings.wharf_https_port,
-        state_dir=settings.wharf_data_dir / "router",
+        state_dir=settings.router_state_dir,
         domain=settings.wharf_domain,
         worker_processes=settings.wharf_router_workers,
         log_sink=router_log_sink(
@@ -217,6 +218,8 @@ def _run_router(settings: Settings, stop: threading.Event) -> None:
             max_age_hours=settings.wharf_log_max_age_hours,
         ),
         stop=stop,
+        # Stopping the control plane leaves the apps served; `wharfd down --routers` takes them off.
+        leave_serving=True,
     )
 
 
@@ -230,7 +233,13 @@ def router() -> None:
     _run_router(settings, stop)
 
 
-SERVICES = ("scheduler", "router", "logshipper", "builds")
+SERVICES = ("scheduler", "router", "logshipper", "builds", "docker")
+
+
+def _keep_docker_engine(settings: Settings, stop: threading.Event) -> None:
+    from wharf.platform.docker_daemon import keep_engine
+
+    keep_engine(settings.wharf_data_dir / "logs" / "dockerd.log", stop)
 
 
 def _run_build_workers(settings: Settings, stop: threading.Event) -> None:
@@ -273,6 +282,7 @@ def services(
         "router": lambda stop: _run_router(settings, stop),
         "logshipper": lambda stop: run_log_shipper(settings, stop=stop),
         "builds": lambda stop: _run_build_workers(settings, stop),
+        "docker": lambda stop: _keep_docker_engine(settings, stop),
     }
     chosen = [name.strip() for name in only.split(",") if name.strip()]
     unknown = sorted(set(chosen) - set(known))
@@ -318,6 +328,8 @@ def _private_redis_argv(socket_path: Path) -> list[str]:
         str(socket_path.parent),
         "--appendonly",
         "yes",
+        "--appendfsync",
+        "everysec",
         "--save",
         "",
         "--daemonize",
@@ -328,19 +340,37 @@ def _private_redis_argv(socket_path: Path) -> list[str]:
 @cli.command()
 def up() -> None:
     """Run every component on this host in the foreground, after migrations."""
+    from wharf.platform.docker_daemon import DockerUnavailable, ensure_engine
     from wharf.platform.migrate import upgrade_database
-    from wharf.platform.supervisor import Component, child_environment, component_argv, exec_supervisor
+    from wharf.platform.operations import running_supervisor
+    from wharf.platform.supervisor import (
+        Component,
+        child_environment,
+        component_argv,
+        exec_supervisor,
+        shut_down_leftover_redis,
+    )
 
     settings = _settings()
     settings.wharf_data_dir.mkdir(parents=True, exist_ok=True)
+    already = running_supervisor(settings.supervisor_state_path)
+    if already is not None:
+        _fail(f"wharfd up is already running here (pid {already['pid']}); stop it with `wharfd down`")
     upgrade_database(settings.resolved_database_url)
     console.print(f"database ready ({settings.resolved_database_url.split('://', 1)[0]})")
+    try:
+        engine = ensure_engine(settings.wharf_data_dir / "logs" / "dockerd.log")
+    except DockerUnavailable as error:
+        _fail(str(error))
+    console.print(f"docker engine {engine}")
     _ensure_stack(settings)
     extra_env = {"WHARF_DATA_DIR": str(settings.wharf_data_dir)}
     components: list[Component] = []
     if not settings.redis_url:
         # Supervised like the rest, started first (the others start once it answers) and stopped last.
         socket_path = settings.redis_socket_path
+        if shut_down_leftover_redis(socket_path):
+            console.print(f"stopped the redis-server an earlier run left on {socket_path}")
         components.append(Component("redis", _private_redis_argv(socket_path), ready_socket=str(socket_path)))
         console.print(f"private redis-server on {socket_path}")
     _print_admin_invite(settings)
@@ -350,7 +380,56 @@ def up() -> None:
     components.append(Component("services", component_argv("services")))
     console.print(f"API on http://{settings.wharf_api_host}:{settings.wharf_api_port}")
     # The long-lived parent (same pid) drops every module loaded for the setup above.
-    exec_supervisor(components, child_environment(extra_env))
+    exec_supervisor(components, child_environment(extra_env), state_file=settings.supervisor_state_path)
+
+
+@cli.command()
+def down(
+    routers: Annotated[
+        bool, typer.Option("--routers", help="Also stop the router's nginx: the apps stop answering.")
+    ] = False,
+) -> None:
+    """Stop `wharfd up`; the apps go on answering unless --routers takes traffic off this host."""
+    from wharf.platform.operations import stop_control_plane, stop_router_nginx
+
+    settings = _settings()
+    try:
+        pid = stop_control_plane(settings.supervisor_state_path)
+    except TimeoutError as error:
+        _fail(str(error))
+    console.print("wharfd up was not running" if pid is None else f"stopped wharfd up (pid {pid})")
+    if routers:
+        nginx = stop_router_nginx(settings.router_state_dir)
+        console.print(
+            "no router nginx was running" if nginx is None else f"stopped router nginx (pid {nginx})"
+        )
+    elif pid is not None:
+        console.print("the router's nginx keeps serving the apps; `wharfd down --routers` stops it")
+
+
+@cli.command()
+def status(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the status as JSON.")] = False,
+) -> None:
+    """Every component with pid, uptime and last error; exit 0 OK, 1 WARNING, 2 CRITICAL."""
+    from wharf.platform.operations import VERDICTS, collect_status
+
+    settings = _settings()
+    report = collect_status(settings)
+    if as_json:
+        print(json.dumps(report.to_json(), indent=2))
+    else:
+        from rich.table import Table
+
+        table = Table("component", "state", "pid", "uptime", "restarts", "last error")
+        for c in report.components:
+            uptime = "" if c.uptime_seconds is None else f"{c.uptime_seconds}s"
+            table.add_row(c.name, c.state, str(c.pid or ""), uptime, str(c.restarts), c.last_error or "")
+        console.print(table)
+        for check in report.checks:
+            console.print(f"{VERDICTS[check.verdict]:8} {check.name}: {check.detail}", markup=False)
+        console.print(f"status: {VERDICTS[report.verdict]}")
+    raise typer.Exit(report.verdict)
 
 
 def main() -> None:

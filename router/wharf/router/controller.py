@@ -23,7 +23,7 @@ from wharf.router.acme import AcmeIssuer, AcmeSettings, with_issued_certificates
 from wharf.router.logs import AccessLogTailer, RouterLogSink
 from wharf.router.nginx import ConfigRejected, NginxMaster
 from wharf.router.render import RouterPaths, RouterSettings, new_router_instance, render_nginx_config
-from wharf.router.routes import ROUTES_CHANNEL, ROUTES_SERVED_KEY, RouteTable, load_routes
+from wharf.router.routes import ROUTES_CHANNEL, ROUTES_SERVED_KEY, RouteTable, published_routes
 
 logger = logging.getLogger(__name__)
 access_logger = logging.getLogger("wharf.router.access")
@@ -52,6 +52,9 @@ class RouterController:
     _rejected_config: str | None = None
     acme: AcmeIssuer | None = None
     instance: str = field(default_factory=new_router_instance)
+    # Stopping leaves nginx serving the last routes for the next controller to adopt (`wharfd up`);
+    # False stops it with the controller (taking traffic off the host).
+    leave_serving: bool = False
 
     def apply(self, table: RouteTable) -> bool:
         """Serve ``table``: validate, swap and reload when its config differs. True when nginx reloaded."""
@@ -88,22 +91,29 @@ class RouterController:
         temporary.write_text(json.dumps(status), encoding="utf-8")
         temporary.replace(self.paths.state_dir / "status.json")
 
-    def refresh(self) -> None:
-        """Read the published table and apply it; on a Redis error keep serving what is live."""
+    def _read_table(self) -> RouteTable | None:
+        """The published table; None when Redis cannot say or holds none (lost, or not yet published)."""
         try:
-            table = load_routes(self.redis)
+            return published_routes(self.redis)
         except (redis.RedisError, OSError, ValueError) as error:
             logger.warning("cannot read the route table, keeping the live routes: %s", error)
+            return None
+
+    def refresh(self) -> None:
+        """Read the published table and apply it; with none to read, keep serving what is live."""
+        table = self._read_table()
+        if table is None and (self._live_config is not None or self.paths.config.exists()):
             return
-        self.apply(table)
+        self.apply(table or RouteTable())
 
     def start(self) -> None:
-        """Bring nginx up: on the published table, else on the last config, else on an empty table."""
+        """Bring nginx up: on the published table, else on the last config, else on an empty table.
+
+        A master an earlier run left serving is adopted and reloaded, not restarted.
+        """
         self.paths.create()
-        try:
-            table = load_routes(self.redis)
-        except (redis.RedisError, OSError, ValueError) as error:
-            logger.warning("route table unavailable at start: %s", error)
+        table = self._read_table()
+        if table is None:
             if self.paths.config.exists():
                 self.nginx.start()
                 return
@@ -112,7 +122,7 @@ class RouterController:
             self.apply(RouteTable())
 
     def run(self, stop: threading.Event) -> None:
-        """Start nginx and keep it in step with Redis until ``stop`` is set; then stop nginx."""
+        """Start (or adopt) nginx and keep it in step with Redis until ``stop`` is set."""
         self.start()
         nginx_stopped = threading.Event()
         helpers = [
@@ -137,7 +147,10 @@ class RouterController:
         finally:
             if self.acme is not None:
                 self.acme.stop()
-            self.nginx.stop()
+            if self.leave_serving:
+                self.nginx.detach()
+            else:
+                self.nginx.stop()
             nginx_stopped.set()
             for helper in helpers:
                 helper.join(timeout=5)
@@ -203,6 +216,7 @@ def run_router(
     nginx_binary: str = "nginx",
     acme: AcmeSettings | None = None,
     stop: threading.Event | None = None,
+    leave_serving: bool = False,
 ) -> None:
     """Run the router until ``stop`` is set (or SIGTERM/SIGINT when called without one).
 
@@ -222,6 +236,7 @@ def run_router(
         paths=paths,
         nginx=NginxMaster(paths=paths, binary=nginx_binary),
         log_sink=log_sink or log_to_logging,
+        leave_serving=leave_serving,
     )
     if acme is not None:
         controller.acme = AcmeIssuer(acme, paths, on_issued=controller.changed.set)

@@ -1,13 +1,16 @@
 """The nginx master process the router owns: validate, swap, reload, supervise.
 
-A new config only replaces the live one after ``nginx -t`` accepted it, and the swap is an
-``os.replace``, so nginx never sees a half-written file. Reloads are SIGHUP to the master: old
+The master outlives the router that started it: a router that stops leaves it serving (unless told to
+take traffic off the host), and the next one adopts it and reloads, so restarting the control plane
+fails no request. A new config only replaces the live one after ``nginx -t`` accepted it, and the swap
+is an ``os.replace``, so nginx never sees a half-written file. Reloads are SIGHUP to the master: old
 workers finish the requests they hold while new workers take new connections, so no in-flight
 request is failed by a route change.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -32,6 +35,8 @@ class NginxMaster:
     paths: RouterPaths
     binary: str = "nginx"
     process: subprocess.Popen[bytes] | None = None
+    # A master started by an earlier run (of this process or another) and taken over by `adopt`.
+    adopted: int | None = None
 
     def _argv(self, config: Path, *extra: str) -> list[str]:
         return [self.binary, "-p", str(self.paths.state_dir), "-c", str(config), "-e", "stderr", *extra]
@@ -56,18 +61,46 @@ class NginxMaster:
         os.replace(candidate, self.paths.config)
 
     @property
+    def master_pid(self) -> int | None:
+        if self.process is not None:
+            return self.process.pid
+        return self.adopted
+
+    @property
     def running(self) -> bool:
-        return self.process is not None and self.process.poll() is None
+        if self.process is not None:
+            return self.process.poll() is None
+        if self.adopted is None:
+            return False
+        _reap(self.adopted)
+        return _alive(self.adopted) and _is_our_nginx(self.adopted, self.paths.config)
+
+    def adopt(self) -> bool:
+        """Take over a master on this config left serving by an earlier run; False when there is none."""
+        pid = self._pid_from_file()
+        if pid is None or not _alive(pid) or not _is_our_nginx(pid, self.paths.config):
+            return False
+        self.process, self.adopted = None, pid
+        logger.info("serving on with nginx master %d started by an earlier router run", pid)
+        return True
 
     def start(self) -> None:
-        """Start the master on the live config; stops a master left behind by an earlier run first."""
-        self._stop_leftover_master()
+        """Serve: adopt the master an earlier run left on this config, else start one on the live config."""
+        if self.running or self.adopt():
+            return
+        self.adopted = None
         self.process = subprocess.Popen(
             self._argv(self.paths.config, "-g", "daemon off;"),
             stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
         self._wait_for_pid_file()
+
+    def detach(self) -> None:
+        """Forget the master without stopping it: the apps go on being served until a router adopts it."""
+        if self.master_pid is not None:
+            logger.info("leaving nginx master %d serving", self.master_pid)
+        self.process = self.adopted = None
 
     def _wait_for_pid_file(self) -> None:
         deadline = time.monotonic() + 10
@@ -85,18 +118,6 @@ class NginxMaster:
         except (OSError, ValueError):
             return None
 
-    def _stop_leftover_master(self) -> None:
-        pid = self._pid_from_file()
-        if pid is None or not _is_our_nginx(pid, self.paths.config):
-            return
-        logger.warning("stopping nginx master %d left by an earlier router run", pid)
-        os.kill(pid, signal.SIGQUIT)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and _alive(pid):
-            time.sleep(0.05)
-        if _alive(pid):
-            os.kill(pid, signal.SIGKILL)
-
     def reload(self, timeout: float = 10.0) -> bool:
         """Graceful reload; returns once no worker on the old config accepts connections any more.
 
@@ -104,14 +125,14 @@ class NginxMaster:
         old worker has exited or is "shutting down" (finishing its in-flight requests only). False when
         that did not happen within ``timeout`` (nginx refused the new config, or a worker is stuck).
         """
-        if not self.running:
+        master = self.master_pid
+        if master is None or not self.running:
             raise RuntimeError("nginx is not running")
-        assert self.process is not None
-        old_workers = set(_accepting_workers(self.process.pid))
-        self.process.send_signal(signal.SIGHUP)
+        old_workers = set(_accepting_workers(master))
+        os.kill(master, signal.SIGHUP)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            accepting = set(_accepting_workers(self.process.pid))
+            accepting = set(_accepting_workers(master))
             if accepting and not accepting & old_workers:
                 return True
             time.sleep(0.005)
@@ -120,23 +141,46 @@ class NginxMaster:
 
     def reopen_logs(self) -> None:
         """Make nginx reopen its log files after the access log was rotated."""
-        if self.running:
-            assert self.process is not None
-            self.process.send_signal(signal.SIGUSR1)
+        master = self.master_pid
+        if master is not None and self.running:
+            os.kill(master, signal.SIGUSR1)
 
     def stop(self, timeout: float = 10.0) -> None:
         """Graceful shutdown (SIGQUIT), then SIGTERM and SIGKILL if the workers do not finish."""
-        if self.process is None:
+        master, ours = self.master_pid, self.process
+        if master is None:
             return
-        process, self.process = self.process, None
+        running = self.running
+        self.process = self.adopted = None
+        if not running:
+            return
         for sig, wait in ((signal.SIGQUIT, timeout), (signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
-            if process.poll() is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(master, sig)
+            if _wait_for_exit(master, ours, wait):
                 break
-            process.send_signal(sig)
-            try:
-                process.wait(timeout=wait)
-            except subprocess.TimeoutExpired:
-                continue
+
+
+def _wait_for_exit(pid: int, ours: subprocess.Popen[bytes] | None, timeout: float) -> bool:
+    if ours is not None:
+        try:
+            ours.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return False
+        return True
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        _reap(pid)
+        if not _alive(pid):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _reap(pid: int) -> None:
+    """Collect `pid` if it is an exited child of this process (a master adopted within the same process)."""
+    with contextlib.suppress(ChildProcessError, OSError):
+        os.waitpid(pid, os.WNOHANG)
 
 
 def _accepting_workers(master: int) -> list[int]:
@@ -163,7 +207,11 @@ def _alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
 
 
 def _is_our_nginx(pid: int, config: Path) -> bool:

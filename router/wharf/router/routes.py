@@ -178,6 +178,12 @@ def load_routes(redis: RedisLike) -> RouteTable:
     return parse_route_table(redis.get(ROUTES_KEY))
 
 
+def published_routes(redis: RedisLike) -> RouteTable | None:
+    """The table currently published; None when there is none (never published, or Redis lost it)."""
+    raw = redis.get(ROUTES_KEY)
+    return None if raw is None else parse_route_table(raw)
+
+
 def publish_routes(redis: RedisLike, table: RouteTable) -> None:
     """Store ``table`` and tell every router to apply it (the control plane calls this)."""
     redis.set(ROUTES_KEY, table.to_json())

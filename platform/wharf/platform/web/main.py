@@ -89,6 +89,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     for router in API_ROUTERS:
         app.include_router(router, prefix="/api")
+    # Outside monitors (Nagios, Monit, Pingdom) look for /health at the top.
+    app.include_router(health.router)
     app.include_router(git_http.router)
     install_dashboard(app)
     return app

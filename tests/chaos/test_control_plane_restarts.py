@@ -1,0 +1,173 @@
+"""Restarting the control plane fails no request: load through the router while `wharfd up` is stopped
+(SIGTERM, as an init system stops it), killed (-9, every wharfd process), and while one component dies
+and its supervisor starts it again. The router's nginx outlives them all and is adopted, not restarted.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.utils.e2e import Developer, new_developer, remove_app_containers, take_routers_down
+from tests.utils.network import wait_for_http
+from tests.utils.wharfd_up import WharfdUp
+
+pytestmark = pytest.mark.e2e
+
+
+@dataclass
+class Load:
+    """Clients requesting the app through the router without keep-alive, counting what failed."""
+
+    url: str
+    host: str
+    clients: int = 4
+    answered: int = 0
+    failures: list[str] = field(default_factory=list)
+    stop: threading.Event = field(default_factory=threading.Event)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def _client(self) -> None:
+        while not self.stop.is_set():
+            try:
+                answer = httpx.get(self.url, headers={"Host": self.host, "Connection": "close"}, timeout=10)
+                failure = None if answer.status_code == 200 else f"status {answer.status_code}"
+            except httpx.HTTPError as error:
+                failure = f"{type(error).__name__}: {error}"
+            with self._lock:
+                if failure is None:
+                    self.answered += 1
+                else:
+                    self.failures.append(failure)
+            time.sleep(0.01)
+
+    def __enter__(self) -> Load:
+        self._threads = [threading.Thread(target=self._client, daemon=True) for _ in range(self.clients)]
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop.set()
+        for thread in self._threads:
+            thread.join(timeout=15)
+
+    def counts(self) -> tuple[int, int]:
+        with self._lock:
+            return self.answered, len(self.failures)
+
+
+def process_tree(root: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(parent, []).append(int(entry.name))
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo += children.get(pid, [])
+    return found
+
+
+def cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def wharfd_processes(root: int) -> list[int]:
+    """Every process of the control plane (Python components and the private redis-server), not nginx."""
+    return [
+        pid
+        for pid in process_tree(root)
+        if b"wharf.platform" in cmdline(pid) or b"redis-server" in cmdline(pid)
+    ]
+
+
+@pytest.fixture
+def served_app(tmp_path: Path) -> Iterator[tuple[WharfdUp, Developer, str]]:
+    data_dir = tmp_path / "wharf-data"
+    data_dir.mkdir()
+    server = WharfdUp(data_dir)
+    server.start()
+    try:
+        developer = new_developer(server.wharf, tmp_path)
+        app = developer.create_app()
+        repo = developer.app_repo("procfile_only", app, tmp_path)
+        pushed = developer.git("push", "wharf", "main", cwd=repo, check=False)
+        assert pushed.returncode == 0, pushed.stdout + pushed.stderr
+        deadline = time.monotonic() + 60
+        while server.wharf.app_get(app, "/").status_code != 200:
+            assert time.monotonic() < deadline, "the app never answered through the router"
+            time.sleep(0.5)
+        yield server, developer, app
+    finally:
+        server.stop()
+        take_routers_down(server.wharf.env)
+        remove_app_containers(f"sqlite:///{data_dir / 'wharf.db'}")
+
+
+def _serving_again(server: WharfdUp, seconds: float = 5.0) -> None:
+    """The API answers after a restart, and a few seconds pass under load with the new control plane."""
+    wait_for_http(f"{server.wharf.url}/api/health", timeout=120)
+    time.sleep(seconds)
+
+
+def test_no_request_fails_while_the_control_plane_restarts(
+    served_app: tuple[WharfdUp, Developer, str],
+) -> None:
+    server, _developer, app = served_app
+    port = server.wharf.http_port
+    figures: list[str] = []
+    with Load(url=f"http://127.0.0.1:{port}/", host=f"{app}.localhost") as load:
+        time.sleep(2)
+
+        before = load.counts()
+        server.stop()  # SIGTERM, as an init system stops it
+        time.sleep(3)
+        assert load.counts()[0] > before[0], "the apps stopped answering with the control plane down"
+        server.start()
+        _serving_again(server)
+        figures.append(f"SIGTERM and start: {load.counts()}")
+
+        assert server.process is not None
+        for pid in wharfd_processes(server.process.pid):
+            os.kill(pid, signal.SIGKILL)
+        server.process.wait(timeout=10)
+        server.process = None
+        time.sleep(3)
+        server.start()
+        _serving_again(server)
+        figures.append(f"kill -9 and start: {load.counts()}")
+
+        assert server.process is not None
+        services = [pid for pid in process_tree(server.process.pid) if b"wharfd\x00services" in cmdline(pid)]
+        assert len(services) == 1, "one services process runs the router, scheduler and log shipper"
+        os.kill(services[0], signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        while not [p for p in process_tree(server.process.pid) if b"wharfd\x00services" in cmdline(p)]:
+            assert time.monotonic() < deadline, "the supervisor did not start the services process again"
+            time.sleep(0.2)
+        time.sleep(8)
+        figures.append(f"services killed alone: {load.counts()}")
+
+    answered, failed = load.counts()
+    print("\n".join(figures))
+    assert answered > 200, f"too little load to show anything: {answered} answers"
+    assert failed == 0, f"{failed} of {answered + failed} requests failed: {load.failures[:5]}"
+    # The data plane was adopted, not restarted, and the app's route survived every restart.
+    assert server.wharf.app_get(app, "/").status_code == 200

@@ -1,0 +1,60 @@
+"""`wharfd up` as an operator runs it, on one scratch data dir, stopped and started again at will."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.utils.e2e import Wharf
+from tests.utils.network import free_port, wait_for_http
+
+
+class WharfdUp:
+    """`wharfd up` as an operator runs it (defaults, private redis-server), restartable on one data dir."""
+
+    def __init__(self, data_dir: Path) -> None:
+        env = {
+            k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "WHARF_SECRET_KEY", "REDIS_URL")
+        }
+        env.update(
+            WHARF_DATA_DIR=str(data_dir),
+            WHARF_API_PORT=str(free_port()),
+            WHARF_HTTP_PORT=str(free_port()),
+            WHARF_HTTPS_PORT=str(free_port()),
+        )
+        self.wharf = Wharf(url=f"http://127.0.0.1:{env['WHARF_API_PORT']}", data_dir=data_dir, env=env)
+        self.process: subprocess.Popen[bytes] | None = None
+        self.log_path = data_dir / "wharfd.log"
+
+    def start(self) -> None:
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "wharf.platform.wharfd", "up"],
+                env=self.wharf.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        try:
+            wait_for_http(f"{self.wharf.url}/api/health", timeout=600, process=self.process)
+        except RuntimeError:
+            self.process.kill()
+            print(self.log_path.read_text())
+            raise
+
+    def stop(self) -> float:
+        """SIGTERM, as systemd would send it; returns how long wharfd took to exit."""
+        if self.process is None:
+            return 0.0
+        began = time.monotonic()
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.process = None
+        return time.monotonic() - began

@@ -23,6 +23,7 @@ from wharf.platform.supervisor import terminate_processes
 log = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.5
+SWEEP_SECONDS = 15.0
 # A worker just started has not taken its job yet: it counts as busy with one waiting job for this long.
 WARM_UP_SECONDS = 10.0
 STOP_GRACE_SECONDS = 20.0
@@ -55,11 +56,22 @@ def run_build_workers(
     spawn: Spawn,
     stop: threading.Event,
     queues: Sequence[str] = ALL_QUEUES,
+    sweep: Callable[[], object] | None = None,
 ) -> None:
-    """Start workers while jobs wait, until `stop`; then ask the running ones to finish and exit."""
+    """Start workers while jobs wait, until `stop`; then ask the running ones to finish and exit.
+
+    `sweep` runs every SWEEP_SECONDS (failing the builds whose worker died).
+    """
     started: list[_Started] = []
+    next_sweep = time.monotonic()
     try:
         while not stop.wait(POLL_SECONDS):
+            if sweep is not None and time.monotonic() >= next_sweep:
+                try:
+                    sweep()
+                except Exception:
+                    log.exception("lost build sweep failed")
+                next_sweep = time.monotonic() + SWEEP_SECONDS
             started = [s for s in started if s.process.poll() is None]
             now = time.monotonic()
             warming = sum(1 for s in started if now - s.at < WARM_UP_SECONDS)

@@ -31,12 +31,16 @@ def queue(connection: redis.Redis[bytes], name: str) -> Queue:
     return Queue(name, connection=connection)
 
 
+def build_job_id(build_id: int) -> str:
+    return f"build-{build_id}"
+
+
 def enqueue_build(connection: redis.Redis[bytes], *, build_id: int) -> Job:
     return queue(connection, BUILD_QUEUE).enqueue(
         "wharf.platform.builds.pipeline.run_build",
         build_id=build_id,
         job_timeout=BUILD_JOB_TIMEOUT,
-        job_id=f"build-{build_id}",
+        job_id=build_job_id(build_id),
     )
 
 

@@ -248,16 +248,19 @@ def _run_build_workers(settings: Settings, stop: threading.Event) -> None:
     import redis
 
     from wharf.platform.build_workers import run_build_workers
+    from wharf.platform.builds.heartbeat import LostBuilds
     from wharf.platform.supervisor import component_argv
 
     redis_url = settings.resolved_redis_url
     # REDIS_URL set: the worker's idle parent loads neither the settings (pydantic) nor SQLAlchemy.
     env = {**os.environ, "REDIS_URL": redis_url}
+    connection = redis.Redis.from_url(redis_url)
     run_build_workers(
-        redis.Redis.from_url(redis_url),
+        connection,
         limit=settings.wharf_build_workers,
         spawn=lambda: subprocess.Popen([*component_argv("worker"), "--burst"], env=env),
         stop=stop,
+        sweep=LostBuilds(connection, settings.resolved_database_url).sweep,
     )
 
 

@@ -20,6 +20,7 @@ import redis
 
 from wharf.platform.builds.builders import BuildInput, BuiltImage, choose_builder
 from wharf.platform.builds.compile import BuildFailed
+from wharf.platform.builds.heartbeat import beating
 from wharf.platform.builds.image import ImageBuildFailed, collect_old_images, image_name, release_labels
 from wharf.platform.builds.layers import LayerFailed
 from wharf.platform.builds.output import BuildOutput
@@ -163,9 +164,14 @@ def run_build(build_id: int) -> str:
 
 
 def build_with_settings(settings: Settings, build_id: int) -> str:
-    """Build, release and report one build. Returns the build's final status."""
-    cipher = ConfigCipher(settings.secret_key())
+    """Build, release and report one build, beating its heartbeat. Returns the build's final status."""
     client = redis.Redis.from_url(settings.resolved_redis_url)
+    with beating(client, build_id):
+        return _build_and_report(settings, client, build_id)
+
+
+def _build_and_report(settings: Settings, client: redis.Redis[bytes], build_id: int) -> str:
+    cipher = ConfigCipher(settings.secret_key())
     output = BuildOutput(
         client,
         build_id,

@@ -18,7 +18,7 @@ import pytest
 
 from tests.utils.e2e import Developer, new_developer, remove_app_containers, take_routers_down
 from tests.utils.network import wait_for_http
-from tests.utils.wharfd_up import WharfdUp
+from tests.utils.wharfd_up import WharfdUp, push_new_app, wait_until_served
 
 pytestmark = pytest.mark.e2e
 
@@ -106,14 +106,8 @@ def served_app(tmp_path: Path) -> Iterator[tuple[WharfdUp, Developer, str]]:
     server.start()
     try:
         developer = new_developer(server.wharf, tmp_path)
-        app = developer.create_app()
-        repo = developer.app_repo("procfile_only", app, tmp_path)
-        pushed = developer.git("push", "wharf", "main", cwd=repo, check=False)
-        assert pushed.returncode == 0, pushed.stdout + pushed.stderr
-        deadline = time.monotonic() + 60
-        while server.wharf.app_get(app, "/").status_code != 200:
-            assert time.monotonic() < deadline, "the app never answered through the router"
-            time.sleep(0.5)
+        app = push_new_app(developer, "procfile_only", tmp_path)
+        wait_until_served(server.wharf, app, 60)
         yield server, developer, app
     finally:
         server.stop()

@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from tests.utils.e2e import Wharf
+from tests.utils.e2e import Developer, Wharf
 from tests.utils.network import free_port, wait_for_http
 
 
@@ -58,3 +58,20 @@ class WharfdUp:
             self.process.wait()
         self.process = None
         return time.monotonic() - began
+
+
+def wait_until_served(wharf: Wharf, app: str, timeout: float) -> None:
+    """Until the app answers 200 through the router."""
+    deadline = time.monotonic() + timeout
+    while wharf.app_get(app, "/").status_code != 200:
+        assert time.monotonic() < deadline, f"{app} did not answer through the router within {timeout:.0f}s"
+        time.sleep(0.5)
+
+
+def push_new_app(developer: Developer, fixture: str, tmp_path: Path) -> str:
+    """A new app of the developer's, with the fixture pushed and deployed; its name."""
+    app = developer.create_app()
+    repo = developer.app_repo(fixture, app, tmp_path)
+    pushed = developer.git("push", "wharf", "main", cwd=repo, check=False)
+    assert pushed.returncode == 0, pushed.stdout + pushed.stderr
+    return app

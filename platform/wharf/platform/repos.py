@@ -49,3 +49,16 @@ def export_commit(*, repo: Path, commit: str, destination: Path) -> None:
         subprocess.run(
             ["git", "--git-dir", str(repo), "archive", "--format=tar", commit], stdout=out, check=True
         )
+
+
+def deployed_commit(repo: Path) -> str | None:
+    """The commit at the tip of main (or master), the branch a push deploys; None before any push."""
+    for branch in ("main", "master"):
+        found = subprocess.run(
+            ["git", "--git-dir", str(repo), "rev-parse", "--verify", "--quiet", f"refs/heads/{branch}"],
+            capture_output=True,
+            text=True,
+        )
+        if found.returncode == 0:
+            return found.stdout.strip()
+    return None

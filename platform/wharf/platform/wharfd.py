@@ -15,6 +15,8 @@ import typer
 from rich.console import Console
 
 if TYPE_CHECKING:
+    import redis
+
     from wharf.platform.settings import Settings
 
 # Every component runs as `python -m wharf.platform.wharfd COMPONENT`, so this module imports only typer
@@ -236,6 +238,28 @@ def router() -> None:
 SERVICES = ("scheduler", "router", "logshipper", "builds", "docker")
 
 
+def _rebuild_after_restore(settings: Settings, connection: redis.Redis[bytes]) -> None:
+    import logging
+
+    from wharf.platform.actions.builds import start_build
+    from wharf.platform.host_backup import rebuild_missing_images
+    from wharf.platform.repos import deployed_commit
+
+    def start(app_name: str, owner_id: int, repo: Path) -> None:
+        commit = deployed_commit(repo)
+        if commit is not None:
+            start_build(
+                settings=settings,
+                client=connection,
+                app_name=app_name,
+                pusher_id=owner_id,
+                repo=repo,
+                commit=commit,
+            )
+
+    rebuild_missing_images(settings, start, say=logging.getLogger("wharf.restore").info)
+
+
 def _keep_docker_engine(settings: Settings, stop: threading.Event) -> None:
     from wharf.platform.docker_daemon import keep_engine
 
@@ -255,6 +279,7 @@ def _run_build_workers(settings: Settings, stop: threading.Event) -> None:
     # REDIS_URL set: the worker's idle parent loads neither the settings (pydantic) nor SQLAlchemy.
     env = {**os.environ, "REDIS_URL": redis_url}
     connection = redis.Redis.from_url(redis_url)
+    _rebuild_after_restore(settings, connection)
     run_build_workers(
         connection,
         limit=settings.wharf_build_workers,
@@ -384,6 +409,52 @@ def up() -> None:
     console.print(f"API on http://{settings.wharf_api_host}:{settings.wharf_api_port}")
     # The long-lived parent (same pid) drops every module loaded for the setup above.
     exec_supervisor(components, child_environment(extra_env), state_file=settings.supervisor_state_path)
+
+
+@cli.command()
+def backup(
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", help="Archive to write; default: wharf-backup-<time>.tar.gz here."),
+    ] = None,
+) -> None:
+    """Write one archive of the database, secret key, git repositories, certificates and add-on backups."""
+    import time as clock
+
+    from wharf.platform.host_backup import BackupError, create_backup
+
+    settings = _settings()
+    target = output or Path(f"wharf-backup-{clock.strftime('%Y%m%d-%H%M%S')}.tar.gz")
+    try:
+        size = create_backup(settings, target, say=lambda line: console.print(f"-----> {line}", markup=False))
+    except BackupError as error:
+        _fail(str(error))
+    console.print(f"wrote {target} ({size / 1024 / 1024:.1f} MB, mode 0600: it holds the secret key)")
+
+
+@cli.command()
+def restore(
+    archive: Annotated[Path, typer.Argument(help="An archive written by `wharfd backup`.")],
+    force: Annotated[bool, typer.Option("--force", help="Replace the install in the data dir.")] = False,
+) -> None:
+    """Bring a `wharfd backup` archive back; the next `wharfd up` rebuilds missing release images."""
+    from wharf.platform.host_backup import BackupError, restore_backup
+    from wharf.platform.operations import running_supervisor
+    from wharf.platform.settings import get_settings
+
+    # Not _settings(): that creates a secret key, and the one to use is in the archive.
+    settings = get_settings()
+    if running_supervisor(settings.supervisor_state_path) is not None:
+        _fail("wharfd up is running on this data dir: stop it with `wharfd down` first")
+    if not archive.is_file():
+        _fail(f"{archive} is not a file")
+    try:
+        restore_backup(
+            settings, archive, say=lambda line: console.print(f"-----> {line}", markup=False), force=force
+        )
+    except BackupError as error:
+        _fail(str(error))
+    console.print("restored; start Wharf with `wharfd up` (apps whose images are missing are rebuilt)")
 
 
 @cli.command()

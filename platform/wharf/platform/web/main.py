@@ -90,7 +90,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in API_ROUTERS:
         app.include_router(router, prefix="/api")
     # Outside monitors (Nagios, Monit, Pingdom) look for /health at the top.
-    app.include_router(health.router)
+    app.include_router(health.router, include_in_schema=False)
     app.include_router(git_http.router)
     install_dashboard(app)
     return app

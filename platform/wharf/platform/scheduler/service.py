@@ -11,7 +11,7 @@ import redis
 
 from wharf.platform.addons.upkeep import run_addon_upkeep
 from wharf.platform.runtime import get_runtime
-from wharf.platform.scheduler.appjson import docker_health_path
+from wharf.platform.scheduler.appjson import docker_manifest
 from wharf.platform.scheduler.fleet import SchedulerOptions
 from wharf.platform.scheduler.loop import Scheduler
 from wharf.platform.security.crypto import ConfigCipher
@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 def build_scheduler(settings: Settings, options: SchedulerOptions | None = None) -> Scheduler:
     options = options or SchedulerOptions()
     if settings.wharf_runtime == "docker":
-        options = dataclasses.replace(options, health_path_for=docker_health_path)
+        options = dataclasses.replace(options, manifest_for=docker_manifest)
     return Scheduler(
         runtime=get_runtime(settings.wharf_runtime, installation=settings.installation_id),
         client=redis.Redis.from_url(settings.resolved_redis_url),

@@ -58,6 +58,7 @@ ROOT_USERS = frozenset({"", "root", "0"})
 SCRATCH_MOUNT_OPTIONS = "rw,nosuid,nodev,mode=1777"
 LOG_CONFIG = LogConfig(type="json-file", config={"max-size": "10m", "max-file": "3"})
 UNSET_DOCKER_TIME = "0001-01-01T00:00:00Z"
+HOSTNAME_MAX = 63
 # Storage drivers whose writable layer takes a size limit; overlay2 only on xfs mounted with pquota.
 SIZED_DRIVERS = frozenset({"btrfs", "zfs", "devicemapper"})
 
@@ -295,7 +296,7 @@ class DockerRuntime:
             "image": spec.image,
             "command": spec.argv,
             "name": f"{spec.name}.v{spec.release}.{secrets.token_hex(3)}",
-            "hostname": f"{spec.process_type}-{spec.number}",
+            "hostname": f"{spec.process_type}-{spec.number}"[-HOSTNAME_MAX:].lstrip("-_"),
             "environment": spec.environment(),
             "labels": {**spec.all_labels(), **self._scope},
             "user": self._user_for(spec),

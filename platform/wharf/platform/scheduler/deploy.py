@@ -2,9 +2,9 @@
 
 The new release's dynos start next to the old ones and must be ready (web: bind $PORT within the
 boot timeout, or pass app.json's healthchecks within their attempts) before the router switches to
-them. The old dynos
-leave routing first, drain, and are stopped. Any failure before the switch removes the new dynos
-and leaves the old release serving, untouched.
+them. The old dynos leave routing first, drain, and are stopped. Any failure before the switch
+removes the new dynos and leaves the old release serving, untouched. On the app's first deploy,
+app.json's formation applies first and its postdeploy script runs once the release is live.
 """
 
 from __future__ import annotations

@@ -31,6 +31,7 @@ from wharf.platform.builds.processes import parse_procfile
         ("web: first\nweb: second\n", {"web": "second"}),
         ("web: echo a: b # not a comment\n", {"web": "echo a: b # not a comment"}),
         ("odd type: x\n  indented: x\nempty:\nweb.1: x\nnot a line\n", {}),
+        ("a" * 30 + ": longest type\n" + "b" * 31 + ": too long to scale\n", {"a" * 30: "longest type"}),
         ("", {}),
     ],
 )

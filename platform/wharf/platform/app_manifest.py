@@ -17,7 +17,7 @@ from typing import Any
 
 MAX_APP_JSON_BYTES = 256 * 1024
 CONFIG_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
-PROCESS_TYPE = re.compile(r"[A-Za-z0-9_-]{1,63}")
+PROCESS_TYPE = re.compile(r"[A-Za-z0-9_-]{1,30}")
 MAX_QUANTITY = 100
 RESERVED_KEYS = frozenset({"PORT", "DYNO"})
 # Heroku's size names, mapped to the nearest Wharf size by memory.

@@ -9,8 +9,9 @@ from typing import Any
 
 import yaml
 
-# Heroku's (and foreman's) rule: a process type of letters, digits, `-` and `_` at the start of a line.
-PROCFILE_LINE = re.compile(r"([A-Za-z0-9_-]{1,63}):[ \t]*(\S.*?)\s*")
+# Heroku's (and foreman's) rule: a process type of letters, digits, `-` and `_` at the start of a line,
+# at most as long as `wharf ps:scale` takes.
+PROCFILE_LINE = re.compile(r"([A-Za-z0-9_-]{1,30}):[ \t]*(\S.*?)\s*")
 
 
 def parse_procfile(text: str) -> dict[str, str]:

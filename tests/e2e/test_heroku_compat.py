@@ -14,9 +14,10 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import docker
 import pytest
 
-from tests.utils.e2e import Developer, Wharf, new_developer, remove_app_containers
+from tests.utils.e2e import Developer, Wharf, new_developer
 
 pytestmark = pytest.mark.e2e
 
@@ -76,6 +77,18 @@ def wait_for(condition: Callable[[], bool], timeout: float = 60.0) -> bool:
     return False
 
 
+def destroy(dev: Developer, app: str) -> None:
+    """Destroy the app as its owner would; whatever the scheduler has not retired yet goes by its label."""
+    dev.api.delete(f"/api/apps/{app}", params={"confirm": app}).raise_for_status()
+    client = docker.from_env()
+    try:
+        wait_for(lambda: not client.containers.list(all=True, filters={"label": f"wharf.app={app}"}), 30)
+        for container in client.containers.list(all=True, filters={"label": f"wharf.app={app}"}):
+            container.remove(force=True)
+    finally:
+        client.close()
+
+
 def wharf_cli(dev: Developer, *args: str) -> subprocess.CompletedProcess[str]:
     env = dev.env() | {"WHARF_API_URL": dev.wharf.url, "WHARF_API_TOKEN": dev.token}
     return subprocess.run(
@@ -113,31 +126,25 @@ def dev(wharf: Wharf, tmp_path_factory: pytest.TempPathFactory) -> Developer:
 
 
 @pytest.fixture(scope="module")
-def web_app(
-    dev: Developer, wharf: Wharf, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[str, Path, str]]:
+def web_app(dev: Developer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path, str]]:
     app = dev.create_app()
     files = {"Procfile": WEB_PROCFILE, "server.py": WEB_SERVER, "app.json": json.dumps(WEB_APP_JSON)}
     repo = make_repo(dev, app, tmp_path_factory.mktemp("web") / "repo", files)
     pushed = push(dev, repo)
     assert pushed.returncode == 0, pushed.stderr
     yield app, repo, pushed.stderr
-    dev.api.delete(f"/api/apps/{app}", params={"confirm": app})
-    remove_app_containers(f"sqlite:///{wharf.data_dir / 'wharf.db'}")
+    destroy(dev, app)
 
 
 @pytest.fixture(scope="module")
-def worker_app(
-    dev: Developer, wharf: Wharf, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[str, Path, str]]:
+def worker_app(dev: Developer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path, str]]:
     app = dev.create_app()
     files = {"Procfile": WORKER_PROCFILE, "app.json": json.dumps(WORKER_APP_JSON)}
     repo = make_repo(dev, app, tmp_path_factory.mktemp("worker") / "repo", files)
     pushed = push(dev, repo)
     assert pushed.returncode == 0, pushed.stderr
     yield app, repo, pushed.stderr
-    dev.api.delete(f"/api/apps/{app}", params={"confirm": app})
-    remove_app_containers(f"sqlite:///{wharf.data_dir / 'wharf.db'}")
+    destroy(dev, app)
 
 
 def test_a_release_command_writes_under_app_and_the_web_dyno_sees_herokus_environment(

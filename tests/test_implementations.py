@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from wharf.platform.addons import AddonProviders, build_addon_providers
+from wharf.platform.app_manifest import EMPTY
 from wharf.platform.implementations import FAMILIES, UnknownImplementation, choose, names
 from wharf.platform.runtime import RUNTIME_NAMES, Runtime, get_runtime
 from wharf.platform.runtime.fake import FakeRuntime
@@ -36,19 +37,19 @@ def test_an_unknown_name_lists_the_valid_names() -> None:
 def test_an_unknown_family_lists_the_families() -> None:
     with pytest.raises(
         UnknownImplementation,
-        match=r"'scheduler': choose one of addon_providers, dyno_log_shipper, release_health_path, runtime$",
+        match=r"'scheduler': choose one of addon_providers, dyno_log_shipper, release_manifest, runtime$",
     ):
         names("scheduler")
 
 
-@pytest.mark.parametrize("family", ["addon_providers", "dyno_log_shipper", "release_health_path"])
+@pytest.mark.parametrize("family", ["addon_providers", "dyno_log_shipper", "release_manifest"])
 def test_every_runtime_name_chooses_in_each_family_keyed_by_it(family: str) -> None:
     assert names(family) == names("runtime")
 
 
 def test_fake_dynos_need_no_shipper_and_no_health_check() -> None:
     assert choose("dyno_log_shipper", "fake")(object(), installation="x") is None
-    assert choose("release_health_path", "fake")("wharf/app:v1") is None
+    assert choose("release_manifest", "fake")("wharf/app:v1") == EMPTY
 
 
 def test_an_unknown_name_is_a_value_error() -> None:

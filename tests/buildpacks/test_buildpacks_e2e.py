@@ -136,3 +136,18 @@ def test_slug_over_the_limit_is_refused(builder: AppBuilder) -> None:
     build = builder.compile("procfile_only", limits=BuildLimits(max_slug_bytes=100))
     assert isinstance(build.error, SlugTooLarge)
     assert "over the 0 MB limit" in str(build.error)
+
+
+def test_django_collectstatic_runs_at_build_time_and_its_failure_fails_the_build(builder: AppBuilder) -> None:
+    built = _succeeded(builder.compile("python_django"))
+    broken = builder.compile("python_django", env={"BROKEN_STATIC": "1", "DISABLE_COLLECTSTATIC": "0"})
+    skipped = _succeeded(
+        builder.compile("python_django", env={"BROKEN_STATIC": "1", "DISABLE_COLLECTSTATIC": "1"})
+    )
+
+    assert built.result is not None
+    assert "Running: manage.py collectstatic --noinput" in built.output
+    assert (built.result.app_dir / "staticfiles" / "site.css").read_text() == "body { color: teal; }\n"
+    assert isinstance(broken.error, BuildFailed)
+    assert "STATIC_ROOT" in broken.output and "Django's collectstatic failed" in broken.output
+    assert "Skipping Django collectstatic (DISABLE_COLLECTSTATIC is set)" in skipped.output

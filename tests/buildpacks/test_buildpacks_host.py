@@ -133,3 +133,27 @@ def test_procfile_overrides_and_release_documents_merge() -> None:
     ])
     assert process_types == {"web": "bin/serve", "worker": "bin/work"}
     assert config_vars == {"A": "1"}
+
+
+@pytest.mark.parametrize(
+    ("files", "web"),
+    [
+        ({"package.json": '{"scripts": {"start": "node app.js"}}'}, True),
+        ({"package.json": '{"name": "no-start"}', "server.js": ""}, True),
+        ({"package.json": '{"name": "no-start", "scripts": {"build": "tsc"}}', "index.js": ""}, False),
+    ],
+)
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed on this host")
+def test_nodejs_web_process_only_with_a_start_script_or_server_js(
+    tmp_path: Path, files: dict[str, str], web: bool
+) -> None:
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+
+    done = subprocess.run(
+        ["bash", str(BUILDPACKS_DIR / "nodejs" / "bin" / "release"), str(tmp_path)],
+        capture_output=True, text=True, check=True,
+    )
+
+    process_types, _ = merge_release_documents([done.stdout])
+    assert process_types == ({"web": "npm start"} if web else {})

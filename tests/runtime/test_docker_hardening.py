@@ -41,7 +41,9 @@ def test_containers_are_hardened(
     assert host["PidsLimit"] == standard.pids_limit
     assert host["Memory"] == host["MemorySwap"] == standard.memory_bytes
     assert host["NanoCpus"] == standard.nano_cpus and host["CpuShares"] == standard.cpu_shares
-    assert host["ReadonlyRootfs"] is True and "/tmp" in host["Tmpfs"]
+    assert host["ReadonlyRootfs"] is False and "/tmp" in host["Tmpfs"]
+    disk = {"size": str(standard.disk_bytes)} if docker_runtime.disk_limits else None
+    assert host.get("StorageOpt") == disk
     assert host["RestartPolicy"]["Name"] == "no"
     assert host["Init"] is True
     assert list(attrs["NetworkSettings"]["Networks"]) == [network_name(app)]
@@ -49,23 +51,34 @@ def test_containers_are_hardened(
     assert not any("docker.sock" in source for source in mounted)
 
 
-def test_the_process_runs_as_a_non_root_user_on_a_read_only_root(
+def test_the_process_runs_as_a_non_root_user_on_a_writable_ephemeral_root(
     docker_runtime: DockerRuntime, docker_apps: Apps
 ) -> None:
-    command = "id -u; touch /tmp/scratch && echo tmp-writable; touch /app/x 2>/dev/null || echo read-only"
-
-    exit_code, output = run_and_capture(docker_runtime, oneoff(docker_apps.new(), command))
-
-    assert exit_code == 0
-    assert output.split() == ["1000", "tmp-writable", "read-only"]
-
-
-def test_writable_paths_keep_the_image_content(docker_runtime: DockerRuntime, docker_apps: Apps) -> None:
-    command = "touch /app/written && cat /app/Procfile"
-
-    exit_code, output = run_and_capture(
-        docker_runtime, oneoff(docker_apps.new(), command, writable_paths=("/app",))
+    app = docker_apps.new()
+    command = (
+        "id -u; touch /tmp/scratch && echo tmp-writable; mkdir -p /app/.npm/_logs && echo app-writable; "
+        "ls /app/.npm/_logs/left-behind 2>/dev/null || echo fresh; touch /app/.npm/_logs/left-behind; "
+        "touch /etc/passwd 2>/dev/null || echo etc-protected"
     )
+
+    first_exit, first = run_and_capture(docker_runtime, oneoff(app, command))
+    second_exit, second = run_and_capture(docker_runtime, oneoff(app, command))
+
+    assert (first_exit, second_exit) == (0, 0)
+    assert (
+        first.split() == second.split() == ["1000", "tmp-writable", "app-writable", "fresh", "etc-protected"]
+    )
+
+
+def test_writable_paths_keep_the_image_content_under_a_read_only_root(
+    docker_runtime: DockerRuntime, docker_apps: Apps
+) -> None:
+    command = "touch /app/written && cat /app/Procfile"
+    spec = dataclasses.replace(
+        oneoff(docker_apps.new(), command, writable_paths=("/app",)), read_only_root=True
+    )
+
+    exit_code, output = run_and_capture(docker_runtime, spec)
 
     assert exit_code == 0
     assert output.startswith("web: busybox httpd")

@@ -6,7 +6,7 @@ django::collectstatic() {
 	local build_dir="$1" venv="$2"
 	[[ -f "${build_dir}/manage.py" ]] || return 0
 	"${venv}/bin/python" -c "import django" 2>/dev/null || return 0
-	if [[ -n "${DISABLE_COLLECTSTATIC:-}" ]]; then
+	if [[ -n "${DISABLE_COLLECTSTATIC:-}" && "${DISABLE_COLLECTSTATIC}" != "0" ]]; then
 		output::step "Skipping Django collectstatic (DISABLE_COLLECTSTATIC is set)"
 		return 0
 	fi

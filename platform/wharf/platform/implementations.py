@@ -25,10 +25,10 @@ FAMILIES: Mapping[str, Mapping[str, str]] = {
         "docker": "wharf.platform.logs.shipper:docker_log_shipper",
         "fake": "wharf.platform.logs.shipper:no_log_shipper",
     },
-    # Where a release image's app.json asks its web dynos to be health-checked: `factory(image)`.
-    "release_health_path": {
-        "docker": "wharf.platform.scheduler.appjson:docker_health_path",
-        "fake": "wharf.platform.scheduler.appjson:no_health_path",
+    # A release image's app.json (health checks, first formation, postdeploy): `factory(image)`.
+    "release_manifest": {
+        "docker": "wharf.platform.scheduler.appjson:docker_manifest",
+        "fake": "wharf.platform.scheduler.appjson:no_manifest",
     },
 }
 

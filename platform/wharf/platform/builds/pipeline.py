@@ -18,6 +18,8 @@ from pathlib import Path
 import docker
 import redis
 
+from wharf.platform.app_manifest import AppManifest
+from wharf.platform.builds.app_json import InitialConfig, initial_config, read_manifest
 from wharf.platform.builds.builders import BuildInput, BuiltImage, choose_builder
 from wharf.platform.builds.compile import BuildFailed
 from wharf.platform.builds.heartbeat import beating
@@ -44,6 +46,7 @@ class BuildJob:
     config: dict[str, str]
     version_hint: int
     work_dir: Path
+    first_deploy: bool = False
 
 
 def _unpack_source(job: BuildJob) -> Path:
@@ -56,8 +59,10 @@ def _unpack_source(job: BuildJob) -> Path:
     return source
 
 
-def _build_image(job: BuildJob, settings: Settings, output: BuildOutput) -> BuiltImage:
+def _build_image(job: BuildJob, settings: Settings, output: BuildOutput) -> tuple[BuiltImage, AppManifest]:
     source = _unpack_source(job)
+    manifest = read_manifest(source)
+    initial_config(manifest, job.config, first_deploy=job.first_deploy)  # a missing required var fails fast
     build = BuildInput(
         app_name=job.app_name,
         build_id=job.build_id,
@@ -67,7 +72,7 @@ def _build_image(job: BuildJob, settings: Settings, output: BuildOutput) -> Buil
         work_dir=job.work_dir,
         labels=release_labels(app_name=job.app_name, version=job.version_hint, commit=job.commit),
     )
-    return choose_builder(source, job.config).build(build, settings, output.write)
+    return choose_builder(source, job.config).build(build, settings, output.write), manifest
 
 
 def _load_job(settings: Settings, cipher: ConfigCipher, build_id: int) -> BuildJob:
@@ -85,6 +90,7 @@ def _load_job(settings: Settings, cipher: ConfigCipher, build_id: int) -> BuildJ
             config=current_config(session=session, cipher=cipher, app=app),
             version_hint=app.release_counter + 1,
             work_dir=settings.wharf_data_dir / "builds" / str(build_id),
+            first_deploy=app.current_release_version is None,
         )
 
 
@@ -99,12 +105,19 @@ def _tag_release_image(built_tag: str, app_name: str, version: int) -> str:
 
 
 def _record_release(
-    settings: Settings, cipher: ConfigCipher, job: BuildJob, built: BuiltImage, client: redis.Redis[bytes]
+    settings: Settings,
+    cipher: ConfigCipher,
+    job: BuildJob,
+    built: BuiltImage,
+    manifest: AppManifest,
+    client: redis.Redis[bytes],
+    output: BuildOutput,
 ) -> tuple[int, set[int]]:
     """Create the release and tag its image; returns its version and the versions whose images to keep.
 
     The release is committed "pending": the scheduler deploys it and reports on its deploy stream,
     which is cleared here, before the release can be seen, so a follower never reads a stale one.
+    On the app's first deploy, app.json's `env` fills the config vars that are not set yet.
     """
     with session_scope(settings.resolved_database_url) as session:
         build = session.get(Build, job.build_id)
@@ -112,13 +125,19 @@ def _record_release(
         app = session.get(App, build.app_id)
         assert app is not None
         actor = session.get(User, build.created_by_id) if build.created_by_id else None
+        config = initial_config(
+            manifest,
+            current_config(session=session, cipher=cipher, app=app),
+            first_deploy=app.current_release_version is None,
+        )
+        _report_initial_config(config, output)
         release = create_release(
             session=session,
             cipher=cipher,
             app=app,
             actor=actor,
             description=f"Deploy {job.commit[:7]}",
-            config=current_config(session=session, cipher=cipher, app=app),
+            config=config.config,
             build_id=build.id,
             process_types=dict(built.process_types),
             status="pending",
@@ -137,6 +156,15 @@ def _record_release(
         if app.current_release_version:
             keep.add(app.current_release_version)
         return release.version, keep
+
+
+def _report_initial_config(config: InitialConfig, output: BuildOutput) -> None:
+    if config.generated or config.given:
+        output.write("-----> Setting config vars from app.json (first deploy)")
+    for name in config.generated:
+        output.write(f"       {name}: generated secret")
+    for name in config.given:
+        output.write(f"       {name}: from app.json")
 
 
 def _finish(
@@ -182,8 +210,8 @@ def _build_and_report(settings: Settings, client: redis.Redis[bytes], build_id: 
     end = BuildEnd(status="failed", release_version=None, message="The build failed.")
     try:
         job = _load_job(settings, cipher, build_id)
-        built = _build_image(job, settings, output)
-        version, keep = _record_release(settings, cipher, job, built, client)
+        built, manifest = _build_image(job, settings, output)
+        version, keep = _record_release(settings, cipher, job, built, manifest, client, output)
         wake_scheduler(client, job.app_name)
         collect_old_images(app_name=job.app_name, keep_versions=keep)
         end = BuildEnd(status="succeeded", release_version=version, message=f"Released v{version}")

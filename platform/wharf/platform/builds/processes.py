@@ -9,15 +9,18 @@ from typing import Any
 
 import yaml
 
-PROCFILE_LINE = re.compile(r"^([A-Za-z0-9_-]+):\s*(.+?)\s*$")
+# Heroku's (and foreman's) rule: a process type of letters, digits, `-` and `_` at the start of a line,
+# at most as long as `wharf ps:scale` takes.
+PROCFILE_LINE = re.compile(r"([A-Za-z0-9_-]{1,30}):[ \t]*(\S.*?)\s*")
 
 
 def parse_procfile(text: str) -> dict[str, str]:
-    """`type: command` lines in order; comments and malformed lines are ignored, as Heroku ignores them."""
+    """`type: command` lines in order, a later line for a type winning; comments, blank and malformed
+    lines are ignored, as Heroku ignores them."""
     processes: dict[str, str] = {}
-    for line in text.splitlines():
-        match = PROCFILE_LINE.match(line)
-        if match and not line.lstrip().startswith("#"):
+    for line in text.removeprefix("\ufeff").splitlines():
+        match = PROCFILE_LINE.fullmatch(line)
+        if match:
             processes[match.group(1)] = match.group(2)
     return processes
 

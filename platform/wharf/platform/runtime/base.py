@@ -35,6 +35,8 @@ EXIT_CODE_KILLED = 128 + 9
 CLEAN_EXIT_CODES = frozenset({0, EXIT_CODE_TERMINATED})
 
 OutputCallback = Callable[[bytes], None]
+MIB = 1024 * 1024
+GIB = 1024 * MIB
 
 
 class WharfRuntimeError(Exception):
@@ -73,22 +75,35 @@ class DynoState(enum.StrEnum):
 
 @dataclass(frozen=True)
 class DynoSize:
-    """Resource limits for one dyno; cpu_shares weighs dynos against each other under contention."""
+    """Resource limits for one dyno; cpu_shares weighs dynos against each other under contention.
+
+    `disk_bytes` bounds the dyno's writable filesystem where the storage driver can (see
+    docs/dynos.md); `web_concurrency` is the `WEB_CONCURRENCY` default, Heroku's rule for its Python
+    dynos: 2 processes up to 512 MiB, 4 up to 1 GiB, else two per CPU plus one.
+    """
 
     name: str
     memory_bytes: int
     cpu_shares: int
     nano_cpus: int
     pids_limit: int
+    disk_bytes: int = 0
+
+    @property
+    def web_concurrency(self) -> int:
+        if self.memory_bytes <= 512 * MIB:
+            return 2
+        if self.memory_bytes <= 1024 * MIB:
+            return 4
+        return 2 * max(1, self.nano_cpus // 1_000_000_000) + 1
 
 
-MIB = 1024 * 1024
 SIZES: dict[str, DynoSize] = {
     size.name: size
     for size in (
-        DynoSize("basic", 512 * MIB, cpu_shares=256, nano_cpus=1_000_000_000, pids_limit=256),
-        DynoSize("standard", 1024 * MIB, cpu_shares=512, nano_cpus=1_000_000_000, pids_limit=512),
-        DynoSize("performance", 2048 * MIB, cpu_shares=1024, nano_cpus=2_000_000_000, pids_limit=4096),
+        DynoSize("basic", 512 * MIB, 256, nano_cpus=1_000_000_000, pids_limit=256, disk_bytes=GIB),
+        DynoSize("standard", 1024 * MIB, 512, nano_cpus=1_000_000_000, pids_limit=512, disk_bytes=2 * GIB),
+        DynoSize("performance", 2048 * MIB, 1024, nano_cpus=2 * 10**9, pids_limit=4096, disk_bytes=4 * GIB),
     )
 }
 DEFAULT_SIZE = "basic"
@@ -112,8 +127,9 @@ class DynoSpec:
     """Everything needed to start one dyno of one release.
 
     `command` is either an argv list run as is, or a Procfile-style string run by `/bin/sh -c`.
+    The root filesystem is writable and ephemeral, as on Heroku: writes vanish with the dyno.
     `scratch_paths` become empty tmpfs mounts; `writable_paths` become per-dyno volumes seeded
-    with the image's content there (for stacks that write into `/app`), both under a read-only root.
+    with the image's content there, for a spec that asks for a read-only root.
     """
 
     app: str
@@ -128,7 +144,7 @@ class DynoSpec:
     network: str | None = None
     labels: Mapping[str, str] = field(default_factory=dict)
     user: str | None = None
-    read_only_root: bool = True
+    read_only_root: bool = False
     scratch_paths: tuple[str, ...] = (DYNO_TMP,)
     writable_paths: tuple[str, ...] = ()
 
@@ -162,8 +178,12 @@ class DynoSpec:
         return self.command if isinstance(self.command, str) else " ".join(self.command)
 
     def environment(self) -> dict[str, str]:
-        """Config vars plus PORT and DYNO, which the platform owns and a config var cannot override."""
-        return {**self.env, "PORT": str(self.port), "DYNO": self.dyno}
+        """Config vars plus PORT and DYNO, which the platform owns and a config var cannot override.
+
+        `WEB_CONCURRENCY` comes from the dyno size unless the app's config sets it.
+        """
+        defaults = {"WEB_CONCURRENCY": str(size_named(self.size).web_concurrency)}
+        return {**defaults, **self.env, "PORT": str(self.port), "DYNO": self.dyno}
 
     def all_labels(self) -> dict[str, str]:
         """The labels every managed container carries; reconciliation queries nothing else."""

@@ -1,13 +1,16 @@
 """Runs dynos as hardened containers on the local Docker Engine.
 
 Hardening follows the CIS Docker Benchmark: a non-root user, no-new-privileges, every capability
-dropped, pids/memory/CPU limits, a read-only root, one bridge network per app (Docker's isolation
-rules drop traffic between bridges), no restart policy (the reconciler restarts with backoff) and
-never the Docker socket.
+dropped, pids/memory/CPU limits, one bridge network per app (Docker's isolation rules drop traffic
+between bridges), no restart policy (the reconciler restarts with backoff) and never the Docker
+socket. The root filesystem is writable and ephemeral, as a Heroku dyno's is; its size is bounded
+with `--storage-opt size` where the storage driver supports it (overlay2 on xfs with pquota,
+btrfs, zfs), and memory-backed `/tmp` counts against the dyno's memory limit.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import secrets
 import threading
@@ -55,6 +58,24 @@ ROOT_USERS = frozenset({"", "root", "0"})
 SCRATCH_MOUNT_OPTIONS = "rw,nosuid,nodev,mode=1777"
 LOG_CONFIG = LogConfig(type="json-file", config={"max-size": "10m", "max-file": "3"})
 UNSET_DOCKER_TIME = "0001-01-01T00:00:00Z"
+HOSTNAME_MAX = 63
+# Storage drivers whose writable layer takes a size limit; overlay2 only on xfs mounted with pquota.
+SIZED_DRIVERS = frozenset({"btrfs", "zfs", "devicemapper"})
+
+log = logging.getLogger(__name__)
+
+
+def disk_limit_supported(info: Mapping[str, Any]) -> bool:
+    """Whether `docker info` describes a storage driver that can bound a container's writable layer.
+
+    overlay2 needs its backing filesystem to be xfs with project quotas, which `docker info` does not
+    show; the first container created finds out (see DockerRuntime._storage_options).
+    """
+    driver = str(info.get("Driver", ""))
+    if driver in SIZED_DRIVERS:
+        return True
+    status = {str(key): str(value) for key, value in info.get("DriverStatus") or []}
+    return driver == "overlay2" and status.get("Backing Filesystem") == "xfs"
 
 
 class DockerRuntime:
@@ -65,6 +86,7 @@ class DockerRuntime:
         # The labels every dyno of this runtime carries and every query filters on.
         self._scope = {LABEL_MANAGED: "1", **({LABEL_INSTALLATION: installation} if installation else {})}
         self._host_nano_cpus: int | None = None
+        self._disk_limits: bool | None = None
 
     # networks
 
@@ -235,38 +257,66 @@ class DockerRuntime:
             raise
         return attached
 
+    @property
+    def disk_limits(self) -> bool:
+        """Whether dynos' writable filesystems are size-bounded on this host."""
+        if self._disk_limits is None:
+            self._disk_limits = disk_limit_supported(self._client.info())
+            if not self._disk_limits:
+                log.warning(
+                    "dyno disk sizes are not enforced: Docker's storage driver cannot bound a container's "
+                    "writable layer here (overlay2 needs /var/lib/docker on xfs mounted with pquota)"
+                )
+        return self._disk_limits
+
     def _create(self, spec: DynoSpec, *, interactive: bool = False) -> Container:
         """Create the container without starting it, and without ever pulling its image."""
-        size = size_named(spec.size)
+        options = self._container_options(spec, interactive=interactive)
+        if self.disk_limits:
+            try:
+                disk = {"size": str(size_named(spec.size).disk_bytes)}
+                return self._create_with(options | {"storage_opt": disk})
+            except docker.errors.APIError as error:
+                if "storage-opt" not in str(error.explanation) and "quota" not in str(error.explanation):
+                    raise
+                log.warning("dyno disk sizes are not enforced: %s", error.explanation)
+                self._disk_limits = False
+        return self._create_with(options)
+
+    def _create_with(self, options: dict[str, Any]) -> Container:
         try:
-            container: Container = self._client.containers.create(
-                image=spec.image,
-                command=spec.argv,
-                name=f"{spec.name}.v{spec.release}.{secrets.token_hex(3)}",
-                hostname=f"{spec.process_type}-{spec.number}",
-                environment=spec.environment(),
-                labels={**spec.all_labels(), **self._scope},
-                user=self._user_for(spec),
-                network=spec.network_name,
-                init=True,
-                restart_policy={"Name": "no"},
-                security_opt=["no-new-privileges"],
-                cap_drop=["ALL"],
-                pids_limit=size.pids_limit,
-                mem_limit=size.memory_bytes,
-                memswap_limit=size.memory_bytes,
-                cpu_shares=size.cpu_shares,
-                nano_cpus=min(size.nano_cpus, self._host_cpu_limit()),
-                read_only=spec.read_only_root,
-                tmpfs={path: SCRATCH_MOUNT_OPTIONS for path in spec.scratch_paths},
-                mounts=[Mount(target=path, source=None, type="volume") for path in spec.writable_paths],
-                log_config=LOG_CONFIG,
-                tty=interactive,
-                stdin_open=interactive,
-            )
+            container: Container = self._client.containers.create(**options)
         except docker.errors.ImageNotFound as error:
-            raise ImageNotFound(spec.image) from error
+            raise ImageNotFound(options["image"]) from error
         return container
+
+    def _container_options(self, spec: DynoSpec, *, interactive: bool) -> dict[str, Any]:
+        size = size_named(spec.size)
+        return {
+            "image": spec.image,
+            "command": spec.argv,
+            "name": f"{spec.name}.v{spec.release}.{secrets.token_hex(3)}",
+            "hostname": f"{spec.process_type}-{spec.number}"[-HOSTNAME_MAX:].lstrip("-_"),
+            "environment": spec.environment(),
+            "labels": {**spec.all_labels(), **self._scope},
+            "user": self._user_for(spec),
+            "network": spec.network_name,
+            "init": True,
+            "restart_policy": {"Name": "no"},
+            "security_opt": ["no-new-privileges"],
+            "cap_drop": ["ALL"],
+            "pids_limit": size.pids_limit,
+            "mem_limit": size.memory_bytes,
+            "memswap_limit": size.memory_bytes,
+            "cpu_shares": size.cpu_shares,
+            "nano_cpus": min(size.nano_cpus, self._host_cpu_limit()),
+            "read_only": spec.read_only_root,
+            "tmpfs": {path: SCRATCH_MOUNT_OPTIONS for path in spec.scratch_paths},
+            "mounts": [Mount(target=path, source=None, type="volume") for path in spec.writable_paths],
+            "log_config": LOG_CONFIG,
+            "tty": interactive,
+            "stdin_open": interactive,
+        }
 
     def _user_for(self, spec: DynoSpec) -> str:
         """The spec's user, else the image's own non-root user, else uid 1000; never root."""

@@ -1,50 +1,35 @@
-"""The web health check path an app declares in its app.json, read from the release image.
+"""The app.json of a release, read from its image: healthchecks, first formation and postdeploy.
 
-The format is dokku's: `{"healthchecks": {"web": [{"type": "startup", "path": "/health"}]}}`;
-a plain `{"healthcheck": {"path": "/health"}}` is accepted too. Without one, the check is a TCP connect.
+The format is Dokku's and Heroku's (see wharf.platform.app_manifest); the build has already refused
+an app.json that does not parse, so a failure here only logs and leaves the release without one.
 """
 
 from __future__ import annotations
 
 import functools
 import io
-import json
 import logging
 import tarfile
-from typing import Any
 
 import docker
 import docker.errors
+
+from wharf.platform.app_manifest import EMPTY, MAX_APP_JSON_BYTES, AppJsonError, AppManifest, parse_app_json
 
 log = logging.getLogger(__name__)
 APP_JSON = "/app/app.json"
 
 
-def health_path_from(document: Any) -> str | None:
-    if not isinstance(document, dict):
-        return None
-    checks = (
-        (document.get("healthchecks") or {}).get("web")
-        if isinstance(document.get("healthchecks"), dict)
-        else None
-    )
-    candidates = list(checks) if isinstance(checks, list) else []
-    if isinstance(document.get("healthcheck"), dict):
-        candidates.append(document["healthcheck"])
-    for check in candidates:
-        path = check.get("path") if isinstance(check, dict) else None
-        if isinstance(path, str) and path.startswith("/"):
-            return path
-    return None
-
-
 def _read_file(client: docker.DockerClient, image: str, path: str) -> bytes | None:
+    """A regular file of the image, at most MAX_APP_JSON_BYTES; None when absent or not a file."""
     container = client.containers.create(image, command=["true"], network_disabled=True)
     try:
         stream, _stat = container.get_archive(path)
         with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as archive:
             member = archive.next()
-            handle = archive.extractfile(member) if member is not None else None
+            if member is None or not member.isfile() or member.size > MAX_APP_JSON_BYTES:
+                return None
+            handle = archive.extractfile(member)
             return handle.read() if handle is not None else None
     except docker.errors.NotFound:
         return None
@@ -52,20 +37,19 @@ def _read_file(client: docker.DockerClient, image: str, path: str) -> bytes | No
         container.remove(force=True)
 
 
-def no_health_path(image: str) -> str | None:
-    """Fake releases carry no app.json: their dynos are ready once started."""
-    return None
+def no_manifest(image: str) -> AppManifest:
+    """Fake releases carry no app.json: no checks, formation or postdeploy."""
+    return EMPTY
 
 
 @functools.lru_cache(maxsize=256)
-def docker_health_path(image: str) -> str | None:
+def docker_manifest(image: str) -> AppManifest:
     """Images are immutable per release, so the answer is cached by image name."""
     client = docker.from_env()
     try:
-        raw = _read_file(client, image, APP_JSON)
-        return health_path_from(json.loads(raw)) if raw else None
-    except (docker.errors.APIError, ValueError) as error:
+        return parse_app_json(_read_file(client, image, APP_JSON))
+    except (docker.errors.APIError, AppJsonError) as error:
         log.warning("cannot read %s from %s: %s", APP_JSON, image, error)
-        return None
+        return EMPTY
     finally:
         client.close()

@@ -1,9 +1,10 @@
 """Deploying a release: the release phase, then a rolling replacement that never drops a request.
 
-The new release's dynos start next to the old ones, must be ready (web: bind $PORT and pass the
-health check) within the boot timeout, and only then does the router switch to them. The old dynos
-leave routing first, drain, and are stopped. Any failure before the switch removes the new dynos
-and leaves the old release serving, untouched.
+The new release's dynos start next to the old ones and must be ready (web: bind $PORT within the
+boot timeout, or pass app.json's healthchecks within their attempts) before the router switches to
+them. The old dynos leave routing first, drain, and are stopped. Any failure before the switch
+removes the new dynos and leaves the old release serving, untouched. On the app's first deploy,
+app.json's formation applies first and its postdeploy script runs once the release is live.
 """
 
 from __future__ import annotations
@@ -12,13 +13,15 @@ import logging
 import time
 from collections.abc import Callable
 
+from wharf.platform.app_manifest import AppManifest, HealthCheck
 from wharf.platform.progress import DeployOutput
 from wharf.platform.routing import wait_until_served
-from wharf.platform.runtime.base import Dyno, DynoNotFound
+from wharf.platform.runtime.base import DEFAULT_SIZE, Dyno, DynoNotFound
 from wharf.platform.scheduler import desired
 from wharf.platform.scheduler.desired import RELEASE_PROCESS, AppTarget, ReleaseTarget
 from wharf.platform.scheduler.dynos import formation_spec, is_oneoff, oneoff_spec
 from wharf.platform.scheduler.fleet import Fleet
+from wharf.platform.scheduler.health import check_failure
 
 log = logging.getLogger(__name__)
 # How long a deploy waits for the router to serve its new dynos (nginx reloads in well under one).
@@ -43,11 +46,12 @@ class Deployer:
         output = DeployOutput(self.fleet.redis, target.name, release.version)
         serving = f"v{target.current.version} keeps serving" if target.current else "nothing was running"
         started: list[Dyno] = []
+        manifest = self.fleet.options.manifest_for(release.image)
         try:
             self._clear_leftovers(target.name, release.version)
             self._release_phase(target.name, release, output)
-            target = self._with_first_formation(target)
-            started = self._launch(target, release, output)
+            target = self._with_first_formation(target, manifest, output)
+            started = self._launch(target, release, manifest, output)
             desired.record_deploy(
                 self.database_url,
                 target.app_id,
@@ -67,6 +71,8 @@ class Deployer:
             output.finish("failed", f"{failure} v{release.version} is not deployed; {serving}.")
             return False
         self._switch(target.name, release.version, [d for d in started if d.process_type == "web"])
+        if target.current is None and manifest.postdeploy:
+            self._postdeploy(target.name, release, manifest.postdeploy, output)
         output.finish("succeeded", f"Deployed v{release.version}")
         return True
 
@@ -80,10 +86,25 @@ class Deployer:
         if not command:
             return
         output.write("-----> Running release command...")
+        code = self._run_oneoff(app, release, command, RELEASE_PROCESS, output)
+        if code != 0:
+            raise DeployFailed(f"The release command failed with exit code {code}.")
+
+    def _postdeploy(self, app: str, release: ReleaseTarget, command: str, output: DeployOutput) -> None:
+        """app.json's scripts.postdeploy, once, after the app's first release went live."""
+        output.write("-----> Running postdeploy script (first deploy)...")
+        code = self._run_oneoff(app, release, command, "postdeploy", output)
+        if code != 0:
+            output.write(
+                f" !     The postdeploy script failed with exit code {code}; v{release.version} is live."
+            )
+
+    def _run_oneoff(
+        self, app: str, release: ReleaseTarget, command: str, kind: str, output: DeployOutput
+    ) -> int:
+        """Run a one-off dyno to its end, its output relayed line by line to the push."""
         self.fleet.runtime.ensure_network(app)
-        spec = oneoff_spec(
-            app, release, command, process_type=RELEASE_PROCESS, launcher=self.fleet.options.launcher
-        )
+        spec = oneoff_spec(app, release, command, process_type=kind, launcher=self.fleet.options.launcher)
         pending = b""
 
         def relay(chunk: bytes) -> None:
@@ -97,17 +118,33 @@ class Deployer:
         )
         if pending.strip():
             output.write("       " + pending.decode(errors="replace"))
-        if code != 0:
-            raise DeployFailed(f"The release command failed with exit code {code}.")
+        return code
 
-    def _with_first_formation(self, target: AppTarget) -> AppTarget:
+    def _with_first_formation(
+        self, target: AppTarget, manifest: AppManifest, output: DeployOutput
+    ) -> AppTarget:
+        """Heroku's first formation: web=1 when there is a web process, then app.json's `formation`."""
         release = target.pending
-        if target.first_deploy and release is not None and "web" in release.process_types:
-            desired.scale_first_web_dyno(self.database_url, target.app_id)
-            return self.reload_target(target.name) or target
-        return target
+        if not target.first_deploy or release is None:
+            return target
+        wanted = {"web": desired.ProcessTarget(1, DEFAULT_SIZE)} if "web" in release.process_types else {}
+        for kind, process in manifest.formation.items():
+            if kind not in release.process_types:
+                output.write(
+                    f" !     app.json's formation names {kind}, which the Procfile does not declare."
+                )
+                continue
+            base = wanted.get(kind, desired.ProcessTarget(0, DEFAULT_SIZE))
+            quantity = base.quantity if process.quantity is None else process.quantity
+            wanted[kind] = desired.ProcessTarget(quantity, process.size or base.size)
+        if not wanted:
+            return target
+        desired.set_first_formation(self.database_url, target.app_id, wanted)
+        return self.reload_target(target.name) or target
 
-    def _launch(self, target: AppTarget, release: ReleaseTarget, output: DeployOutput) -> list[Dyno]:
+    def _launch(
+        self, target: AppTarget, release: ReleaseTarget, manifest: AppManifest, output: DeployOutput
+    ) -> list[Dyno]:
         options = self.fleet.options
         specs = [
             formation_spec(target.name, release, kind, number, process.size, launcher=options.launcher)
@@ -124,12 +161,49 @@ class Deployer:
             self.fleet.retire(started, drain=False)
             raise DeployFailed(f"A dyno could not be started: {failures[0]}.")
         try:
-            return self._wait_until_ready(started, options.health_path_for(release.image))
+            if not manifest.web_checks:
+                return self._wait_until_ready(started, None)
+            others = self._wait_until_ready([d for d in started if d.process_type != "web"], None)
+            web = [
+                self._pass_checks(d, manifest.web_checks, output) for d in started if d.process_type == "web"
+            ]
+            return [*web, *others]
         except DeployFailed:
             self.fleet.retire(started, drain=False)
             raise
 
-    def _wait_until_ready(self, dynos: list[Dyno], health_path: str | None) -> list[Dyno]:
+    def _pass_checks(self, dyno: Dyno, checks: tuple[HealthCheck, ...], output: DeployOutput) -> Dyno:
+        """Dokku's semantics: wait initialDelay, then up to `attempts` tries, `wait` seconds apart."""
+        output.write(f"-----> Checking {dyno.dyno}: " + ", ".join(c.path for c in checks))
+        for check in checks:
+            time.sleep(check.initial_delay)
+            reason = ""
+            for attempt in range(1, check.attempts + 1):
+                dyno = self._still_running(dyno)
+                reason = check_failure(dyno.address, check) or ""
+                if not reason:
+                    break
+                output.write(f"       {check.path}: attempt {attempt} of {check.attempts} failed: {reason}")
+                if attempt < check.attempts:
+                    time.sleep(check.wait)
+            if reason:
+                raise DeployFailed(
+                    f"{dyno.dyno} failed its health check {check.path} "
+                    f"after {check.attempts} attempts ({reason})."
+                )
+        self.fleet.mark_healthy(dyno)
+        return dyno
+
+    def _still_running(self, dyno: Dyno) -> Dyno:
+        try:
+            current = self.fleet.runtime.get_dyno(dyno.id)
+        except DynoNotFound:
+            raise DeployFailed(f"{dyno.dyno} disappeared while booting.") from None
+        if not current.running:
+            raise DeployFailed(f"{current.dyno} crashed while booting (exit code {current.exit_code}).")
+        return current
+
+    def _wait_until_ready(self, dynos: list[Dyno], health_check: HealthCheck | None) -> list[Dyno]:
         deadline = time.monotonic() + self.fleet.options.boot_timeout
         waiting = {d.id: d for d in dynos}
         ready: dict[str, Dyno] = {}
@@ -141,12 +215,12 @@ class Deployer:
                     raise DeployFailed(f"{waiting[dyno_id].dyno} disappeared while booting.") from None
                 if not dyno.running:
                     raise DeployFailed(f"{dyno.dyno} crashed while booting (exit code {dyno.exit_code}).")
-                if self.fleet.ready(dyno, health_path):
+                if self.fleet.ready(dyno, health_check):
                     ready[dyno_id] = dyno
                     del waiting[dyno_id]
             if waiting and time.monotonic() > deadline:
                 names = ", ".join(sorted(d.dyno for d in waiting.values()))
-                check = f"answer {health_path}" if health_path else "bind $PORT"
+                check = f"answer {health_check.path}" if health_check else "bind $PORT"
                 raise DeployFailed(f"{names} did not {check} within {self.fleet.options.boot_timeout:.0f} s.")
             if waiting:
                 time.sleep(self.fleet.options.probe_interval / 2)

@@ -119,12 +119,15 @@ def load_target(database_url: str, cipher: ConfigCipher, app_name: str) -> AppTa
         return None if app is None else _app_target(session, cipher, app)
 
 
-def scale_first_web_dyno(database_url: str, app_id: int) -> None:
-    """Heroku scales web to one on an app's first deploy of a release with a web process."""
+def set_first_formation(database_url: str, app_id: int, wanted: dict[str, ProcessTarget]) -> None:
+    """An app's first formation (web=1 as on Heroku, then app.json's), unless one exists by now."""
     with session_scope(database_url) as session:
         exists = session.scalar(select(Formation).where(Formation.app_id == app_id).limit(1))
         if exists is None:
-            session.add(Formation(app_id=app_id, process_type="web", quantity=1, size="basic"))
+            for kind, process in sorted(wanted.items()):
+                session.add(
+                    Formation(app_id=app_id, process_type=kind, quantity=process.quantity, size=process.size)
+                )
 
 
 def record_deploy(database_url: str, app_id: int, version: int, *, succeeded: bool, message: str) -> None:

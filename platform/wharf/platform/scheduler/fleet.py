@@ -16,6 +16,7 @@ from typing import Any
 
 import redis
 
+from wharf.platform.app_manifest import EMPTY, AppManifest, HealthCheck
 from wharf.platform.routing import set_app_backends
 from wharf.platform.runtime.base import Dyno, DynoNotFound, DynoSpec, NetworkInUse, Runtime
 from wharf.platform.scheduler.dynos import LAUNCHER
@@ -37,7 +38,12 @@ class SchedulerOptions:
     release_phase_timeout: float = 3600.0
     probe_interval: float = 0.2
     launcher: Sequence[str] = LAUNCHER
-    health_path_for: Callable[[str], str | None] = field(default=lambda _image: None)
+    manifest_for: Callable[[str], AppManifest] = field(default=lambda _image: EMPTY)
+
+    def health_check_for(self, image: str) -> HealthCheck | None:
+        """The web check that readiness between deploys uses: the first of app.json's, if any."""
+        checks = self.manifest_for(image).web_checks
+        return checks[0] if checks else None
 
 
 def backend_of(dyno: Dyno) -> dict[str, Any]:
@@ -78,7 +84,7 @@ class Fleet:
 
         return list(self._pool.map(start_one, specs))
 
-    def ready(self, dyno: Dyno, health_path: str | None) -> bool:
+    def ready(self, dyno: Dyno, check: HealthCheck | None) -> bool:
         """Web dynos are ready once they pass the health check; other dynos once they run."""
         if not dyno.running:
             self.forget(dyno.id)
@@ -88,11 +94,15 @@ class Fleet:
         with self._lock:
             if dyno.id in self._healthy:
                 return True
-        if probe(dyno.address, health_path):
-            with self._lock:
-                self._healthy.add(dyno.id)
+        path, content = (check.path, check.content) if check else (None, "")
+        if probe(dyno.address, path, content=content):
+            self.mark_healthy(dyno)
             return True
         return False
+
+    def mark_healthy(self, dyno: Dyno) -> None:
+        with self._lock:
+            self._healthy.add(dyno.id)
 
     def boot_overdue(self, dyno: Dyno) -> bool:
         if dyno.started_at is None:

@@ -12,6 +12,7 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from wharf.platform.app_manifest import HealthCheck
 from wharf.platform.runtime.base import Dyno, DynoSpec
 from wharf.platform.scheduler.desired import AppTarget, ProcessTarget, ReleaseTarget
 from wharf.platform.scheduler.dynos import (
@@ -106,12 +107,12 @@ class AppReconciler:
         slots = _group_slots([d for d in live if not never_started(d)], release, wanted, plan)
         if release is None:
             return plan
-        health_path = self.fleet.options.health_path_for(release.image)
+        health_check = self.fleet.options.health_check_for(release.image)
         for kind, process in sorted(wanted.items()):
             for number in range(1, process.quantity + 1):
                 slot = SlotTarget(app=target.name, release=release, kind=kind, number=number, process=process)
                 group = slots.get((kind, number), [])
-                self._plan_slot(slot, group, restarts=restarts, health_path=health_path, plan=plan)
+                self._plan_slot(slot, group, restarts=restarts, health_check=health_check, plan=plan)
         return plan
 
     def _plan_slot(
@@ -120,7 +121,7 @@ class AppReconciler:
         group: list[Dyno],
         *,
         restarts: dict[str, float],
-        health_path: str | None,
+        health_check: HealthCheck | None,
         plan: PassPlan,
     ) -> None:
         """Decide for one slot: keep its ready dyno, restart a crashed one after its backoff, or start one."""
@@ -131,14 +132,14 @@ class AppReconciler:
         running = sorted((d for d in fresh if d.running), key=_age_key)
         stopped = sorted((d for d in fresh if not d.running), key=_finished_key)
         if running:
-            if self._keep_running(slot, running, stopped, old_serving, health_path, plan):
+            if self._keep_running(slot, running, stopped, old_serving, health_check, plan):
                 return
         elif stopped:
             self._restart_stopped(slot, stopped, plan)
         else:
             plan.starts.append(self._spec(slot))
         if slot.kind == "web":
-            plan.routed.extend(d for d in old_serving if self.fleet.ready(d, health_path))
+            plan.routed.extend(d for d in old_serving if self.fleet.ready(d, health_check))
 
     def _keep_running(
         self,
@@ -146,14 +147,14 @@ class AppReconciler:
         running: list[Dyno],
         stopped: list[Dyno],
         old_serving: list[Dyno],
-        health_path: str | None,
+        health_check: HealthCheck | None,
         plan: PassPlan,
     ) -> bool:
         """Keep the oldest running dyno; True once it is ready, so the old ones it replaces can go."""
         keeper, *extra = running
         plan.retire.extend(extra)
         plan.remove_now.extend(stopped)
-        if not self._ready(keeper, health_path, plan):
+        if not self._ready(keeper, health_check, plan):
             return False
         plan.retire.extend(old_serving)
         if slot.kind == "web":
@@ -182,8 +183,8 @@ class AppReconciler:
             launcher=self.fleet.options.launcher,
         )
 
-    def _ready(self, dyno: Dyno, health_path: str | None, plan: PassPlan) -> bool:
-        if self.fleet.ready(dyno, health_path):
+    def _ready(self, dyno: Dyno, health_check: HealthCheck | None, plan: PassPlan) -> bool:
+        if self.fleet.ready(dyno, health_check):
             return True
         if self.fleet.boot_overdue(dyno):
             self.fleet.kill(dyno)

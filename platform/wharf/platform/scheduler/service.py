@@ -12,6 +12,7 @@ from typing import cast
 import redis
 
 from wharf.platform.addons.upkeep import run_addon_upkeep
+from wharf.platform.app_manifest import AppManifest
 from wharf.platform.implementations import choose
 from wharf.platform.runtime import get_runtime
 from wharf.platform.scheduler.fleet import SchedulerOptions
@@ -24,9 +25,9 @@ log = logging.getLogger(__name__)
 
 def build_scheduler(settings: Settings, options: SchedulerOptions | None = None) -> Scheduler:
     options = options or SchedulerOptions()
-    chosen = choose("release_health_path", settings.wharf_runtime)
-    health_path_for = cast("Callable[[str], str | None]", chosen)
-    options = dataclasses.replace(options, health_path_for=health_path_for)
+    chosen = choose("release_manifest", settings.wharf_runtime)
+    manifest_for = cast("Callable[[str], AppManifest]", chosen)
+    options = dataclasses.replace(options, manifest_for=manifest_for)
     return Scheduler(
         runtime=get_runtime(settings.wharf_runtime, installation=settings.installation_id),
         client=redis.Redis.from_url(settings.resolved_redis_url),

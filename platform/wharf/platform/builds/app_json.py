@@ -1,0 +1,78 @@
+"""app.json at build time: read from the pushed source, and its `env` applied on an app's first deploy."""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+from wharf.platform.app_manifest import MAX_APP_JSON_BYTES, AppJsonError, AppManifest, parse_app_json
+from wharf.platform.builds.compile import BuildFailed
+
+
+def read_tenant_file(path: Path, limit: int) -> bytes | None:
+    """A file of the pushed tree, never through a symlink and at most `limit` bytes; None if absent."""
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except FileNotFoundError:
+        return None
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise BuildFailed(f"{path.name} is a symbolic link; commit the file itself.") from None
+        raise
+    with os.fdopen(descriptor, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            raise BuildFailed(f"{path.name} is not a regular file.")
+        data = handle.read(limit + 1)
+    if len(data) > limit:
+        raise BuildFailed(f"{path.name} is larger than {limit // 1024} KiB.")
+    return data
+
+
+def read_manifest(source: Path) -> AppManifest:
+    """The app.json at the root of the pushed source; a broken one fails the build, saying why."""
+    try:
+        return parse_app_json(read_tenant_file(source / "app.json", MAX_APP_JSON_BYTES))
+    except AppJsonError as error:
+        raise BuildFailed(str(error)) from None
+
+
+@dataclass(frozen=True)
+class InitialConfig:
+    config: dict[str, str]
+    generated: tuple[str, ...] = ()
+    given: tuple[str, ...] = ()
+
+
+def initial_config(manifest: AppManifest, config: dict[str, str], *, first_deploy: bool) -> InitialConfig:
+    """Config with app.json's `env` filled in where unset, on the first deploy only (as Heroku does).
+
+    A required var with neither a value nor a generator must be set before the first push.
+    """
+    if not first_deploy:
+        return InitialConfig(config=dict(config))
+    missing = [
+        v.name
+        for v in manifest.env
+        if v.required and v.value is None and not v.generator and v.name not in config
+    ]
+    if missing:
+        names = " ".join(f"{name}=..." for name in missing)
+        raise BuildFailed(
+            "app.json requires config vars that are not set: "
+            f"set them with `wharf config:set {names}` and push again."
+        )
+    filled = dict(config)
+    generated: list[str] = []
+    given: list[str] = []
+    for var in manifest.env:
+        if var.name in filled:
+            continue
+        value = var.initial_value()
+        if value is None:
+            continue
+        filled[var.name] = value
+        (generated if var.generator else given).append(var.name)
+    return InitialConfig(config=filled, generated=tuple(generated), given=tuple(given))

@@ -22,6 +22,7 @@ from wharf.router.routes import HOSTNAME, AppRoute, RouteTable, TlsCertificate
 logger = logging.getLogger(__name__)
 
 ERROR_PAGES = ("not-found", "no-web-dynos", "application-error", "timeout", "maintenance")
+API_UPSTREAM = re.compile(r"[A-Za-z0-9.-]{1,253}:[0-9]{1,5}|\[[0-9A-Fa-f:.]+\]:[0-9]{1,5}")
 INSTANCE = re.compile(r"[0-9a-f]{8,32}")
 # nginx's upstream timings under a second ("0.000" .. "0.999") and their log form ("0ms" .. "999ms").
 SUBSECOND_TIMES = tuple((f"0.{ms:03d}", f"{ms}ms") for ms in range(1000))
@@ -44,6 +45,9 @@ class RouterSettings:
     shutdown_timeout: int = 120
     log_flush_ms: int = 250
     listen_ipv6: bool = False
+    # The API, dashboard and git endpoint, proxied over HTTPS at this hostname (HTTP redirects there).
+    api_hostname: str | None = None
+    api_upstream: str | None = None
 
 
 @dataclass(frozen=True)
@@ -150,9 +154,14 @@ def _environment() -> jinja2.Environment:
     return environment
 
 
-def _app_hostnames(table: RouteTable, domain: str) -> dict[str, list[str]]:
-    """Hostnames per app: ``<app>.<domain>`` first, then custom domains nobody else already has."""
+def _app_hostnames(table: RouteTable, domain: str, reserved: str | None = None) -> dict[str, list[str]]:
+    """Hostnames per app: ``<app>.<domain>`` first, then custom domains nobody else already has.
+
+    ``reserved`` (the API hostname) belongs to no app.
+    """
     claimed = {f"{route.app}.{domain}": route.app for route in table.apps}
+    if reserved is not None:
+        claimed[reserved] = "the Wharf API"
     hostnames = {route.app: [f"{route.app}.{domain}"] for route in table.apps}
     for route in table.apps:
         for hostname in route.hostnames:
@@ -165,15 +174,15 @@ def _app_hostnames(table: RouteTable, domain: str) -> dict[str, list[str]]:
 
 
 def plan_servers(
-    table: RouteTable, domain: str
+    table: RouteTable, domain: str, reserved: str | None = None
 ) -> tuple[list[ServerBlock], list[ServerBlock], list[ServerBlock]]:
     """Split each app's hostnames into plain HTTP, HTTP-to-HTTPS redirect and HTTPS server blocks."""
     http_servers: list[ServerBlock] = []
     redirect_servers: list[ServerBlock] = []
     tls_servers: list[ServerBlock] = []
-    hostnames_by_app = _app_hostnames(table, domain)
+    hostnames_by_app = _app_hostnames(table, domain, reserved)
     for route in table.apps:
-        hostnames = hostnames_by_app[route.app]
+        hostnames = [h for h in hostnames_by_app[route.app] if h != reserved]
         certs = {c.hostname: c for c in route.tls if c.hostname in hostnames and certificate_usable(c)}
         redirected = [h for h in hostnames if h in certs and certs[h].redirect_http]
         served = [h for h in hostnames if h not in redirected]
@@ -186,6 +195,18 @@ def plan_servers(
             block.hostnames.append(hostname)
         tls_servers.extend(by_pair.values())
     return [s for s in http_servers if s.hostnames], redirect_servers, tls_servers
+
+
+def _api_server(settings: RouterSettings, cert: TlsCertificate | None) -> ServerBlock | None:
+    """The API's HTTPS server, when an API hostname, its address and a usable certificate are given."""
+    if settings.api_hostname is None or settings.api_upstream is None or cert is None:
+        return None
+    if not HOSTNAME.match(settings.api_hostname) or not API_UPSTREAM.fullmatch(settings.api_upstream):
+        raise ValueError(f"API hostname {settings.api_hostname!r} or address {settings.api_upstream!r} is invalid")
+    if not certificate_usable(cert):
+        return None
+    route = AppRoute(app="wharf-api")
+    return ServerBlock(route=route, hostnames=[settings.api_hostname], cert=cert)
 
 
 def _dyno_names(table: RouteTable) -> dict[str, str]:
@@ -203,7 +224,12 @@ def new_router_instance() -> str:
 
 
 def render_nginx_config(
-    table: RouteTable, settings: RouterSettings, paths: RouterPaths, *, instance: str
+    table: RouteTable,
+    settings: RouterSettings,
+    paths: RouterPaths,
+    *,
+    instance: str,
+    api_cert: TlsCertificate | None = None,
 ) -> str:
     """The full nginx.conf serving ``table`` for the router called ``instance``.
 
@@ -216,7 +242,9 @@ def render_nginx_config(
         raise ValueError(f"router instance {instance!r} must be 8-32 lowercase hex digits")
     if not HOSTNAME.match(settings.domain):
         raise ValueError(f"WHARF_DOMAIN {settings.domain!r} is not a valid hostname")
-    http_servers, redirect_servers, tls_servers = plan_servers(table, settings.domain)
+    api_server = _api_server(settings, api_cert)
+    reserved = settings.api_hostname if api_server is not None else None
+    http_servers, redirect_servers, tls_servers = plan_servers(table, settings.domain, reserved)
     template = _environment().get_template("nginx.conf.j2")
     return template.render(
         generation=table.generation,
@@ -228,6 +256,8 @@ def render_nginx_config(
         http_servers=http_servers,
         redirect_servers=redirect_servers,
         tls_servers=tls_servers,
+        api_server=api_server,
+        https_enabled=bool(tls_servers) or api_server is not None,
         dynos=_dyno_names(table),
         subsecond_times=SUBSECOND_TIMES,
         https_port_suffix="" if settings.https_port == 443 else f":{settings.https_port}",

@@ -62,7 +62,9 @@ class RouterController:
             self.acme.request(table)
             served = with_issued_certificates(table, self.acme.issued(table))
         served, api_cert = self._with_default_certificates(served)
-        text = render_nginx_config(served, self.settings, self.paths, instance=self.instance, api_cert=api_cert)
+        text = render_nginx_config(
+            served, self.settings, self.paths, instance=self.instance, api_cert=api_cert
+        )
         if text == self._live_config or text == self._rejected_config:
             return False
         try:

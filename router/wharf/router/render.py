@@ -202,7 +202,8 @@ def _api_server(settings: RouterSettings, cert: TlsCertificate | None) -> Server
     if settings.api_hostname is None or settings.api_upstream is None or cert is None:
         return None
     if not HOSTNAME.match(settings.api_hostname) or not API_UPSTREAM.fullmatch(settings.api_upstream):
-        raise ValueError(f"API hostname {settings.api_hostname!r} or address {settings.api_upstream!r} is invalid")
+        invalid = f"{settings.api_hostname!r} at {settings.api_upstream!r}"
+        raise ValueError(f"the API hostname and address {invalid} cannot go into an nginx config")
     if not certificate_usable(cert):
         return None
     route = AppRoute(app="wharf-api")

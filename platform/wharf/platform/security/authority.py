@@ -31,6 +31,17 @@ INTERMEDIATE_LIFETIME = datetime.timedelta(days=365)
 # The root re-signs the intermediate once less than this is left.
 INTERMEDIATE_RENEW_BEFORE = datetime.timedelta(days=120)
 BACKDATE = datetime.timedelta(minutes=5)
+AUTHORITY_KEY_USAGE = x509.KeyUsage(
+    digital_signature=True,
+    key_cert_sign=True,
+    crl_sign=True,
+    content_commitment=False,
+    key_encipherment=False,
+    data_encipherment=False,
+    key_agreement=False,
+    encipher_only=False,
+    decipher_only=False,
+)
 
 
 @dataclass(frozen=True)
@@ -103,12 +114,7 @@ def _authority_certificate(
         .not_valid_before(now - BACKDATE)
         .not_valid_after(now + lifetime)
         .add_extension(x509.BasicConstraints(ca=True, path_length=path_length), critical=True)
-        .add_extension(
-            x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True, content_commitment=False,
-                          key_encipherment=False, data_encipherment=False, key_agreement=False,
-                          encipher_only=False, decipher_only=False),
-            critical=True,
-        )  # fmt: skip
+        .add_extension(AUTHORITY_KEY_USAGE, critical=True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
     )
     if issuer is not None:

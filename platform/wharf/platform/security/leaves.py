@@ -52,7 +52,7 @@ class LocalCertificates:
     def _current(self, hostname: str) -> TlsCertificate:
         cert = self.paths(hostname)
         not_after = self._expiry.get(hostname) or _not_after(Path(cert.cert_path))
-        now = datetime.datetime.now(datetime.UTC)
+        now = _utcnow()
         if not_after is None or not_after - now < self.lifetime * self.renew_fraction:
             leaf = issue_leaf(self.intermediate, [hostname], self.lifetime)
             # The key first: the certificate's new version is what tells the router to reload.
@@ -62,6 +62,10 @@ class LocalCertificates:
             logger.info("local certificate for %s issued, valid until %s", hostname, not_after.isoformat())
         self._expiry[hostname] = not_after
         return cert
+
+
+def _utcnow() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)
 
 
 def _not_after(path: Path) -> datetime.datetime | None:

@@ -38,6 +38,11 @@ class Settings(BaseSettings):
     wharf_domain: str = "localhost"
     # Where the router serves the API, dashboard and git endpoint over HTTPS; default wharf.<WHARF_DOMAIN>.
     wharf_api_hostname: str | None = None
+    # ACME directory (e.g. Let's Encrypt's) for automatic certificates on custom domains; unset: none.
+    wharf_acme_directory: str | None = None
+    wharf_acme_email: str | None = None
+    # A private ACME server's own CA bundle (Pebble, step-ca).
+    wharf_acme_ca_bundle: Path | None = None
     wharf_secret_key: str | None = None
     # Invites each non-admin user may hand out; admins are not limited.
     wharf_invite_quota: int = 3

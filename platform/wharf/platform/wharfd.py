@@ -206,9 +206,17 @@ def _run_router(settings: Settings, stop: threading.Event) -> None:
     from wharf.platform.logs.stream import router_log_sink
     from wharf.platform.security.authority import ensure_authority
     from wharf.platform.security.leaves import LocalCertificates
+    from wharf.router.acme import AcmeSettings
     from wharf.router.controller import run_router
 
     authority = ensure_authority(settings.wharf_data_dir)
+    acme = None
+    if settings.wharf_acme_directory:
+        acme = AcmeSettings(
+            directory_url=settings.wharf_acme_directory,
+            contact_email=settings.wharf_acme_email,
+            ca_bundle=settings.wharf_acme_ca_bundle,
+        )
     leaves = LocalCertificates(
         intermediate=authority.intermediate, folder=settings.wharf_data_dir / "router" / "local-certs"
     )
@@ -220,6 +228,7 @@ def _run_router(settings: Settings, stop: threading.Event) -> None:
         domain=settings.wharf_domain,
         worker_processes=settings.wharf_router_workers,
         certificate_source=leaves,
+        acme=acme,
         api_hostname=settings.api_hostname,
         api_upstream=settings.api_loopback_address,
         log_sink=router_log_sink(

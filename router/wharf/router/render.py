@@ -6,6 +6,7 @@ on its own and swapped in atomically; nothing is patched in place.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
@@ -127,13 +128,26 @@ def nginx_string(text: str) -> str:
 
 def certificate_usable(cert: TlsCertificate) -> bool:
     """Whether nginx will accept this pair; a broken one must not block every other app's routes."""
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     try:
-        context.load_cert_chain(cert.cert_path, cert.key_path)
-    except (OSError, ssl.SSLError) as error:
+        version = tuple(os.stat(p).st_mtime_ns for p in (cert.cert_path, cert.key_path))
+    except OSError as error:
         logger.warning("skipping certificate for %s: %s", cert.hostname, error)
         return False
-    return True
+    problem = _pair_error(cert.cert_path, cert.key_path, version)
+    if problem is not None:
+        logger.warning("skipping certificate for %s: %s", cert.hostname, problem)
+    return problem is None
+
+
+@functools.lru_cache(maxsize=4096)
+def _pair_error(cert_path: str, key_path: str, version: tuple[int, ...]) -> str | None:
+    """Loading a pair costs a key parse: once per version of the files, not at every sync of every app."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    try:
+        context.load_cert_chain(cert_path, key_path)
+    except (OSError, ssl.SSLError) as error:
+        return str(error)
+    return None
 
 
 def _load_pages() -> dict[str, str]:
@@ -201,7 +215,7 @@ def _api_server(settings: RouterSettings, cert: TlsCertificate | None) -> Server
     """The API's HTTPS server, when an API hostname, its address and a usable certificate are given."""
     if settings.api_hostname is None or settings.api_upstream is None or cert is None:
         return None
-    if not HOSTNAME.match(settings.api_hostname) or not API_UPSTREAM.fullmatch(settings.api_upstream):
+    if not HOSTNAME.fullmatch(settings.api_hostname) or not API_UPSTREAM.fullmatch(settings.api_upstream):
         invalid = f"{settings.api_hostname!r} at {settings.api_upstream!r}"
         raise ValueError(f"the API hostname and address {invalid} cannot go into an nginx config")
     if not certificate_usable(cert):

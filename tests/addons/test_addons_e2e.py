@@ -16,6 +16,7 @@ import pytest
 
 from tests.conftest import free_port, wait_for_http
 from tests.utils.addons_api import create_addon, new_app
+from tests.utils.router import self_signed
 from wharf.platform.addons import AddonSpec, installation_id
 from wharf.platform.addons.docker_provider import DockerAddonProvider, volume_name
 from wharf.platform.addons.kv_addons import MemcachedProvider, RedisProvider
@@ -23,6 +24,7 @@ from wharf.platform.addons.postgres_addon import PostgresProvider
 from wharf.platform.migrate import upgrade_database
 from wharf.platform.runtime.base import network_name
 from wharf.platform.runtime.docker_runtime import DockerRuntime
+from wharf.platform.security.authority import ensure_authority
 from wharf.platform.stack import DEFAULT_RUN_IMAGE
 
 pytestmark = pytest.mark.e2e
@@ -36,6 +38,17 @@ def call(*words):
     s.sendall(b"*%d\\r\\n" % len(words) + b"".join(parts))
     return s.recv(1024).decode().split("\\r\\n")[0]
 print(call("AUTH", url.username, url.password), call("INCR", "visits"))
+"""
+REDIS_TLS_INCR = """
+import os, socket, ssl, urllib.parse
+url = urllib.parse.urlsplit(os.environ["REDIS_TLS_URL"])
+context = ssl.create_default_context(cadata=os.environ["ROOT"])
+s = context.wrap_socket(socket.create_connection((url.hostname, url.port), 5), server_hostname=url.hostname)
+def call(*words):
+    parts = [b"$%d\\r\\n%s\\r\\n" % (len(w), w.encode()) for w in words]
+    s.sendall(b"*%d\\r\\n" % len(words) + b"".join(parts))
+    return s.recv(1024).decode().split("\\r\\n")[0]
+print(url.scheme, s.version(), call("AUTH", url.username, url.password), call("INCR", "visits"))
 """
 MEMCACHED_SET_GET = """
 import os, socket, urllib.parse
@@ -57,7 +70,10 @@ class AddonLab:
 
     def provider(self, kind: type[DockerAddonProvider]) -> DockerAddonProvider:
         home = installation_id(self.data_dir)
-        return kind(client=self.client, home=home, lock_dir=self.data_dir / "locks")
+        intermediate = ensure_authority(self.data_dir).intermediate
+        return kind(
+            client=self.client, home=home, lock_dir=self.data_dir / "locks", tls_intermediate=intermediate
+        )
 
     def provision(
         self, kind: type[DockerAddonProvider], app: str | None = None
@@ -133,6 +149,29 @@ def test_postgres_rows_survive_a_restart_and_a_recreated_container(lab: AddonLab
     assert after_recreate == (0, "2\n")
 
 
+TLS_PSQL = 'printf "%s" "$ROOT" >/tmp/root.crt && psql -X -At -v ON_ERROR_STOP=1 "$URL" -c "$SQL"'
+SSL_IN_USE = "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()"
+
+
+def test_postgres_serves_tls_from_the_wharf_authority_and_plain_connections_still_work(
+    lab: AddonLab, tmp_path: Path
+) -> None:
+    provider, spec = lab.provision(PostgresProvider)
+    url = provider.connection_url(spec)
+    root = (lab.data_dir / "ca" / "root.crt").read_text()
+    other_root = Path(self_signed(tmp_path, "elsewhere").cert_path).read_text()
+
+    def psql(query: str, trusted: str = root) -> tuple[int, str]:
+        env = {"PGCONNECT_TIMEOUT": "3", "ROOT": trusted, "URL": url + query, "SQL": SSL_IN_USE}
+        return lab.run("wharf/addon-postgres:17", ["sh", "-c", TLS_PSQL], app=spec.app, env=env)
+
+    assert psql("?sslmode=require") == (0, "t\n")
+    assert psql("?sslmode=verify-full&sslrootcert=/tmp/root.crt") == (0, "t\n")
+    assert psql("?sslmode=disable") == (0, "f\n")
+    refused = psql("?sslmode=verify-full&sslrootcert=/tmp/root.crt", trusted=other_root)
+    assert refused[0] != 0 and "certificate verify failed" in refused[1]
+
+
 def test_backup_then_drop_then_restore_brings_the_rows_back(lab: AddonLab, tmp_path: Path) -> None:
     provider, spec = lab.provision(PostgresProvider)
     assert isinstance(provider, PostgresProvider)
@@ -164,6 +203,21 @@ def test_a_dyno_counts_in_redis_and_the_count_survives_a_restart(lab: AddonLab) 
     third = lab.run(DEFAULT_RUN_IMAGE, ["python3", "-c", REDIS_INCR], app=spec.app, env=env)
 
     assert (first, second, third) == ((0, "+OK :1\n"), (0, "+OK :2\n"), (0, "+OK :3\n"))
+
+
+def test_a_dyno_reaches_redis_over_rediss_verified_by_the_wharf_root(lab: AddonLab) -> None:
+    provider, spec = lab.provision(RedisProvider)
+    tls_url = provider.tls_url(spec)
+    assert tls_url is not None and tls_url.startswith("rediss://")
+    root = (lab.data_dir / "ca" / "root.crt").read_text()
+    env = {"REDIS_TLS_URL": tls_url, "ROOT": root}
+    code, output = lab.run(DEFAULT_RUN_IMAGE, ["python3", "-c", REDIS_TLS_INCR], app=spec.app, env=env)
+    assert (code, output.split()) == (0, ["rediss", "TLSv1.3", "+OK", ":1"]), output
+    plain = {"REDIS_URL": provider.connection_url(spec)}
+    assert lab.run(DEFAULT_RUN_IMAGE, ["python3", "-c", REDIS_INCR], app=spec.app, env=plain) == (
+        0,
+        "+OK :2\n",
+    )
 
 
 def test_a_dyno_uses_memcached(lab: AddonLab) -> None:

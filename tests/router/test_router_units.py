@@ -183,3 +183,15 @@ def test_the_rendered_config_names_every_route(tmp_path: Path) -> None:
     assert "server 10.0.0.5:5000" in text and "least_conn;" in text and "keepalive 64;" in text
     assert "server_name idle.apps.test;" in text and "upstream wharf_app_idle" not in text
     assert '"10.0.0.5:5000" web.1;' in text
+
+
+def test_the_control_plane_asks_for_acme_certificates_per_app(redis_client: redis.Redis[bytes]) -> None:
+    from wharf.platform.routing import set_app_route_settings
+
+    set_app_route_settings(
+        redis_client, "auto", hostnames=["shop.example.com"], maintenance=False, tls=[], acme=True
+    )
+    set_app_route_settings(redis_client, "manual", hostnames=["blog.example.com"], maintenance=False, tls=[])
+    routes = {route.app: route for route in load_routes(redis_client).apps}
+    assert routes["auto"].acme is True
+    assert routes["manual"].acme is False

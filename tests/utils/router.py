@@ -31,6 +31,7 @@ from cryptography.x509.oid import NameOID
 from tests.utils.network import free_port
 from wharf.router.acme import AcmeIssuer, AcmeSettings
 from wharf.router.controller import RouterController
+from wharf.router.default_certificates import CertificateSource
 from wharf.router.nginx import NginxMaster
 from wharf.router.render import RouterPaths, RouterSettings
 from wharf.router.routes import AppRoute, Backend, RouteTable, TlsCertificate, publish_routes
@@ -316,7 +317,10 @@ def private_state_dir() -> Path:
 
 @contextmanager
 def running_router(
-    redis_client: redis.Redis[bytes], acme: AcmeSettings | None = None, **overrides: object
+    redis_client: redis.Redis[bytes],
+    acme: AcmeSettings | None = None,
+    certificate_source: CertificateSource | None = None,
+    **overrides: object,
 ) -> Iterator[RouterHarness]:
     settings = RouterSettings(
         **{
@@ -336,6 +340,7 @@ def running_router(
         paths=paths,
         nginx=NginxMaster(paths=paths),
         log_sink=lambda app, line: harness.lines.append((app, line)),
+        certificate_source=certificate_source,
     )
     if acme is not None:
         harness.controller.acme = AcmeIssuer(acme, paths, on_issued=harness.controller.changed.set)

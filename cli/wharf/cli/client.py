@@ -6,6 +6,7 @@ a retry delay for 429, or which URL could not be reached and how to change it.
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Mapping
 from typing import Any, TypedDict, cast
 from urllib.parse import quote
@@ -75,14 +76,22 @@ class WharfClient:
     """One API endpoint and (optionally) one token; `transport` lets tests answer without a server."""
 
     def __init__(
-        self, base_url: str, token: str | None = None, transport: httpx.BaseTransport | None = None
+        self,
+        base_url: str,
+        token: str | None = None,
+        transport: httpx.BaseTransport | None = None,
+        verify: ssl.SSLContext | None = None,
     ) -> None:
         self.base_url = base_url
         headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
         if token:
             headers["Authorization"] = f"Bearer {token}"
         self._http = httpx.Client(
-            base_url=base_url.rstrip("/") + "/api", headers=headers, timeout=30.0, transport=transport
+            base_url=base_url.rstrip("/") + "/api",
+            headers=headers,
+            timeout=30.0,
+            transport=transport,
+            verify=verify if verify is not None else ssl.create_default_context(),
         )
 
     def close(self) -> None:
@@ -108,6 +117,12 @@ class WharfClient:
 
     def _unreachable_message(self, error: httpx.TransportError) -> str:
         reason = str(error) or type(error).__name__
+        if "CERTIFICATE_VERIFY_FAILED" in reason:
+            return (
+                f"The certificate of {self.base_url} is not trusted ({reason}).\n"
+                "If your operator runs Wharf's own authority, get its root (`wharfd ca` on the server, "
+                "or /api/ca.pem) and log in with wharf login --api URL --ca FILE."
+            )
         return (
             f"Could not reach the Wharf API at {self.base_url} ({reason}).\n"
             "Check that the server is running, or set its URL with wharf login --api URL "

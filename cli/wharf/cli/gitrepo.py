@@ -41,12 +41,20 @@ def app_from_git_url(url: str) -> str | None:
     return match.group("app") if match else None
 
 
-def set_remote(name: str, url: str, cwd: Path | None = None) -> None:
-    """Point remote `name` at `url`, adding it when missing."""
+def set_remote(name: str, url: str, cwd: Path | None = None, ca_file: Path | None = None) -> None:
+    """Point remote `name` at `url`, adding it when missing.
+
+    With ``ca_file`` and an https URL, git trusts that root for this remote's URL only
+    (`http.<url>.sslCAInfo` in the repository's config), never for other hosts.
+    """
     verb = "set-url" if remote_url(name, cwd) is not None else "add"
     result = _git("remote", verb, name, url, cwd=cwd)
     if result.returncode != 0:
         raise WharfError(f"git remote {verb} {name} failed: {result.stderr.strip()}")
+    if ca_file is not None and url.startswith("https://"):
+        result = _git("config", "--local", f"http.{url}.sslCAInfo", str(ca_file), cwd=cwd)
+        if result.returncode != 0:
+            raise WharfError(f"git config http.{url}.sslCAInfo failed: {result.stderr.strip()}")
 
 
 def remove_remote(name: str, cwd: Path | None = None) -> None:

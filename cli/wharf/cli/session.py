@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 
 from wharf.cli import settings
@@ -11,8 +13,8 @@ from wharf.cli.client import WharfClient
 transport: httpx.BaseTransport | None = None
 
 
-def client_for(url: str, token: str | None = None) -> WharfClient:
-    return WharfClient(url, token=token, transport=transport)
+def client_for(url: str, token: str | None = None, ca: Path | None = None) -> WharfClient:
+    return WharfClient(url, token=token, transport=transport, verify=settings.tls_context(ca))
 
 
 def authenticated_client() -> WharfClient:

@@ -3,12 +3,15 @@
 - API URL: `WHARF_API_URL`, else `api_url` in `$XDG_CONFIG_HOME/wharf/config.json`, else the
   default local install (`http://127.0.0.1:5000`).
 - Token: `WHARF_API_TOKEN`, else the `~/.netrc` entry for the API host (the entry `git` uses).
+- Trust for an `https://` API: the system's trust store, plus the root certificate given to
+  `wharf login --ca FILE` (copied to `$XDG_CONFIG_HOME/wharf/ca.pem`), or `WHARF_CA_FILE`.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import ssl
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -61,6 +64,44 @@ def normalize_api_url(url: str) -> str:
     if parts.scheme not in {"http", "https"} or not parts.hostname:
         raise WharfError(f"{url!r} is not an API URL. Use the form http://HOST:5000.")
     return candidate
+
+
+def stored_ca_path() -> Path:
+    return config_path().parent / "ca.pem"
+
+
+def ca_file() -> Path | None:
+    """The root certificate to trust besides the system store: WHARF_CA_FILE, else the stored one."""
+    configured = os.environ.get("WHARF_CA_FILE") or load_config().get("ca_file")
+    return Path(configured) if configured else None
+
+
+def tls_context(ca: Path | None = None) -> ssl.SSLContext:
+    """Verification with hostname checks, never off: the system trust store plus ``ca`` when given."""
+    context = ssl.create_default_context()
+    ca = ca or ca_file()
+    if ca is not None:
+        try:
+            context.load_verify_locations(cafile=str(ca))
+        except (OSError, ssl.SSLError) as error:
+            raise WharfError(
+                f"Could not use {ca} as a root certificate ({error}). Give the PEM that `wharfd ca` prints."
+            ) from error
+    return context
+
+
+def store_ca(source: Path) -> Path:
+    """Keep a copy of the root (the file given may be a pipe, as with `--ca <(wharfd ca)`)."""
+    try:
+        pem = source.read_bytes()
+    except OSError as error:
+        raise WharfError(f"Could not read {source}: {error}.") from error
+    if b"-----BEGIN CERTIFICATE-----" not in pem:
+        raise WharfError(f"{source} is not a PEM certificate. Give the file `wharfd ca` prints.")
+    target = stored_ca_path()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(pem)
+    return target
 
 
 def api_url() -> str:

@@ -37,6 +37,7 @@ def _route_for(app: str, settings_json: bytes | None, backends_json: bytes | Non
         backends=tuple(Backend(dyno=b["dyno"], host=b["host"], port=int(b["port"])) for b in backends),
         maintenance=bool(settings.get("maintenance", False)),
         tls=tuple(TlsCertificate(**cert) for cert in settings.get("tls", ())),
+        acme=bool(settings.get("acme", False)),
     )
 
 
@@ -64,9 +65,11 @@ def set_app_route_settings(
     hostnames: list[str],
     maintenance: bool,
     tls: list[dict[str, Any]],
+    acme: bool = False,
 ) -> None:
-    """The API's half: the app's hostnames, maintenance mode and certificates."""
-    value = {"hostnames": hostnames, "maintenance": maintenance, "tls": tls}
+    """The API's half: the app's hostnames, maintenance mode, certificates and whether the router
+    obtains ACME certificates for its custom domains that have none uploaded."""
+    value = {"hostnames": hostnames, "maintenance": maintenance, "tls": tls, "acme": acme}
     client.hset(APP_ROUTES_KEY, app_name, json.dumps(value, sort_keys=True))
     publish_route_table(client)
 

@@ -36,6 +36,13 @@ class Settings(BaseSettings):
     # nginx worker processes for the router: "auto" is one per core.
     wharf_router_workers: str = "auto"
     wharf_domain: str = "localhost"
+    # Where the router serves the API, dashboard and git endpoint over HTTPS; default wharf.<WHARF_DOMAIN>.
+    wharf_api_hostname: str | None = None
+    # ACME directory (e.g. Let's Encrypt's) for automatic certificates on custom domains; unset: none.
+    wharf_acme_directory: str | None = None
+    wharf_acme_email: str | None = None
+    # A private ACME server's own CA bundle (Pebble, step-ca).
+    wharf_acme_ca_bundle: Path | None = None
     wharf_secret_key: str | None = None
     # Invites each non-admin user may hand out; admins are not limited.
     wharf_invite_quota: int = 3
@@ -95,6 +102,25 @@ class Settings(BaseSettings):
     @property
     def secret_key_path(self) -> Path:
         return self.wharf_data_dir / "secret.key"
+
+    @property
+    def api_hostname(self) -> str:
+        return (self.wharf_api_hostname or f"wharf.{self.wharf_domain}").lower().rstrip(".")
+
+    @property
+    def api_https_url(self) -> str:
+        port = "" if self.wharf_https_port == 443 else f":{self.wharf_https_port}"
+        return f"https://{self.api_hostname}{port}"
+
+    @property
+    def api_loopback_address(self) -> str:
+        """Where the router reaches the API: its own address, or loopback when it listens everywhere."""
+        host = self.wharf_api_host
+        if host in ("0.0.0.0", "", "::"):  # noqa: S104 - naming the wildcard, not binding to it
+            host = "127.0.0.1"
+        if ":" in host:
+            host = f"[{host}]"
+        return f"{host}:{self.wharf_api_port}"
 
     def app_web_url(self, app_name: str) -> str:
         port = "" if self.wharf_http_port == 80 else f":{self.wharf_http_port}"

@@ -155,7 +155,9 @@ def api() -> None:
         host=settings.wharf_api_host,
         port=settings.wharf_api_port,
         log_level="info",
-        proxy_headers=False,
+        # The router on this host forwards HTTPS requests: trust its scheme and client address only.
+        proxy_headers=True,
+        forwarded_allow_ips=settings.api_loopback_address.rsplit(":", 1)[0].strip("[]"),
     )
 
 
@@ -205,8 +207,22 @@ def scheduler(
 
 def _run_router(settings: Settings, stop: threading.Event) -> None:
     from wharf.platform.logs.stream import router_log_sink
+    from wharf.platform.security.authority import ensure_authority
+    from wharf.platform.security.leaves import LocalCertificates
+    from wharf.router.acme import AcmeSettings
     from wharf.router.controller import run_router
 
+    authority = ensure_authority(settings.wharf_data_dir)
+    acme = None
+    if settings.wharf_acme_directory:
+        acme = AcmeSettings(
+            directory_url=settings.wharf_acme_directory,
+            contact_email=settings.wharf_acme_email,
+            ca_bundle=settings.wharf_acme_ca_bundle,
+        )
+    leaves = LocalCertificates(
+        intermediate=authority.intermediate, folder=settings.wharf_data_dir / "router" / "local-certs"
+    )
     run_router(
         redis_url=settings.resolved_redis_url,
         http_port=settings.wharf_http_port,
@@ -214,6 +230,10 @@ def _run_router(settings: Settings, stop: threading.Event) -> None:
         state_dir=settings.router_state_dir,
         domain=settings.wharf_domain,
         worker_processes=settings.wharf_router_workers,
+        certificate_source=leaves,
+        acme=acme,
+        api_hostname=settings.api_hostname,
+        api_upstream=settings.api_loopback_address,
         log_sink=router_log_sink(
             settings.resolved_redis_url,
             max_lines=settings.wharf_log_max_lines,
@@ -235,7 +255,7 @@ def router() -> None:
     _run_router(settings, stop)
 
 
-SERVICES = ("scheduler", "router", "logshipper", "builds", "docker")
+SERVICES = ("scheduler", "router", "logshipper", "builds", "docker", "authority")
 
 
 def _rebuild_after_restore(settings: Settings, connection: redis.Redis[bytes]) -> None:
@@ -289,6 +309,28 @@ def _run_build_workers(settings: Settings, stop: threading.Event) -> None:
     )
 
 
+def _keep_authority(settings: Settings, stop: threading.Event) -> None:
+    """Re-sign the local intermediate with the root well before it expires (checked twice a day)."""
+    from wharf.platform.security.authority import ensure_authority
+
+    while True:
+        ensure_authority(settings.wharf_data_dir)
+        if stop.wait(12 * 3600):
+            return
+
+
+@cli.command()
+def ca() -> None:
+    """Print the root certificate (PEM) of Wharf's local authority: `curl --cacert <(wharfd ca) https://…`."""
+    from wharf.platform.security.authority import root_pem
+
+    settings = _settings()
+    try:
+        sys.stdout.write(root_pem(settings.wharf_data_dir))
+    except PermissionError as exc:
+        _fail(f"Cannot read the authority in {settings.wharf_data_dir}: {exc}. Run as the Wharf user.")
+
+
 @cli.command()
 def services(
     only: Annotated[str, typer.Option(help=f"Comma-separated, any of: {', '.join(SERVICES)}.")] = ",".join(
@@ -311,6 +353,7 @@ def services(
         "logshipper": lambda stop: run_log_shipper(settings, stop=stop),
         "builds": lambda stop: _run_build_workers(settings, stop),
         "docker": lambda stop: _keep_docker_engine(settings, stop),
+        "authority": lambda stop: _keep_authority(settings, stop),
     }
     chosen = [name.strip() for name in only.split(",") if name.strip()]
     unknown = sorted(set(chosen) - set(known))
@@ -406,7 +449,8 @@ def up() -> None:
     # build worker dispatcher starts rq workers (up to WHARF_BUILD_WORKERS) only while jobs wait.
     components.append(Component("api", component_argv("api")))
     components.append(Component("services", component_argv("services")))
-    console.print(f"API on http://{settings.wharf_api_host}:{settings.wharf_api_port}")
+    plain = f"http://{settings.wharf_api_host}:{settings.wharf_api_port}"
+    console.print(f"API on {plain} and, through the router, {settings.api_https_url}")
     # The long-lived parent (same pid) drops every module loaded for the setup above.
     exec_supervisor(components, child_environment(extra_env), state_file=settings.supervisor_state_path)
 

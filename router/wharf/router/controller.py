@@ -20,10 +20,17 @@ from pathlib import Path
 import redis
 
 from wharf.router.acme import AcmeIssuer, AcmeSettings, with_issued_certificates
+from wharf.router.default_certificates import CertificateSource, default_hostnames, with_default_certificates
 from wharf.router.logs import AccessLogTailer, RouterLogSink
 from wharf.router.nginx import ConfigRejected, NginxMaster
 from wharf.router.render import RouterPaths, RouterSettings, new_router_instance, render_nginx_config
-from wharf.router.routes import ROUTES_CHANNEL, ROUTES_SERVED_KEY, RouteTable, published_routes
+from wharf.router.routes import (
+    ROUTES_CHANNEL,
+    ROUTES_SERVED_KEY,
+    RouteTable,
+    TlsCertificate,
+    published_routes,
+)
 
 logger = logging.getLogger(__name__)
 access_logger = logging.getLogger("wharf.router.access")
@@ -51,6 +58,7 @@ class RouterController:
     _live_config: str | None = None
     _rejected_config: str | None = None
     acme: AcmeIssuer | None = None
+    certificate_source: CertificateSource | None = None
     instance: str = field(default_factory=new_router_instance)
     # Stopping leaves nginx serving the last routes for the next controller to adopt (`wharfd up`);
     # False stops it with the controller (taking traffic off the host).
@@ -62,7 +70,10 @@ class RouterController:
         if self.acme is not None:
             self.acme.request(table)
             served = with_issued_certificates(table, self.acme.issued(table))
-        text = render_nginx_config(served, self.settings, self.paths, instance=self.instance)
+        served, api_cert = self._with_default_certificates(served)
+        text = render_nginx_config(
+            served, self.settings, self.paths, instance=self.instance, api_cert=api_cert
+        )
         if text == self._live_config or text == self._rejected_config:
             return False
         try:
@@ -84,6 +95,21 @@ class RouterController:
             logger.warning("cannot record the served generation: %s", error)
         logger.info("router serving route table generation %d (%d apps)", table.generation, len(table.apps))
         return True
+
+    def _with_default_certificates(self, table: RouteTable) -> tuple[RouteTable, TlsCertificate | None]:
+        """Certificates for the default hostnames and the API; a failing source leaves them on HTTP only."""
+        if self.certificate_source is None:
+            return table, None
+        wanted = default_hostnames(table, self.settings.domain)
+        if self.settings.api_hostname is not None:
+            wanted.append(self.settings.api_hostname)
+        try:
+            issued = self.certificate_source.certificates(wanted)
+        except (OSError, ValueError) as error:
+            logger.error("no certificates for the default hostnames: %s", error)
+            return table, None
+        api_cert = issued.get(self.settings.api_hostname) if self.settings.api_hostname else None
+        return with_default_certificates(table, self.settings.domain, issued), api_cert
 
     def _write_status(self) -> None:
         status = {"generation": self.table.generation, "applied_at": time.time()}
@@ -215,19 +241,29 @@ def run_router(
     log_sink: RouterLogSink | None = None,
     nginx_binary: str = "nginx",
     acme: AcmeSettings | None = None,
+    certificate_source: CertificateSource | None = None,
+    api_hostname: str | None = None,
+    api_upstream: str | None = None,
     stop: threading.Event | None = None,
     leave_serving: bool = False,
 ) -> None:
     """Run the router until ``stop`` is set (or SIGTERM/SIGINT when called without one).
 
-    ``acme`` turns on automatic certificates for apps whose route entry says ``"acme": true``.
+    ``acme`` turns on automatic certificates for apps whose route entry says ``"acme": true``;
+    ``certificate_source`` serves every app's default hostname (and ``api_hostname``, proxied to
+    ``api_upstream``) over HTTPS.
     """
     if stop is None:
         stop = threading.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stop.set())
     settings = RouterSettings(
-        http_port=http_port, https_port=https_port, domain=domain, worker_processes=worker_processes
+        http_port=http_port,
+        https_port=https_port,
+        domain=domain,
+        worker_processes=worker_processes,
+        api_hostname=api_hostname,
+        api_upstream=api_upstream,
     )
     paths = RouterPaths(state_dir)
     controller = RouterController(
@@ -237,6 +273,7 @@ def run_router(
         nginx=NginxMaster(paths=paths, binary=nginx_binary),
         log_sink=log_sink or log_to_logging,
         leave_serving=leave_serving,
+        certificate_source=certificate_source,
     )
     if acme is not None:
         controller.acme = AcmeIssuer(acme, paths, on_issued=controller.changed.set)

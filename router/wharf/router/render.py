@@ -6,6 +6,7 @@ on its own and swapped in atomically; nothing is patched in place.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
@@ -22,6 +23,7 @@ from wharf.router.routes import HOSTNAME, AppRoute, RouteTable, TlsCertificate
 logger = logging.getLogger(__name__)
 
 ERROR_PAGES = ("not-found", "no-web-dynos", "application-error", "timeout", "maintenance")
+API_UPSTREAM = re.compile(r"[A-Za-z0-9.-]{1,253}:[0-9]{1,5}|\[[0-9A-Fa-f:.]+\]:[0-9]{1,5}")
 INSTANCE = re.compile(r"[0-9a-f]{8,32}")
 # nginx's upstream timings under a second ("0.000" .. "0.999") and their log form ("0ms" .. "999ms").
 SUBSECOND_TIMES = tuple((f"0.{ms:03d}", f"{ms}ms") for ms in range(1000))
@@ -44,6 +46,9 @@ class RouterSettings:
     shutdown_timeout: int = 120
     log_flush_ms: int = 250
     listen_ipv6: bool = False
+    # The API, dashboard and git endpoint, proxied over HTTPS at this hostname (HTTP redirects there).
+    api_hostname: str | None = None
+    api_upstream: str | None = None
 
 
 @dataclass(frozen=True)
@@ -123,13 +128,26 @@ def nginx_string(text: str) -> str:
 
 def certificate_usable(cert: TlsCertificate) -> bool:
     """Whether nginx will accept this pair; a broken one must not block every other app's routes."""
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     try:
-        context.load_cert_chain(cert.cert_path, cert.key_path)
-    except (OSError, ssl.SSLError) as error:
+        version = tuple(os.stat(p).st_mtime_ns for p in (cert.cert_path, cert.key_path))
+    except OSError as error:
         logger.warning("skipping certificate for %s: %s", cert.hostname, error)
         return False
-    return True
+    problem = _pair_error(cert.cert_path, cert.key_path, version)
+    if problem is not None:
+        logger.warning("skipping certificate for %s: %s", cert.hostname, problem)
+    return problem is None
+
+
+@functools.lru_cache(maxsize=4096)
+def _pair_error(cert_path: str, key_path: str, version: tuple[int, ...]) -> str | None:
+    """Loading a pair costs a key parse: once per version of the files, not at every sync of every app."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    try:
+        context.load_cert_chain(cert_path, key_path)
+    except (OSError, ssl.SSLError) as error:
+        return str(error)
+    return None
 
 
 def _load_pages() -> dict[str, str]:
@@ -150,9 +168,14 @@ def _environment() -> jinja2.Environment:
     return environment
 
 
-def _app_hostnames(table: RouteTable, domain: str) -> dict[str, list[str]]:
-    """Hostnames per app: ``<app>.<domain>`` first, then custom domains nobody else already has."""
+def _app_hostnames(table: RouteTable, domain: str, reserved: str | None = None) -> dict[str, list[str]]:
+    """Hostnames per app: ``<app>.<domain>`` first, then custom domains nobody else already has.
+
+    ``reserved`` (the API hostname) belongs to no app.
+    """
     claimed = {f"{route.app}.{domain}": route.app for route in table.apps}
+    if reserved is not None:
+        claimed[reserved] = "the Wharf API"
     hostnames = {route.app: [f"{route.app}.{domain}"] for route in table.apps}
     for route in table.apps:
         for hostname in route.hostnames:
@@ -165,15 +188,15 @@ def _app_hostnames(table: RouteTable, domain: str) -> dict[str, list[str]]:
 
 
 def plan_servers(
-    table: RouteTable, domain: str
+    table: RouteTable, domain: str, reserved: str | None = None
 ) -> tuple[list[ServerBlock], list[ServerBlock], list[ServerBlock]]:
     """Split each app's hostnames into plain HTTP, HTTP-to-HTTPS redirect and HTTPS server blocks."""
     http_servers: list[ServerBlock] = []
     redirect_servers: list[ServerBlock] = []
     tls_servers: list[ServerBlock] = []
-    hostnames_by_app = _app_hostnames(table, domain)
+    hostnames_by_app = _app_hostnames(table, domain, reserved)
     for route in table.apps:
-        hostnames = hostnames_by_app[route.app]
+        hostnames = [h for h in hostnames_by_app[route.app] if h != reserved]
         certs = {c.hostname: c for c in route.tls if c.hostname in hostnames and certificate_usable(c)}
         redirected = [h for h in hostnames if h in certs and certs[h].redirect_http]
         served = [h for h in hostnames if h not in redirected]
@@ -186,6 +209,19 @@ def plan_servers(
             block.hostnames.append(hostname)
         tls_servers.extend(by_pair.values())
     return [s for s in http_servers if s.hostnames], redirect_servers, tls_servers
+
+
+def _api_server(settings: RouterSettings, cert: TlsCertificate | None) -> ServerBlock | None:
+    """The API's HTTPS server, when an API hostname, its address and a usable certificate are given."""
+    if settings.api_hostname is None or settings.api_upstream is None or cert is None:
+        return None
+    if not HOSTNAME.fullmatch(settings.api_hostname) or not API_UPSTREAM.fullmatch(settings.api_upstream):
+        invalid = f"{settings.api_hostname!r} at {settings.api_upstream!r}"
+        raise ValueError(f"the API hostname and address {invalid} cannot go into an nginx config")
+    if not certificate_usable(cert):
+        return None
+    route = AppRoute(app="wharf-api")
+    return ServerBlock(route=route, hostnames=[settings.api_hostname], cert=cert)
 
 
 def _dyno_names(table: RouteTable) -> dict[str, str]:
@@ -203,7 +239,12 @@ def new_router_instance() -> str:
 
 
 def render_nginx_config(
-    table: RouteTable, settings: RouterSettings, paths: RouterPaths, *, instance: str
+    table: RouteTable,
+    settings: RouterSettings,
+    paths: RouterPaths,
+    *,
+    instance: str,
+    api_cert: TlsCertificate | None = None,
 ) -> str:
     """The full nginx.conf serving ``table`` for the router called ``instance``.
 
@@ -216,7 +257,9 @@ def render_nginx_config(
         raise ValueError(f"router instance {instance!r} must be 8-32 lowercase hex digits")
     if not HOSTNAME.match(settings.domain):
         raise ValueError(f"WHARF_DOMAIN {settings.domain!r} is not a valid hostname")
-    http_servers, redirect_servers, tls_servers = plan_servers(table, settings.domain)
+    api_server = _api_server(settings, api_cert)
+    reserved = settings.api_hostname if api_server is not None else None
+    http_servers, redirect_servers, tls_servers = plan_servers(table, settings.domain, reserved)
     template = _environment().get_template("nginx.conf.j2")
     return template.render(
         generation=table.generation,
@@ -228,6 +271,8 @@ def render_nginx_config(
         http_servers=http_servers,
         redirect_servers=redirect_servers,
         tls_servers=tls_servers,
+        api_server=api_server,
+        https_enabled=bool(tls_servers) or api_server is not None,
         dynos=_dyno_names(table),
         subsecond_times=SUBSECOND_TIMES,
         https_port_suffix="" if settings.https_port == 443 else f":{settings.https_port}",

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from wharf.cli import gitrepo, output, session
+from wharf.cli import gitrepo, output, session, settings
 from wharf.cli.client import App
 from wharf.cli.errors import WharfError
 from wharf.cli.registry import add_command
@@ -55,7 +55,7 @@ def add_remote_for_new_app(remote: str, app: App) -> None:
     """Add the remote like Heroku does, but never repoint an existing one silently."""
     existing = gitrepo.remote_url(remote)
     if existing is None:
-        gitrepo.set_remote(remote, app["git_url"])
+        gitrepo.set_remote(remote, app["git_url"], ca_file=settings.ca_file())
     elif existing != app["git_url"]:
         output.note(
             f"Git remote {remote} already points at {existing}; kept it. "

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -14,6 +18,14 @@ from wharf.cli.registry import add_command
 
 ApiUrlOption = Annotated[
     str | None, typer.Option("--api", help="API URL, like http://HOST:5000 (remembered for later commands).")
+]
+CaOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--ca",
+        help="Root certificate (PEM) to trust for an https:// API, such as the one `wharfd ca` prints; "
+        "remembered, and given to git for the app's remote.",
+    ),
 ]
 PasswordStdinOption = Annotated[
     bool, typer.Option("--password-stdin", help="Read the password from the first line of standard input.")
@@ -31,9 +43,20 @@ def read_password(*, from_stdin: bool, confirm: bool) -> str:
     return password
 
 
-def remember_login(url: str, auth: Session) -> None:
-    """Save the API URL in the config and the token in ~/.netrc, where `git push` will find it."""
-    settings.save_config({"api_url": url})
+def trusted_root(url: str, ca: Path | None) -> Path | None:
+    """The root to verify ``url`` with: the one given, else the stored one when it is for this API."""
+    if ca is not None:
+        return ca
+    config = settings.load_config()
+    stored = config.get("ca_file")
+    return Path(stored) if stored and config.get("api_url") == url else None
+
+
+def remember_login(url: str, auth: Session, ca: Path | None) -> None:
+    """Save the API URL (and the root it was verified with) in the config and the token in ~/.netrc,
+    where `git push` will find it."""
+    stored = settings.store_ca(ca) if ca is not None and ca != settings.stored_ca_path() else ca
+    settings.save_config({"api_url": url, "ca_file": str(stored) if stored else None})
     netrc_file.write_entry(settings.api_host(url), auth["user"]["email"], auth["token"])
 
 
@@ -41,6 +64,7 @@ def login(
     api: ApiUrlOption = None,
     email: Annotated[str | None, typer.Option("--email", "-e", help="Account email.")] = None,
     password_stdin: PasswordStdinOption = False,
+    ca: CaOption = None,
 ) -> None:
     """Log in with your email and password; stores the token in ~/.netrc."""
     url = settings.normalize_api_url(api) if api else settings.api_url()
@@ -48,9 +72,11 @@ def login(
         raise WharfError("--password-stdin needs --email EMAIL.")
     address = email or typer.prompt("Email", err=True)
     password = read_password(from_stdin=password_stdin, confirm=False)
-    with session.client_for(url) as client:
-        auth = client.login(email=address, password=password)
-    remember_login(url, auth)
+    with _readable(ca) as given:
+        root = trusted_root(url, given)
+        with session.client_for(url, ca=root) as client:
+            auth = client.login(email=address, password=password)
+        remember_login(url, auth, root)
     output.line(f"Logged in as {auth['user']['email']}")
 
 
@@ -59,14 +85,33 @@ def signup(
     email: Annotated[str, typer.Option("--email", "-e", help="Email for the new account.")],
     password_stdin: PasswordStdinOption = False,
     api: ApiUrlOption = None,
+    ca: CaOption = None,
 ) -> None:
     """Create an account from a beta invite code, then log in."""
     url = settings.normalize_api_url(api) if api else settings.api_url()
     password = read_password(from_stdin=password_stdin, confirm=True)
-    with session.client_for(url) as client:
-        auth = client.signup(invite=invite.strip(), email=email, password=password)
-    remember_login(url, auth)
+    with _readable(ca) as given:
+        root = trusted_root(url, given)
+        with session.client_for(url, ca=root) as client:
+            auth = client.signup(invite=invite.strip(), email=email, password=password)
+        remember_login(url, auth, root)
     output.line(f"Signed up and logged in as {auth['user']['email']}")
+
+
+@contextmanager
+def _readable(ca: Path | None) -> Iterator[Path | None]:
+    """A pipe such as `<(wharfd ca)` reads once: hold it in a temporary file to verify with and store."""
+    if ca is None or ca.is_file():
+        yield ca
+        return
+    try:
+        pem = ca.read_bytes()
+    except OSError as error:
+        raise WharfError(f"Could not read {ca}: {error}.") from error
+    with tempfile.TemporaryDirectory(prefix="wharf-ca-") as folder:
+        copy = Path(folder) / "ca.pem"
+        copy.write_bytes(pem)
+        yield copy
 
 
 def logout() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from wharf.cli import gitrepo, output, session
+from wharf.cli import gitrepo, output, session, settings
 from wharf.cli.errors import WharfError
 from wharf.cli.registry import add_command
 from wharf.cli.resolve import AppOption, RemoteOption, resolve_app
@@ -17,7 +17,7 @@ def set_git_remote(app: AppOption = None, remote: RemoteOption = gitrepo.DEFAULT
     name = resolve_app(app, remote)
     with session.authenticated_client() as client:
         git_url = client.app(name)["git_url"]
-    gitrepo.set_remote(remote, git_url)
+    gitrepo.set_remote(remote, git_url, ca_file=settings.ca_file())
     output.line(f"set git remote {remote} to {git_url}")
 
 

@@ -73,7 +73,10 @@ def stream_log(name: str, params: dict[str, str], follow: bool) -> Iterator[dict
     path = f"/api/apps/{quote(name, safe='')}/logs"
     last_id: str | None = None
     failures = 0
-    with httpx.Client(base_url=url, headers=headers, timeout=timeout, transport=session.transport) as client:
+    verify = settings.tls_context()
+    with httpx.Client(
+        base_url=url, headers=headers, timeout=timeout, transport=session.transport, verify=verify
+    ) as client:
         while True:
             try:
                 for event_id, entry in _open_stream(client, path, params, last_id):

@@ -126,7 +126,7 @@ def download(
     digest = hashlib.sha256()
     try:
         with (
-            httpx.Client(transport=session.transport, timeout=60.0) as http,
+            httpx.Client(transport=session.transport, timeout=60.0, verify=settings.tls_context()) as http,
             http.stream("GET", path, headers=headers) as response,
         ):
             if response.status_code >= 400:

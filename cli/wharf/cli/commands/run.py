@@ -60,7 +60,9 @@ def attach(url: str, token: str, command: str, size: str) -> int:
 
     columns, rows = shutil.get_terminal_size()
     first = {"command": command, "size": size, "rows": rows, "columns": columns}
-    with connect(url, additional_headers={"Authorization": f"Bearer {token}"}, max_size=None) as connection:
+    tls = settings.tls_context() if url.startswith("wss://") else None
+    headers = {"Authorization": f"Bearer {token}"}
+    with connect(url, additional_headers=headers, max_size=None, ssl=tls) as connection:
         connection.send(json.dumps(first))
         with raw_terminal():
             threading.Thread(target=_send_input, args=(connection,), daemon=True).start()

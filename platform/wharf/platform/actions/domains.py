@@ -143,7 +143,14 @@ def sync_app_routes(*, session: Session, client: redis.Redis[bytes], settings: S
         for name in cert.hostnames.split(",")
         if name in hostnames
     ]
-    set_app_route_settings(client, app.name, hostnames=hostnames, maintenance=app.maintenance, tls=tls)
+    set_app_route_settings(
+        client,
+        app.name,
+        hostnames=hostnames,
+        maintenance=app.maintenance,
+        tls=tls,
+        acme=settings.wharf_acme_directory is not None,
+    )
 
 
 def sync_all_app_routes(*, session: Session, client: redis.Redis[bytes], settings: Settings) -> int:

@@ -145,6 +145,10 @@ class AddonProvider(Protocol):
         """The URL the app's dynos use, with the container's name as host."""
         ...
 
+    def tls_url(self, spec: AddonSpec) -> str | None:
+        """A second URL over TLS where the kind serves TLS on a port of its own (set as <NAME>_TLS_URL)."""
+        ...
+
     def provision(self, spec: AddonSpec, *, progress: Progress = ignore_progress) -> None:
         """Make the add-on run and answer: build its image on first use, create or start its
         container on the app's network, and wait until it is healthy. Existing data is kept."""

@@ -66,11 +66,14 @@ class DockerAddonProvider:
         home: str,
         lock_dir: Path,
         run_image: str = DEFAULT_RUN_IMAGE,
+        tls_intermediate: Path | None = None,
     ) -> None:
         self._client = client or docker.from_env()
         self._home = home
         self._lock_dir = lock_dir
         self._run_image = run_image
+        # The local authority's intermediate: kinds that serve TLS get a certificate signed by it.
+        self._tls_intermediate = tls_intermediate
 
     # what a kind describes
 
@@ -82,6 +85,14 @@ class DockerAddonProvider:
 
     def environment(self, spec: AddonSpec) -> dict[str, str]:
         """Variables the server's entrypoint reads when it starts."""
+        return {}
+
+    def tls_url(self, spec: AddonSpec) -> str | None:
+        """A second URL over TLS, for kinds that serve it on a port of its own (Redis)."""
+        return None
+
+    def creation_environment(self, spec: AddonSpec) -> dict[str, str]:
+        """Variables given only when the container is created (a TLS certificate and its key)."""
         return {}
 
     def probe_argv(self, spec: AddonSpec) -> list[str]:
@@ -253,11 +264,14 @@ class DockerAddonProvider:
         return [Mount(target=ADDON_HOME, source=name, type="volume")]
 
     def _create(self, spec: AddonSpec) -> Container:
+        recipe = recipe_for(self.kind)
         container: Container = self._client.containers.create(
             image=self.image,
             name=spec.name,
             hostname=spec.name,
-            environment=self.environment(spec),
+            # The entrypoint of this version of Wharf, not the copy baked into an older image.
+            entrypoint=["/bin/sh", "-c", recipe.entrypoint.read_text(encoding="utf-8"), "wharf-addon"],
+            environment={**self.environment(spec), **self.creation_environment(spec)},
             labels=self._labels(spec),
             network=DockerRuntime(self._client).ensure_network(spec.app),
             restart_policy={"Name": "unless-stopped"},
@@ -272,13 +286,19 @@ def docker_addon_providers(settings: Settings) -> AddonProviders:
     """A Docker provider for every kind, locking across processes under the data directory."""
     from wharf.platform.addons.kv_addons import MemcachedProvider, RedisProvider
     from wharf.platform.addons.postgres_addon import PostgresProvider
+    from wharf.platform.security.authority import ensure_authority
 
     client = docker.from_env()
     lock_dir = settings.wharf_data_dir / "addons" / "locks"
     home = installation_id(settings.wharf_data_dir)
+    intermediate = ensure_authority(settings.wharf_data_dir).intermediate
     providers: dict[str, AddonProvider] = {
         provider_class.kind: provider_class(
-            client=client, home=home, lock_dir=lock_dir, run_image=settings.wharf_run_image
+            client=client,
+            home=home,
+            lock_dir=lock_dir,
+            run_image=settings.wharf_run_image,
+            tls_intermediate=intermediate,
         )
         for provider_class in (PostgresProvider, RedisProvider, MemcachedProvider)
     }

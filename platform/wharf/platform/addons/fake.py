@@ -71,6 +71,9 @@ class FakeAddonProvider:
             "database": random_identifier("d"),
         }
 
+    def tls_url(self, spec: AddonSpec) -> str | None:
+        return None
+
     def connection_url(self, spec: AddonSpec) -> str:
         c = spec.credentials
         if self.kind == "postgres":

@@ -6,12 +6,17 @@ persistence worth keeping and no password in its text protocol: its only fence i
 
 from __future__ import annotations
 
+import datetime
 import shlex
 
 from wharf.platform.addons.base import AddonError, AddonSpec, random_secret
 from wharf.platform.addons.docker_provider import MIB, DockerAddonProvider
+from wharf.platform.security.authority import issue_leaf
 
 REDIS_PORT = 6379
+# TLS beside the plain port, as Heroku Redis offers it: `rediss://` in <attachment>_TLS_URL.
+REDIS_TLS_PORT = 6380
+ADDON_CERTIFICATE_LIFETIME = datetime.timedelta(days=365)
 MEMCACHED_PORT = 11211
 REDIS_INFO_FIELDS = {
     "redis_version": "Version",
@@ -40,8 +45,20 @@ class RedisProvider(DockerAddonProvider):
     def connection_url(self, spec: AddonSpec) -> str:
         return f"redis://default:{spec.credentials['password']}@{spec.host}:{REDIS_PORT}"
 
+    def tls_url(self, spec: AddonSpec) -> str | None:
+        if self._tls_intermediate is None:
+            return None
+        return f"rediss://default:{spec.credentials['password']}@{spec.host}:{REDIS_TLS_PORT}"
+
     def environment(self, spec: AddonSpec) -> dict[str, str]:
         return {"WHARF_REDIS_PASSWORD": spec.credentials["password"], "WHARF_REDIS_MAXMEMORY": "192mb"}
+
+    def creation_environment(self, spec: AddonSpec) -> dict[str, str]:
+        """A server certificate for the add-on's name on the app network, from the local authority."""
+        if self._tls_intermediate is None:
+            return {}
+        leaf = issue_leaf(self._tls_intermediate, [spec.host], ADDON_CERTIFICATE_LIFETIME)
+        return {"WHARF_REDIS_TLS_CERT": leaf.chain_pem.decode(), "WHARF_REDIS_TLS_KEY": leaf.key_pem.decode()}
 
     def _cli_env(self, spec: AddonSpec) -> dict[str, str]:
         return {"REDISCLI_AUTH": spec.credentials["password"]}

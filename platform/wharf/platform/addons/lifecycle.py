@@ -244,11 +244,15 @@ def finish_provisioning(
 def _attach(
     *, database_url: str, cipher: ConfigCipher, providers: AddonProviders, addon_id: int, spec: AddonSpec
 ) -> None:
-    url = providers.for_kind(spec.kind).connection_url(spec)
+    provider = providers.for_kind(spec.kind)
+    url, tls_url = provider.connection_url(spec), provider.tls_url(spec)
     with session_scope(database_url) as session:
         addon = session.get(Addon, addon_id)
         if addon is None or addon.status != "provisioning":
             return
+        changes: dict[str, str | None] = {addon.attachment: url}
+        if tls_url is not None:
+            changes[tls_attachment(addon.attachment)] = tls_url
         actor = session.get(User, addon.created_by_id) if addon.created_by_id else None
         release_with_config(
             session=session,
@@ -256,9 +260,14 @@ def _attach(
             app=addon.app,
             actor=actor,
             description=f"Attach {addon.name} as {addon.attachment}",
-            changes={addon.attachment: url},
+            changes=changes,
         )
         addon.status, addon.status_message = "available", "available"
+
+
+def tls_attachment(attachment: str) -> str:
+    """REDIS_URL -> REDIS_TLS_URL: the variable with the add-on's TLS URL, as Heroku Redis names it."""
+    return f"{attachment.removesuffix('_URL')}_TLS_URL"
 
 
 def connection_url(*, addon: Addon, cipher: ConfigCipher, providers: AddonProviders) -> str:
@@ -284,14 +293,16 @@ def destroy_addon(
             error_id="confirmation_required",
         )
     latest = latest_release(session=session, app=app)
-    if latest is not None and addon.attachment in cipher.decrypt(latest.config_ciphertext):
+    config = cipher.decrypt(latest.config_ciphertext) if latest is not None else {}
+    if addon.attachment in config:
+        names = (addon.attachment, tls_attachment(addon.attachment))
         release_with_config(
             session=session,
             cipher=cipher,
             app=app,
             actor=actor,
             description=f"Detach {addon.name}",
-            changes={addon.attachment: None},
+            changes={name: None for name in names if name in config},
         )
     addon.status = "deprovisioning"
     session.flush()

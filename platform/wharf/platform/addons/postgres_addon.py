@@ -6,6 +6,7 @@ travel and the custom-format dump streams straight to a file in the data dir.
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import io
 import tarfile
@@ -15,8 +16,10 @@ from pathlib import Path
 from wharf.platform.addons.base import AddonError, AddonSpec, BackupResult, random_identifier, random_secret
 from wharf.platform.addons.docker_provider import MIB, DockerAddonProvider
 from wharf.platform.addons.images import ADDON_HOME
+from wharf.platform.security.authority import issue_leaf
 
 PORT = 5432
+ADDON_CERTIFICATE_LIFETIME = datetime.timedelta(days=365)
 BIN = "/usr/lib/postgresql/17/bin"
 SOCKET_DIR = "/tmp"  # noqa: S108 - the container's own tmpfs
 INFO_SQL = (
@@ -54,6 +57,17 @@ class PostgresProvider(DockerAddonProvider):
             "WHARF_PG_PASSWORD": c["password"],
             "WHARF_PG_DATABASE": c["database"],
         }
+
+    def creation_environment(self, spec: AddonSpec) -> dict[str, str]:
+        """A server certificate for the add-on's name on the app network, from the local authority.
+
+        Lives as long as the container (a year at most, within the intermediate's life); a new
+        container gets a new one.
+        """
+        if self._tls_intermediate is None:
+            return {}
+        leaf = issue_leaf(self._tls_intermediate, [spec.host], ADDON_CERTIFICATE_LIFETIME)
+        return {"WHARF_PG_TLS_CERT": leaf.chain_pem.decode(), "WHARF_PG_TLS_KEY": leaf.key_pem.decode()}
 
     def probe_argv(self, spec: AddonSpec) -> list[str]:
         return [f"{BIN}/pg_isready", "-q", "-h", SOCKET_DIR, "-d", spec.credentials["database"]]

@@ -19,6 +19,7 @@ from wharf.platform.web.api.routes import (
     accounts,
     addons,
     apps,
+    authority,
     builds,
     config,
     domains,
@@ -39,6 +40,7 @@ from wharf.platform.web.dashboard import install_dashboard
 
 API_ROUTERS = (
     health.router,
+    authority.router,
     accounts.router,
     tokens.router,
     invites.router,

@@ -99,3 +99,45 @@ def test_unavailable_node_version_is_refused_with_the_versions_on_offer(
     assert re.search(r"\b24\.\d+\.\d+", offer[1]) and re.search(r"\b18\.\d+\.\d+", offer[1]), offer[1]
     releases = developer.api.get(f"/api/apps/{app}/releases").json()
     assert all(not r["description"].startswith("Deploy ") for r in releases), releases
+
+
+def python_app(dev: Developer, tmp_path: Path, version: str) -> tuple[str, Path]:
+    app = dev.create_app()
+    repo = dev.app_repo("python_version_report", app, tmp_path)
+    if (repo / ".python-version").read_text() != version + "\n":
+        (repo / ".python-version").write_text(version + "\n")
+        dev.commit_all(repo, "pin python")
+    return app, repo
+
+
+def test_python_314_is_installed_once_and_runs_from_the_slug(developer: Developer, tmp_path: Path) -> None:
+    app, repo = python_app(developer, tmp_path, "3.14")
+    first = push(developer, repo)
+    output = first.stdout + first.stderr
+    assert first.returncode == 0, output
+    installed = re.search(r"Installed Python (3\.14\.\d+) in", output)
+    assert installed, output
+    version = installed[1]
+    answer = served(developer.wharf, app, rf"python {re.escape(version)} six")
+    assert answer.startswith(f"python {version} six 1.17.0 at /app/.wharf/python"), answer
+
+    other, other_repo = python_app(developer, tmp_path, version)
+    second = push(developer, other_repo)
+    output = second.stdout + second.stderr
+    assert second.returncode == 0, output
+    assert f"-----> Installing Python {version} (cached)" in output
+    assert "from Debian's packages" not in output
+    assert served(developer.wharf, other, rf"python {re.escape(version)} ").startswith(f"python {version} ")
+
+
+def test_unavailable_python_version_is_refused_with_the_versions_on_offer(
+    developer: Developer, tmp_path: Path
+) -> None:
+    _app, repo = python_app(developer, tmp_path, "3.9")
+    pushed = push(developer, repo)
+    output = pushed.stdout + pushed.stderr
+    assert pushed.returncode != 0, output
+    assert "Python 3.9 is not available on this stack (asked for in .python-version)" in output
+    offer = re.search(r"Versions on offer: (.*)", output)
+    assert offer and offer[1].startswith("3.13"), output
+    assert "Change .python-version" in output

@@ -12,6 +12,7 @@ from wharf.platform.languages.node_index import parse_index
 from wharf.platform.languages.pep440 import specifier_allows
 from wharf.platform.languages.prepare import languages_to_prepare
 from wharf.platform.languages.python import Interpreter, choose_interpreter, stack_interpreters_from
+from wharf.platform.languages.python_debian import DebianPython, parse_debian_versions
 from wharf.platform.languages.version_files import Request, node_request, python_request
 
 NODE_INDEX = {
@@ -201,3 +202,12 @@ def test_languages_follow_the_buildpacks_that_will_run(
     tmp_path: Path, files: dict[str, str], buildpacks: list[str], expected: set[str]
 ) -> None:
     assert languages_to_prepare(write(tmp_path, files), buildpacks) == expected
+
+
+def test_debian_versions_keep_the_highest_revision_of_each_release() -> None:
+    report = "3.13 3.13.18-1\n3.13 3.13.5-2+deb13u5\n3.14 3.14.10-1\n3.14 3.14.10-2\n3.15 3.14.1-1\nnoise\n"
+    assert parse_debian_versions(report) == [
+        DebianPython((3, 13, 5), "3.13.5-2+deb13u5"),
+        DebianPython((3, 13, 18), "3.13.18-1"),
+        DebianPython((3, 14, 10), "3.14.10-2"),
+    ]

@@ -31,7 +31,16 @@ python_version::available() {
 # Prints the interpreter path for the app, or fails naming the versions on offer.
 python_version::select() {
 	local build_dir="$1" requested major_minor available
-	# The platform resolved the app's version files (requires-python too) and names the interpreter.
+	# The platform resolved the app's version files (requires-python too): the stack's interpreter
+	# (WHARF_PYTHON), or a CPython from the host's runtime cache (WHARF_PYTHON_HOME, read-only here),
+	# which goes into the slug at .wharf/python so dynos have it.
+	if [[ -n "${WHARF_PYTHON_HOME:-}" && -x "${WHARF_PYTHON_HOME}/bin/python3" ]]; then
+		mkdir -p "${build_dir}/.wharf"
+		rm -rf "${build_dir}/.wharf/python"
+		cp -a "${WHARF_PYTHON_HOME}" "${build_dir}/.wharf/python"
+		echo "${build_dir}/.wharf/python/bin/python3"
+		return 0
+	fi
 	if [[ -n "${WHARF_PYTHON:-}" && -x "${WHARF_PYTHON}" ]]; then
 		echo "${WHARF_PYTHON}"
 		return 0

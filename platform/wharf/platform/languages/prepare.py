@@ -14,7 +14,7 @@ from pathlib import Path
 
 import docker
 
-from wharf.platform.languages import node, python
+from wharf.platform.languages import node, python, python_debian
 from wharf.platform.languages.downloads import DownloadFailed, http_client
 from wharf.platform.languages.node_index import IndexUnavailable, NodeRelease
 from wharf.platform.languages.semver import Version, format_version
@@ -113,11 +113,31 @@ def _prepare_python(
     )
     try:
         chosen = python.choose_interpreter(request, offered)
-    except node.VersionUnavailable as error:
-        raise LanguageUnavailable(str(error)) from error
-    if not chosen.from_stack:
+    except node.VersionUnavailable:
+        known = {i.version for i in offered}
+        debian = [
+            r
+            for r in python_debian.debian_pythons(build_image, settings.runtimes_dir, on_output)
+            if r.version not in known
+        ]
+        try:
+            chosen = python.choose_interpreter(
+                request, offered + python_debian.installable_interpreters(debian)
+            )
+        except node.VersionUnavailable as error:
+            raise LanguageUnavailable(str(error)) from error
+        release = next(r for r in debian if r.version == chosen.version)
+        try:
+            python_debian.install_debian_python(
+                release, build_image=build_image, runtimes_dir=settings.runtimes_dir, on_output=on_output
+            )
+        except python_debian.InstallFailed as error:
+            raise LanguageUnavailable(f"{error}\nAsk for another version, or push again later.") from error
+    if chosen.from_stack:
+        return {"WHARF_PYTHON": chosen.path}
+    if chosen in offered:
         on_output(f"-----> Installing Python {format_version(chosen.version)} (cached)")
-    return {"WHARF_PYTHON": chosen.path}
+    return {"WHARF_PYTHON_HOME": f"{RUNTIMES_IN_BUILDER}/python/{format_version(chosen.version)}"}
 
 
 def prepare_languages(

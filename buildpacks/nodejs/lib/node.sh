@@ -89,4 +89,6 @@ node::use_installed_runtime() {
 	rm -rf "${build_dir}/.wharf/node"
 	cp -a "${WHARF_NODE_HOME}" "${build_dir}/.wharf/node"
 	export PATH="${build_dir}/.wharf/node/bin:${PATH}"
+	# Native add-ons build against the headers that came with this Node.js instead of downloading them.
+	export npm_config_nodedir="${build_dir}/.wharf/node"
 }

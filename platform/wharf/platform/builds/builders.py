@@ -19,6 +19,7 @@ from wharf.platform.builds.image import build_dockerfile_image, image_name
 from wharf.platform.builds.processes import read_procfile
 from wharf.platform.builds.release_image import SlugBuildSettings, build_slug_image
 from wharf.platform.builds.reuse import ReuseStore
+from wharf.platform.languages.prepare import LanguageSettings
 from wharf.platform.settings import Settings
 
 DOCKERFILE_MEMORY_BYTES = 2 * 1024**3
@@ -98,6 +99,9 @@ class BuildpacksBuilder:
                 cache_dir=settings.wharf_data_dir / "cache" / build.app_name,
                 reuse=ReuseStore(settings.wharf_data_dir / "build-reuse"),
                 limits=BuildLimits(),
+                languages=LanguageSettings(
+                    runtimes_dir=settings.runtimes_dir, node_index=settings.wharf_node_index
+                ),
             ),
             source=build.source,
             work_dir=build.work_dir / "slug",

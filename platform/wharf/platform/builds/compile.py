@@ -22,6 +22,12 @@ import docker
 from wharf.platform.builds.processes import merge_release_documents, read_procfile
 from wharf.platform.builds.reuse import valid_inputs
 from wharf.platform.builds.slugignore import apply_slugignore
+from wharf.platform.languages.prepare import (
+    RUNTIMES_IN_BUILDER,
+    LanguageSettings,
+    LanguageUnavailable,
+    prepare_languages,
+)
 from wharf.platform.stack.images import DEFAULT_BUILD_IMAGE, DYNO_UID, HOST_CA_BUNDLE
 
 OutputCallback = Callable[[str], None]
@@ -268,13 +274,21 @@ class CompileRequest:
     source_version: str | None = None
     stack: str = "wharf-trixie"
     pack_slug: bool = True
+    # Where the language versions the app asks for are installed; None leaves the choice to the buildpacks.
+    languages: LanguageSettings | None = None
 
 
-def _builder_run_kwargs(request: CompileRequest, work: _Workspace) -> dict[str, Any]:
+def _chosen_buildpacks(request: CompileRequest) -> list[str]:
+    env = request.env
+    return list(request.buildpacks) or ([env["BUILDPACK_URL"]] if env.get("BUILDPACK_URL") else [])
+
+
+def _builder_run_kwargs(
+    request: CompileRequest, work: _Workspace, language_env: Mapping[str, str]
+) -> dict[str, Any]:
     """The builder container: the workspace mounted where wharf-build expects it, within the limits."""
     env = request.env
-    chosen = list(request.buildpacks) or ([env["BUILDPACK_URL"]] if env.get("BUILDPACK_URL") else [])
-    chosen, custom_mounts = _custom_buildpack_mounts(chosen)
+    chosen, custom_mounts = _custom_buildpack_mounts(_chosen_buildpacks(request))
     uid, gid = _builder_user()
     buildpacks_dir = request.buildpacks_dir or default_buildpacks_dir()
     volumes = {
@@ -286,13 +300,18 @@ def _builder_run_kwargs(request: CompileRequest, work: _Workspace) -> dict[str, 
         str(HOST_CA_BUNDLE): {"bind": CA_PATH_IN_CONTAINER, "mode": "ro"},
         **custom_mounts,
     }
+    if request.languages is not None:
+        volumes[str(request.languages.runtimes_dir)] = {"bind": RUNTIMES_IN_BUILDER, "mode": "ro"}
     limits = request.limits
     return {
         "image": request.build_image,
         "command": ["/opt/wharf-buildpacks/bin/wharf-build", "/app", "/cache", "/env", "/output", *chosen],
         "user": f"{uid}:{gid}",
         "working_dir": "/app",
-        "environment": _container_environment(env, request.source_version, request.stack),
+        "environment": {
+            **_container_environment(env, request.source_version, request.stack),
+            **language_env,
+        },
         "volumes": volumes,
         "mem_limit": limits.memory,
         "nano_cpus": int(limits.cpus * 1e9),
@@ -327,7 +346,19 @@ def compile_slug(request: CompileRequest, *, on_output: OutputCallback) -> Compi
     _prepare_workspace(
         work, source_dir=request.source_dir, cache_dir=request.cache_dir, env=request.env, on_output=on_output
     )
-    run_kwargs = _builder_run_kwargs(request, work)
+    language_env: dict[str, str] = {}
+    if request.languages is not None:
+        try:
+            language_env = prepare_languages(
+                work.app,
+                buildpacks=_chosen_buildpacks(request),
+                settings=request.languages,
+                build_image=request.build_image,
+                on_output=on_output,
+            ).env
+        except LanguageUnavailable as error:
+            raise BuildFailed(str(error)) from error
+    run_kwargs = _builder_run_kwargs(request, work, language_env)
     client = docker.from_env()
     try:
         status = _run_builder(client, run_kwargs=run_kwargs, limits=request.limits, on_output=on_output)

@@ -35,6 +35,7 @@ from wharf.platform.builds.layers import (
     write_layer_tar,
 )
 from wharf.platform.builds.reuse import ReuseRecord, ReuseStore, reuse_key, tree_digest
+from wharf.platform.languages.prepare import LanguageSettings
 
 DEPENDENCIES_TAG = "dependencies"
 
@@ -61,6 +62,7 @@ class SlugBuildSettings:
     reuse: ReuseStore
     limits: BuildLimits = field(default_factory=BuildLimits)
     buildpacks_dir: Path | None = None
+    languages: LanguageSettings | None = None
 
 
 def build_slug_image(
@@ -187,6 +189,7 @@ class _SlugBuild:
             limits=settings.limits,
             source_version=self.source_version,
             pack_slug=False,
+            languages=settings.languages,
         )
         result = compile_slug(request, on_output=self.on_output)
         self.on_output("-----> Building the release image")

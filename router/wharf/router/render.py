@@ -214,7 +214,7 @@ def render_nginx_config(
     """
     if not INSTANCE.fullmatch(instance):
         raise ValueError(f"router instance {instance!r} must be 8-32 lowercase hex digits")
-    if not HOSTNAME.match(settings.domain):
+    if not HOSTNAME.fullmatch(settings.domain):
         raise ValueError(f"WHARF_DOMAIN {settings.domain!r} is not a valid hostname")
     http_servers, redirect_servers, tls_servers = plan_servers(table, settings.domain)
     template = _environment().get_template("nginx.conf.j2")

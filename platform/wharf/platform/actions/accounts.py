@@ -18,7 +18,7 @@ from wharf.platform.security.ratelimit import FailureLimiter, Limit, RateLimited
 from wharf.platform.security.tokens import digest, new_api_token
 from wharf.platform.settings import Settings
 
-_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
+_EMAIL = re.compile(r"[^@\s\x00-\x1f\x7f]{1,64}@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+")
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,7 @@ class IssuedToken:
 
 def normalize_email(email: str) -> str:
     cleaned = email.strip().lower()
-    if len(cleaned) > 254 or not _EMAIL.match(cleaned):
+    if len(cleaned) > 254 or not _EMAIL.fullmatch(cleaned):
         raise BadRequest(
             f"'{email}' is not an email address. Give one like alice@example.com.", error_id="bad_email"
         )

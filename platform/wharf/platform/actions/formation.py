@@ -11,6 +11,7 @@ from wharf.platform.errors import BadRequest
 from wharf.platform.logs.events import record_event
 from wharf.platform.models import App, Formation, User
 from wharf.platform.records.releases import latest_release
+from wharf.platform.security.names import validate_process_type
 
 # Memory per dyno size, in MiB, and CPU share (Heroku's basic/standard/performance ladder).
 DYNO_SIZES: dict[str, tuple[int, float]] = {
@@ -35,6 +36,7 @@ def list_formation(*, session: Session, app: App) -> list[Formation]:
 
 
 def _validate(change: FormationChange, known_types: set[str]) -> None:
+    validate_process_type(change.process_type)
     if change.process_type not in known_types:
         on_offer = ", ".join(sorted(known_types)) or "none yet: push code with a Procfile first"
         raise BadRequest(

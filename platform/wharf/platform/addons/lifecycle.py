@@ -7,7 +7,6 @@ its URL as a config var in a new release, so dynos never boot against a database
 
 from __future__ import annotations
 
-import re
 import secrets
 import shutil
 import time
@@ -24,8 +23,8 @@ from wharf.platform.logs.events import record_event
 from wharf.platform.models import Addon, App, Release, User
 from wharf.platform.records.releases import create_release, latest_release
 from wharf.platform.security.crypto import ConfigCipher
+from wharf.platform.security.names import validate_attachment
 
-ATTACHMENT = re.compile(r"^[A-Z][A-Z0-9_]{0,59}$")
 ADJECTIVES = (
     "acute",
     "angular",
@@ -110,11 +109,7 @@ def _choose_attachment(
     if as_name:
         wanted = as_name.upper().replace("-", "_")
         attachment = wanted if wanted.endswith("_URL") else f"{wanted}_URL"
-        if not ATTACHMENT.match(attachment):
-            raise BadRequest(
-                f"--as {as_name} is not a valid attachment name: use letters, digits and underscores.",
-                error_id="invalid_attachment",
-            )
+        validate_attachment(attachment, as_name)
         if attachment in config or attachment in taken:
             raise Conflict(
                 f"{attachment} is already set on this app. Choose another name with --as.",

@@ -9,14 +9,14 @@ from typing import Any
 
 import yaml
 
-PROCFILE_LINE = re.compile(r"^([A-Za-z0-9_-]+):\s*(.+?)\s*$")
+PROCFILE_LINE = re.compile(r"([A-Za-z0-9_-]+):\s*(.+?)\s*")
 
 
 def parse_procfile(text: str) -> dict[str, str]:
     """`type: command` lines in order; comments and malformed lines are ignored, as Heroku ignores them."""
     processes: dict[str, str] = {}
     for line in text.splitlines():
-        match = PROCFILE_LINE.match(line)
+        match = PROCFILE_LINE.fullmatch(line)
         if match and not line.lstrip().startswith("#"):
             processes[match.group(1)] = match.group(2)
     return processes

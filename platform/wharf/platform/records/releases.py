@@ -6,7 +6,6 @@ rolling back each make a new release, numbered per app by an atomic counter on t
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from sqlalchemy import select, update
@@ -16,8 +15,8 @@ from wharf.platform.errors import BadRequest, NotFound
 from wharf.platform.logs.events import record_event
 from wharf.platform.models import App, Release, User
 from wharf.platform.security.crypto import ConfigCipher
+from wharf.platform.security.names import validate_config_key
 
-CONFIG_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 RESERVED_KEYS = frozenset({"PORT", "DYNO"})
 MAX_VALUE_BYTES = 32 * 1024
 
@@ -99,12 +98,7 @@ def validate_config_changes(changes: dict[str, str | None]) -> None:
     if not changes:
         raise BadRequest("No config vars given. Usage: wharf config:set KEY=value ...", error_id="no_changes")
     for key, value in changes.items():
-        if not CONFIG_KEY.match(key):
-            raise BadRequest(
-                f"'{key}' is not a valid config var name. Use letters, digits and underscores, "
-                "not starting with a digit.",
-                error_id="invalid_config_key",
-            )
+        validate_config_key(key)
         if key in RESERVED_KEYS:
             raise BadRequest(
                 f"{key} is set by Wharf for each dyno and cannot be changed.", error_id="reserved_key"

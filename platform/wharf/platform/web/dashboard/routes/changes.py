@@ -38,7 +38,7 @@ def set_config_var(
     reveal: Annotated[str, Form()] = "",
 ) -> Response:
     config.update_config(
-        session=session, cipher=context.cipher, app=app, actor=user, changes={key.strip(): value}
+        session=session, cipher=context.cipher, app=app, actor=user, changes={key: value}
     )
     return back_to(app.name, "config", "?reveal=config" if reveal == "config" else "")
 

@@ -21,7 +21,7 @@ from wharf.platform.db import session_scope
 from wharf.platform.errors import BadRequest, Conflict, NotFound
 from wharf.platform.logs.events import record_event
 from wharf.platform.models import Addon, App, Release, User
-from wharf.platform.records.releases import create_release, latest_release
+from wharf.platform.records.releases import create_release, latest_release, lock_app
 from wharf.platform.security.crypto import ConfigCipher
 from wharf.platform.security.names import validate_attachment
 
@@ -140,6 +140,7 @@ def create_addon(
     name = generate_addon_name(addon_kind.name_prefix)
     while session.scalar(select(Addon.id).where(Addon.name == name)) is not None:
         name = generate_addon_name(addon_kind.name_prefix)
+    lock_app(session=session, app=app)
     latest = latest_release(session=session, app=app)
     config = cipher.decrypt(latest.config_ciphertext) if latest else {}
     taken = {a.attachment for a in list_addons(session=session, app=app)}
@@ -178,6 +179,7 @@ def release_with_config(
     changes: dict[str, str | None],
 ) -> Release:
     """A new release with the config changed, deployed by the scheduler when the app has a build."""
+    lock_app(session=session, app=app)
     latest = latest_release(session=session, app=app)
     config = cipher.decrypt(latest.config_ciphertext) if latest else {}
     for key, value in changes.items():
@@ -278,6 +280,7 @@ def destroy_addon(
             f"Confirmation did not match {addon.name}. Nothing was destroyed. Pass --confirm {addon.name}.",
             error_id="confirmation_required",
         )
+    lock_app(session=session, app=app)
     latest = latest_release(session=session, app=app)
     if latest is not None and addon.attachment in cipher.decrypt(latest.config_ciphertext):
         release_with_config(

@@ -21,6 +21,25 @@ RESERVED_KEYS = frozenset({"PORT", "DYNO"})
 MAX_VALUE_BYTES = 32 * 1024
 
 
+def lock_app(*, session: Session, app: App) -> None:
+    """Hold the app's row until the transaction ends, before a read-modify-write of its config,
+    formation or releases, so that two such changes run one after the other and neither is lost.
+
+    PostgreSQL: ``SELECT ... FOR UPDATE`` (later statements then read what the previous holder
+    committed). SQLite has no row locks: a no-op ``UPDATE`` opens the write transaction and takes the
+    database's single writer lock, waiting (busy timeout) while another writer holds it.
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(
+            update(App)
+            .where(App.id == app.id)
+            .values(release_counter=App.release_counter)
+            .execution_options(synchronize_session=False)
+        )
+    else:
+        session.execute(select(App.id).where(App.id == app.id).with_for_update())
+
+
 def next_release_version(*, session: Session, app: App) -> int:
     version = session.execute(
         update(App)

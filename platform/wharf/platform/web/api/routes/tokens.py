@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from fastapi import APIRouter, Response
 
 from wharf.platform.actions import accounts
@@ -18,7 +20,10 @@ def list_tokens(user: CurrentUser, session: SessionDep) -> list[TokenPublic]:
 
 @router.post("", status_code=201)
 def create_token(body: TokenCreate, user: CurrentUser, session: SessionDep) -> TokenCreated:
-    issued = accounts.issue_token(session=session, user=user, description=body.description)
+    lifetime = timedelta(seconds=body.expires_in) if body.expires_in is not None else None
+    issued = accounts.issue_token(
+        session=session, user=user, description=body.description, expires_in=lifetime
+    )
     public = TokenPublic.model_validate(issued.token)
     return TokenCreated(**public.model_dump(), token=issued.secret)
 

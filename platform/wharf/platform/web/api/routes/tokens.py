@@ -8,7 +8,7 @@ from fastapi import APIRouter, Response
 
 from wharf.platform.actions import accounts
 from wharf.platform.web.api.schemas.accounts import TokenCreate, TokenCreated, TokenPublic
-from wharf.platform.web.deps import CurrentUser, SessionDep
+from wharf.platform.web.deps import CurrentUser, RowId, SessionDep
 
 router = APIRouter(prefix="/tokens", tags=["tokens"])
 
@@ -29,6 +29,6 @@ def create_token(body: TokenCreate, user: CurrentUser, session: SessionDep) -> T
 
 
 @router.delete("/{token_id}", status_code=204)
-def revoke_token(token_id: int, user: CurrentUser, session: SessionDep) -> Response:
+def revoke_token(token_id: RowId, user: CurrentUser, session: SessionDep) -> Response:
     accounts.revoke_token(session=session, user=user, token_id=token_id)
     return Response(status_code=204)

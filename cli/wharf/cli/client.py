@@ -72,6 +72,16 @@ class CreatedInvite(Invite):
     code: str
 
 
+class CreatedToken(TypedDict):
+    id: int
+    description: str
+    prefix: str
+    created_at: str
+    last_used_at: str | None
+    expires_at: str | None
+    token: str
+
+
 class WharfClient:
     """One API endpoint and (optionally) one token; `transport` lets tests answer without a server."""
 
@@ -143,6 +153,10 @@ class WharfClient:
 
     def account(self) -> User:
         return cast(User, self.request("GET", "/account"))
+
+    def create_token(self, *, description: str, expires_in: int | None) -> CreatedToken:
+        body: dict[str, object] = {"description": description, "expires_in": expires_in}
+        return cast(CreatedToken, self.request("POST", "/tokens", body))
 
     def invites(self) -> list[Invite]:
         return cast(list[Invite], self.request("GET", "/invites"))

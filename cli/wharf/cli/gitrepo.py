@@ -10,7 +10,7 @@ from pathlib import Path
 from wharf.cli.errors import WharfError
 
 DEFAULT_REMOTE = "wharf"
-_APP_IN_URL = re.compile(r"/git/(?P<app>[a-z][a-z0-9-]*)\.git/?$")
+_APP_IN_URL = re.compile(r"/git/(?P<app>[a-z][a-z0-9-]*)\.git/?\Z")
 
 
 def _git(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:

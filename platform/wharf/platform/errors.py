@@ -19,6 +19,13 @@ class BadRequest(WharfError):
     error_id = "bad_request"
 
 
+class Unprocessable(BadRequest):
+    """A value Wharf will not process at all, such as a name holding a control character."""
+
+    status_code = 422
+    error_id = "unprocessable"
+
+
 class Unauthorized(WharfError):
     status_code = 401
     error_id = "unauthorized"

@@ -50,6 +50,8 @@ class Settings(BaseSettings):
     wharf_auth_window_seconds: int = 900
     wharf_auth_max_failures_per_account: int = 10
     wharf_auth_max_failures_per_client: int = 30
+    # A dashboard login lasts this long from the moment it was made (a fixed expiry, not sliding).
+    wharf_session_days: float = 14.0
     wharf_run_image: str = "wharf/stack-run:trixie"
     wharf_build_image: str = "wharf/stack-build:trixie"
     wharf_runtime: Literal["docker", "fake"] = "docker"

@@ -42,12 +42,17 @@ class NginxMaster:
         return [self.binary, "-p", str(self.paths.state_dir), "-c", str(config), "-e", "stderr", *extra]
 
     def validate(self, config: Path) -> None:
-        """Run ``nginx -t`` on ``config``; raise ConfigRejected with nginx's message when it fails."""
+        """``nginx -t`` on ``config``: ConfigRejected on failure or a "conflicting server name" warning."""
         result = subprocess.run(
             self._argv(config, "-q", "-t"), capture_output=True, text=True, timeout=60, check=False
         )
         if result.returncode != 0:
             raise ConfigRejected(result.stderr.strip() or f"nginx -t exited {result.returncode}")
+        conflicts = [line for line in result.stderr.splitlines() if "conflicting server name" in line]
+        if conflicts:
+            # nginx ignores the later block and serves the earlier one: a name that reached the
+            # config twice would hand one app's traffic to another, so the table is refused.
+            raise ConfigRejected("\n".join(conflicts))
 
     def install(self, text: str) -> None:
         """Validate ``text`` as a candidate, then make it the live config in one rename."""

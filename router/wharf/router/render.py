@@ -255,7 +255,7 @@ def render_nginx_config(
     """
     if not INSTANCE.fullmatch(instance):
         raise ValueError(f"router instance {instance!r} must be 8-32 lowercase hex digits")
-    if not HOSTNAME.match(settings.domain):
+    if not HOSTNAME.fullmatch(settings.domain):
         raise ValueError(f"WHARF_DOMAIN {settings.domain!r} is not a valid hostname")
     api_server = _api_server(settings, api_cert)
     reserved = settings.api_hostname if api_server is not None else None

@@ -21,11 +21,11 @@ ROUTES_CHANNEL = "wharf:routes:changed"
 
 logger = logging.getLogger(__name__)
 
-APP_NAME = re.compile(r"^[a-z][a-z0-9-]{0,29}$")
-HOSTNAME = re.compile(r"^(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
-BACKEND_HOST = re.compile(r"^([A-Za-z0-9.-]{1,253}|\[[0-9A-Fa-f:.]+\])$")
-DYNO_NAME = re.compile(r"^[a-z][a-z0-9_-]*\.[0-9]{1,6}$")
-SAFE_PATH = re.compile(r"^/[A-Za-z0-9._/@+-]+$")
+APP_NAME = re.compile(r"[a-z][a-z0-9-]{0,29}")
+HOSTNAME = re.compile(r"(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
+BACKEND_HOST = re.compile(r"([A-Za-z0-9.-]{1,253}|\[[0-9A-Fa-f:.]+\])")
+DYNO_NAME = re.compile(r"[a-z][a-z0-9_-]*\.[0-9]{1,6}")
+SAFE_PATH = re.compile(r"/[A-Za-z0-9._/@+-]+")
 
 
 class InvalidRoute(ValueError):
@@ -97,8 +97,8 @@ def _require(condition: bool, message: str) -> None:
 
 def _parse_backend(raw: dict[str, Any]) -> Backend:
     dyno, host, port = raw.get("dyno"), raw.get("host"), raw.get("port")
-    _require(isinstance(dyno, str) and bool(DYNO_NAME.match(dyno)), f"bad dyno name {dyno!r}")
-    _require(isinstance(host, str) and bool(BACKEND_HOST.match(host)), f"bad backend host {host!r}")
+    _require(isinstance(dyno, str) and bool(DYNO_NAME.fullmatch(dyno)), f"bad dyno name {dyno!r}")
+    _require(isinstance(host, str) and bool(BACKEND_HOST.fullmatch(host)), f"bad backend host {host!r}")
     _require(isinstance(port, int) and not isinstance(port, bool) and 0 < port < 65536, f"bad port {port!r}")
     assert isinstance(dyno, str) and isinstance(host, str) and isinstance(port, int)
     return Backend(dyno=dyno, host=host, port=port)
@@ -107,7 +107,7 @@ def _parse_backend(raw: dict[str, Any]) -> Backend:
 def _parse_hostname(raw: Any) -> str:
     _require(isinstance(raw, str), f"bad hostname {raw!r}")
     hostname = str(raw).lower().rstrip(".")
-    _require(len(hostname) <= 253 and bool(HOSTNAME.match(hostname)), f"bad hostname {raw!r}")
+    _require(len(hostname) <= 253 and bool(HOSTNAME.fullmatch(hostname)), f"bad hostname {raw!r}")
     return hostname
 
 
@@ -115,7 +115,7 @@ def _parse_tls(raw: dict[str, Any]) -> TlsCertificate:
     hostname = _parse_hostname(raw.get("hostname"))
     cert_path, key_path = raw.get("cert_path"), raw.get("key_path")
     for path in (cert_path, key_path):
-        _require(isinstance(path, str) and bool(SAFE_PATH.match(path)), f"bad certificate path {path!r}")
+        _require(isinstance(path, str) and bool(SAFE_PATH.fullmatch(path)), f"bad certificate path {path!r}")
     assert isinstance(cert_path, str) and isinstance(key_path, str)
     return TlsCertificate(
         hostname=hostname,
@@ -129,7 +129,7 @@ def parse_app_route(raw: dict[str, Any]) -> AppRoute:
     """One app's entry; raises InvalidRoute when any part of it is unsafe to put in a config."""
     _require(isinstance(raw, dict), "an app entry must be an object")
     app = raw.get("app")
-    _require(isinstance(app, str) and bool(APP_NAME.match(app)), f"bad app name {app!r}")
+    _require(isinstance(app, str) and bool(APP_NAME.fullmatch(app)), f"bad app name {app!r}")
     assert isinstance(app, str)
     hostnames = tuple(dict.fromkeys(_parse_hostname(h) for h in raw.get("hostnames") or []))
     backends = tuple(_parse_backend(b) for b in raw.get("backends") or [])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -149,8 +150,39 @@ def whoami() -> None:
         output.line(client.account()["email"])
 
 
-def token() -> None:
+DURATION = re.compile(r"(?:(\d+)([smhdw]))+")
+DURATION_PART = re.compile(r"(\d+)([smhdw])")
+UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_duration(text: str) -> int:
+    """Seconds in a duration like 90m, 12h, 30d or 1w2d."""
+    cleaned = text.strip().lower()
+    if not DURATION.fullmatch(cleaned):
+        raise WharfError(f"'{text}' is not a duration. Use a number and a unit: 90m, 12h, 30d or 1w.")
+    return sum(int(n) * UNIT_SECONDS[unit] for n, unit in DURATION_PART.findall(cleaned))
+
+
+def token(
+    expires: Annotated[
+        str | None,
+        typer.Option(
+            "--expires",
+            help="Create a new token that stops working after this long (90m, 12h, 30d, 1w) and print it.",
+        ),
+    ] = None,
+    description: Annotated[
+        str, typer.Option("--description", help="Label of the new token (with --expires).")
+    ] = "wharf auth:token",
+) -> None:
     """Display the API token (for scripts: WHARF_API_TOKEN=$(wharf auth:token))."""
+    if expires is not None:
+        seconds = parse_duration(expires)
+        with session.authenticated_client() as client:
+            created = client.create_token(description=description, expires_in=seconds)
+        output.note(f"Token {created['prefix']}... expires at {created['expires_at']}.")
+        output.line(created["token"])
+        return
     credentials = settings.stored_credentials(settings.api_url())
     if credentials is None:
         raise NotLoggedInError()

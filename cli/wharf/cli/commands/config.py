@@ -13,7 +13,7 @@ from wharf.cli.errors import WharfError
 from wharf.cli.registry import add_command
 from wharf.cli.resolve import AppOption, JsonOption, RemoteOption, resolve_app
 
-_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def parse_assignments(pairs: list[str]) -> dict[str, str]:
@@ -26,7 +26,7 @@ def parse_assignments(pairs: list[str]) -> dict[str, str]:
                 f"{pair} is invalid. Must be in the format KEY=VALUE.\n"
                 "Usage: wharf config:set KEY1=VALUE1 [KEY2=VALUE2 ...]"
             )
-        if not _KEY.match(key):
+        if not _KEY.fullmatch(key):
             raise WharfError(
                 f"{key} is not a valid config var name: use letters, digits and underscores, "
                 "not starting with a digit."

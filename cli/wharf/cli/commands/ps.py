@@ -14,14 +14,14 @@ from wharf.cli.errors import WharfError
 from wharf.cli.registry import add_command
 from wharf.cli.resolve import AppOption, JsonOption, RemoteOption, resolve_app
 
-SCALE_ARGUMENT = re.compile(r"^(?P<type>[A-Za-z0-9_-]+)(?:=(?P<quantity>\d+))?(?::(?P<size>[a-z]+))?$")
+SCALE_ARGUMENT = re.compile(r"(?P<type>[A-Za-z0-9_-]+)(?:=(?P<quantity>\d+))?(?::(?P<size>[a-z]+))?")
 
 
 def parse_scale(arguments: list[str]) -> list[dict[str, Any]]:
     """`web=3`, `worker=0`, `web=2:standard` or `web:performance` to formation updates."""
     updates: list[dict[str, Any]] = []
     for argument in arguments:
-        match = SCALE_ARGUMENT.match(argument)
+        match = SCALE_ARGUMENT.fullmatch(argument)
         if not match or (match["quantity"] is None and match["size"] is None):
             raise WharfError(
                 f"{argument} is invalid. Usage: wharf ps:scale web=2 worker=1, or web=2:standard for a size."

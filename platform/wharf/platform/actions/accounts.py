@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -18,7 +19,15 @@ from wharf.platform.security.ratelimit import FailureLimiter, Limit, RateLimited
 from wharf.platform.security.tokens import digest, new_api_token
 from wharf.platform.settings import Settings
 
-_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
+_EMAIL = re.compile(r"[^@\s\x00-\x1f\x7f]{1,64}@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+")
+
+
+MIN_TOKEN_LIFETIME = timedelta(seconds=1)
+MAX_TOKEN_LIFETIME = timedelta(days=3650)
+
+
+class TokenExpired(Unauthorized):
+    """The token exists but its lifetime is over."""
 
 
 @dataclass(frozen=True)
@@ -29,7 +38,7 @@ class IssuedToken:
 
 def normalize_email(email: str) -> str:
     cleaned = email.strip().lower()
-    if len(cleaned) > 254 or not _EMAIL.match(cleaned):
+    if len(cleaned) > 254 or not _EMAIL.fullmatch(cleaned):
         raise BadRequest(
             f"'{email}' is not an email address. Give one like alice@example.com.", error_id="bad_email"
         )
@@ -46,8 +55,9 @@ def signup(*, session: Session, invite_code: str, email: str, password: str) -> 
     problem = password_problem(password)
     if problem:
         raise BadRequest(problem, error_id="weak_password")
-    password_hash = hash_password(password)
+    # The invite first: a wrong code costs no password hashing (argon2 is slow on purpose).
     invite = claim_invite(session=session, code=invite_code)
+    password_hash = hash_password(password)
     if find_user_by_email(session=session, email=email) is not None:
         raise Conflict(
             f"An account for {email} exists already. Log in with `wharf login`.", error_id="email_taken"
@@ -71,10 +81,22 @@ def authenticate(*, session: Session, email: str, password: str) -> User:
     return user
 
 
-def issue_token(*, session: Session, user: User, description: str) -> IssuedToken:
+def issue_token(
+    *, session: Session, user: User, description: str, expires_in: timedelta | None = None
+) -> IssuedToken:
+    """A new token; with ``expires_in`` it stops working that long from now."""
+    if expires_in is not None and not MIN_TOKEN_LIFETIME <= expires_in <= MAX_TOKEN_LIFETIME:
+        raise BadRequest(
+            "A token's lifetime must be between one second and ten years, like --expires 30d.",
+            error_id="invalid_expiry",
+        )
     secret = new_api_token()
     token = ApiToken(
-        user_id=user.id, token_hash=digest(secret), prefix=secret[:10], description=description[:200]
+        user_id=user.id,
+        token_hash=digest(secret),
+        prefix=secret[:10],
+        description=description[:200],
+        expires_at=utcnow() + expires_in if expires_in is not None else None,
     )
     session.add(token)
     session.flush()
@@ -86,6 +108,12 @@ def user_for_token(*, session: Session, secret: str) -> tuple[User, ApiToken] | 
     if token is None:
         return None
     now = utcnow()
+    if token.expires_at is not None and token.expires_at <= now:
+        raise TokenExpired(
+            f"This token expired at {token.expires_at:%Y-%m-%d %H:%M} UTC. Run `wharf login` again, "
+            "or create a new one with `wharf auth:token --expires DURATION`.",
+            error_id="token_expired",
+        )
     # Written at most once a minute, so that reads do not all become writes.
     if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
         token.last_used_at = now
@@ -103,6 +131,11 @@ def revoke_token(*, session: Session, user: User, token_id: int) -> None:
     session.delete(token)
 
 
+def session_lifetime(settings: Settings) -> timedelta:
+    """How long a dashboard login lasts, from when it was made."""
+    return timedelta(days=settings.wharf_session_days)
+
+
 def count_users(*, session: Session) -> int:
     return len(session.scalars(select(User.id).limit(1)).all())
 
@@ -118,9 +151,15 @@ def check_limits(limiter: FailureLimiter, *limits: Limit) -> None:
 
 
 def login_limits(settings: Settings, client_address: str, email: str) -> tuple[Limit, Limit]:
+    """Failures per client address, and per (client address, account) pair.
+
+    Keyed by the pair, a stranger who fails ten times against an account locks out only
+    themselves: its owner, on an address that has not failed, still logs in.
+    """
+    account = email.strip().lower()
     return (
         Limit("login-client", client_address, settings.wharf_auth_max_failures_per_client),
-        Limit("login-account", email.strip().lower(), settings.wharf_auth_max_failures_per_account),
+        Limit("login-pair", f"{client_address}\x00{account}", settings.wharf_auth_max_failures_per_account),
     )
 
 
@@ -133,6 +172,7 @@ def log_in(
     email: str,
     password: str,
     issued_for: str,
+    expires_in: timedelta | None = None,
 ) -> tuple[User, IssuedToken]:
     """Check the password under both failure limits (per client, per account), then issue a token."""
     limits = login_limits(settings, client_address, email)
@@ -142,7 +182,7 @@ def log_in(
     except Unauthorized:
         limiter.record_failure(*limits)
         raise
-    return user, issue_token(session=session, user=user, description=issued_for)
+    return user, issue_token(session=session, user=user, description=issued_for, expires_in=expires_in)
 
 
 def sign_up(

@@ -5,7 +5,12 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from wharf.platform.models import App, Release, User
-from wharf.platform.records.releases import create_release, latest_release, validate_config_changes
+from wharf.platform.records.releases import (
+    create_release,
+    latest_release,
+    lock_app,
+    validate_config_changes,
+)
 from wharf.platform.security.crypto import ConfigCipher
 
 
@@ -13,6 +18,7 @@ def update_config(
     *, session: Session, cipher: ConfigCipher, app: App, actor: User, changes: dict[str, str | None]
 ) -> tuple[dict[str, str], Release]:
     validate_config_changes(changes)
+    lock_app(session=session, app=app)
     latest = latest_release(session=session, app=app)
     config = cipher.decrypt(latest.config_ciphertext) if latest else {}
     set_keys = sorted(k for k, v in changes.items() if v is not None)

@@ -5,8 +5,6 @@ Each change commits and republishes the app's route itself, whoever asked for it
 
 from __future__ import annotations
 
-import re
-
 import redis
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -15,9 +13,9 @@ from wharf.platform.errors import BadRequest, Conflict, NotFound
 from wharf.platform.logs.events import record_event
 from wharf.platform.models import App, Certificate, Domain, User
 from wharf.platform.routing import remove_app_routes, set_app_route_settings
+from wharf.platform.security.names import validate_hostname as hostname_rule
 from wharf.platform.settings import Settings
 
-HOSTNAME = re.compile(r"^(?=.{1,253}$)(\*\.)?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 MAX_DOMAINS_PER_APP = 100
 
 
@@ -30,12 +28,7 @@ def list_domains(*, session: Session, app: App) -> list[Domain]:
 
 
 def validate_hostname(hostname: str, settings: Settings) -> str:
-    cleaned = hostname.strip().lower().rstrip(".")
-    if not HOSTNAME.match(cleaned):
-        raise BadRequest(
-            f"'{hostname}' is not a valid hostname. Give one like www.example.com.",
-            error_id="invalid_hostname",
-        )
+    cleaned = hostname_rule(hostname)
     if cleaned == settings.wharf_domain or cleaned.endswith("." + settings.wharf_domain):
         raise BadRequest(
             f"{cleaned} is under {settings.wharf_domain}, where Wharf names apps itself. "

@@ -10,7 +10,8 @@ from sqlalchemy.orm import Session
 from wharf.platform.errors import BadRequest
 from wharf.platform.logs.events import record_event
 from wharf.platform.models import App, Formation, User
-from wharf.platform.records.releases import latest_release
+from wharf.platform.records.releases import latest_release, lock_app
+from wharf.platform.security.names import validate_process_type
 
 # Memory per dyno size, in MiB, and CPU share (Heroku's basic/standard/performance ladder).
 DYNO_SIZES: dict[str, tuple[int, float]] = {
@@ -35,6 +36,7 @@ def list_formation(*, session: Session, app: App) -> list[Formation]:
 
 
 def _validate(change: FormationChange, known_types: set[str]) -> None:
+    validate_process_type(change.process_type)
     if change.process_type not in known_types:
         on_offer = ", ".join(sorted(known_types)) or "none yet: push code with a Procfile first"
         raise BadRequest(
@@ -54,6 +56,7 @@ def update_formation(
 ) -> list[Formation]:
     if not changes:
         raise BadRequest("No process types given. Usage: wharf ps:scale web=2", error_id="no_changes")
+    lock_app(session=session, app=app)
     release = latest_release(session=session, app=app)
     known_types = set((release.process_types or {}) if release else {})
     for change in changes:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import re
 import secrets
 
-from wharf.platform.errors import BadRequest
+from wharf.platform.security.names import APP_NAME, validate_app_name
 
-APP_NAME = re.compile(r"^[a-z][a-z0-9-]{0,29}$")
+__all__ = ["APP_NAME", "generate_app_name", "validate_app_name"]
 
 _ADJECTIVES = (
     "ancient",
@@ -143,16 +142,6 @@ _NOUNS = (
     "wind",
     "wood",
 )
-
-
-def validate_app_name(name: str) -> str:
-    if not APP_NAME.match(name) or name.endswith("-"):
-        raise BadRequest(
-            f"'{name}' is not a valid app name. Use lowercase letters, digits and dashes, start with a "
-            "letter, and keep it to 30 characters.",
-            error_id="invalid_app_name",
-        )
-    return name
 
 
 def generate_app_name() -> str:

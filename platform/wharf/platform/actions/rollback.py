@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 
 from wharf.platform.errors import BadRequest
 from wharf.platform.models import App, Release, User
-from wharf.platform.records.releases import create_release, get_release
+from wharf.platform.records.releases import create_release, get_release, lock_app
 from wharf.platform.scheduler.desired import PENDING
 from wharf.platform.scheduler.notify import wake_scheduler
 from wharf.platform.security.crypto import ConfigCipher
@@ -23,6 +23,8 @@ def rollback(
     version: int | None,
 ) -> Release:
     """A new release with an old release's image and config, deployed like any other."""
+    lock_app(session=session, app=app)
+    session.refresh(app)
     if version is None:
         if app.current_release_version is None:
             raise BadRequest(f"{app.name} has no deployed release to roll back from.", error_id="no_release")

@@ -21,8 +21,8 @@ from wharf.platform.logs.events import record_event
 from wharf.platform.models import Addon, AddonBackup, App, User
 from wharf.platform.security.crypto import ConfigCipher
 
-BACKUP_LABEL = re.compile(r"^([ab])(\d+)$")
-SCHEDULE_TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+BACKUP_LABEL = re.compile(r"([ab])(\d+)")
+SCHEDULE_TIME = re.compile(r"([01]\d|2[0-3]):([0-5]\d)")
 MAX_RETENTION = 100
 
 
@@ -49,7 +49,7 @@ def get_backup(*, session: Session, addon: Addon, label: str | None) -> AddonBac
                 error_id="backup_not_found",
             )
         return completed[0]
-    wanted = BACKUP_LABEL.match(label.lower())
+    wanted = BACKUP_LABEL.fullmatch(label.lower())
     for backup in list_backups(session=session, addon=addon):
         if wanted and backup.label == f"{wanted[1]}{int(wanted[2]):03d}":
             return backup
@@ -148,7 +148,7 @@ def restore_backup(
 
 def set_schedule(*, session: Session, addon: Addon, at: str | None, retention: int | None) -> Addon:
     """Daily at HH:MM UTC, keeping `retention` scheduled backups; `at=None` unschedules."""
-    if at is not None and not SCHEDULE_TIME.match(at):
+    if at is not None and not SCHEDULE_TIME.fullmatch(at):
         raise BadRequest(f"--at {at} is not a time: use HH:MM (UTC), like 02:00.", error_id="invalid_time")
     if retention is not None and not 1 <= retention <= MAX_RETENTION:
         raise BadRequest(f"--retention must be between 1 and {MAX_RETENTION}.", error_id="invalid_retention")
@@ -187,7 +187,7 @@ def prune_scheduled_backups(*, session: Session, addon: Addon, root: Path) -> li
 
 
 def parse_label(label: str) -> str:
-    if not BACKUP_LABEL.match(label.lower()):
+    if not BACKUP_LABEL.fullmatch(label.lower()):
         raise BadRequest(
             f"{label} is not a backup id: they look like b001 or a003.", error_id="invalid_backup"
         )

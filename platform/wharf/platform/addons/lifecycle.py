@@ -7,7 +7,6 @@ its URL as a config var in a new release, so dynos never boot against a database
 
 from __future__ import annotations
 
-import re
 import secrets
 import shutil
 import time
@@ -22,10 +21,10 @@ from wharf.platform.db import session_scope
 from wharf.platform.errors import BadRequest, Conflict, NotFound
 from wharf.platform.logs.events import record_event
 from wharf.platform.models import Addon, App, Release, User
-from wharf.platform.records.releases import create_release, latest_release
+from wharf.platform.records.releases import create_release, latest_release, lock_app
 from wharf.platform.security.crypto import ConfigCipher
+from wharf.platform.security.names import validate_attachment
 
-ATTACHMENT = re.compile(r"^[A-Z][A-Z0-9_]{0,59}$")
 ADJECTIVES = (
     "acute",
     "angular",
@@ -110,11 +109,7 @@ def _choose_attachment(
     if as_name:
         wanted = as_name.upper().replace("-", "_")
         attachment = wanted if wanted.endswith("_URL") else f"{wanted}_URL"
-        if not ATTACHMENT.match(attachment):
-            raise BadRequest(
-                f"--as {as_name} is not a valid attachment name: use letters, digits and underscores.",
-                error_id="invalid_attachment",
-            )
+        validate_attachment(attachment, as_name)
         if attachment in config or attachment in taken:
             raise Conflict(
                 f"{attachment} is already set on this app. Choose another name with --as.",
@@ -145,6 +140,7 @@ def create_addon(
     name = generate_addon_name(addon_kind.name_prefix)
     while session.scalar(select(Addon.id).where(Addon.name == name)) is not None:
         name = generate_addon_name(addon_kind.name_prefix)
+    lock_app(session=session, app=app)
     latest = latest_release(session=session, app=app)
     config = cipher.decrypt(latest.config_ciphertext) if latest else {}
     taken = {a.attachment for a in list_addons(session=session, app=app)}
@@ -183,6 +179,7 @@ def release_with_config(
     changes: dict[str, str | None],
 ) -> Release:
     """A new release with the config changed, deployed by the scheduler when the app has a build."""
+    lock_app(session=session, app=app)
     latest = latest_release(session=session, app=app)
     config = cipher.decrypt(latest.config_ciphertext) if latest else {}
     for key, value in changes.items():
@@ -292,6 +289,7 @@ def destroy_addon(
             f"Confirmation did not match {addon.name}. Nothing was destroyed. Pass --confirm {addon.name}.",
             error_id="confirmation_required",
         )
+    lock_app(session=session, app=app)
     latest = latest_release(session=session, app=app)
     config = cipher.decrypt(latest.config_ciphertext) if latest is not None else {}
     if addon.attachment in config:

@@ -31,7 +31,7 @@ from wharf.platform.languages.prepare import (
 from wharf.platform.stack.images import DEFAULT_BUILD_IMAGE, DYNO_UID, HOST_CA_BUNDLE
 
 OutputCallback = Callable[[str], None]
-CONFIG_VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+CONFIG_VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 CA_PATH_IN_CONTAINER = "/etc/ssl/certs/ca-certificates.crt"
 BUILDER_LABEL = "io.wharf.role"
 # HOME inside the builder container: a scratch directory the build tools may write to (~/.npm and such).
@@ -121,7 +121,7 @@ def _prepare_workspace(
     strip_slugignored(work.app, on_output)
     work.env.mkdir()
     for name, value in env.items():
-        if CONFIG_VAR_NAME.match(name):
+        if CONFIG_VAR_NAME.fullmatch(name):
             (work.env / name).write_text(value)
     work.output.mkdir()
     uid, gid = _builder_user()

@@ -30,7 +30,7 @@ from wharf.platform.db import session_scope, utcnow
 from wharf.platform.logs.platform_lines import platform_lines_for
 from wharf.platform.models import App, Build, User
 from wharf.platform.progress import BuildEnd, forget_deploy_output
-from wharf.platform.records.releases import create_release, current_config, list_releases
+from wharf.platform.records.releases import create_release, current_config, list_releases, lock_app
 from wharf.platform.scheduler.notify import wake_scheduler
 from wharf.platform.security.crypto import ConfigCipher
 from wharf.platform.settings import Settings, get_settings
@@ -125,6 +125,7 @@ def _record_release(
         app = session.get(App, build.app_id)
         assert app is not None
         actor = session.get(User, build.created_by_id) if build.created_by_id else None
+        lock_app(session=session, app=app)
         config = initial_config(
             manifest,
             current_config(session=session, cipher=cipher, app=app),

@@ -45,7 +45,7 @@ DETECTION_FILES = (
     "go.mod",
     "composer.json",
 )
-INPUT_PATH = re.compile(r"^[A-Za-z0-9._+@-]+(/[A-Za-z0-9._+@-]+)*$")
+INPUT_PATH = re.compile(r"[A-Za-z0-9._+@-]+(/[A-Za-z0-9._+@-]+)*")
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,7 @@ def valid_inputs(declared: Iterable[str]) -> list[str] | None:
     """The declared paths, sorted; None when one of them could name a file outside the app."""
     paths = sorted({line.strip() for line in declared if line.strip()})
     for path in paths:
-        if not INPUT_PATH.match(path) or ".." in path.split("/"):
+        if not INPUT_PATH.fullmatch(path) or ".." in path.split("/"):
             return None
     return paths
 

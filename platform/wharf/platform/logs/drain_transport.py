@@ -106,6 +106,21 @@ def _peer_closed(sock: socket.socket) -> bool:
         return True
 
 
+def pinned_url(url: str, address: str) -> httpx.URL:
+    """``url`` with its host replaced by the address that was checked, so nothing resolves it again.
+
+    Resolving twice would let a drain's DNS answer a public address to the check and then an
+    internal one (the platform's Redis, the metadata service) to the connection: DNS rebinding.
+    """
+    return httpx.URL(url).copy_with(host=address)
+
+
+def host_header(target: DrainTarget) -> str:
+    default = 443 if target.scheme == "https" else 80
+    host = f"[{target.host}]" if ":" in target.host else target.host
+    return host if target.port == default else f"{host}:{target.port}"
+
+
 class HttpsTransport:
     """Heroku Logplex-style HTTPS batches: octet-counted RFC 5424 frames in one POST body."""
 
@@ -125,10 +140,14 @@ class HttpsTransport:
         self._client = httpx.Client(timeout=timeout, verify=verify, follow_redirects=False)
 
     def send(self, batch: Sequence[LogLine]) -> None:
-        check_address(self.target.host, self.target.port, allow_private=self.allow_private)
+        address, _ = check_address(self.target.host, self.target.port, allow_private=self.allow_private)[0]
         try:
             response = self._client.post(
-                self.target.url, content=frames(batch), headers=logplex_headers(len(batch), self.token)
+                pinned_url(self.target.url, address),
+                content=frames(batch),
+                headers={**logplex_headers(len(batch), self.token), "Host": host_header(self.target)},
+                # TLS still names and verifies the drain's own hostname.
+                extensions={"sni_hostname": self.target.host},
             )
         except httpx.HTTPError as error:
             raise DrainUnavailable(f"{self.target.safe_url}: {error}") from error

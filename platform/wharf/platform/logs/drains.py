@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from wharf.platform.errors import BadRequest, Conflict, NotFound
 from wharf.platform.logs.events import record_event
 from wharf.platform.models import App, LogDrain, User
+from wharf.platform.security.names import validate_url
 
 SCHEMES = {"syslog": 514, "syslog+tls": 6514, "https": 443, "http": 80}
 MAX_DRAINS_PER_APP = 5
@@ -49,6 +50,7 @@ class DrainSpec:
 
 def parse_drain_url(url: str) -> DrainTarget:
     """Validate a drain URL; BadRequest saying which forms are accepted otherwise."""
+    validate_url(url.strip(), "drain URL")
     try:
         parts = urlsplit(url.strip())
         port = parts.port

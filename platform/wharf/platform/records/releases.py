@@ -6,7 +6,6 @@ rolling back each make a new release, numbered per app by an atomic counter on t
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from sqlalchemy import select, update
@@ -16,10 +15,29 @@ from wharf.platform.errors import BadRequest, NotFound
 from wharf.platform.logs.events import record_event
 from wharf.platform.models import App, Release, User
 from wharf.platform.security.crypto import ConfigCipher
+from wharf.platform.security.names import validate_config_key
 
-CONFIG_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 RESERVED_KEYS = frozenset({"PORT", "DYNO"})
 MAX_VALUE_BYTES = 32 * 1024
+
+
+def lock_app(*, session: Session, app: App) -> None:
+    """Hold the app's row until the transaction ends, before a read-modify-write of its config,
+    formation or releases, so that two such changes run one after the other and neither is lost.
+
+    PostgreSQL: ``SELECT ... FOR UPDATE`` (later statements then read what the previous holder
+    committed). SQLite has no row locks: a no-op ``UPDATE`` opens the write transaction and takes the
+    database's single writer lock, waiting (busy timeout) while another writer holds it.
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(
+            update(App)
+            .where(App.id == app.id)
+            .values(release_counter=App.release_counter)
+            .execution_options(synchronize_session=False)
+        )
+    else:
+        session.execute(select(App.id).where(App.id == app.id).with_for_update())
 
 
 def next_release_version(*, session: Session, app: App) -> int:
@@ -99,12 +117,7 @@ def validate_config_changes(changes: dict[str, str | None]) -> None:
     if not changes:
         raise BadRequest("No config vars given. Usage: wharf config:set KEY=value ...", error_id="no_changes")
     for key, value in changes.items():
-        if not CONFIG_KEY.match(key):
-            raise BadRequest(
-                f"'{key}' is not a valid config var name. Use letters, digits and underscores, "
-                "not starting with a digit.",
-                error_id="invalid_config_key",
-            )
+        validate_config_key(key)
         if key in RESERVED_KEYS:
             raise BadRequest(
                 f"{key} is set by Wharf for each dyno and cannot be changed.", error_id="reserved_key"

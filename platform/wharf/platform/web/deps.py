@@ -7,7 +7,7 @@ import binascii
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from sqlalchemy.orm import Session
 
 from wharf.platform.actions.accounts import user_for_token
@@ -24,6 +24,10 @@ def get_context(request: Request) -> ApiContext:
 
 
 ContextDep = Annotated[ApiContext, Depends(get_context)]
+
+# Ids and version numbers in paths: a number no column can hold is a 422, not a database error.
+MAX_ROW_ID = 2**31 - 1
+RowId = Annotated[int, Path(ge=0, le=MAX_ROW_ID)]
 
 
 def client_address(request: Request) -> str:

@@ -16,7 +16,7 @@ from typing import Annotated
 from fastapi import Depends, Form, Header, Request, Response
 from sqlalchemy.orm import Session
 
-from wharf.platform.actions.accounts import user_for_token
+from wharf.platform.actions.accounts import TokenExpired, user_for_token
 from wharf.platform.actions.apps import get_owned_app
 from wharf.platform.errors import Forbidden
 from wharf.platform.models import ApiToken, App, User
@@ -26,7 +26,6 @@ SESSION_COOKIE = "wharf_session"
 PRE_SESSION_COOKIE = "wharf_csrf"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
-SESSION_MAX_AGE = 14 * 24 * 3600
 SESSION_TOKEN_DESCRIPTION = "dashboard session"  # noqa: S105  (a label, not a secret)
 
 
@@ -59,8 +58,8 @@ def _set_cookie(response: Response, request: Request, name: str, value: str, max
     )
 
 
-def set_session_cookie(response: Response, request: Request, secret: str) -> None:
-    _set_cookie(response, request, SESSION_COOKIE, secret, SESSION_MAX_AGE)
+def set_session_cookie(response: Response, request: Request, secret: str, *, max_age: int) -> None:
+    _set_cookie(response, request, SESSION_COOKIE, secret, max_age)
     response.delete_cookie(PRE_SESSION_COOKIE, path="/")
 
 
@@ -77,7 +76,10 @@ def current_user_from_cookie(request: Request, session: Session) -> tuple[User, 
     secret = request.cookies.get(SESSION_COOKIE)
     if not secret:
         return None
-    return user_for_token(session=session, secret=secret)
+    try:
+        return user_for_token(session=session, secret=secret)
+    except TokenExpired:
+        return None
 
 
 def get_optional_session(request: Request, session: SessionDep) -> tuple[User, ApiToken] | None:

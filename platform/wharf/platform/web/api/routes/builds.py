@@ -10,7 +10,7 @@ from pydantic import BaseModel
 
 from wharf.platform.models import Build
 from wharf.platform.records import builds
-from wharf.platform.web.deps import AppDep, SessionDep
+from wharf.platform.web.deps import AppDep, RowId, SessionDep
 
 router = APIRouter(prefix="/apps/{app_name}/builds", tags=["builds"])
 
@@ -61,6 +61,6 @@ def latest_build(app: AppDep, session: SessionDep) -> BuildWithOutput:
 
 
 @router.get("/{build_id}")
-def show_build(build_id: int, app: AppDep, session: SessionDep) -> BuildWithOutput:
+def show_build(build_id: RowId, app: AppDep, session: SessionDep) -> BuildWithOutput:
     build = builds.get_build(session=session, app=app, build_id=build_id)
     return BuildWithOutput(**build_public(build).model_dump(), output=build.output)

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from wharf.platform.actions import certificates, domains
 from wharf.platform.web.api.routes.apps import app_public
 from wharf.platform.web.api.schemas.apps import AppPublic
-from wharf.platform.web.deps import AppDep, ContextDep, CurrentUser, SessionDep
+from wharf.platform.web.deps import AppDep, ContextDep, CurrentUser, RowId, SessionDep
 
 router = APIRouter(prefix="/apps/{app_name}", tags=["domains"])
 
@@ -127,7 +127,7 @@ def add_certificate(
 
 @router.delete("/certs/{certificate_id}", status_code=204)
 def remove_certificate(
-    certificate_id: int, app: AppDep, user: CurrentUser, session: SessionDep, context: ContextDep
+    certificate_id: RowId, app: AppDep, user: CurrentUser, session: SessionDep, context: ContextDep
 ) -> Response:
     certificates.remove_certificate(
         session=session,

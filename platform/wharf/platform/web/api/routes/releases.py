@@ -7,7 +7,7 @@ from fastapi import APIRouter
 from wharf.platform.models import App, Release, User
 from wharf.platform.records import releases
 from wharf.platform.web.api.schemas.apps import ReleasePublic
-from wharf.platform.web.deps import AppDep, SessionDep
+from wharf.platform.web.deps import AppDep, RowId, SessionDep
 
 router = APIRouter(prefix="/apps/{app_name}/releases", tags=["releases"])
 
@@ -33,7 +33,7 @@ def list_releases(app: AppDep, session: SessionDep) -> list[ReleasePublic]:
 
 
 @router.get("/{version}")
-def show_release(version: int, app: AppDep, session: SessionDep) -> ReleasePublic:
+def show_release(version: RowId, app: AppDep, session: SessionDep) -> ReleasePublic:
     return release_public(
         releases.get_release(session=session, app=app, version=version), app=app, session=session
     )

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, status
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from wharf.platform.actions.rollback import rollback as rollback_release
 from wharf.platform.web.api.routes.releases import release_public
 from wharf.platform.web.api.schemas.apps import ReleasePublic
-from wharf.platform.web.deps import AppDep, ContextDep, CurrentUser, SessionDep
+from wharf.platform.web.deps import MAX_ROW_ID, AppDep, ContextDep, CurrentUser, SessionDep
 
 router = APIRouter(prefix="/apps/{app_name}/releases", tags=["releases"])
 
 
 class RollbackRequest(BaseModel):
-    version: int | None = None
+    version: int | None = Field(default=None, ge=0, le=MAX_ROW_ID)
 
 
 @router.post("/rollback", status_code=status.HTTP_201_CREATED)

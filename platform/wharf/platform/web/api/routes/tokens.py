@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from fastapi import APIRouter, Response
 
 from wharf.platform.actions import accounts
 from wharf.platform.web.api.schemas.accounts import TokenCreate, TokenCreated, TokenPublic
-from wharf.platform.web.deps import CurrentUser, SessionDep
+from wharf.platform.web.deps import CurrentUser, RowId, SessionDep
 
 router = APIRouter(prefix="/tokens", tags=["tokens"])
 
@@ -18,12 +20,15 @@ def list_tokens(user: CurrentUser, session: SessionDep) -> list[TokenPublic]:
 
 @router.post("", status_code=201)
 def create_token(body: TokenCreate, user: CurrentUser, session: SessionDep) -> TokenCreated:
-    issued = accounts.issue_token(session=session, user=user, description=body.description)
+    lifetime = timedelta(seconds=body.expires_in) if body.expires_in is not None else None
+    issued = accounts.issue_token(
+        session=session, user=user, description=body.description, expires_in=lifetime
+    )
     public = TokenPublic.model_validate(issued.token)
     return TokenCreated(**public.model_dump(), token=issued.secret)
 
 
 @router.delete("/{token_id}", status_code=204)
-def revoke_token(token_id: int, user: CurrentUser, session: SessionDep) -> Response:
+def revoke_token(token_id: RowId, user: CurrentUser, session: SessionDep) -> Response:
     accounts.revoke_token(session=session, user=user, token_id=token_id)
     return Response(status_code=204)

@@ -35,6 +35,8 @@ class SessionPublic(BaseModel):
 
 class TokenCreate(BaseModel):
     description: str = Field(default="", max_length=200)
+    # Seconds from now after which the token stops working; none: until revoked.
+    expires_in: int | None = Field(default=None, ge=1, le=3650 * 24 * 3600)
 
 
 class TokenPublic(BaseModel):
@@ -45,6 +47,7 @@ class TokenPublic(BaseModel):
     prefix: str
     created_at: datetime
     last_used_at: datetime | None
+    expires_at: datetime | None = None
 
 
 class TokenCreated(TokenPublic):

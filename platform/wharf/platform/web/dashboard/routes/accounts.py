@@ -12,6 +12,7 @@ from fastapi import APIRouter, Form, Request, Response
 
 from wharf.platform.actions import accounts, invites
 from wharf.platform.errors import TooManyRequests, WharfError
+from wharf.platform.web.context import ApiContext
 from wharf.platform.web.dashboard.rendering import DashboardRoute, redirect, render
 from wharf.platform.web.dashboard.session import (
     SESSION_TOKEN_DESCRIPTION,
@@ -41,9 +42,10 @@ def _retry_after(exc: WharfError) -> dict[str, str] | None:
     return {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooManyRequests) else None
 
 
-def _signed_in(request: Request, secret: str, next_path: str) -> Response:
+def _signed_in(request: Request, context: ApiContext, secret: str, next_path: str) -> Response:
     response = redirect(safe_next(next_path))
-    set_session_cookie(response, request, secret)
+    lifetime = accounts.session_lifetime(context.settings)
+    set_session_cookie(response, request, secret, max_age=int(lifetime.total_seconds()))
     return response
 
 
@@ -77,6 +79,7 @@ def login(
             email=email,
             password=password,
             issued_for=SESSION_TOKEN_DESCRIPTION,
+            expires_in=accounts.session_lifetime(context.settings),
         )
     except WharfError as exc:
         return render(
@@ -86,7 +89,7 @@ def login(
             status_code=exc.status_code,
             headers=_retry_after(exc),
         )
-    return _signed_in(request, issued.secret, next)
+    return _signed_in(request, context, issued.secret, next)
 
 
 @router.get("/signup")
@@ -123,8 +126,13 @@ def signup(
             status_code=exc.status_code,
             headers=_retry_after(exc),
         )
-    issued = accounts.issue_token(session=session, user=user, description=SESSION_TOKEN_DESCRIPTION)
-    return _signed_in(request, issued.secret, "/apps")
+    issued = accounts.issue_token(
+        session=session,
+        user=user,
+        description=SESSION_TOKEN_DESCRIPTION,
+        expires_in=accounts.session_lifetime(context.settings),
+    )
+    return _signed_in(request, context, issued.secret, "/apps")
 
 
 @router.post("/logout", dependencies=[CsrfChecked])

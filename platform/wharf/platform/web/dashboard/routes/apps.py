@@ -36,7 +36,7 @@ def create_app(
         client=context.redis,
         settings=context.settings,
         owner=user,
-        name=name.strip() or None,
+        name=name or None,
     )
     return redirect(f"/apps/{app.name}")
 

@@ -37,9 +37,7 @@ def set_config_var(
     value: Annotated[str, Form(max_length=releases.MAX_VALUE_BYTES)] = "",
     reveal: Annotated[str, Form()] = "",
 ) -> Response:
-    config.update_config(
-        session=session, cipher=context.cipher, app=app, actor=user, changes={key.strip(): value}
-    )
+    config.update_config(session=session, cipher=context.cipher, app=app, actor=user, changes={key: value})
     return back_to(app.name, "config", "?reveal=config" if reveal == "config" else "")
 
 

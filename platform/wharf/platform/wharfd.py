@@ -309,10 +309,11 @@ def _private_redis_argv(socket_path: Path) -> list[str]:
 def up() -> None:
     """Run every component on this host in the foreground, after migrations."""
     from wharf.platform.migrate import upgrade_database
+    from wharf.platform.settings import ensure_private_dir
     from wharf.platform.supervisor import Component, child_environment, component_argv, exec_supervisor
 
     settings = _settings()
-    settings.wharf_data_dir.mkdir(parents=True, exist_ok=True)
+    ensure_private_dir(settings.wharf_data_dir)
     upgrade_database(settings.resolved_database_url)
     console.print(f"database ready ({settings.resolved_database_url.split('://', 1)[0]})")
     _ensure_stack(settings)

@@ -48,13 +48,20 @@ def default_buildpacks_dir() -> Path:
 
 @dataclass(frozen=True)
 class BuildLimits:
-    """Resources one build may use; a build over its time is killed."""
+    """Resources one build may use, buildpack or Dockerfile alike; a build over its time is killed."""
 
     memory: str = "2g"
     cpus: float = 2.0
     pids: int = 4096
     timeout_seconds: float = 15 * 60
     max_slug_bytes: int = 1024**3
+    network: str = "bridge"
+
+    @property
+    def memory_bytes(self) -> int:
+        units = {"k": 1024, "m": 1024**2, "g": 1024**3}
+        suffix = self.memory[-1].lower()
+        return int(float(self.memory[:-1]) * units[suffix]) if suffix in units else int(self.memory)
 
 
 @dataclass(frozen=True)
@@ -218,7 +225,11 @@ def _name_lines(text: str | None) -> list[str]:
 
 
 def _detected_buildpacks(work: _Workspace) -> list[str]:
-    names = _name_lines(read_tenant_text(work.output, "buildpacks", max_bytes=MAX_LISTING_BYTES))
+    names = _name_lines(
+        read_tenant_text(
+            work.output, "buildpacks", max_bytes=MAX_LISTING_BYTES, shown_as="/output/buildpacks"
+        )
+    )
     if names == ["Multipack"]:
         multi = read_tenant_text(work.app, ".wharf/multi/buildpacks", max_bytes=MAX_LISTING_BYTES)
         names = _name_lines(multi) or names
@@ -261,7 +272,9 @@ def _declared_inputs(work: _Workspace, buildpack_count: int) -> list[str] | None
     """The union of the files each buildpack said its compile read; None when one did not say."""
     declared: list[str] = []
     for index in range(buildpack_count):
-        listing = read_tenant_text(work.output, f"inputs-{index}", max_bytes=MAX_LISTING_BYTES)
+        listing = read_tenant_text(
+            work.output, f"inputs-{index}", max_bytes=MAX_LISTING_BYTES, shown_as=f"/output/inputs-{index}"
+        )
         if listing is None:
             return None
         declared += listing.splitlines()
@@ -322,6 +335,7 @@ def _builder_run_kwargs(request: CompileRequest, work: _Workspace) -> dict[str, 
         "mem_limit": limits.memory,
         "nano_cpus": int(limits.cpus * 1e9),
         "pids_limit": limits.pids,
+        "network_mode": limits.network,
         "labels": {BUILDER_LABEL: "builder"},
         "cap_drop": ["ALL"],
         "security_opt": ["no-new-privileges"],
@@ -332,7 +346,7 @@ def _compile_result(request: CompileRequest, work: _Workspace, on_output: Output
     """Read what the buildpacks wrote (release documents, Procfile) and pack the slug if asked."""
     names = tenant_file_names(work.output, RELEASE_DOCUMENT, limit=MAX_BUILDPACKS)
     releases = sorted(names, key=lambda name: int(name.split("-")[1].split(".")[0]))
-    documents = [read_tenant_text(work.output, name) or "" for name in releases]
+    documents = [read_tenant_text(work.output, name, shown_as=f"/output/{name}") or "" for name in releases]
     process_types, config_vars = merge_release_documents(documents, on_warning=on_output)
     process_types.update(read_procfile(work.app))
     slug = _pack_slug(work, request.limits, on_output) if request.pack_slug else None

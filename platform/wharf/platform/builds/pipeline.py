@@ -20,6 +20,7 @@ import redis
 
 from wharf.platform.builds.builders import BuildInput, BuiltImage, choose_builder
 from wharf.platform.builds.compile import BuildFailed
+from wharf.platform.builds.dockerfile_policy import DockerfileRefused
 from wharf.platform.builds.image import ImageBuildFailed, collect_old_images, image_name, release_labels
 from wharf.platform.builds.layers import LayerFailed
 from wharf.platform.builds.output import BuildOutput
@@ -190,7 +191,7 @@ def build_with_settings(settings: Settings, build_id: int) -> str:
         wake_scheduler(client, job.app_name)
         collect_old_images(app_name=job.app_name, keep_versions=keep)
         end = BuildEnd(status="succeeded", release_version=version, message=f"Released v{version}")
-    except (BuildFailed, ImageBuildFailed, LayerFailed, UnsafeTenantFile) as exc:
+    except (BuildFailed, ImageBuildFailed, LayerFailed, UnsafeTenantFile, DockerfileRefused) as exc:
         output.write(f" !     {exc}")
         end = BuildEnd(status="failed", release_version=None, message=str(exc).splitlines()[-1][:300])
     except Exception:

@@ -27,7 +27,8 @@ class UnsafeTenantFile(Exception):
 
 def _components(relative: str) -> list[str]:
     parts = [part for part in relative.split("/") if part not in ("", ".")]
-    if not parts or any(part == ".." or not _SAFE_COMPONENT.fullmatch(part) for part in parts):
+    unsafe = any(part == ".." or not _SAFE_COMPONENT.fullmatch(part) for part in parts)
+    if relative.startswith("/") or not parts or unsafe:
         raise ValueError(f"{relative!r} is not a path inside a folder")
     return parts
 
@@ -46,7 +47,8 @@ def _open_below(root: Path, parts: list[str], shown: str) -> int | None:
                 return None
             except (NotADirectoryError, OSError) as error:
                 raise UnsafeTenantFile(
-                    f"{shown}: {part} is a symbolic link or not a folder; Wharf does not follow links here."
+                    f"{shown}: {part} is a symbolic link or not a folder; "
+                    "Wharf does not follow links in what a build leaves."
                 ) from error
             os.close(fd)
             fd = next_fd
@@ -56,14 +58,17 @@ def _open_below(root: Path, parts: list[str], shown: str) -> int | None:
     return fd
 
 
-def read_tenant_file(root: Path, relative: str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes | None:
+def read_tenant_file(
+    root: Path, relative: str, *, max_bytes: int = DEFAULT_MAX_BYTES, shown_as: str | None = None
+) -> bytes | None:
     """The content of ROOT/RELATIVE, or None when it does not exist.
 
     Raises UnsafeTenantFile when it, or a folder on the way, is a symbolic link, when it is not a regular
-    file, or when it is longer than MAX_BYTES. ROOT itself is a folder Wharf made.
+    file, or when it is longer than MAX_BYTES. ROOT itself is a folder Wharf made. SHOWN_AS names the
+    file in messages (default: RELATIVE).
     """
     parts = _components(relative)
-    shown = "/".join(parts)
+    shown = shown_as or "/".join(parts)
     dir_fd = _open_below(root, parts, shown)
     if dir_fd is None:
         return None
@@ -74,7 +79,8 @@ def read_tenant_file(root: Path, relative: str, *, max_bytes: int = DEFAULT_MAX_
             return None
         except OSError as error:
             raise UnsafeTenantFile(
-                f"{shown} is a symbolic link; Wharf reads it only as a regular file, never through a link."
+                f"{shown} is a symbolic link; Wharf reads it only as a regular file, never through a link. "
+                "Leave the file itself there."
             ) from error
     finally:
         os.close(dir_fd)
@@ -98,9 +104,11 @@ def read_tenant_file(root: Path, relative: str, *, max_bytes: int = DEFAULT_MAX_
         os.close(fd)
 
 
-def read_tenant_text(root: Path, relative: str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> str | None:
+def read_tenant_text(
+    root: Path, relative: str, *, max_bytes: int = DEFAULT_MAX_BYTES, shown_as: str | None = None
+) -> str | None:
     """``read_tenant_file`` decoded as UTF-8, undecodable bytes replaced."""
-    data = read_tenant_file(root, relative, max_bytes=max_bytes)
+    data = read_tenant_file(root, relative, max_bytes=max_bytes, shown_as=shown_as)
     return None if data is None else data.decode("utf-8", errors="replace")
 
 
@@ -176,7 +184,10 @@ def check_tree_members(members: list[tarfile.TarInfo]) -> None:
                     f"The pushed tree has {_shown_path(name)} under the link "
                     f"{_shown_path('/'.join(parts[:depth]))}. Commit the folder itself in place of the link."
                 )
-        if member.issym() and _resolve_inside([*parts[:-1], *member.linkname.split("/")], links) is None:
+        if member.issym() and (
+            member.linkname.startswith("/")
+            or _resolve_inside([*parts[:-1], *member.linkname.split("/")], links) is None
+        ):
             raise UnsafeTenantFile(
                 f"The pushed tree has {_shown_path(name)}, a link to {_shown_path(member.linkname)} outside "
                 "the app; Wharf does not follow links out of the app. "

@@ -18,6 +18,7 @@ import docker.errors
 
 log = logging.getLogger(__name__)
 APP_JSON = "/app/app.json"
+APP_JSON_MAX_BYTES = 256 * 1024
 
 
 def health_path_from(document: Any) -> str | None:
@@ -39,12 +40,22 @@ def health_path_from(document: Any) -> str | None:
 
 
 def _read_file(client: docker.DockerClient, image: str, path: str) -> bytes | None:
+    """A regular file of the image (a link or anything over APP_JSON_MAX_BYTES is not read)."""
     container = client.containers.create(image, command=["true"], network_disabled=True)
     try:
-        stream, _stat = container.get_archive(path)
-        with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as archive:
+        stream, stat = container.get_archive(path)
+        if int(stat.get("size", 0)) > APP_JSON_MAX_BYTES:
+            return None
+        data = bytearray()
+        for chunk in stream:
+            data += chunk
+            if len(data) > APP_JSON_MAX_BYTES + 64 * 1024:
+                return None
+        with tarfile.open(fileobj=io.BytesIO(bytes(data))) as archive:
             member = archive.next()
-            handle = archive.extractfile(member) if member is not None else None
+            if member is None or not member.isreg() or member.size > APP_JSON_MAX_BYTES:
+                return None
+            handle = archive.extractfile(member)
             return handle.read() if handle is not None else None
     except docker.errors.NotFound:
         return None

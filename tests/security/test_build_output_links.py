@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,14 @@ import pytest
 from tests.utils.e2e import Developer, Wharf
 
 pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def attacker(developer: Developer) -> Iterator[Developer]:
+    """A tenant whose apps are destroyed afterwards."""
+    yield developer
+    for app in developer.api.get("/api/apps").json():
+        developer.api.delete(f"/api/apps/{app['name']}", params={"confirm": app["name"]})
 
 
 def npm_app(dev: Developer, tmp_path: Path, app: str, postinstall: str) -> Path:
@@ -63,8 +72,9 @@ def assert_build_dirs_gone(wharf: Wharf, dev: Developer, app: str) -> None:
     ("target", "shown"), [("/output/buildpacks", "/output/buildpacks"), ("/app/Procfile", "Procfile")]
 )
 def test_postinstall_linking_build_output_to_the_secret_key_gets_nothing_back(
-    wharf: Wharf, developer: Developer, tmp_path: Path, target: str, shown: str
+    wharf: Wharf, attacker: Developer, tmp_path: Path, target: str, shown: str
 ) -> None:
+    developer = attacker
     key = secret_key(wharf)
     app = developer.create_app()
     script = f"grep -E 'CapBnd|NoNewPrivs' /proc/self/status; ln -sf {wharf.data_dir / 'secret.key'} {target}"
@@ -83,8 +93,9 @@ def test_postinstall_linking_build_output_to_the_secret_key_gets_nothing_back(
 
 
 def test_pushed_tree_with_an_absolute_procfile_link_is_refused_by_name(
-    wharf: Wharf, developer: Developer, tmp_path: Path
+    wharf: Wharf, attacker: Developer, tmp_path: Path
 ) -> None:
+    developer = attacker
     key = secret_key(wharf)
     app = developer.create_app()
     repo = npm_app(developer, tmp_path, app, "true")

@@ -44,10 +44,23 @@ def victim(wharf: Wharf, tmp_path_factory: pytest.TempPathFactory) -> Iterator[V
     repo = dev.app_repo("dockerfile_app", app, tmp_path)
     pushed = push(dev, repo)
     assert pushed.returncode == 0, pushed.stderr
-    image = dev.api.get(f"/api/apps/{app}/releases").json()[0]["image"]
-    assert image.startswith(f"wharf/{app}:v")
+    version = dev.api.get(f"/api/apps/{app}/releases").json()[0]["version"]
+    image = f"wharf/{app}:v{version}"
+    client = docker.from_env()
+    try:
+        client.images.get(image)  # the victim's release image is there to be tried
+    finally:
+        client.close()
     yield Victim(dev=dev, app=app, repo=repo, image=image)
     dev.api.delete(f"/api/apps/{app}", params={"confirm": app})
+
+
+@pytest.fixture
+def attacker(developer: Developer) -> Iterator[Developer]:
+    """A second tenant; the apps it made are destroyed afterwards, images and all."""
+    yield developer
+    for app in developer.api.get("/api/apps").json():
+        developer.api.delete(f"/api/apps/{app['name']}", params={"confirm": app["name"]})
 
 
 def dockerfile_app(dev: Developer, tmp_path: Path, dockerfile: str) -> tuple[str, Path]:
@@ -72,8 +85,9 @@ def dockerfile_app(dev: Developer, tmp_path: Path, dockerfile: str) -> tuple[str
     ids=["from", "copy-from", "arg", "onbuild"],
 )
 def test_another_tenants_image_is_refused_as_a_base(
-    victim: Victim, developer: Developer, tmp_path: Path, dockerfile: str
+    victim: Victim, attacker: Developer, tmp_path: Path, dockerfile: str
 ) -> None:
+    developer = attacker
     app, repo = dockerfile_app(developer, tmp_path, dockerfile.format(victim=victim.image))
     pushed = push(developer, repo)
     output = pushed.stdout + pushed.stderr
@@ -85,8 +99,9 @@ def test_another_tenants_image_is_refused_as_a_base(
     assert VICTIM_TEXT not in developer.api.get(f"/api/apps/{app}/builds/latest").text
 
 
-@pytest.mark.parametrize("user", ["0", "00", "root", "root:root", "0:1000", ""])
-def test_a_dockerfile_asking_for_root_is_refused(developer: Developer, tmp_path: Path, user: str) -> None:
+@pytest.mark.parametrize("user", ["00", "root:root"])  # every spelling: test_dockerfile_policy
+def test_a_dockerfile_asking_for_root_is_refused(attacker: Developer, tmp_path: Path, user: str) -> None:
+    developer = attacker
     dockerfile = f'FROM wharf/stack-run:trixie\nUSER {user}\nRUN id -u > /tmp/uid\nCMD ["sleep", "60"]\n'
     app, repo = dockerfile_app(developer, tmp_path, dockerfile)
     pushed = push(developer, repo)

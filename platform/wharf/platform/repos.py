@@ -44,7 +44,7 @@ def remove_repo(*, data_dir: Path, app_name: str) -> None:
 
 def export_commit(*, repo: Path, commit: str, destination: Path) -> None:
     """Write the commit's tree as a tar file (works inside a hook, where pushed objects are quarantined)."""
-    destination.parent.mkdir(parents=True, exist_ok=True)
+    destination.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     with destination.open("wb") as out:
         subprocess.run(
             ["git", "--git-dir", str(repo), "archive", "--format=tar", commit], stdout=out, check=True

@@ -157,10 +157,17 @@ class Settings(BaseSettings):
         return key
 
 
+def ensure_private_dir(path: Path) -> Path:
+    """PATH as a folder only its owner can enter (0700), made if missing: the data dir, backups."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path.chmod(0o700)
+    return path
+
+
 def _read_or_create_key_file(path: Path) -> str:
     if path.exists():
         return path.read_text().strip()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    ensure_private_dir(path.parent)
     key = secrets.token_hex(32)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as handle:

@@ -414,6 +414,7 @@ def up() -> None:
     from wharf.platform.docker_daemon import DockerUnavailable, ensure_engine
     from wharf.platform.migrate import upgrade_database
     from wharf.platform.operations import running_supervisor
+    from wharf.platform.settings import ensure_private_dir
     from wharf.platform.supervisor import (
         Component,
         child_environment,
@@ -423,7 +424,7 @@ def up() -> None:
     )
 
     settings = _settings()
-    settings.wharf_data_dir.mkdir(parents=True, exist_ok=True)
+    ensure_private_dir(settings.wharf_data_dir)
     already = running_supervisor(settings.supervisor_state_path)
     if already is not None:
         _fail(f"wharfd up is already running here (pid {already['pid']}); stop it with `wharfd down`")

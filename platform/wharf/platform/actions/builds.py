@@ -6,13 +6,14 @@ from pathlib import Path
 
 import redis
 
+from wharf.platform.builds.pipeline import build_dir
 from wharf.platform.db import session_scope
 from wharf.platform.jobs import enqueue_build
 from wharf.platform.models import App, User
 from wharf.platform.progress import stream_key
 from wharf.platform.records.builds import create_build
 from wharf.platform.repos import export_commit
-from wharf.platform.settings import Settings
+from wharf.platform.settings import Settings, ensure_private_dir
 
 
 def start_build(
@@ -23,7 +24,8 @@ def start_build(
         app = session.query(App).filter_by(name=app_name).one()
         build = create_build(session=session, app=app, actor=session.get(User, pusher_id), commit=commit)
         build_id = build.id
-    source = settings.wharf_data_dir / "builds" / str(build_id) / "source.tar"
+    ensure_private_dir(settings.wharf_data_dir / "builds")
+    source = build_dir(settings, build_id) / "source.tar"
     export_commit(repo=repo, commit=commit, destination=source)
     # A build id can repeat after the database is reset; never follow another build's output.
     client.delete(stream_key(build_id))

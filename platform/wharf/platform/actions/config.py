@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from wharf.platform.builds.buildpack_specs import buildpack_spec_problem
+from wharf.platform.errors import BadRequest
 from wharf.platform.models import App, Release, User
 from wharf.platform.records.releases import (
     create_release,
@@ -18,6 +20,7 @@ def update_config(
     *, session: Session, cipher: ConfigCipher, app: App, actor: User, changes: dict[str, str | None]
 ) -> tuple[dict[str, str], Release]:
     validate_config_changes(changes)
+    _check_buildpack_url(changes.get("BUILDPACK_URL"))
     lock_app(session=session, app=app)
     latest = latest_release(session=session, app=app)
     config = cipher.decrypt(latest.config_ciphertext) if latest else {}
@@ -45,3 +48,10 @@ def update_config(
         status="pending" if latest and latest.image else "succeeded",
     )
     return config, release
+
+
+def _check_buildpack_url(value: str | None) -> None:
+    """BUILDPACK_URL names a built-in or a URL, never a path on the server (it would be mounted)."""
+    problem = buildpack_spec_problem(value) if value else None
+    if problem is not None:
+        raise BadRequest(problem, error_id="invalid_buildpack")

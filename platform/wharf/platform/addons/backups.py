@@ -6,6 +6,7 @@ at the add-on's UTC time and pruned to its retention count.
 
 from __future__ import annotations
 
+import os
 import re
 from datetime import UTC, datetime, time
 from pathlib import Path
@@ -20,6 +21,7 @@ from wharf.platform.errors import BadRequest, NotFound
 from wharf.platform.logs.events import record_event
 from wharf.platform.models import Addon, AddonBackup, App, User
 from wharf.platform.security.crypto import ConfigCipher
+from wharf.platform.settings import ensure_private_dir
 
 BACKUP_LABEL = re.compile(r"([ab])(\d+)")
 SCHEDULE_TIME = re.compile(r"([01]\d|2[0-3]):([0-5]\d)")
@@ -32,6 +34,14 @@ def backups_root(data_dir: Path) -> Path:
 
 def backup_path(root: Path, addon_name: str, backup: AddonBackup) -> Path:
     return root / addon_name / f"{backup.label}.dump"
+
+
+def _create_private_file(path: Path) -> None:
+    """The dump's file, made 0600 in 0700 folders before the provider writes it: dumps hold app data."""
+    ensure_private_dir(path.parent.parent)
+    ensure_private_dir(path.parent)
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600))
+    path.chmod(0o600)
 
 
 def list_backups(*, session: Session, addon: Addon) -> list[AddonBackup]:
@@ -87,8 +97,10 @@ def capture_backup(
     session.add(backup)
     session.flush()
     spec = addon_spec(addon, cipher, app_name=addon.app.name)
+    destination = backup_path(root, addon.name, backup)
     try:
-        result = backups.capture_backup(spec, backup_path(root, addon.name, backup))
+        _create_private_file(destination)
+        result = backups.capture_backup(spec, destination)
     except Exception as error:  # recorded so that `pg:backups` shows the failure
         backup.status, backup.failure, backup.finished_at = "failed", str(error)[:2000], utcnow()
         return backup

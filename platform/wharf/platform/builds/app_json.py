@@ -2,40 +2,19 @@
 
 from __future__ import annotations
 
-import errno
-import os
-import stat
 from dataclasses import dataclass
 from pathlib import Path
 
 from wharf.platform.app_manifest import MAX_APP_JSON_BYTES, AppJsonError, AppManifest, parse_app_json
 from wharf.platform.builds.compile import BuildFailed
-
-
-def read_tenant_file(path: Path, limit: int) -> bytes | None:
-    """A file of the pushed tree, never through a symlink and at most `limit` bytes; None if absent."""
-    try:
-        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    except FileNotFoundError:
-        return None
-    except OSError as error:
-        if error.errno == errno.ELOOP:
-            raise BuildFailed(f"{path.name} is a symbolic link; commit the file itself.") from None
-        raise
-    with os.fdopen(descriptor, "rb") as handle:
-        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
-            raise BuildFailed(f"{path.name} is not a regular file.")
-        data = handle.read(limit + 1)
-    if len(data) > limit:
-        raise BuildFailed(f"{path.name} is larger than {limit // 1024} KiB.")
-    return data
+from wharf.platform.builds.tenant_files import UnsafeTenantFile, read_tenant_file
 
 
 def read_manifest(source: Path) -> AppManifest:
     """The app.json at the root of the pushed source; a broken one fails the build, saying why."""
     try:
-        return parse_app_json(read_tenant_file(source / "app.json", MAX_APP_JSON_BYTES))
-    except AppJsonError as error:
+        return parse_app_json(read_tenant_file(source, "app.json", max_bytes=MAX_APP_JSON_BYTES))
+    except (AppJsonError, UnsafeTenantFile) as error:
         raise BuildFailed(str(error)) from None
 
 

@@ -15,14 +15,13 @@ from pathlib import Path
 from typing import Protocol
 
 from wharf.platform.builds.compile import BuildLimits, OutputCallback
-from wharf.platform.builds.image import build_dockerfile_image, image_name
+from wharf.platform.builds.dockerfile_policy import BasePolicy
+from wharf.platform.builds.image import DockerfileBuild, build_dockerfile_image, image_name
 from wharf.platform.builds.processes import read_procfile
 from wharf.platform.builds.release_image import SlugBuildSettings, build_slug_image
 from wharf.platform.builds.reuse import ReuseStore
 from wharf.platform.languages.prepare import LanguageSettings
 from wharf.platform.settings import Settings
-
-DOCKERFILE_MEMORY_BYTES = 2 * 1024**3
 
 
 @dataclass(frozen=True)
@@ -70,12 +69,24 @@ class DockerfileBuilder:
     def build(self, build: BuildInput, settings: Settings, on_output: OutputCallback) -> BuiltImage:
         on_output("-----> Dockerfile app detected: building it with docker build")
         tag = f"{image_name(build.app_name)}:{build.build_tag}"
+        limits = BuildLimits()
+        policy = BasePolicy(
+            stack_images=(settings.wharf_run_image, settings.wharf_build_image),
+            app_repository=image_name(build.app_name),
+        )
         size, command = build_dockerfile_image(
-            source_dir=build.source,
-            tag=tag,
-            labels=build.labels,
-            memory_bytes=DOCKERFILE_MEMORY_BYTES,
-            on_output=on_output,
+            DockerfileBuild(
+                source_dir=build.source,
+                tag=tag,
+                labels=build.labels,
+                policy=policy,
+                memory_bytes=limits.memory_bytes,
+                nano_cpus=int(limits.cpus * 1e9),
+                pids=limits.pids,
+                timeout_seconds=limits.timeout_seconds,
+                network=limits.network,
+            ),
+            on_output,
         )
         processes = read_procfile(build.source) or ({"web": " ".join(command)} if command else {})
         return BuiltImage(

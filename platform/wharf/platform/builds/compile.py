@@ -19,9 +19,11 @@ from typing import Any
 
 import docker
 
+from wharf.platform.builds.buildpack_specs import buildpack_spec_problem
 from wharf.platform.builds.processes import merge_release_documents, read_procfile
 from wharf.platform.builds.reuse import valid_inputs
 from wharf.platform.builds.slugignore import apply_slugignore
+from wharf.platform.builds.tenant_files import read_tenant_text, tenant_file_names
 from wharf.platform.languages.prepare import (
     RUNTIMES_IN_BUILDER,
     LanguageSettings,
@@ -32,6 +34,10 @@ from wharf.platform.stack.images import DEFAULT_BUILD_IMAGE, DYNO_UID, HOST_CA_B
 
 OutputCallback = Callable[[str], None]
 CONFIG_VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+RELEASE_DOCUMENT = re.compile(r"release-[0-9]{1,3}\.yml")
+MAX_BUILDPACKS = 64
+MAX_LISTING_BYTES = 64 * 1024
 CA_PATH_IN_CONTAINER = "/etc/ssl/certs/ca-certificates.crt"
 BUILDER_LABEL = "io.wharf.role"
 # HOME inside the builder container: a scratch directory the build tools may write to (~/.npm and such).
@@ -48,13 +54,20 @@ def default_buildpacks_dir() -> Path:
 
 @dataclass(frozen=True)
 class BuildLimits:
-    """Resources one build may use; a build over its time is killed."""
+    """Resources one build may use, buildpack or Dockerfile alike; a build over its time is killed."""
 
     memory: str = "2g"
     cpus: float = 2.0
     pids: int = 4096
     timeout_seconds: float = 15 * 60
     max_slug_bytes: int = 1024**3
+    network: str = "bridge"
+
+    @property
+    def memory_bytes(self) -> int:
+        units = {"k": 1024, "m": 1024**2, "g": 1024**3}
+        suffix = self.memory[-1].lower()
+        return int(float(self.memory[:-1]) * units[suffix]) if suffix in units else int(self.memory)
 
 
 @dataclass(frozen=True)
@@ -117,12 +130,15 @@ def _prepare_workspace(
 ) -> None:
     if work.root.exists():
         shutil.rmtree(work.root)
+    work.root.mkdir(parents=True, mode=0o700)
+    work.root.chmod(0o700)
     shutil.copytree(source_dir, work.app, symlinks=True, ignore=shutil.ignore_patterns(".git"))
     strip_slugignored(work.app, on_output)
-    work.env.mkdir()
+    work.env.mkdir(mode=0o700)
+    work.env.chmod(0o700)
     for name, value in env.items():
         if CONFIG_VAR_NAME.fullmatch(name):
-            (work.env / name).write_text(value)
+            _write_private(work.env / name, value)
     work.output.mkdir()
     uid, gid = _builder_user()
     for path in (work.app, work.env, work.output):
@@ -130,6 +146,13 @@ def _prepare_workspace(
     if not cache_dir.exists():
         cache_dir.mkdir(parents=True)
         _chown_tree(cache_dir, uid, gid)
+
+
+def _write_private(path: Path, value: str) -> None:
+    """A config var's file: created 0600, as it holds the value in clear while the build runs."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(value)
 
 
 def strip_slugignored(source_dir: Path, on_output: OutputCallback) -> None:
@@ -140,7 +163,8 @@ def strip_slugignored(source_dir: Path, on_output: OutputCallback) -> None:
 
 
 def _custom_buildpack_mounts(specs: Sequence[str]) -> tuple[list[str], dict[str, dict[str, str]]]:
-    """Host directories named as buildpacks are mounted read-only; URLs and names pass through."""
+    """Host directories named by the caller (never by an app's config) are mounted read-only;
+    URLs and names pass through."""
     resolved: list[str] = []
     mounts: dict[str, dict[str, str]] = {}
     for index, spec in enumerate(specs):
@@ -202,13 +226,20 @@ def _run_builder(
     return status
 
 
+def _name_lines(text: str | None) -> list[str]:
+    return [name for name in (text or "").split("\n") if name][:MAX_BUILDPACKS]
+
+
 def _detected_buildpacks(work: _Workspace) -> list[str]:
-    listing = work.output / "buildpacks"
-    names = [name for name in listing.read_text().split("\n") if name] if listing.exists() else []
-    multi = work.app / ".wharf" / "multi" / "buildpacks"
-    if names == ["Multipack"] and multi.is_file():
-        names = [name for name in multi.read_text().split("\n") if name]
-    return names
+    names = _name_lines(
+        read_tenant_text(
+            work.output, "buildpacks", max_bytes=MAX_LISTING_BYTES, shown_as="/output/buildpacks"
+        )
+    )
+    if names == ["Multipack"]:
+        multi = read_tenant_text(work.app, ".wharf/multi/buildpacks", max_bytes=MAX_LISTING_BYTES)
+        names = _name_lines(multi) or names
+    return [name[:100] for name in names if not CONTROL_CHARACTERS.search(name)]
 
 
 def _pack_slug(work: _Workspace, limits: BuildLimits, on_output: OutputCallback) -> Path:
@@ -247,10 +278,12 @@ def _declared_inputs(work: _Workspace, buildpack_count: int) -> list[str] | None
     """The union of the files each buildpack said its compile read; None when one did not say."""
     declared: list[str] = []
     for index in range(buildpack_count):
-        listing = work.output / f"inputs-{index}"
-        if not listing.is_file():
+        listing = read_tenant_text(
+            work.output, f"inputs-{index}", max_bytes=MAX_LISTING_BYTES, shown_as=f"/output/inputs-{index}"
+        )
+        if listing is None:
             return None
-        declared += listing.read_text().splitlines()
+        declared += listing.splitlines()
     return valid_inputs(declared) if buildpack_count else None
 
 
@@ -258,8 +291,9 @@ def _declared_inputs(work: _Workspace, buildpack_count: int) -> list[str] | None
 class CompileRequest:
     """What to compile and how: the source, where to work, the config vars and the builder to use.
 
-    BUILDPACKS (names, host paths, git or tarball URLs) replace detection; when empty, a BUILDPACK_URL
-    config var is honoured, then the built-ins are tried in order. WORK_DIR is replaced; it keeps the
+    BUILDPACKS (names, host paths, git or tarball URLs, given by Wharf itself) replace detection; when
+    empty, a BUILDPACK_URL config var (a name or URL only, see ``buildpack_specs``) is honoured, then the
+    built-ins are tried in order. WORK_DIR is replaced; it keeps the
     built app in WORK_DIR/app. PACK_SLUG=False skips the slug archive.
     """
 
@@ -288,7 +322,12 @@ def _builder_run_kwargs(
 ) -> dict[str, Any]:
     """The builder container: the workspace mounted where wharf-build expects it, within the limits."""
     env = request.env
-    chosen, custom_mounts = _custom_buildpack_mounts(_chosen_buildpacks(request))
+    chosen, custom_mounts = _custom_buildpack_mounts(request.buildpacks)
+    if not chosen and env.get("BUILDPACK_URL"):
+        problem = buildpack_spec_problem(env["BUILDPACK_URL"])
+        if problem is not None:
+            raise BuildFailed(problem)
+        chosen = [env["BUILDPACK_URL"]]
     uid, gid = _builder_user()
     buildpacks_dir = request.buildpacks_dir or default_buildpacks_dir()
     volumes = {
@@ -316,14 +355,19 @@ def _builder_run_kwargs(
         "mem_limit": limits.memory,
         "nano_cpus": int(limits.cpus * 1e9),
         "pids_limit": limits.pids,
+        "network_mode": limits.network,
         "labels": {BUILDER_LABEL: "builder"},
+        "cap_drop": ["ALL"],
+        "security_opt": ["no-new-privileges"],
     }
 
 
 def _compile_result(request: CompileRequest, work: _Workspace, on_output: OutputCallback) -> CompileResult:
     """Read what the buildpacks wrote (release documents, Procfile) and pack the slug if asked."""
-    releases = sorted(work.output.glob("release-*.yml"), key=lambda p: int(p.stem.split("-")[1]))
-    process_types, config_vars = merge_release_documents(p.read_text() for p in releases)
+    names = tenant_file_names(work.output, RELEASE_DOCUMENT, limit=MAX_BUILDPACKS)
+    releases = sorted(names, key=lambda name: int(name.split("-")[1].split(".")[0]))
+    documents = [read_tenant_text(work.output, name, shown_as=f"/output/{name}") or "" for name in releases]
+    process_types, config_vars = merge_release_documents(documents, on_warning=on_output)
     process_types.update(read_procfile(work.app))
     slug = _pack_slug(work, request.limits, on_output) if request.pack_slug else None
     return CompileResult(

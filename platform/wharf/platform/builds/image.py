@@ -5,20 +5,35 @@ Buildpack releases are layered by ``release_image``.
 
 from __future__ import annotations
 
+import json
 import shutil
+import socket
 import tempfile
+import threading
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import docker
 import docker.errors
+import docker.utils
 
+from wharf.platform.builds.dockerfile_policy import (
+    DOCKERFILE_MAX_BYTES,
+    BasePolicy,
+    DockerfileRefused,
+    check_dockerfile,
+    check_image_user,
+    check_stage_users,
+)
 from wharf.platform.builds.layers import LAYER_LABEL
+from wharf.platform.builds.tenant_files import read_tenant_text
 
 OutputCallback = Callable[[str], None]
 LABEL_PREFIX = "io.wharf"
 DOCKERFILE_LAUNCHER = Path(__file__).with_name("dockerfile-launch.sh")
+CPU_PERIOD = 100_000
 
 
 class ImageBuildFailed(Exception):
@@ -47,31 +62,112 @@ def _stream_lines(stream: Iterator[dict[str, Any]], on_output: OutputCallback) -
                 on_output(f"       {line.rstrip()}")
 
 
-def build_dockerfile_image(
-    *, source_dir: Path, tag: str, labels: Mapping[str, str], memory_bytes: int, on_output: OutputCallback
-) -> tuple[int, list[str] | None]:
-    """Build the app's own Dockerfile (the stack images are there to use as bases).
+@dataclass(frozen=True)
+class DockerfileBuild:
+    """One `docker build` of an app's Dockerfile, within the limits buildpack builders get."""
+
+    source_dir: Path
+    tag: str
+    labels: Mapping[str, str]
+    policy: BasePolicy
+    memory_bytes: int
+    nano_cpus: int
+    pids: int
+    timeout_seconds: float
+    network: str
+
+
+def build_dockerfile_image(build: DockerfileBuild, on_output: OutputCallback) -> tuple[int, list[str] | None]:
+    """Build the app's own Dockerfile on an allowed base, never as root.
 
     Returns the image size and the image's command, used as the default web process.
     """
+    text = read_tenant_text(build.source_dir, "Dockerfile", max_bytes=DOCKERFILE_MAX_BYTES)
+    checked = check_dockerfile(text or "", build.policy)
     client = docker.from_env()
     try:
-        stream = client.api.build(
-            path=str(source_dir),
-            tag=tag,
-            rm=True,
-            forcerm=True,
-            decode=True,
-            labels=dict(labels),
-            container_limits={"memory": memory_bytes, "memswap": memory_bytes},
-        )
-        _stream_lines(stream, on_output)
-        config = client.images.get(tag).attrs.get("Config") or {}
+        check_stage_users(client, checked)
+        _run_docker_build(client, build, on_output)
+        try:
+            check_image_user(client, build.tag)
+        except DockerfileRefused:
+            client.images.remove(build.tag, force=True)
+            raise
+        config = client.images.get(build.tag).attrs.get("Config") or {}
         command = (config.get("Entrypoint") or []) + (config.get("Cmd") or [])
-        _add_launcher(client, tag)
-        return int(client.images.get(tag).attrs["Size"]), command or None
+        _add_launcher(client, build.tag)
+        return int(client.images.get(build.tag).attrs["Size"]), command or None
     finally:
         client.close()
+
+
+def _build_context(source_dir: Path) -> Any:
+    """The build context as docker-py makes it, with .dockerignore read without following a link."""
+    ignore = read_tenant_text(source_dir, ".dockerignore", max_bytes=DOCKERFILE_MAX_BYTES) or ""
+    exclude = [line.strip() for line in ignore.splitlines() if line.strip() and not line.startswith("#")]
+    return docker.utils.tar(str(source_dir), exclude=exclude or None, dockerfile=(None, None))
+
+
+def _hang_up(api: Any, response: Any) -> None:
+    """End the build's HTTP stream from another thread: shutting the socket down wakes the reader."""
+    try:
+        sock = api._get_raw_response_socket(response)
+        getattr(sock, "_sock", sock).shutdown(socket.SHUT_RDWR)
+    except (OSError, AttributeError):
+        pass
+    response.close()
+
+
+def _run_docker_build(client: docker.DockerClient, build: DockerfileBuild, on_output: OutputCallback) -> None:
+    """POST /build with the limits docker-py's `build` does not expose (CPU quota, process count).
+
+    Over the time limit the request is closed, which makes the Engine cancel the build and remove its
+    intermediate container.
+    """
+    api = client.api
+    params: dict[str, Any] = {
+        "t": build.tag,
+        "rm": True,
+        "forcerm": True,
+        "pull": False,
+        "labels": json.dumps(dict(build.labels)),
+        "memory": build.memory_bytes,
+        "memswap": build.memory_bytes,
+        "cpuperiod": CPU_PERIOD,
+        "cpuquota": build.nano_cpus * CPU_PERIOD // 1_000_000_000,
+        "networkmode": build.network,
+        "ulimits": json.dumps([{"Name": "nproc", "Soft": build.pids, "Hard": build.pids}]),
+    }
+    context = _build_context(build.source_dir)
+    timed_out = threading.Event()
+    try:
+        response = api._post(  # docker-py's build() does not pass cpuquota or ulimits
+            api._url("/build"),
+            data=context,
+            params=params,
+            headers={"Content-Type": "application/tar"},
+            stream=True,
+            timeout=None,
+        )
+        api._raise_for_status(response)
+
+        def stop_hung_build() -> None:
+            timed_out.set()
+            _hang_up(api, response)
+
+        timer = threading.Timer(build.timeout_seconds, stop_hung_build)
+        timer.start()
+        try:
+            _stream_lines(api._stream_helper(response, decode=True), on_output)
+        except Exception:
+            if not timed_out.is_set():
+                raise
+        finally:
+            timer.cancel()
+    finally:
+        context.close()
+    if timed_out.is_set():
+        raise ImageBuildFailed(f"The build took longer than {build.timeout_seconds:.0f} s and was stopped.")
 
 
 def _add_launcher(client: docker.DockerClient, tag: str) -> None:

@@ -22,10 +22,12 @@ from wharf.platform.app_manifest import AppManifest
 from wharf.platform.builds.app_json import InitialConfig, initial_config, read_manifest
 from wharf.platform.builds.builders import BuildInput, BuiltImage, choose_builder
 from wharf.platform.builds.compile import BuildFailed
+from wharf.platform.builds.dockerfile_policy import DockerfileRefused
 from wharf.platform.builds.heartbeat import beating
 from wharf.platform.builds.image import ImageBuildFailed, collect_old_images, image_name, release_labels
 from wharf.platform.builds.layers import LayerFailed
 from wharf.platform.builds.output import BuildOutput
+from wharf.platform.builds.tenant_files import UnsafeTenantFile, check_tree_members
 from wharf.platform.db import session_scope, utcnow
 from wharf.platform.logs.platform_lines import platform_lines_for
 from wharf.platform.models import App, Build, User
@@ -50,12 +52,20 @@ class BuildJob:
 
 
 def _unpack_source(job: BuildJob) -> Path:
+    """The pushed tree, unpacked; a link leaving the tree (or any path doing so) is refused by name."""
     source = job.work_dir / "source"
     if source.exists():
         shutil.rmtree(source)
-    source.mkdir(parents=True)
+    source.mkdir(parents=True, mode=0o700)
     with tarfile.open(job.work_dir / "source.tar") as archive:
-        archive.extractall(source, filter="data")
+        members = [member for member in archive.getmembers() if member.name != "pax_global_header"]
+        check_tree_members(members)
+        try:
+            archive.extractall(source, members=members, filter="data")
+        except tarfile.FilterError as error:
+            raise BuildFailed(
+                f"The pushed tree cannot be unpacked safely: {error}. Remove that file from git."
+            ) from error
     return source
 
 
@@ -89,7 +99,7 @@ def _load_job(settings: Settings, cipher: ConfigCipher, build_id: int) -> BuildJ
             commit=build.commit,
             config=current_config(session=session, cipher=cipher, app=app),
             version_hint=app.release_counter + 1,
-            work_dir=settings.wharf_data_dir / "builds" / str(build_id),
+            work_dir=build_dir(settings, build_id),
             first_deploy=app.current_release_version is None,
         )
 
@@ -216,7 +226,7 @@ def _build_and_report(settings: Settings, client: redis.Redis[bytes], build_id: 
         wake_scheduler(client, job.app_name)
         collect_old_images(app_name=job.app_name, keep_versions=keep)
         end = BuildEnd(status="succeeded", release_version=version, message=f"Released v{version}")
-    except (BuildFailed, ImageBuildFailed, LayerFailed) as exc:
+    except (BuildFailed, ImageBuildFailed, LayerFailed, UnsafeTenantFile, DockerfileRefused) as exc:
         output.write(f" !     {exc}")
         end = BuildEnd(status="failed", release_version=None, message=str(exc).splitlines()[-1][:300])
     except Exception:
@@ -237,4 +247,15 @@ def _build_and_report(settings: Settings, client: redis.Redis[bytes], build_id: 
             started=started,
         )
         output.finish(end)
+        remove_build_dir(settings, build_id)
     return end.status
+
+
+def build_dir(settings: Settings, build_id: int) -> Path:
+    """Where one build works: the pushed tree, the compile workspace (config vars in clear), layers."""
+    return settings.wharf_data_dir / "builds" / str(build_id)
+
+
+def remove_build_dir(settings: Settings, build_id: int) -> None:
+    """Delete the build's directory once it is over, succeeded or failed: it holds config vars in clear."""
+    shutil.rmtree(build_dir(settings, build_id), ignore_errors=True)

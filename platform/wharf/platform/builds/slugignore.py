@@ -12,6 +12,10 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from wharf.platform.builds.tenant_files import read_tenant_text
+
+SLUGIGNORE_MAX_BYTES = 256 * 1024
+
 
 @dataclass(frozen=True)
 class SlugIgnorePattern:
@@ -68,10 +72,10 @@ def parse_slugignore(text: str) -> list[SlugIgnorePattern]:
 
 def apply_slugignore(build_dir: Path) -> list[str]:
     """Delete what BUILD_DIR/.slugignore names; returns the removed paths, relative, for the build output."""
-    ignore_file = build_dir / ".slugignore"
-    if not ignore_file.is_file():
+    text = read_tenant_text(build_dir, ".slugignore", max_bytes=SLUGIGNORE_MAX_BYTES)
+    if text is None:
         return []
-    patterns = parse_slugignore(ignore_file.read_text(errors="replace"))
+    patterns = parse_slugignore(text)
     removed: list[str] = []
     for current, dirs, files in os.walk(build_dir):
         base = Path(current).relative_to(build_dir).as_posix()
@@ -79,7 +83,11 @@ def apply_slugignore(build_dir: Path) -> list[str]:
         for name in list(dirs):
             relative = prefix + name
             if any(p.matches(relative, is_dir=True) for p in patterns):
-                shutil.rmtree(Path(current) / name)
+                path = Path(current) / name
+                if path.is_symlink():
+                    path.unlink()
+                else:
+                    shutil.rmtree(path)
                 dirs.remove(name)
                 removed.append(relative + "/")
         for name in files:

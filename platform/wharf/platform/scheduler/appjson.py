@@ -24,10 +24,17 @@ def _read_file(client: docker.DockerClient, image: str, path: str) -> bytes | No
     """A regular file of the image, at most MAX_APP_JSON_BYTES; None when absent or not a file."""
     container = client.containers.create(image, command=["true"], network_disabled=True)
     try:
-        stream, _stat = container.get_archive(path)
-        with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as archive:
+        stream, stat = container.get_archive(path)
+        if int(stat.get("size", 0)) > MAX_APP_JSON_BYTES:
+            return None
+        data = bytearray()
+        for chunk in stream:
+            data += chunk
+            if len(data) > MAX_APP_JSON_BYTES + 64 * 1024:
+                return None
+        with tarfile.open(fileobj=io.BytesIO(bytes(data))) as archive:
             member = archive.next()
-            if member is None or not member.isfile() or member.size > MAX_APP_JSON_BYTES:
+            if member is None or not member.isreg() or member.size > MAX_APP_JSON_BYTES:
                 return None
             handle = archive.extractfile(member)
             return handle.read() if handle is not None else None

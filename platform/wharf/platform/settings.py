@@ -58,6 +58,17 @@ class Settings(BaseSettings):
     wharf_log_max_age_hours: float = 168.0
     # Lines held for a log drain that is down; beyond it lines are dropped and reported (Heroku's L10).
     wharf_log_drain_buffer_lines: int = 1024
+    # Memory cap of the private redis-server `wharfd up` starts (nothing is evicted; streams are capped).
+    wharf_redis_maxmemory_mb: int = 1024
+    # Live log tails (`wharf logs --tail`, the dashboard's log view) one user may hold open at once.
+    wharf_max_log_tails_per_user: int = 20
+    # Quotas per user and per app, as on Heroku; an operator raises them for a trusted host.
+    wharf_max_apps_per_user: int = 100
+    wharf_max_process_types_per_app: int = 20
+    wharf_max_dynos_per_type: int = 100
+    wharf_max_dynos_per_app: int = 100
+    wharf_max_addons_per_app: int = 20
+    wharf_max_detached_dynos_per_app: int = 5
     # Let drains point at loopback and private addresses (refused by default: they reach internal services).
     wharf_log_drain_allow_private: bool = False
 

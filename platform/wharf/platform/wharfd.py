@@ -280,8 +280,12 @@ def _print_admin_invite(settings: Settings) -> None:
     console.rule()
 
 
-def _private_redis_argv(socket_path: Path) -> list[str]:
-    """redis-server on a unix socket only (no TCP port), persisting to the data dir."""
+def _private_redis_argv(socket_path: Path, maxmemory_mb: int) -> list[str]:
+    """redis-server on a unix socket only (no TCP port), persisting to the data dir.
+
+    Its memory is capped, and nothing is ever evicted: routes, queues, locks and rate limits must not
+    vanish under pressure, so every tenant-fillable key (log, build and deploy streams) is capped instead.
+    """
     binary = shutil.which("redis-server")
     if binary is None:
         _fail("redis-server is not installed. Install it (apt-get install redis-server) or set REDIS_URL.")
@@ -302,6 +306,10 @@ def _private_redis_argv(socket_path: Path) -> list[str]:
         "",
         "--daemonize",
         "no",
+        "--maxmemory",
+        f"{maxmemory_mb}mb",
+        "--maxmemory-policy",
+        "noeviction",
     ]
 
 
@@ -321,7 +329,13 @@ def up() -> None:
     if not settings.redis_url:
         # Supervised like the rest, started first (the others start once it answers) and stopped last.
         socket_path = settings.redis_socket_path
-        components.append(Component("redis", _private_redis_argv(socket_path), ready_socket=str(socket_path)))
+        components.append(
+            Component(
+                "redis",
+                _private_redis_argv(socket_path, settings.wharf_redis_maxmemory_mb),
+                ready_socket=str(socket_path),
+            )
+        )
         console.print(f"private redis-server on {socket_path}")
     _print_admin_invite(settings)
     # The API is its own process; the light components share one, as supervised threads; each build

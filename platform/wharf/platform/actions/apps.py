@@ -10,11 +10,13 @@ import redis
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from wharf.platform.actions.accounts import user_for_token
 from wharf.platform.actions.domains import forget_app_routes, sync_app_routes
 from wharf.platform.actions.names import generate_app_name, validate_app_name
 from wharf.platform.addons import AddonProviders
 from wharf.platform.addons.backups import backups_root
 from wharf.platform.addons.lifecycle import destroy_app_addons
+from wharf.platform.db import session_scope
 from wharf.platform.errors import BadRequest, Conflict, NotFound
 from wharf.platform.jobs import enqueue_image_removal
 from wharf.platform.logs.events import record_event
@@ -76,6 +78,22 @@ def get_owned_app(*, session: Session, user: User, name: str) -> App:
             f"Couldn't find that app ({name}). Check the name with `wharf apps`.", error_id="app_not_found"
         )
     return app
+
+
+def may_still_read(*, database_url: str, token_secret: str, app_id: int) -> bool:
+    """For long-lived streams: is the token still valid, and the app (by id) still the caller's?
+
+    False once the token is revoked, the app destroyed, or its name given to another app.
+    """
+    with session_scope(database_url) as session:
+        found = user_for_token(session=session, secret=token_secret)
+        app = session.get(App, app_id)
+        if found is None or app is None:
+            return False
+        try:
+            return get_owned_app(session=session, user=found[0], name=app.name).id == app_id
+        except NotFound:
+            return False
 
 
 def list_owned_apps(*, session: Session, user: User) -> list[App]:

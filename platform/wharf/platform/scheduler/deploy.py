@@ -19,6 +19,7 @@ from wharf.platform.scheduler import desired
 from wharf.platform.scheduler.desired import RELEASE_PROCESS, AppTarget, ReleaseTarget
 from wharf.platform.scheduler.dynos import formation_spec, is_oneoff, oneoff_spec
 from wharf.platform.scheduler.fleet import Fleet
+from wharf.platform.textlines import LineSplitter
 
 log = logging.getLogger(__name__)
 # How long a deploy waits for the router to serve its new dynos (nginx reloads in well under one).
@@ -84,19 +85,18 @@ class Deployer:
         spec = oneoff_spec(
             app, release, command, process_type=RELEASE_PROCESS, launcher=self.fleet.options.launcher
         )
-        pending = b""
+        splitter = LineSplitter()
 
         def relay(chunk: bytes) -> None:
-            nonlocal pending
-            *lines, pending = (pending + chunk).split(b"\n")
-            for line in lines:
-                output.write("       " + line.decode(errors="replace").rstrip("\r"))
+            for line in splitter.feed(chunk):
+                output.write("       " + line)
 
         code = self.fleet.runtime.run_oneoff(
             spec, on_output=relay, timeout=self.fleet.options.release_phase_timeout
         )
-        if pending.strip():
-            output.write("       " + pending.decode(errors="replace"))
+        for line in splitter.close():
+            if line.strip():
+                output.write("       " + line)
         if code != 0:
             raise DeployFailed(f"The release command failed with exit code {code}.")
 

@@ -11,6 +11,8 @@ from collections.abc import Iterable, Iterator
 
 # Heroku cuts log lines at 10,000 bytes too.
 MAX_LINE_CHARS = 10_000
+# Room for the marker, so that a line cut once passes through the next cap (a log copy) unchanged.
+MARKER_ROOM = 64
 
 
 def truncation_marker(dropped: int) -> str:
@@ -18,8 +20,8 @@ def truncation_marker(dropped: int) -> str:
 
 
 def truncate_line(text: str, limit: int = MAX_LINE_CHARS) -> str:
-    """TEXT if it fits in LIMIT characters, else its first LIMIT characters and a marker."""
-    if len(text) <= limit:
+    """TEXT if it fits in LIMIT characters (and a marker's room), else its first LIMIT and a marker."""
+    if len(text) <= limit + MARKER_ROOM:
         return text
     return text[:limit] + truncation_marker(len(text) - limit)
 

@@ -22,6 +22,7 @@ import weakref
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
+import anyio
 import redis
 import redis.asyncio
 from fastapi.responses import StreamingResponse
@@ -63,6 +64,17 @@ StillAllowed = Callable[[], bool]
 
 def lease_key(user_id: int) -> str:
     return f"wharf:log-tails:{user_id}"
+
+
+@dataclass(frozen=True)
+class LogQuery:
+    """What the caller asked for: the newest NUM lines, then (TAIL) every new one, filtered."""
+
+    num: int = 100
+    tail: bool = False
+    source: str | None = None
+    dyno: str | None = None
+    last_event_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -165,12 +177,15 @@ def log_event_stream(
     tails: LogTails,
     holder: TailHolder,
     app_name: str,
-    num: int,
-    tail: bool,
-    source: str | None,
-    dyno: str | None,
-    last_event_id: str | None,
+    query: LogQuery,
 ) -> StreamingResponse:
+    num, tail, source, dyno, last_event_id = (
+        query.num,
+        query.tail,
+        query.source,
+        query.dyno,
+        query.last_event_id,
+    )
     if source is not None and source not in SOURCES:
         raise BadRequest(f"Unknown source {source}: use one of {', '.join(SOURCES)}.", error_id="bad_source")
     lease = tails.open(holder.user_id) if tail else None
@@ -192,7 +207,9 @@ def log_event_stream(
                     yield event
         finally:
             if lease is not None:
-                await tails.close(holder.user_id, lease)
+                # The response is cancelled when the client goes away: give the lease back regardless.
+                with anyio.CancelScope(shield=True):
+                    await tails.close(holder.user_id, lease)
 
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
     return StreamingResponse(events(), media_type="text/event-stream", headers=headers)

@@ -17,7 +17,7 @@ from wharf.platform.logs.stream import SOURCES
 from wharf.platform.web.dashboard.rendering import DashboardRoute, render
 from wharf.platform.web.dashboard.session import SESSION_COOKIE, DashboardApp, DashboardUser
 from wharf.platform.web.deps import ContextDep
-from wharf.platform.web.log_events import MAX_NUM, TailHolder, log_event_stream
+from wharf.platform.web.log_events import MAX_NUM, LogQuery, TailHolder, log_event_stream
 
 router = APIRouter(prefix="/apps/{app_name}/logs", route_class=DashboardRoute, include_in_schema=False)
 
@@ -52,9 +52,7 @@ def logs_stream(
             ),
         ),
         app_name=app.name,
-        num=num,
-        tail=True,
-        source=source or None,
-        dyno=dyno or None,
-        last_event_id=last_event_id,
+        query=LogQuery(
+            num=num, tail=True, source=source or None, dyno=dyno or None, last_event_id=last_event_id
+        ),
     )

@@ -7,7 +7,7 @@ one removes its add-ons, route and git repository, and (once its dynos are gone)
 from __future__ import annotations
 
 import redis
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from wharf.platform.actions.accounts import user_for_token
@@ -17,7 +17,7 @@ from wharf.platform.addons import AddonProviders
 from wharf.platform.addons.backups import backups_root
 from wharf.platform.addons.lifecycle import destroy_app_addons
 from wharf.platform.db import session_scope
-from wharf.platform.errors import BadRequest, Conflict, NotFound
+from wharf.platform.errors import BadRequest, Conflict, NotFound, QuotaExceeded
 from wharf.platform.jobs import enqueue_image_removal
 from wharf.platform.logs.events import record_event
 from wharf.platform.models import App, Formation, Release, User
@@ -43,6 +43,7 @@ def create_app(
     name: str | None,
 ) -> App:
     """Record the app with its first release, commit, and publish its route so the router knows it."""
+    check_app_quota(session=session, owner=owner, limit=settings.quotas.apps_per_user)
     if name is None:
         for _ in range(MAX_NAME_ATTEMPTS):
             name = generate_app_name()
@@ -68,6 +69,17 @@ def create_app(
     session.commit()
     sync_app_routes(session=session, client=client, settings=settings, app=app)
     return app
+
+
+def check_app_quota(*, session: Session, owner: User, limit: int) -> None:
+    owned = session.scalar(select(func.count(App.id)).where(App.owner_id == owner.id)) or 0
+    if owned >= limit:
+        raise QuotaExceeded(
+            f"You have {owned} apps, the limit per user on this host (WHARF_MAX_APPS_PER_USER={limit}). "
+            "Destroy one you no longer need (wharf apps:destroy APP --confirm APP), or ask the operator "
+            "to raise WHARF_MAX_APPS_PER_USER.",
+            error_id="app_quota_exceeded",
+        )
 
 
 def get_owned_app(*, session: Session, user: User, name: str) -> App:

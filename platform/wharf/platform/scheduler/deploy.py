@@ -31,6 +31,21 @@ class DeployFailed(Exception):
     """The release cannot go live; the message says why, for the pusher."""
 
 
+ADDRESS_POOL_HINT = "could not find an available, non-overlapping IPv4 address pool"
+
+
+def start_failure(error: Exception) -> DeployFailed:
+    """A runtime error while starting the release, as the pusher should read it."""
+    text = str(error).strip() or type(error).__name__
+    if ADDRESS_POOL_HINT in text:
+        return DeployFailed(
+            "Docker has no free address range for the app's network (it said: "
+            f"{ADDRESS_POOL_HINT}). The operator must give Docker more room: set default-address-pools "
+            "in /etc/docker/daemon.json (scripts/install.sh does) and restart dockerd."
+        )
+    return DeployFailed(f"The platform could not start the release: {text}")
+
+
 class Deployer:
     def __init__(self, fleet: Fleet, database_url: str, reload_target: TargetLoader) -> None:
         self.fleet = fleet
@@ -56,7 +71,11 @@ class Deployer:
                 succeeded=True,
                 message=f"Deployed v{release.version}",
             )
-        except DeployFailed as failure:
+        except Exception as error:
+            # Any failure fails this deploy once, with a message, instead of leaving it pending and retried.
+            failure = error if isinstance(error, DeployFailed) else start_failure(error)
+            if not isinstance(error, DeployFailed):
+                log.warning("deploy of %s v%s failed: %s", target.name, release.version, error)
             self.fleet.retire(started, drain=False)
             desired.record_deploy(
                 self.database_url,
@@ -122,7 +141,7 @@ class Deployer:
         failures = [r for r in results if isinstance(r, Exception)]
         if failures:
             self.fleet.retire(started, drain=False)
-            raise DeployFailed(f"A dyno could not be started: {failures[0]}.")
+            raise start_failure(failures[0])
         try:
             return self._wait_until_ready(started, options.health_path_for(release.image))
         except DeployFailed:

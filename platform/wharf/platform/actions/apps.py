@@ -6,6 +6,8 @@ one removes its add-ons, route and git repository, and (once its dynos are gone)
 
 from __future__ import annotations
 
+import shutil
+
 import redis
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
@@ -16,10 +18,12 @@ from wharf.platform.actions.names import generate_app_name, validate_app_name
 from wharf.platform.addons import AddonProviders
 from wharf.platform.addons.backups import backups_root
 from wharf.platform.addons.lifecycle import destroy_app_addons
+from wharf.platform.builds.reuse import ReuseStore
 from wharf.platform.db import session_scope
 from wharf.platform.errors import BadRequest, Conflict, NotFound, QuotaExceeded
 from wharf.platform.jobs import enqueue_image_removal
 from wharf.platform.logs.events import record_event
+from wharf.platform.logs.stream import stream_key as log_stream_key
 from wharf.platform.models import App, Formation, Release, User
 from wharf.platform.records.releases import create_release
 from wharf.platform.repos import remove_repo
@@ -67,8 +71,22 @@ def create_app(
         session=session, cipher=cipher, app=app, actor=owner, description="Initial release", config={}
     )
     session.commit()
+    # Whatever a former app of this name left behind (lines its last dynos logged after it went).
+    forget_app_leftovers(client=client, settings=settings, app_name=name)
     sync_app_routes(session=session, client=client, settings=settings, app=app)
     return app
+
+
+def forget_app_leftovers(*, client: redis.Redis[bytes], settings: Settings, app_name: str) -> None:
+    """What is keyed by an app's name outside the database: gone with the app, so a new owner of the
+    name inherits none of it (its log, its build cache and reuse record, its certificate files)."""
+    client.delete(log_stream_key(app_name))
+    ReuseStore(settings.wharf_data_dir / "build-reuse").forget(app_name)
+    for folder in (
+        settings.wharf_data_dir / "cache" / app_name,
+        settings.wharf_data_dir / "certs" / app_name,
+    ):
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def check_app_quota(*, session: Session, owner: User, limit: int) -> None:
@@ -155,4 +173,5 @@ def destroy_app(
     session.commit()
     forget_app_routes(client=client, app_name=name)
     remove_repo(data_dir=settings.wharf_data_dir, app_name=name)
+    forget_app_leftovers(client=client, settings=settings, app_name=name)
     enqueue_image_removal(client, app_name=name)

@@ -24,7 +24,7 @@ from wharf.platform.errors import BadRequest, Conflict, NotFound, QuotaExceeded
 from wharf.platform.jobs import enqueue_image_removal
 from wharf.platform.logs.events import record_event
 from wharf.platform.logs.stream import stream_key as log_stream_key
-from wharf.platform.models import App, Formation, Release, User
+from wharf.platform.models import ApiToken, App, Formation, Release, User
 from wharf.platform.records.releases import create_release
 from wharf.platform.repos import remove_repo
 from wharf.platform.security.crypto import ConfigCipher
@@ -122,6 +122,19 @@ def may_still_read(*, database_url: str, token_secret: str, app_id: int) -> bool
             return False
         try:
             return get_owned_app(session=session, user=found[0], name=app.name).id == app_id
+        except NotFound:
+            return False
+
+
+def token_may_still_push(*, database_url: str, token_id: int, user_id: int, app_id: int) -> bool:
+    """For a push's build and deploy output: is the pusher's token still there, the app still theirs?"""
+    with session_scope(database_url) as session:
+        token = session.get(ApiToken, token_id)
+        app = session.get(App, app_id)
+        if token is None or token.user_id != user_id or app is None:
+            return False
+        try:
+            return get_owned_app(session=session, user=token.user, name=app.name).id == app_id
         except NotFound:
             return False
 

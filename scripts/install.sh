@@ -18,6 +18,22 @@ install::apt_packages() {
   apt::ensure_packages "System packages" "${apt_packages[@]}"
 }
 
+# One bridge network per app: Docker's default address pools fit about 30, so give it 2,048.
+install::docker_address_pools() {
+  local outcome
+  outcome="$(python3 "$repo_root/scripts/lib/docker_address_pools.py" /etc/docker/daemon.json)"
+  if [ "$outcome" != "changed" ]; then
+    return
+  fi
+  echo "-----> Configured Docker's default-address-pools in /etc/docker/daemon.json"
+  if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet docker \
+    && [ -z "$(docker ps -q 2>/dev/null)" ]; then
+    systemctl restart docker
+  else
+    echo "       Restart dockerd to apply it (containers are running, or dockerd is not a systemd unit)."
+  fi
+}
+
 install::python_env() {
   local python="${WHARF_PYTHON:-python3}"
   if [ ! -x "$repo_root/.venv/bin/python" ]; then
@@ -33,5 +49,6 @@ install::python_env() {
 }
 
 install::apt_packages
+install::docker_address_pools
 install::python_env
 echo "-----> Done: run \`wharfd up\`"

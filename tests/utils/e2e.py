@@ -5,6 +5,7 @@ A real `wharfd up` on a scratch data dir, and real git clients with their own HO
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import secrets
@@ -167,22 +168,10 @@ def remove_app_containers(database_url: str) -> None:
 
     from wharf.platform.db import session_scope
     from wharf.platform.models import App
-    from wharf.platform.runtime.base import network_name
 
     with session_scope(database_url) as session:
         names = set(session.scalars(select(App.name)))
-    client = docker.from_env()
-    try:
-        for container in client.containers.list(
-            ignore_removed=True, all=True, filters={"label": "wharf.app"}
-        ):
-            if container.labels.get("wharf.app") in names:
-                container.remove(force=True)
-        for name in names:
-            for network in client.networks.list(names=[network_name(name)]):
-                network.remove()
-    finally:
-        client.close()
+    remove_containers_of(names)
 
 
 def new_developer(wharf: Wharf, tmp_path: Path) -> Developer:
@@ -201,6 +190,39 @@ def new_developer(wharf: Wharf, tmp_path: Path) -> Developer:
     return Developer(email=email, token=token, home=home, wharf=wharf)
 
 
+def remove_developer_apps(developer: Developer) -> None:
+    """Destroy the developer's apps, then remove their dynos and networks at once (not when wharfd stops)."""
+    with developer.api as api:
+        answer = api.get("/api/apps")
+        names = [app["name"] for app in answer.json()] if answer.status_code == 200 else []
+        for name in names:
+            api.request("DELETE", f"/api/apps/{name}", params={"confirm": name})
+    remove_containers_of(set(names))
+
+
+def remove_containers_of(names: set[str]) -> None:
+    from wharf.platform.runtime.base import network_name
+
+    if not names:
+        return
+    client = docker.from_env()
+    try:
+        for container in client.containers.list(
+            ignore_removed=True, all=True, filters={"label": "wharf.app"}
+        ):
+            if container.labels.get("wharf.app") in names:
+                container.remove(force=True)
+        for name in names:
+            for network in client.networks.list(names=[network_name(name)]):
+                with contextlib.suppress(docker.errors.APIError):
+                    network.remove()
+    finally:
+        client.close()
+
+
 @pytest.fixture
-def developer(wharf: Wharf, tmp_path: Path) -> Developer:
-    return new_developer(wharf, tmp_path)
+def developer(wharf: Wharf, tmp_path: Path) -> Iterator[Developer]:
+    """A developer whose apps, dynos and networks are removed after the test."""
+    made = new_developer(wharf, tmp_path)
+    yield made
+    remove_developer_apps(made)

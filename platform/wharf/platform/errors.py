@@ -55,6 +55,13 @@ class TooManyRequests(WharfError):
     status_code = 429
     error_id = "rate_limited"
 
-    def __init__(self, message: str, *, retry_after: int) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, *, retry_after: int, error_id: str | None = None) -> None:
+        super().__init__(message, error_id=error_id)
         self.retry_after = retry_after
+
+
+class QuotaExceeded(WharfError):
+    """A per-user or per-app quota is reached; the message names the limit and what to do."""
+
+    status_code = 403
+    error_id = "quota_exceeded"

@@ -13,7 +13,12 @@ from dataclasses import dataclass
 
 import redis
 
+from wharf.platform.textlines import MAX_LINE_CHARS, truncate_line
+
 STREAM_TTL_SECONDS = 24 * 3600
+# A build or deploy stream keeps about this many entries (Redis trims whole nodes, so approximately):
+# with lines cut at MAX_LINE_CHARS, one stream stays under about 100 MB however much a build prints.
+MAX_STREAM_ENTRIES = 10_000
 # Each blocking read waits at most this long: redis-py closes a read that outlasts its socket timeout
 # (five seconds by default), so a long wait is made of short ones.
 BLOCK_SLICE_MS = 2000
@@ -37,16 +42,24 @@ def deploy_stream_key(app_name: str, version: int) -> str:
 
 
 def append_entry(client: redis.Redis[bytes], key: str, fields: dict[str, bytes]) -> None:
-    """Add one entry and push the stream's expiry back, so finished streams clean themselves up."""
-    client.xadd(key, fields)
+    """Add one entry (the stream capped at MAX_STREAM_ENTRIES) and push its expiry back.
+
+    A follower that falls more than the cap behind skips what was trimmed; the `end` entry is always last.
+    """
+    client.xadd(key, fields, maxlen=MAX_STREAM_ENTRIES, approximate=True)
     client.expire(key, STREAM_TTL_SECONDS)
+
+
+def line_fields(line: str) -> dict[str, bytes]:
+    """One output line as a stream entry, cut with a marker when longer than MAX_LINE_CHARS."""
+    return {"line": truncate_line(line, MAX_LINE_CHARS).encode(errors="replace")}
 
 
 def end_fields(end: BuildEnd) -> dict[str, bytes]:
     return {
         "end": end.status.encode(),
         "release": str(end.release_version or "").encode(),
-        "message": end.message.encode(),
+        "message": truncate_line(end.message, MAX_LINE_CHARS).encode(errors="replace"),
     }
 
 
@@ -59,7 +72,7 @@ class DeployOutput:
         self.version = version
 
     def write(self, line: str) -> None:
-        append_entry(self._redis, self._key, {"line": line.encode()})
+        append_entry(self._redis, self._key, line_fields(line))
 
     def finish(self, status: str, message: str) -> None:
         end = BuildEnd(status=status, release_version=self.version, message=message)

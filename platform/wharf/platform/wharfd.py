@@ -381,8 +381,12 @@ def _print_admin_invite(settings: Settings) -> None:
     console.rule()
 
 
-def _private_redis_argv(socket_path: Path) -> list[str]:
-    """redis-server on a unix socket only (no TCP port), persisting to the data dir."""
+def _private_redis_argv(socket_path: Path, maxmemory_mb: int) -> list[str]:
+    """redis-server on a unix socket only (no TCP port), persisting to the data dir.
+
+    Its memory is capped, and nothing is ever evicted: routes, queues, locks and rate limits must not
+    vanish under pressure, so every tenant-fillable key (log, build and deploy streams) is capped instead.
+    """
     binary = shutil.which("redis-server")
     if binary is None:
         _fail("redis-server is not installed. Install it (apt-get install redis-server) or set REDIS_URL.")
@@ -405,6 +409,10 @@ def _private_redis_argv(socket_path: Path) -> list[str]:
         "",
         "--daemonize",
         "no",
+        "--maxmemory",
+        f"{maxmemory_mb}mb",
+        "--maxmemory-policy",
+        "noeviction",
     ]
 
 
@@ -443,7 +451,13 @@ def up() -> None:
         socket_path = settings.redis_socket_path
         if shut_down_leftover_redis(socket_path):
             console.print(f"stopped the redis-server an earlier run left on {socket_path}")
-        components.append(Component("redis", _private_redis_argv(socket_path), ready_socket=str(socket_path)))
+        components.append(
+            Component(
+                "redis",
+                _private_redis_argv(socket_path, settings.wharf_redis_maxmemory_mb),
+                ready_socket=str(socket_path),
+            )
+        )
         console.print(f"private redis-server on {socket_path}")
     _print_admin_invite(settings)
     # The API is its own process; the light components share one, as supervised threads, and its

@@ -15,11 +15,17 @@ from sqlalchemy.orm import Session
 from wharf.platform.addons import AddonProviders
 from wharf.platform.addons.backups import backups_root
 from wharf.platform.addons.base import AddonError, UnsupportedOperation
-from wharf.platform.addons.lifecycle import create_addon, destroy_addon, finish_provisioning, get_addon
-from wharf.platform.errors import BadRequest, WharfError
+from wharf.platform.addons.lifecycle import (
+    create_addon,
+    destroy_addon,
+    finish_provisioning,
+    get_addon,
+    list_addons,
+)
+from wharf.platform.errors import BadRequest, QuotaExceeded, WharfError
 from wharf.platform.models import Addon, App, User
 from wharf.platform.security.crypto import ConfigCipher
-from wharf.platform.settings import Settings
+from wharf.platform.settings import Quotas, Settings, get_settings
 
 Provisioning = Callable[[], bool]
 
@@ -50,8 +56,21 @@ def add_addon(
     actor: User,
     kind: str,
     as_name: str | None = None,
+    quotas: Quotas | None = None,
 ) -> tuple[Addon, Provisioning]:
-    """Record and commit the add-on; the returned work starts and attaches it."""
+    """Record and commit the add-on; the returned work starts and attaches it.
+
+    QUOTAS defaults to the operator's settings.
+    """
+    limit = (quotas or get_settings().quotas).addons_per_app
+    attached = len(list_addons(session=session, app=app))
+    if attached >= limit:
+        raise QuotaExceeded(
+            f"{app.name} has {attached} add-ons, the limit per app on this host "
+            f"(WHARF_MAX_ADDONS_PER_APP={limit}). Remove one with `wharf addons:destroy NAME -a {app.name}`, "
+            "or ask the operator to raise WHARF_MAX_ADDONS_PER_APP.",
+            error_id="addon_quota_exceeded",
+        )
     addon = create_addon(
         session=session,
         cipher=cipher,

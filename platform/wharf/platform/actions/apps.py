@@ -6,19 +6,25 @@ one removes its add-ons, route and git repository, and (once its dynos are gone)
 
 from __future__ import annotations
 
+import shutil
+
 import redis
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from wharf.platform.actions.accounts import user_for_token
 from wharf.platform.actions.domains import forget_app_routes, sync_app_routes
 from wharf.platform.actions.names import generate_app_name, validate_app_name
 from wharf.platform.addons import AddonProviders
 from wharf.platform.addons.backups import backups_root
 from wharf.platform.addons.lifecycle import destroy_app_addons
-from wharf.platform.errors import BadRequest, Conflict, NotFound
+from wharf.platform.builds.reuse import ReuseStore
+from wharf.platform.db import session_scope
+from wharf.platform.errors import BadRequest, Conflict, NotFound, QuotaExceeded
 from wharf.platform.jobs import enqueue_image_removal
 from wharf.platform.logs.events import record_event
-from wharf.platform.models import App, Formation, Release, User
+from wharf.platform.logs.stream import stream_key as log_stream_key
+from wharf.platform.models import ApiToken, App, Formation, Release, User
 from wharf.platform.records.releases import create_release
 from wharf.platform.repos import remove_repo
 from wharf.platform.security.crypto import ConfigCipher
@@ -41,6 +47,7 @@ def create_app(
     name: str | None,
 ) -> App:
     """Record the app with its first release, commit, and publish its route so the router knows it."""
+    check_app_quota(session=session, owner=owner, limit=settings.quotas.apps_per_user)
     if name is None:
         for _ in range(MAX_NAME_ATTEMPTS):
             name = generate_app_name()
@@ -64,8 +71,33 @@ def create_app(
         session=session, cipher=cipher, app=app, actor=owner, description="Initial release", config={}
     )
     session.commit()
+    # Whatever a former app of this name left behind (lines its last dynos logged after it went).
+    forget_app_leftovers(client=client, settings=settings, app_name=name)
     sync_app_routes(session=session, client=client, settings=settings, app=app)
     return app
+
+
+def forget_app_leftovers(*, client: redis.Redis[bytes], settings: Settings, app_name: str) -> None:
+    """What is keyed by an app's name outside the database: gone with the app, so a new owner of the
+    name inherits none of it (its log, its build cache and reuse record, its certificate files)."""
+    client.delete(log_stream_key(app_name))
+    ReuseStore(settings.wharf_data_dir / "build-reuse").forget(app_name)
+    for folder in (
+        settings.wharf_data_dir / "cache" / app_name,
+        settings.wharf_data_dir / "certs" / app_name,
+    ):
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def check_app_quota(*, session: Session, owner: User, limit: int) -> None:
+    owned = session.scalar(select(func.count(App.id)).where(App.owner_id == owner.id)) or 0
+    if owned >= limit:
+        raise QuotaExceeded(
+            f"You have {owned} apps, the limit per user on this host (WHARF_MAX_APPS_PER_USER={limit}). "
+            "Destroy one you no longer need (wharf apps:destroy APP --confirm APP), or ask the operator "
+            "to raise WHARF_MAX_APPS_PER_USER.",
+            error_id="app_quota_exceeded",
+        )
 
 
 def get_owned_app(*, session: Session, user: User, name: str) -> App:
@@ -76,6 +108,35 @@ def get_owned_app(*, session: Session, user: User, name: str) -> App:
             f"Couldn't find that app ({name}). Check the name with `wharf apps`.", error_id="app_not_found"
         )
     return app
+
+
+def may_still_read(*, database_url: str, token_secret: str, app_id: int) -> bool:
+    """For long-lived streams: is the token still valid, and the app (by id) still the caller's?
+
+    False once the token is revoked, the app destroyed, or its name given to another app.
+    """
+    with session_scope(database_url) as session:
+        found = user_for_token(session=session, secret=token_secret)
+        app = session.get(App, app_id)
+        if found is None or app is None:
+            return False
+        try:
+            return get_owned_app(session=session, user=found[0], name=app.name).id == app_id
+        except NotFound:
+            return False
+
+
+def token_may_still_push(*, database_url: str, token_id: int, user_id: int, app_id: int) -> bool:
+    """For a push's build and deploy output: is the pusher's token still there, the app still theirs?"""
+    with session_scope(database_url) as session:
+        token = session.get(ApiToken, token_id)
+        app = session.get(App, app_id)
+        if token is None or token.user_id != user_id or app is None:
+            return False
+        try:
+            return get_owned_app(session=session, user=token.user, name=app.name).id == app_id
+        except NotFound:
+            return False
 
 
 def list_owned_apps(*, session: Session, user: User) -> list[App]:
@@ -125,4 +186,5 @@ def destroy_app(
     session.commit()
     forget_app_routes(client=client, app_name=name)
     remove_repo(data_dir=settings.wharf_data_dir, app_name=name)
+    forget_app_leftovers(client=client, settings=settings, app_name=name)
     enqueue_image_removal(client, app_name=name)

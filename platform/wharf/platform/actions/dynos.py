@@ -13,7 +13,7 @@ from datetime import datetime
 import redis
 from sqlalchemy.orm import Session
 
-from wharf.platform.errors import BadRequest, NotFound
+from wharf.platform.errors import BadRequest, NotFound, QuotaExceeded
 from wharf.platform.models import App
 from wharf.platform.records.releases import get_release
 from wharf.platform.runtime import Dyno, DynoNotFound, Runtime, get_runtime
@@ -21,7 +21,7 @@ from wharf.platform.scheduler.desired import ReleaseTarget
 from wharf.platform.scheduler.dynos import LAUNCHER, is_oneoff, oneoff_spec, restarts_of
 from wharf.platform.scheduler.notify import request_restart, wake_scheduler
 from wharf.platform.security.crypto import ConfigCipher
-from wharf.platform.settings import Settings
+from wharf.platform.settings import Quotas, Settings, get_settings
 
 
 @functools.lru_cache(maxsize=2)
@@ -118,11 +118,24 @@ def start_detached(
     app: App,
     command: str,
     size: str = "basic",
+    quotas: Quotas | None = None,
 ) -> DynoStatus:
     """`wharf run --detach`: the dyno runs in the background; its output goes to the app's logs.
 
-    The scheduler is woken so that it follows the new dyno's output and exit at once.
+    The scheduler is woken so that it follows the new dyno's output and exit at once. QUOTAS defaults
+    to the operator's settings.
     """
+    limit = (quotas or get_settings().quotas).detached_dynos_per_app
+    running = [
+        d for d in runtime.list_dynos(app.name) if is_oneoff(d) and d.running and d.process_type == "run"
+    ]
+    if len(running) >= limit:
+        raise QuotaExceeded(
+            f"{app.name} already has {len(running)} one-off dynos running, the limit per app on this host "
+            f"(WHARF_MAX_DETACHED_DYNOS_PER_APP={limit}). Stop one with `wharf ps:stop DYNO -a {app.name}` "
+            "or wait for one to finish.",
+            error_id="oneoff_quota_exceeded",
+        )
     runtime.ensure_network(app.name)
     dyno = runtime.start_dyno(oneoff_spec(app.name, release, command, size=size, launcher=LAUNCHER))
     wake_scheduler(client, app.name)

@@ -7,11 +7,12 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from wharf.platform.errors import BadRequest
+from wharf.platform.errors import BadRequest, QuotaExceeded
 from wharf.platform.logs.events import record_event
 from wharf.platform.models import App, Formation, User
 from wharf.platform.records.releases import latest_release, lock_app
 from wharf.platform.security.names import validate_process_type
+from wharf.platform.settings import Quotas, get_settings
 
 # Memory per dyno size, in MiB, and CPU share (Heroku's basic/standard/performance ladder).
 DYNO_SIZES: dict[str, tuple[int, float]] = {
@@ -19,7 +20,8 @@ DYNO_SIZES: dict[str, tuple[int, float]] = {
     "standard": (1024, 1.0),
     "performance": (2048, 2.0),
 }
-MAX_QUANTITY = 100
+# The dashboard's form bound; the operator's WHARF_MAX_DYNOS_PER_TYPE is checked on every change.
+MAX_QUANTITY = Quotas().dynos_per_type
 
 
 @dataclass(frozen=True)
@@ -43,17 +45,50 @@ def _validate(change: FormationChange, known_types: set[str]) -> None:
             f"Couldn't find that process type ({change.process_type}). Process types: {on_offer}.",
             error_id="unknown_process_type",
         )
-    if change.quantity is not None and not 0 <= change.quantity <= MAX_QUANTITY:
-        raise BadRequest(f"Quantity must be between 0 and {MAX_QUANTITY}.", error_id="invalid_quantity")
+    if change.quantity is not None and change.quantity < 0:
+        raise BadRequest("Quantity must be 0 or more.", error_id="invalid_quantity")
     if change.size is not None and change.size not in DYNO_SIZES:
         raise BadRequest(
             f"Unknown dyno size {change.size}. Sizes: {', '.join(DYNO_SIZES)}.", error_id="invalid_size"
         )
 
 
+def check_formation_quotas(rows: list[Formation], quotas: Quotas) -> None:
+    """Dynos per process type and per app, as the formation would be after the change."""
+    for row in rows:
+        if row.quantity > quotas.dynos_per_type:
+            raise QuotaExceeded(
+                f"{row.quantity} {row.process_type} dynos is over the limit of {quotas.dynos_per_type} per "
+                f"process type on this host (WHARF_MAX_DYNOS_PER_TYPE). Scale to {quotas.dynos_per_type} "
+                "or fewer, or ask the operator to raise WHARF_MAX_DYNOS_PER_TYPE.",
+                error_id="dyno_quota_exceeded",
+            )
+    total = sum(row.quantity for row in rows)
+    if total > quotas.dynos_per_app:
+        raise QuotaExceeded(
+            f"{total} dynos in all is over the limit of {quotas.dynos_per_app} per app on this host "
+            "(WHARF_MAX_DYNOS_PER_APP). Scale another process type down first, or ask the operator to "
+            "raise WHARF_MAX_DYNOS_PER_APP.",
+            error_id="dyno_quota_exceeded",
+        )
+    scaled = [row.process_type for row in rows if row.quantity > 0]
+    if len(scaled) > quotas.process_types_per_app:
+        raise QuotaExceeded(
+            f"{len(scaled)} process types running is over the limit of {quotas.process_types_per_app} per "
+            "app on this host (WHARF_MAX_PROCESS_TYPES_PER_APP). Scale one to 0 first.",
+            error_id="process_type_quota_exceeded",
+        )
+
+
 def update_formation(
-    *, session: Session, app: App, actor: User, changes: list[FormationChange]
+    *,
+    session: Session,
+    app: App,
+    actor: User,
+    changes: list[FormationChange],
+    quotas: Quotas | None = None,
 ) -> list[Formation]:
+    """Apply the changes; QUOTAS defaults to the operator's settings."""
     if not changes:
         raise BadRequest("No process types given. Usage: wharf ps:scale web=2", error_id="no_changes")
     lock_app(session=session, app=app)
@@ -72,6 +107,7 @@ def update_formation(
             row.quantity = change.quantity
         if change.size is not None:
             row.size = change.size
+    check_formation_quotas(list(current.values()), quotas or get_settings().quotas)
     session.flush()
     summary = ", ".join(
         f"{r.process_type}@{r.quantity}:{r.size}"

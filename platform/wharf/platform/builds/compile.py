@@ -31,6 +31,7 @@ from wharf.platform.languages.prepare import (
     prepare_languages,
 )
 from wharf.platform.stack.images import DEFAULT_BUILD_IMAGE, DYNO_UID, HOST_CA_BUNDLE
+from wharf.platform.textlines import MAX_LINE_CHARS, split_capped_lines
 
 OutputCallback = Callable[[str], None]
 CONFIG_VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -178,14 +179,8 @@ def _custom_buildpack_mounts(specs: Sequence[str]) -> tuple[list[str], dict[str,
 
 
 def _lines(chunks: Iterator[bytes]) -> Iterator[str]:
-    pending = b""
-    for chunk in chunks:
-        pending += chunk
-        *complete, pending = pending.split(b"\n")
-        for line in complete:
-            yield line.decode("utf-8", errors="replace").rstrip("\r")
-    if pending:
-        yield pending.decode("utf-8", errors="replace")
+    """The builder's output as lines; a line longer than the cap is cut, never held whole."""
+    return split_capped_lines(chunks, MAX_LINE_CHARS)
 
 
 def _container_environment(env: Mapping[str, str], source_version: str | None, stack: str) -> dict[str, str]:

@@ -7,12 +7,22 @@ builds among the rest.
 
 from __future__ import annotations
 
+from collections import deque
+
 import redis
 
 from wharf.platform.db import session_scope
 from wharf.platform.logs.platform_lines import PlatformLines
 from wharf.platform.models import App, Build
-from wharf.platform.progress import BuildEnd, append_entry, end_fields, stream_key
+from wharf.platform.progress import (
+    MAX_STREAM_ENTRIES,
+    BuildEnd,
+    append_entry,
+    end_fields,
+    line_fields,
+    stream_key,
+)
+from wharf.platform.textlines import truncate_line
 
 
 class BuildOutput:
@@ -32,11 +42,22 @@ class BuildOutput:
         self._app_name = app_name
         self._platform_lines = platform_lines
         self._database_url = database_url
-        self.lines: list[str] = []
+        # The build record keeps the last MAX_STREAM_ENTRIES lines (where a failure is), each cut.
+        self._kept: deque[str] = deque(maxlen=MAX_STREAM_ENTRIES)
+        self._written = 0
+
+    @property
+    def lines(self) -> list[str]:
+        """The lines kept for the build record, with a note when earlier ones were dropped."""
+        dropped = self._written - len(self._kept)
+        note = [f" !     {dropped} earlier lines of output were dropped"] if dropped else []
+        return note + list(self._kept)
 
     def write(self, line: str) -> None:
-        self.lines.append(line)
-        append_entry(self._redis, self._key, {"line": line.encode()})
+        line = truncate_line(line)
+        self._kept.append(line)
+        self._written += 1
+        append_entry(self._redis, self._key, line_fields(line))
         if self._platform_lines is None:
             return
         app_name = self._resolve_app_name()

@@ -129,6 +129,12 @@ def _record_release(
     which is cleared here, before the release can be seen, so a follower never reads a stale one.
     On the app's first deploy, app.json's `env` fills the config vars that are not set yet.
     """
+    limit = settings.quotas.process_types_per_app
+    if len(built.process_types) > limit:
+        raise BuildFailed(
+            f"The Procfile declares {len(built.process_types)} process types, over the limit of {limit} per "
+            "app on this host (WHARF_MAX_PROCESS_TYPES_PER_APP). Merge some, or ask the operator to raise it."
+        )
     with session_scope(settings.resolved_database_url) as session:
         build = session.get(Build, job.build_id)
         assert build is not None

@@ -11,15 +11,18 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from pathlib import Path
 
 import redis
 
+from wharf.platform.actions.apps import token_may_still_push
 from wharf.platform.actions.builds import start_build
 from wharf.platform.progress import BuildEnd, follow, follow_deploy
 from wharf.platform.settings import Settings, get_settings
 
 ZERO = "0" * 40
+RECHECK_SECONDS = 5.0
 DEPLOY_BRANCHES = ("refs/heads/main", "refs/heads/master")
 
 
@@ -44,12 +47,43 @@ def pick_commit(updates: list[tuple[str, str, str]]) -> str | None:
     return commit
 
 
+class AccessCheck:
+    """Re-asks every RECHECK_SECONDS whether the pusher's token and the app are still theirs."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.ids = {
+            k: os.environ.get(k, "") for k in ("WHARF_PUSH_TOKEN_ID", "WHARF_PUSHER_ID", "WHARF_APP_ID")
+        }
+        self.checked = time.monotonic()
+
+    def ended(self) -> bool:
+        if (
+            not all(v.isdigit() for v in self.ids.values())
+            or time.monotonic() - self.checked < RECHECK_SECONDS
+        ):
+            return False
+        self.checked = time.monotonic()
+        allowed = token_may_still_push(
+            database_url=self.settings.resolved_database_url,
+            token_id=int(self.ids["WHARF_PUSH_TOKEN_ID"]),
+            user_id=int(self.ids["WHARF_PUSHER_ID"]),
+            app_id=int(self.ids["WHARF_APP_ID"]),
+        )
+        if not allowed:
+            say(" !     Access ended: the token was revoked, or the app was destroyed or changed hands.")
+        return not allowed
+
+
 def _stream(client: redis.Redis[bytes], build_id: int, settings: Settings, app_name: str) -> int:
+    access = AccessCheck(settings)
     for item in follow(client, build_id):
+        if access.ended():
+            return 1
         if isinstance(item, BuildEnd):
             if item.status == "succeeded" and item.release_version is not None:
                 say(f"-----> Released v{item.release_version}")
-                return _stream_deploy(client, settings, app_name, item.release_version)
+                return _stream_deploy(client, settings, app_name, item.release_version, access)
             say(f" !     Push rejected: {item.message}")
             say(" !     The running release is untouched.")
             return 1
@@ -57,9 +91,13 @@ def _stream(client: redis.Redis[bytes], build_id: int, settings: Settings, app_n
     return 1
 
 
-def _stream_deploy(client: redis.Redis[bytes], settings: Settings, app_name: str, version: int) -> int:
+def _stream_deploy(
+    client: redis.Redis[bytes], settings: Settings, app_name: str, version: int, access: AccessCheck
+) -> int:
     """Wait for the scheduler to deploy the release, relaying the release phase and the launch."""
     for item in follow_deploy(client, app_name, version):
+        if access.ended():
+            return 1
         if isinstance(item, BuildEnd):
             if item.status == "succeeded":
                 say(f"-----> {item.message}")

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from wharf.platform.logs.stream import MAX_LINE_CHARS
 from wharf.platform.runtime.base import LABEL_APP, LABEL_DYNO, LABEL_PROCESS_TYPE
+from wharf.platform.textlines import MAX_LINE_CHARS, truncate_line, truncation_marker
 
 
 @dataclass(frozen=True)
@@ -59,22 +59,40 @@ def since_argument(docker_ts: str) -> float:
 
 
 def split_frames(frames: Iterable[bytes]) -> Iterator[RawLine]:
-    """Turn Docker's log frames (`<ts> <text>`, long lines split over several frames) into lines."""
+    """Turn Docker's log frames (`<ts> <text>`, long lines split over several frames) into lines.
+
+    At most MAX_LINE_CHARS of a line are held; the rest of a long line is counted and marked as cut.
+    """
     pending: list[str] = []
+    held = 0
+    dropped = 0
     pending_ts = ""
     for frame in frames:
         text = frame.decode("utf-8", "replace")
         docker_ts, _, body = text.partition(" ")
-        if not pending:
+        if not pending and not dropped:
             pending_ts = docker_ts
-        if body.endswith("\n"):
-            pending.append(body[:-1])
-            yield RawLine(pending_ts, "".join(pending)[:MAX_LINE_CHARS].rstrip("\r"))
-            pending = []
-        else:
-            pending.append(body)
-    if pending:
-        yield RawLine(pending_ts, "".join(pending)[:MAX_LINE_CHARS].rstrip("\r"))
+        ends = body.endswith("\n")
+        if ends:
+            body = body[:-1]
+        room = max(0, MAX_LINE_CHARS + 1 - held)
+        pending.append(body[:room])
+        held += min(len(body), room)
+        dropped += max(0, len(body) - room)
+        if ends:
+            yield _raw_line(pending_ts, pending, dropped)
+            pending, held, dropped = [], 0, 0
+    if pending or dropped:
+        yield _raw_line(pending_ts, pending, dropped)
+
+
+def _raw_line(docker_ts: str, parts: list[str], dropped: int) -> RawLine:
+    text = "".join(parts).rstrip("\r")
+    if dropped:
+        return RawLine(
+            docker_ts, text[:MAX_LINE_CHARS] + truncation_marker(len(text) + dropped - MAX_LINE_CHARS)
+        )
+    return RawLine(docker_ts, truncate_line(text, MAX_LINE_CHARS))
 
 
 def read_container_lines(api: Any, container_id: str, after: str | None) -> tuple[Any, Iterator[RawLine]]:

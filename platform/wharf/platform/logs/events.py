@@ -6,6 +6,8 @@ import the logs: keeping it here lets both use it without the two packages impor
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -29,6 +31,11 @@ def record_event(
     return event
 
 
-def list_app_events(*, session: Session, app_name: str, limit: int = 100) -> list[Event]:
-    query = select(Event).where(Event.app_name == app_name).order_by(Event.id.desc()).limit(limit)
-    return list(session.scalars(query))
+def list_app_events(
+    *, session: Session, app_name: str, since: datetime | None = None, limit: int = 100
+) -> list[Event]:
+    """The app's events, newest first; SINCE (the app's creation) leaves out a former app of that name."""
+    query = select(Event).where(Event.app_name == app_name)
+    if since is not None:
+        query = query.where(Event.created_at >= since)
+    return list(session.scalars(query.order_by(Event.id.desc()).limit(limit)))

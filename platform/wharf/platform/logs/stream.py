@@ -22,13 +22,14 @@ from typing import Any
 
 import redis
 
+from wharf.platform.textlines import MAX_LINE_CHARS, truncate_line
+
 logger = logging.getLogger(__name__)
 
 KEY_PREFIX = "wharf:logs:"
 DEFAULT_MAX_LINES = 10_000
 DEFAULT_MAX_AGE_HOURS = 168
 AGE_TRIM_INTERVAL_SECONDS = 60.0
-MAX_LINE_CHARS = 10_000  # Heroku truncates longer lines too.
 # Sources a user may filter on; "heroku" marks the platform's own notes (dyno state, drain errors).
 SOURCES = ("app", "router", "api", "build", "heroku")
 # How each source is rendered before the bracket: Heroku shows router and platform lines as heroku[...].
@@ -94,9 +95,8 @@ class LogLine:
 
 
 def clean_line(text: str) -> str:
-    """One line of text: no trailing newline or carriage return, truncated to MAX_LINE_CHARS."""
-    text = text.rstrip("\r\n")
-    return text[:MAX_LINE_CHARS]
+    """One line of text: no trailing newline or carriage return, cut (with a marker) at MAX_LINE_CHARS."""
+    return truncate_line(text.rstrip("\r\n"), MAX_LINE_CHARS)
 
 
 def entry_from_fields(app: str, entry_id: bytes | str, fields: dict[bytes, bytes]) -> LogLine:

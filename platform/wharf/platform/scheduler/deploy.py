@@ -22,6 +22,7 @@ from wharf.platform.scheduler.desired import RELEASE_PROCESS, AppTarget, Release
 from wharf.platform.scheduler.dynos import formation_spec, is_oneoff, oneoff_spec
 from wharf.platform.scheduler.fleet import Fleet
 from wharf.platform.scheduler.health import check_failure
+from wharf.platform.textlines import LineSplitter
 
 log = logging.getLogger(__name__)
 # How long a deploy waits for the router to serve its new dynos (nginx reloads in well under one).
@@ -31,6 +32,21 @@ TargetLoader = Callable[[str], AppTarget | None]
 
 class DeployFailed(Exception):
     """The release cannot go live; the message says why, for the pusher."""
+
+
+ADDRESS_POOL_HINT = "could not find an available, non-overlapping IPv4 address pool"
+
+
+def start_failure(error: Exception) -> DeployFailed:
+    """A runtime error while starting the release, as the pusher should read it."""
+    text = str(error).strip() or type(error).__name__
+    if ADDRESS_POOL_HINT in text:
+        return DeployFailed(
+            "Docker has no free address range for the app's network (it said: "
+            f"{ADDRESS_POOL_HINT}). The operator must give Docker more room: set default-address-pools "
+            "in /etc/docker/daemon.json (scripts/install.sh does) and restart dockerd."
+        )
+    return DeployFailed(f"The platform could not start the release: {text}")
 
 
 class Deployer:
@@ -59,7 +75,11 @@ class Deployer:
                 succeeded=True,
                 message=f"Deployed v{release.version}",
             )
-        except DeployFailed as failure:
+        except Exception as error:
+            # Any failure fails this deploy once, with a message, instead of leaving it pending and retried.
+            failure = error if isinstance(error, DeployFailed) else start_failure(error)
+            if not isinstance(error, DeployFailed):
+                log.warning("deploy of %s v%s failed: %s", target.name, release.version, error)
             self.fleet.retire(started, drain=False)
             desired.record_deploy(
                 self.database_url,
@@ -105,19 +125,18 @@ class Deployer:
         """Run a one-off dyno to its end, its output relayed line by line to the push."""
         self.fleet.runtime.ensure_network(app)
         spec = oneoff_spec(app, release, command, process_type=kind, launcher=self.fleet.options.launcher)
-        pending = b""
+        splitter = LineSplitter()
 
         def relay(chunk: bytes) -> None:
-            nonlocal pending
-            *lines, pending = (pending + chunk).split(b"\n")
-            for line in lines:
-                output.write("       " + line.decode(errors="replace").rstrip("\r"))
+            for line in splitter.feed(chunk):
+                output.write("       " + line)
 
         code = self.fleet.runtime.run_oneoff(
             spec, on_output=relay, timeout=self.fleet.options.release_phase_timeout
         )
-        if pending.strip():
-            output.write("       " + pending.decode(errors="replace"))
+        for line in splitter.close():
+            if line.strip():
+                output.write("       " + line)
         return code
 
     def _with_first_formation(
@@ -159,7 +178,7 @@ class Deployer:
         failures = [r for r in results if isinstance(r, Exception)]
         if failures:
             self.fleet.retire(started, drain=False)
-            raise DeployFailed(f"A dyno could not be started: {failures[0]}.")
+            raise start_failure(failures[0])
         try:
             if not manifest.web_checks:
                 return self._wait_until_ready(started, None)

@@ -23,6 +23,9 @@ from wharf.platform.scheduler.dynos import LAUNCHER
 from wharf.platform.scheduler.health import probe
 
 log = logging.getLogger(__name__)
+# After failed starts an app waits 1, 2, 4 ... seconds, at most START_BACKOFF_CAP, before the next try.
+START_BACKOFF_BASE = 1.0
+START_BACKOFF_CAP = 120.0
 BackendsPublisher = Callable[["redis.Redis[bytes]", str, list[dict[str, Any]]], None]
 
 
@@ -69,20 +72,54 @@ class Fleet:
         self._routed: dict[str, list[dict[str, Any]]] = {}
         self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="dyno-start")
         self._retirements: list[threading.Thread] = []
+        # app -> (failed start rounds in a row, monotonic time before which no start is tried)
+        self._start_failures: dict[str, tuple[int, float]] = {}
 
     def start(self, specs: Sequence[DynoSpec]) -> list[Dyno | Exception]:
-        """Start dynos in parallel (Docker takes a fraction of a second for each)."""
+        """Start dynos in parallel (Docker takes a fraction of a second for each).
+
+        An app whose network cannot be made gets an error for each of its dynos; an app with any
+        failure backs off (see `start_backoff`).
+        """
+        network_errors: dict[str, Exception] = {}
         for app in sorted({spec.app for spec in specs}):
-            self.runtime.ensure_network(app)
+            try:
+                self.runtime.ensure_network(app)
+            except Exception as error:
+                log.warning("could not make the network of %s: %s", app, error)
+                network_errors[app] = error
 
         def start_one(spec: DynoSpec) -> Dyno | Exception:
+            if spec.app in network_errors:
+                return network_errors[spec.app]
             try:
                 return self.runtime.start_dyno(spec)
             except Exception as error:
                 log.warning("could not start %s: %s", spec.name, error)
                 return error
 
-        return list(self._pool.map(start_one, specs))
+        results = list(self._pool.map(start_one, specs))
+        for app in {spec.app for spec in specs}:
+            failed = any(
+                isinstance(r, Exception) for s, r in zip(specs, results, strict=True) if s.app == app
+            )
+            self._note_start_round(app, failed)
+        return results
+
+    def _note_start_round(self, app: str, failed: bool) -> None:
+        with self._lock:
+            if not failed:
+                self._start_failures.pop(app, None)
+                return
+            rounds = self._start_failures.get(app, (0, 0.0))[0] + 1
+            wait = min(START_BACKOFF_CAP, START_BACKOFF_BASE * 2 ** (rounds - 1))
+            self._start_failures[app] = (rounds, time.monotonic() + wait)
+
+    def start_backoff(self, app: str) -> float:
+        """Seconds before the app's next start may be tried (0: now)."""
+        with self._lock:
+            _, until = self._start_failures.get(app, (0, 0.0))
+        return max(0.0, until - time.monotonic())
 
     def ready(self, dyno: Dyno, check: HealthCheck | None) -> bool:
         """Web dynos are ready once they pass the health check; other dynos once they run."""

@@ -94,8 +94,12 @@ class AppReconciler:
             self.fleet.retire([dyno], drain=False)
         self.fleet.retire(plan.retire, drain=True)
         if plan.starts:
-            self.fleet.start(plan.starts)
-            plan.look_within(self.fleet.options.probe_interval)
+            # After failed starts (no address pool, no image, ...) wait out the back-off, never hot-loop.
+            waiting = self.fleet.start_backoff(target.name)
+            if not waiting:
+                self.fleet.start(plan.starts)
+                waiting = self.fleet.start_backoff(target.name)
+            plan.look_within(max(waiting, self.fleet.options.probe_interval))
         return plan.next_look
 
     def plan(self, target: AppTarget, dynos: list[Dyno], restarts: dict[str, float]) -> PassPlan:

@@ -9,6 +9,7 @@ import redis
 from wharf.platform.security.crypto import ConfigCipher
 from wharf.platform.security.ratelimit import FailureLimiter
 from wharf.platform.settings import Settings
+from wharf.platform.web.log_events import LogTails
 
 
 @dataclass
@@ -18,6 +19,7 @@ class ApiContext:
     cipher: ConfigCipher
     redis: redis.Redis[bytes]
     limiter: FailureLimiter
+    log_tails: LogTails
 
 
 def build_context(settings: Settings) -> ApiContext:
@@ -28,4 +30,7 @@ def build_context(settings: Settings) -> ApiContext:
         cipher=ConfigCipher(settings.secret_key()),
         redis=client,
         limiter=FailureLimiter(client, settings.wharf_auth_window_seconds),
+        log_tails=LogTails(
+            settings.resolved_redis_url, client, max_per_user=settings.wharf_max_log_tails_per_user
+        ),
     )

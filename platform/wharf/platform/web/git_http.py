@@ -23,9 +23,9 @@ from redis.lock import Lock
 
 from wharf.platform.errors import BadRequest, WharfError
 from wharf.platform.git.receive import read_commands, rebase_onto_current_refs, side_band_message
-from wharf.platform.models import App, User
+from wharf.platform.models import ApiToken, App, User
 from wharf.platform.repos import ensure_repo
-from wharf.platform.web.deps import AppDep, ContextDep, CurrentUser
+from wharf.platform.web.deps import AppDep, ContextDep, CurrentTokenDep, CurrentUser
 
 router = APIRouter(prefix="/git", tags=["git"], include_in_schema=True)
 Service = Literal["git-upload-pack", "git-receive-pack"]
@@ -48,10 +48,15 @@ def _pkt_line(text: str) -> bytes:
     return f"{len(data) + 4:04x}".encode() + data
 
 
-def _git_env(app: App, user: User, context_env: dict[str, str]) -> dict[str, str]:
+def _git_env(
+    app: App, user: User, context_env: dict[str, str], token: ApiToken | None = None
+) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
     env.update(context_env)
     env.update(WHARF_APP=app.name, WHARF_PUSHER_ID=str(user.id), GIT_HTTP_EXPORT_ALL="1")
+    if token is not None:
+        # The hook re-checks these while it relays the build, so a revoked token stops the stream.
+        env.update(WHARF_PUSH_TOKEN_ID=str(token.id), WHARF_APP_ID=str(app.id))
     return env
 
 
@@ -153,13 +158,18 @@ def _release(lock: Lock) -> None:
 
 
 async def _rpc(
-    service: Service, request: Request, app: App, user: User, context: ContextDep
+    service: Service,
+    request: Request,
+    app: App,
+    user: User,
+    context: ContextDep,
+    token: ApiToken | None = None,
 ) -> StreamingResponse:
     repo = _repo_for(app, context)
     # git enforces the limit with a clear message; this cap only protects the disk from a runaway body.
     spool = await _spool_body(request, context.settings.wharf_max_push_bytes * 2 + 16 * 2**20)
     argv = ["git", service.removeprefix("git-"), "--stateless-rpc", repo]
-    env = _git_env(app, user, _context_env(context))
+    env = _git_env(app, user, _context_env(context), token)
     if service == "git-receive-pack":
         stream = _serialized_receive(argv, env, spool, Path(repo), app, context)
     else:
@@ -178,6 +188,7 @@ async def upload_pack(
 
 @router.post("/{app_name}.git/git-receive-pack")
 async def receive_pack(
-    request: Request, app: AppDep, user: CurrentUser, context: ContextDep
+    request: Request, app: AppDep, current: CurrentTokenDep, context: ContextDep
 ) -> StreamingResponse:
-    return await _rpc("git-receive-pack", request, app, user, context)
+    user, token = current
+    return await _rpc("git-receive-pack", request, app, user, context, token)

@@ -76,7 +76,7 @@ def destroy_app(
 
 @router.get("/{app_name}/activity")
 def activity(app: AppDep, session: SessionDep) -> list[EventPublic]:
-    events = audit.list_app_events(session=session, app_name=app.name)
+    events = audit.list_app_events(session=session, app_name=app.name, since=app.created_at)
     return [
         EventPublic(id=e.id, actor=e.actor_email, action=e.action, message=e.message, created_at=e.created_at)
         for e in events

@@ -6,16 +6,18 @@ check, so a browser never needs a bearer token and sees exactly what `wharf logs
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
+from wharf.platform.actions.apps import may_still_read
 from wharf.platform.logs.stream import SOURCES
 from wharf.platform.web.dashboard.rendering import DashboardRoute, render
-from wharf.platform.web.dashboard.session import DashboardApp, DashboardUser
+from wharf.platform.web.dashboard.session import SESSION_COOKIE, DashboardApp, DashboardUser
 from wharf.platform.web.deps import ContextDep
-from wharf.platform.web.log_events import MAX_NUM, log_event_stream
+from wharf.platform.web.log_events import MAX_NUM, LogQuery, TailHolder, log_event_stream
 
 router = APIRouter(prefix="/apps/{app_name}/logs", route_class=DashboardRoute, include_in_schema=False)
 
@@ -28,6 +30,8 @@ def logs_page(request: Request, user: DashboardUser, app: DashboardApp, source: 
 
 @router.get("/stream")
 def logs_stream(
+    request: Request,
+    user: DashboardUser,
     app: DashboardApp,
     context: ContextDep,
     num: Annotated[int, Query(ge=0, le=MAX_NUM)] = 100,
@@ -37,11 +41,18 @@ def logs_stream(
 ) -> StreamingResponse:
     return log_event_stream(
         client=context.redis,
-        redis_url=context.settings.resolved_redis_url,
+        tails=context.log_tails,
+        holder=TailHolder(
+            user_id=user.id,
+            still_allowed=partial(
+                may_still_read,
+                database_url=context.database_url,
+                token_secret=request.cookies.get(SESSION_COOKIE, ""),
+                app_id=app.id,
+            ),
+        ),
         app_name=app.name,
-        num=num,
-        tail=True,
-        source=source or None,
-        dyno=dyno or None,
-        last_event_id=last_event_id,
+        query=LogQuery(
+            num=num, tail=True, source=source or None, dyno=dyno or None, last_event_id=last_event_id
+        ),
     )

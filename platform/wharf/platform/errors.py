@@ -48,6 +48,6 @@ class TooManyRequests(WharfError):
     status_code = 429
     error_id = "rate_limited"
 
-    def __init__(self, message: str, *, retry_after: int) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, *, retry_after: int, error_id: str | None = None) -> None:
+        super().__init__(message, error_id=error_id)
         self.retry_after = retry_after

@@ -13,6 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEVELOPMENT_SECRET_KEY = "wharf-development-secret-key-do-not-use"  # noqa: S105  (refused outside development)
@@ -60,6 +61,15 @@ class Settings(BaseSettings):
     wharf_log_drain_buffer_lines: int = 1024
     # Let drains point at loopback and private addresses (refused by default: they reach internal services).
     wharf_log_drain_allow_private: bool = False
+    # Attached `wharf run` sessions one user may have open at once (more answer 429) ...
+    wharf_run_sessions_per_user: int = Field(default=10, ge=1)
+    # ... and the whole API at once (more answer 503); neither counts `wharf run --detach`.
+    wharf_run_sessions: int = Field(default=100, ge=1)
+    # Long add-on operations (psql statements, backup captures, restores) running at once, on threads
+    # of their own, never on the API's request threads (more answer 503) ...
+    wharf_addon_operations: int = Field(default=8, ge=1)
+    # ... and per user (more answer 429).
+    wharf_addon_operations_per_user: int = Field(default=2, ge=1)
 
     @property
     def resolved_database_url(self) -> str:

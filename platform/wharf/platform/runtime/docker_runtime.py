@@ -8,6 +8,8 @@ never the Docker socket.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import math
 import secrets
 import threading
@@ -26,6 +28,7 @@ from wharf.platform.runtime.base import (
     DEFAULT_STOP_TIMEOUT,
     DEFAULT_USER,
     LABEL_APP,
+    LABEL_ATTACHED,
     LABEL_COMMAND,
     LABEL_DYNO,
     LABEL_INSTALLATION,
@@ -54,6 +57,9 @@ from wharf.platform.runtime.docker_attach import DockerAttachedDyno
 ROOT_USERS = frozenset({"", "root", "0"})
 SCRATCH_MOUNT_OPTIONS = "rw,nosuid,nodev,mode=1777"
 LOG_CONFIG = LogConfig(type="json-file", config={"max-size": "10m", "max-file": "3"})
+# An attached one-off's output goes to its client only, as on Heroku (not to the app's logs); logging
+# it as well would cost Docker a JSON record per line, 20 times the time of the output itself.
+ATTACHED_LOG_CONFIG = LogConfig(type="none")
 UNSET_DOCKER_TIME = "0001-01-01T00:00:00Z"
 
 
@@ -225,17 +231,31 @@ class DockerRuntime:
         except docker.errors.APIError:
             return
 
-    def start_attached(self, spec: DynoSpec) -> DockerAttachedDyno:
-        container = self._create(spec, interactive=True)
+    def start_attached(self, spec: DynoSpec, *, tty: bool = True) -> DockerAttachedDyno:
+        attached_spec = dataclasses.replace(spec, labels={**spec.labels, LABEL_ATTACHED: "1"})
+        container = self._create(attached_spec, interactive=True, tty=tty)
         try:
-            attached = DockerAttachedDyno(self._client, container)
+            attached = DockerAttachedDyno(self._client, container, tty=tty)
             container.start()
         except docker.errors.APIError:
             container.remove(force=True, v=True)
             raise
         return attached
 
-    def _create(self, spec: DynoSpec, *, interactive: bool = False) -> Container:
+    def remove_attached_dynos(self) -> list[str]:
+        removed = []
+        for container in self._client.containers.list(
+            all=True, ignore_removed=True, filters={"label": [*self._scope_filters(), f"{LABEL_ATTACHED}=1"]}
+        ):
+            with contextlib.suppress(docker.errors.NotFound):
+                container.remove(force=True, v=True)
+                removed.append(container.name or container.id or "")
+        return removed
+
+    def _scope_filters(self) -> list[str]:
+        return [f"{key}={value}" for key, value in self._scope.items()]
+
+    def _create(self, spec: DynoSpec, *, interactive: bool = False, tty: bool = True) -> Container:
         """Create the container without starting it, and without ever pulling its image."""
         size = size_named(spec.size)
         try:
@@ -260,8 +280,10 @@ class DockerRuntime:
                 read_only=spec.read_only_root,
                 tmpfs={path: SCRATCH_MOUNT_OPTIONS for path in spec.scratch_paths},
                 mounts=[Mount(target=path, source=None, type="volume") for path in spec.writable_paths],
-                log_config=LOG_CONFIG,
-                tty=interactive,
+                log_config=ATTACHED_LOG_CONFIG if interactive else LOG_CONFIG,
+                tty=interactive and tty,
+                # With it the SDK sets StdinOnce: without a TTY, the end of the client's input then
+                # closes the process's stdin and output keeps flowing (as `docker run -i` does).
                 stdin_open=interactive,
             )
         except docker.errors.ImageNotFound as error:

@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.utils.e2e import Wharf
+from tests.utils.e2e import Wharf, new_developer
 from tests.utils.oneoff import PushedApp, attached_dynos, push_procfile_app, wait_until
 
 pytestmark = pytest.mark.e2e
@@ -32,8 +32,10 @@ ANSWER_WITHIN_SECONDS = 5.0
 @pytest.fixture(scope="module")
 def tenants(wharf: Wharf, tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[PushedApp]]:
     homes = [tmp_path_factory.mktemp(f"tenant-{n}") for n in range(USERS)]
+    developers = [new_developer(wharf, home) for home in homes]  # sign-ups hash passwords: one at a time
     with ThreadPoolExecutor(USERS) as pool:
-        pushed = list(pool.map(lambda home: push_procfile_app(wharf, home), homes))
+        pairs = zip(homes, developers, strict=True)
+        pushed = list(pool.map(lambda pair: push_procfile_app(wharf, *pair), pairs))
     yield pushed
     for tenant in pushed:
         tenant.developer.api.delete(f"/api/apps/{tenant.name}", params={"confirm": tenant.name})

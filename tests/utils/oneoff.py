@@ -46,9 +46,12 @@ class PushedApp:
         )
 
 
-def push_procfile_app(wharf: Wharf, home: Path) -> PushedApp:
-    """A developer and an app of the Procfile-only fixture (the stack's python3, no buildpack compile)."""
-    developer = new_developer(wharf, home)
+def push_procfile_app(wharf: Wharf, home: Path, developer: Developer | None = None) -> PushedApp:
+    """A developer (new unless given) and an app of the Procfile-only fixture, pushed.
+
+    The fixture runs the stack's python3 with no buildpack compile, so the push is quick.
+    """
+    developer = developer or new_developer(wharf, home)
     name = developer.create_app()
     repo = developer.app_repo("procfile_only", name, home)
     push = developer.git("push", "wharf", "main", cwd=repo, check=False)

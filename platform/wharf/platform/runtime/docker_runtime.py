@@ -71,11 +71,19 @@ class DockerRuntime:
         # The labels every dyno of this runtime carries and every query filters on.
         self._scope = {LABEL_MANAGED: "1", **({LABEL_INSTALLATION: installation} if installation else {})}
         self._host_nano_cpus: int | None = None
+        # Docker accepts two networks of one name created at once (check_duplicate is only advisory),
+        # and then refuses to start containers on either: creations in this process go one at a time.
+        self._network_lock = threading.Lock()
 
     # networks
 
     def ensure_network(self, app: str) -> str:
         name = network_name(app)
+        with self._network_lock:
+            self._create_network_if_missing(app, name)
+        return name
+
+    def _create_network_if_missing(self, app: str, name: str) -> None:
         if self._find_network(name) is None:
             try:
                 self._client.networks.create(
@@ -89,7 +97,6 @@ class DockerRuntime:
             except docker.errors.APIError as error:
                 if error.status_code != 409:
                     raise
-        return name
 
     def remove_network(self, app: str) -> None:
         network = self._find_network(network_name(app))

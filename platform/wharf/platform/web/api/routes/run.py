@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import anyio
+import docker.errors
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse
 
@@ -31,7 +32,7 @@ from wharf.platform.actions.accounts import user_for_token
 from wharf.platform.actions.apps import get_owned_app
 from wharf.platform.db import session_scope
 from wharf.platform.errors import BadRequest, TooManyRequests, Unauthorized, WharfError
-from wharf.platform.runtime.base import SIZES, AttachedDyno, InteractiveRuntime
+from wharf.platform.runtime.base import SIZES, AttachedDyno, InteractiveRuntime, WharfRuntimeError
 from wharf.platform.scheduler.desired import ReleaseTarget
 from wharf.platform.scheduler.dynos import LAUNCHER, oneoff_spec
 from wharf.platform.web.context import ApiContext
@@ -101,9 +102,12 @@ def _start(
     runtime = dynos.runtime_for(context.settings)
     if not isinstance(runtime, InteractiveRuntime):
         raise WharfError("This platform's runtime cannot attach a client: use `wharf run --detach`.")
-    runtime.ensure_network(app_name)
     spec = oneoff_spec(app_name, release, request.command, size=request.size, launcher=LAUNCHER)
-    attached = runtime.start_attached(spec, tty=request.tty)
+    try:
+        runtime.ensure_network(app_name)
+        attached = runtime.start_attached(spec, tty=request.tty)
+    except (WharfRuntimeError, docker.errors.APIError) as error:
+        raise WharfError(f"The dyno could not start ({error}). Try again in a minute.") from error
     if request.tty and request.rows and request.columns:
         attached.resize(request.rows, request.columns)
     return attached

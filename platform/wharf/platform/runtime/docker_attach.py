@@ -11,16 +11,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+import time
 from typing import Any
 
 import docker
 import docker.errors
+import requests.exceptions
 from docker.models.containers import Container
 
 from wharf.platform.runtime.base import LABEL_DYNO, LABEL_PROCESS_TYPE, STDERR, STDOUT, OutputChunk
 
 READ_CHUNK = 262144
 FRAME_HEADER = 8
+REMOVE_ATTEMPTS = 4
 # The terminal's end-of-file character (VEOF): a reader of the TTY sees end of input.
 TTY_END_OF_INPUT = b"\x04"
 
@@ -139,6 +142,15 @@ class DockerAttachedDyno:
     def wait(self) -> int:
         return int(self._container.wait()["StatusCode"])
 
-    def remove(self) -> None:
-        with contextlib.suppress(docker.errors.NotFound):
-            self._container.remove(force=True, v=True)
+    def remove(self, attempts: int = REMOVE_ATTEMPTS) -> None:
+        """Kill and remove the dyno, trying again while a loaded engine fails or times out."""
+        for attempt in range(1, attempts + 1):
+            try:
+                self._container.remove(force=True, v=True)
+                return
+            except docker.errors.NotFound:
+                return
+            except (docker.errors.APIError, requests.exceptions.RequestException):
+                if attempt == attempts:
+                    raise
+                time.sleep(attempt)

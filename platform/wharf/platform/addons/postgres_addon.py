@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import datetime
 import hashlib
-import io
+import os
 import tarfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from wharf.platform.addons.base import AddonError, AddonSpec, BackupResult, random_identifier, random_secret
@@ -20,6 +21,7 @@ from wharf.platform.security.authority import issue_leaf
 
 PORT = 5432
 ADDON_CERTIFICATE_LIFETIME = datetime.timedelta(days=365)
+TAR_CHUNK_BYTES = 1024 * 1024
 BIN = "/usr/lib/postgresql/17/bin"
 SOCKET_DIR = "/tmp"  # noqa: S108 - the container's own tmpfs
 INFO_SQL = (
@@ -144,7 +146,9 @@ class PostgresProvider(DockerAddonProvider):
         """Replace the whole database with the dump: drop it, create it empty, load the dump."""
         container = self._require(spec)
         staged = f"restore-{int(time.time())}.dump"
-        container.put_archive(ADDON_HOME, _single_file_tar(staged, source.read_bytes()))
+        # Streamed from the file in chunks: a dump of any size never sits in the API's memory.
+        if not container.put_archive(ADDON_HOME, tar_of_one_file(staged, source)):
+            raise AddonError(f"could not copy the dump into {spec.name}")
         database, user = spec.credentials["database"], spec.credentials["user"]
         reset = [
             f"{BIN}/psql",
@@ -184,12 +188,19 @@ class PostgresProvider(DockerAddonProvider):
             self.exec_in(spec, ["rm", "-f", f"{ADDON_HOME}/{staged}"])
 
 
-def _single_file_tar(name: str, content: bytes) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as archive:
+def tar_of_one_file(name: str, source: Path, chunk_bytes: int = TAR_CHUNK_BYTES) -> Iterator[bytes]:
+    """A tar archive holding SOURCE as NAME, produced chunk by chunk as the file is read."""
+    with source.open("rb") as dump:
+        size = os.fstat(dump.fileno()).st_size
         info = tarfile.TarInfo(name)
-        info.size = len(content)
+        info.size = size
         info.mode = 0o644
         info.mtime = int(time.time())
-        archive.addfile(info, io.BytesIO(content))
-    return buffer.getvalue()
+        yield info.tobuf(format=tarfile.PAX_FORMAT)
+        sent = 0
+        while sent < size and (data := dump.read(min(chunk_bytes, size - sent))):
+            sent += len(data)
+            yield data
+    if sent != size:
+        raise AddonError(f"the dump {source.name} changed while it was being restored")
+    yield b"\0" * ((-size) % tarfile.BLOCKSIZE) + b"\0" * (2 * tarfile.BLOCKSIZE)

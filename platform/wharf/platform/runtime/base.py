@@ -23,6 +23,8 @@ LABEL_INSTALLATION = "wharf.installation"
 LABEL_SIZE = "wharf.size"
 LABEL_PORT = "wharf.port"
 LABEL_COMMAND = "wharf.command"
+# A one-off dyno with a client attached: it lives only as long as its session.
+LABEL_ATTACHED = "wharf.attached"
 
 NETWORK_PREFIX = "wharf-app-"
 DEFAULT_PORT = 5000
@@ -283,18 +285,39 @@ def event_from_labels(
     )
 
 
+STDOUT = 1
+STDERR = 2
+OutputChunk = tuple[int, bytes]
+
+
 class AttachedDyno(Protocol):
-    """A one-off dyno with a TTY whose input and output the caller relays (`wharf run`)."""
+    """A one-off dyno whose input and output the caller relays (`wharf run`).
+
+    With a TTY, output is the terminal's (all on STDOUT) and the end of input is Ctrl-D. Without one,
+    output keeps stdout and stderr apart and the end of input closes the process's standard input.
+    Input and output are asynchronous, so a session holds no thread while it waits; the other calls
+    are short blocking requests to the engine.
+    """
 
     id: str
+    name: str
+    tty: bool
 
-    def read(self) -> bytes:
-        """The next chunk of terminal output; b"" once the process has ended."""
+    async def open(self) -> None:
+        """Take over the attach connection in the running event loop; before any read or write."""
         ...
 
-    def write(self, data: bytes) -> None: ...
+    async def read(self) -> OutputChunk | None:
+        """The next chunk of output as (STDOUT or STDERR, bytes); None once the process has ended."""
+        ...
 
-    def close_stdin(self) -> None: ...
+    async def write(self, data: bytes) -> None: ...
+
+    async def close_stdin(self) -> None: ...
+
+    async def close(self) -> None:
+        """Close the attach connection (the dyno keeps running until `remove`)."""
+        ...
 
     def resize(self, rows: int, columns: int) -> None: ...
 
@@ -302,15 +325,21 @@ class AttachedDyno(Protocol):
         """Block until the process ends; its exit code."""
         ...
 
-    def remove(self) -> None: ...
+    def remove(self) -> None:
+        """Kill and remove the dyno; a no-op if it is gone."""
+        ...
 
 
 @runtime_checkable
 class InteractiveRuntime(Protocol):
-    """A runtime that can attach a terminal to a one-off dyno."""
+    """A runtime that can attach a client to a one-off dyno."""
 
-    def start_attached(self, spec: DynoSpec) -> AttachedDyno:
-        """Create and start a one-off dyno with a TTY, attached before its process starts."""
+    def start_attached(self, spec: DynoSpec, *, tty: bool = True) -> AttachedDyno:
+        """Create and start a one-off dyno (with a TTY or not), attached before its process starts."""
+        ...
+
+    def remove_attached_dynos(self) -> list[str]:
+        """Remove every attached one-off dyno (their sessions ended with the process that held them)."""
         ...
 
 

@@ -10,6 +10,8 @@ btrfs, zfs), and memory-backed `/tmp` counts against the dyno's memory limit.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import logging
 import math
 import secrets
@@ -29,6 +31,7 @@ from wharf.platform.runtime.base import (
     DEFAULT_STOP_TIMEOUT,
     DEFAULT_USER,
     LABEL_APP,
+    LABEL_ATTACHED,
     LABEL_COMMAND,
     LABEL_DYNO,
     LABEL_INSTALLATION,
@@ -57,6 +60,9 @@ from wharf.platform.runtime.docker_attach import DockerAttachedDyno
 ROOT_USERS = frozenset({"", "root", "0"})
 SCRATCH_MOUNT_OPTIONS = "rw,nosuid,nodev,mode=1777"
 LOG_CONFIG = LogConfig(type="json-file", config={"max-size": "10m", "max-file": "3"})
+# An attached one-off's output goes to its client only, as on Heroku (not to the app's logs); logging
+# it as well would cost Docker a JSON record per line, 20 times the time of the output itself.
+ATTACHED_LOG_CONFIG = LogConfig(type="none")
 UNSET_DOCKER_TIME = "0001-01-01T00:00:00Z"
 HOSTNAME_MAX = 63
 # Storage drivers whose writable layer takes a size limit; overlay2 only on xfs mounted with pquota.
@@ -87,11 +93,19 @@ class DockerRuntime:
         self._scope = {LABEL_MANAGED: "1", **({LABEL_INSTALLATION: installation} if installation else {})}
         self._host_nano_cpus: int | None = None
         self._disk_limits: bool | None = None
+        # Docker accepts two networks of one name created at once (check_duplicate is only advisory),
+        # and then refuses to start containers on either: creations in this process go one at a time.
+        self._network_lock = threading.Lock()
 
     # networks
 
     def ensure_network(self, app: str) -> str:
         name = network_name(app)
+        with self._network_lock:
+            self._create_network_if_missing(app, name)
+        return name
+
+    def _create_network_if_missing(self, app: str, name: str) -> None:
         if self._find_network(name) is None:
             try:
                 self._client.networks.create(
@@ -105,7 +119,6 @@ class DockerRuntime:
             except docker.errors.APIError as error:
                 if error.status_code != 409:
                     raise
-        return name
 
     def remove_network(self, app: str) -> None:
         network = self._find_network(network_name(app))
@@ -247,10 +260,11 @@ class DockerRuntime:
         except docker.errors.APIError:
             return
 
-    def start_attached(self, spec: DynoSpec) -> DockerAttachedDyno:
-        container = self._create(spec, interactive=True)
+    def start_attached(self, spec: DynoSpec, *, tty: bool = True) -> DockerAttachedDyno:
+        attached_spec = dataclasses.replace(spec, labels={**spec.labels, LABEL_ATTACHED: "1"})
+        container = self._create(attached_spec, interactive=True, tty=tty)
         try:
-            attached = DockerAttachedDyno(self._client, container)
+            attached = DockerAttachedDyno(self._client, container, tty=tty)
             container.start()
         except docker.errors.APIError:
             container.remove(force=True, v=True)
@@ -269,9 +283,22 @@ class DockerRuntime:
                 )
         return self._disk_limits
 
-    def _create(self, spec: DynoSpec, *, interactive: bool = False) -> Container:
+    def remove_attached_dynos(self) -> list[str]:
+        removed = []
+        for container in self._client.containers.list(
+            all=True, ignore_removed=True, filters={"label": [*self._scope_filters(), f"{LABEL_ATTACHED}=1"]}
+        ):
+            with contextlib.suppress(docker.errors.NotFound):
+                container.remove(force=True, v=True)
+                removed.append(container.name or container.id or "")
+        return removed
+
+    def _scope_filters(self) -> list[str]:
+        return [f"{key}={value}" for key, value in self._scope.items()]
+
+    def _create(self, spec: DynoSpec, *, interactive: bool = False, tty: bool = True) -> Container:
         """Create the container without starting it, and without ever pulling its image."""
-        options = self._container_options(spec, interactive=interactive)
+        options = self._container_options(spec, interactive=interactive, tty=tty)
         if self.disk_limits:
             try:
                 disk = {"size": str(size_named(spec.size).disk_bytes)}
@@ -290,7 +317,7 @@ class DockerRuntime:
             raise ImageNotFound(options["image"]) from error
         return container
 
-    def _container_options(self, spec: DynoSpec, *, interactive: bool) -> dict[str, Any]:
+    def _container_options(self, spec: DynoSpec, *, interactive: bool, tty: bool = True) -> dict[str, Any]:
         size = size_named(spec.size)
         return {
             "image": spec.image,
@@ -313,8 +340,10 @@ class DockerRuntime:
             "read_only": spec.read_only_root,
             "tmpfs": {path: SCRATCH_MOUNT_OPTIONS for path in spec.scratch_paths},
             "mounts": [Mount(target=path, source=None, type="volume") for path in spec.writable_paths],
-            "log_config": LOG_CONFIG,
-            "tty": interactive,
+            "log_config": ATTACHED_LOG_CONFIG if interactive else LOG_CONFIG,
+            "tty": interactive and tty,
+            # With it the SDK sets StdinOnce: without a TTY, the end of the client's input then
+            # closes the process's stdin and output keeps flowing (as `docker run -i` does).
             "stdin_open": interactive,
         }
 

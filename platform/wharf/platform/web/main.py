@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
 from wharf.platform.actions.domains import sync_all_app_routes
+from wharf.platform.actions.dynos import runtime_for
 from wharf.platform.db import session_scope
 from wharf.platform.logs.platform_lines import install_platform_lines
 from wharf.platform.models import App, Formation, Release
+from wharf.platform.runtime.base import InteractiveRuntime
 from wharf.platform.scheduler.notify import install_change_notifier
 from wharf.platform.settings import Settings, get_settings
 from wharf.platform.web import git_http
@@ -37,6 +40,8 @@ from wharf.platform.web.api.routes import (
 )
 from wharf.platform.web.context import ApiContext, build_context
 from wharf.platform.web.dashboard import install_dashboard
+
+logger = logging.getLogger(__name__)
 
 API_ROUTERS = (
     health.router,
@@ -66,6 +71,14 @@ def _publish_routes(context: ApiContext) -> None:
         sync_all_app_routes(session=session, client=context.redis, settings=context.settings)
 
 
+def _end_orphaned_sessions(context: ApiContext) -> None:
+    """An attached one-off lives as long as its session, and sessions end with the API process."""
+    runtime = runtime_for(context.settings)
+    if isinstance(runtime, InteractiveRuntime):
+        for name in runtime.remove_attached_dynos():
+            logger.info("removed %s: its wharf run session ended with the previous API process", name)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     context = build_context(settings)
@@ -73,6 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         _publish_routes(context)
+        _end_orphaned_sessions(context)
         yield
 
     app = FastAPI(

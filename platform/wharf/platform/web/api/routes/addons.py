@@ -135,10 +135,26 @@ def destroy_app_addon(
 
 
 @router.post("/{addon_name}/console")
-def run_console_command(
-    addon_name: str, body: ConsoleCommand, app: AppDep, session: SessionDep, context: ContextDep
+async def run_console_command(
+    addon_name: str,
+    body: ConsoleCommand,
+    app: AppDep,
+    user: CurrentUser,
+    session: SessionDep,
+    context: ContextDep,
 ) -> ConsoleOutput:
-    """One psql or redis-cli command, run from a one-off container on the app's network."""
+    """One psql or redis-cli command, run from a one-off container on the app's network.
+
+    It may run for a minute: on the add-on operations' own threads, never on a request thread.
+    """
+    pool = context.addon_operations
+    with pool.slot(user.id):
+        return await pool.run(_run_console_command, addon_name, body, app, session, context)
+
+
+def _run_console_command(
+    addon_name: str, body: ConsoleCommand, app: App, session: Session, context: ApiContext
+) -> ConsoleOutput:
     addon = get_addon(session=session, app=app, name=addon_name)
     if addon.status != "available":
         raise AddonUnavailable(

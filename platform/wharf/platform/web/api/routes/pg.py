@@ -7,13 +7,15 @@ from datetime import datetime
 from fastapi import APIRouter
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
 
 from wharf.platform.actions.addons import provider_errors
 from wharf.platform.addons import backups
 from wharf.platform.addons.lifecycle import get_addon
 from wharf.platform.errors import NotFound
-from wharf.platform.models import AddonBackup
+from wharf.platform.models import AddonBackup, App, User
 from wharf.platform.web.api.routes.addons import AddonPublic, addon_public, providers_for
+from wharf.platform.web.context import ApiContext
 from wharf.platform.web.deps import AppDep, ContextDep, CurrentUser, SessionDep
 
 router = APIRouter(prefix="/apps/{app_name}/addons/{addon_name}", tags=["postgres"])
@@ -68,8 +70,17 @@ def list_backups(addon_name: str, app: AppDep, session: SessionDep) -> list[Back
 
 
 @router.post("/backups", status_code=201)
-def capture_backup(
+async def capture_backup(
     addon_name: str, app: AppDep, user: CurrentUser, session: SessionDep, context: ContextDep
+) -> BackupPublic:
+    """Dump the database now; the dump runs on the add-on operations' threads, not a request thread."""
+    pool = context.addon_operations
+    with pool.slot(user.id):
+        return await pool.run(_capture_backup, addon_name, app, user, session, context)
+
+
+def _capture_backup(
+    addon_name: str, app: App, user: User, session: Session, context: ApiContext
 ) -> BackupPublic:
     addon = get_addon(session=session, app=app, name=addon_name, kind="postgres")
     with provider_errors():
@@ -84,7 +95,7 @@ def capture_backup(
     return backup_public(backup, addon.name)
 
 
-def _backup(addon_name: str, backup_id: str, app: AppDep, session: SessionDep) -> tuple[str, AddonBackup]:
+def _backup(addon_name: str, backup_id: str, app: App, session: Session) -> tuple[str, AddonBackup]:
     addon = get_addon(session=session, app=app, name=addon_name, kind="postgres")
     label = None if backup_id == "latest" else backups.parse_label(backup_id)
     return addon.name, backups.get_backup(session=session, addon=addon, label=label)
@@ -113,10 +124,23 @@ def download_backup(
 
 
 @router.get("/backups/{backup_id}/restore")
-def preview_restore(
-    addon_name: str, backup_id: str, app: AppDep, session: SessionDep, context: ContextDep
+async def preview_restore(
+    addon_name: str,
+    backup_id: str,
+    app: AppDep,
+    user: CurrentUser,
+    session: SessionDep,
+    context: ContextDep,
 ) -> RestorePreview:
     """What a restore replaces, so the CLI can say it before asking for confirmation."""
+    pool = context.addon_operations
+    with pool.slot(user.id):
+        return await pool.run(_preview_restore, addon_name, backup_id, app, session, context)
+
+
+def _preview_restore(
+    addon_name: str, backup_id: str, app: App, session: Session, context: ApiContext
+) -> RestorePreview:
     addon = get_addon(session=session, app=app, name=addon_name, kind="postgres")
     name, backup = _backup(addon_name, backup_id, app, session)
     with provider_errors():
@@ -136,7 +160,7 @@ def preview_restore(
 
 
 @router.post("/backups/{backup_id}/restore")
-def restore_backup(
+async def restore_backup(
     addon_name: str,
     backup_id: str,
     body: RestoreRequest,
@@ -144,6 +168,21 @@ def restore_backup(
     user: CurrentUser,
     session: SessionDep,
     context: ContextDep,
+) -> BackupPublic:
+    """Replace the database with the backup; on the add-on operations' threads, not a request thread."""
+    pool = context.addon_operations
+    with pool.slot(user.id):
+        return await pool.run(_restore_backup, addon_name, backup_id, body, app, user, session, context)
+
+
+def _restore_backup(
+    addon_name: str,
+    backup_id: str,
+    body: RestoreRequest,
+    app: App,
+    user: User,
+    session: Session,
+    context: ApiContext,
 ) -> BackupPublic:
     addon = get_addon(session=session, app=app, name=addon_name, kind="postgres")
     name, backup = _backup(addon_name, backup_id, app, session)

@@ -70,9 +70,10 @@ def create_app(
     create_release(
         session=session, cipher=cipher, app=app, actor=owner, description="Initial release", config={}
     )
-    session.commit()
-    # Whatever a former app of this name left behind (lines its last dynos logged after it went).
+    # Whatever a former app of this name left behind (lines its last dynos logged after it went) goes
+    # before the commit, which writes this app's first log lines.
     forget_app_leftovers(client=client, settings=settings, app_name=name)
+    session.commit()
     sync_app_routes(session=session, client=client, settings=settings, app=app)
     return app
 

@@ -22,7 +22,7 @@ import redis
 
 from wharf.platform.logs.docker_follow import DynoIdentity, iso_from_docker, read_container_lines
 from wharf.platform.logs.stream import LogLine, LogWriter, now_iso
-from wharf.platform.runtime.base import LABEL_COMMAND, LABEL_INSTALLATION, LABEL_MANAGED
+from wharf.platform.runtime.base import LABEL_ATTACHED, LABEL_COMMAND, LABEL_INSTALLATION, LABEL_MANAGED
 
 logger = logging.getLogger(__name__)
 
@@ -109,8 +109,10 @@ class LogShipper:
         alive_raw = self.redis.get(ALIVE_KEY)
         last_alive = float(alive_raw) if alive_raw else None
         for container in containers:
-            identity = DynoIdentity.from_labels(container["Id"], container.get("Labels") or {})
-            if identity is None:
+            labels = container.get("Labels") or {}
+            identity = DynoIdentity.from_labels(container["Id"], labels)
+            if identity is None or labels.get(LABEL_ATTACHED) == "1":
+                # An attached one-off's output goes to its client only (and Docker keeps no log of it).
                 continue
             if self._should_read(container, identity.container_id in cursors, last_alive):
                 self.follow(identity, cursors.get(identity.container_id))
@@ -152,6 +154,8 @@ class LogShipper:
         if event.get("Action") == "start":
             self._note(identity, f"Starting process with command `{attributes.get(LABEL_COMMAND, '')}`")
             self._finished.discard(identity.container_id)
+            if attributes.get(LABEL_ATTACHED) == "1":
+                return
             cursor = self.redis.hget(CURSORS_KEY, identity.container_id)
             self.follow(identity, cursor.decode() if cursor else None)
         elif event.get("Action") == "die":

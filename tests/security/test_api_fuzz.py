@@ -1,8 +1,8 @@
 """Property-based fuzzing of every API route in the OpenAPI document (schemathesis, in-process).
 
 Two properties, on generated requests to each operation: no answer is a 5xx, and without a token no
-route but the documented public ones (health, the CA root, signup, login) answers 2xx. The number of examples per
-operation is kept small so that the run stays within a couple of minutes.
+route but the documented public ones (health, the CA root, signup, login) answers 2xx. The number of
+examples per operation is kept small so that the run stays within a couple of minutes.
 """
 
 from __future__ import annotations

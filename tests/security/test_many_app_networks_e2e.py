@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,12 +26,38 @@ def configured_pools() -> list[object]:
         return []
 
 
+def dockerd_started_at() -> float | None:
+    """When the running dockerd started (seconds since the epoch), from /proc."""
+    boot = next(
+        float(line.split()[1])
+        for line in Path("/proc/stat").read_text().splitlines()
+        if line.startswith("btime")
+    )
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() != "dockerd":
+                    continue
+                ticks = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[19])
+            except (OSError, IndexError, ValueError):
+                continue
+            return boot + ticks / os.sysconf("SC_CLK_TCK")
+    return None
+
+
+def pools_in_effect() -> bool:
+    """daemon.json sets address pools and the running dockerd was started after it was written."""
+    started = dockerd_started_at()
+    return bool(configured_pools()) and started is not None and started > DAEMON_JSON.stat().st_mtime
+
+
 @pytest.fixture
 def apps() -> Iterator[Apps]:
-    if not configured_pools():
+    if not pools_in_effect():
         pytest.skip(
-            f"{DAEMON_JSON} sets no default-address-pools, so this dockerd fits only about 30 app networks; "
-            "scripts/install.sh configures them (then restart dockerd)"
+            f"the running dockerd has no default-address-pools from {DAEMON_JSON} (none set, or set after it "
+            "started), so it fits only about 30 app networks; scripts/install.sh configures them (then "
+            "restart dockerd)"
         )
     client = docker.from_env()
     build_test_image(client)

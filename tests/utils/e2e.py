@@ -211,7 +211,9 @@ def remove_containers_of(names: set[str]) -> None:
             ignore_removed=True, all=True, filters={"label": "wharf.app"}
         ):
             if container.labels.get("wharf.app") in names:
-                container.remove(force=True)
+                # The scheduler may be removing it at the same moment.
+                with contextlib.suppress(docker.errors.NotFound):
+                    container.remove(force=True)
         for name in names:
             for network in client.networks.list(names=[network_name(name)]):
                 with contextlib.suppress(docker.errors.APIError):

@@ -52,7 +52,9 @@ def test_a_newline_hostname_is_refused_and_the_victim_keeps_its_traffic(
             set_app_backends(redis_client, victim_app, [victim_dyno.backend.__dict__])
             set_app_backends(redis_client, attacker_app, [attacker_dyno.backend.__dict__])
             router.wait_for_backend(f"{attacker_app}.localhost", "attacker.1")
-            assert router.request(f"{victim_app}.localhost").json()["backend"] == "victim.1"
+            # Workers on the config before both backends may take a request while a reload finishes;
+            # the victim's name must come to answer from the victim's dyno (never the attacker's).
+            router.wait_for_backend(f"{victim_app}.localhost", "victim.1")
     finally:
         victim.delete(f"/api/apps/{victim_app}", params={"confirm": victim_app})
         attacker.delete(f"/api/apps/{attacker_app}", params={"confirm": attacker_app})

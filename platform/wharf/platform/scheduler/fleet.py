@@ -21,6 +21,7 @@ from wharf.platform.routing import set_app_backends
 from wharf.platform.runtime.base import Dyno, DynoNotFound, DynoSpec, NetworkInUse, Runtime
 from wharf.platform.scheduler.dynos import LAUNCHER
 from wharf.platform.scheduler.health import probe
+from wharf.platform.settings import Quotas
 
 log = logging.getLogger(__name__)
 # After failed starts an app waits 1, 2, 4 ... seconds, at most START_BACKOFF_CAP, before the next try.
@@ -42,6 +43,8 @@ class SchedulerOptions:
     probe_interval: float = 0.2
     launcher: Sequence[str] = LAUNCHER
     manifest_for: Callable[[str], AppManifest] = field(default=lambda _image: EMPTY)
+    # The operator's dyno quotas, which app.json's first formation keeps like `ps:scale` does.
+    quotas: Quotas = field(default_factory=Quotas)
 
     def health_check_for(self, image: str) -> HealthCheck | None:
         """The web check that readiness between deploys uses: the first of app.json's, if any."""

@@ -27,7 +27,7 @@ def build_scheduler(settings: Settings, options: SchedulerOptions | None = None)
     options = options or SchedulerOptions()
     chosen = choose("release_manifest", settings.wharf_runtime)
     manifest_for = cast("Callable[[str], AppManifest]", chosen)
-    options = dataclasses.replace(options, manifest_for=manifest_for)
+    options = dataclasses.replace(options, manifest_for=manifest_for, quotas=settings.quotas)
     return Scheduler(
         runtime=get_runtime(settings.wharf_runtime, installation=settings.installation_id),
         client=redis.Redis.from_url(settings.resolved_redis_url),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import io
 
 import docker
 import pytest
@@ -92,6 +93,24 @@ def test_an_image_declaring_a_non_root_user_keeps_it(
     exit_code, output = run_and_capture(docker_runtime, oneoff(docker_apps.new(), "id -u", image=image))
 
     assert (exit_code, output.strip()) == (0, "1001")
+
+
+def test_an_image_user_named_otherwise_but_with_uid_0_runs_as_the_default_user(
+    docker_runtime: DockerRuntime, docker_apps: Apps, docker_client: docker.DockerClient
+) -> None:
+    base = build_test_image(docker_client)
+    tag = "wharf/test-busybox:toor"
+    dockerfile = f"FROM {base}\nRUN echo 'toor:x:0:0::/:/bin/sh' >> /etc/passwd\nUSER toor\n"
+    docker_client.images.build(fileobj=io.BytesIO(dockerfile.encode()), tag=tag, rm=True)
+    try:
+        exit_code, output = run_and_capture(docker_runtime, oneoff(docker_apps.new(), "id -u", image=tag))
+        assert (exit_code, output.strip()) == (0, "1000")
+        with pytest.raises(ValueError, match="root"):
+            docker_runtime.start_dyno(make_spec(docker_apps.new(), WEB, image=tag, user="toor"))
+        with pytest.raises(ValueError, match="root"):
+            docker_runtime.start_dyno(make_spec(docker_apps.new(), WEB, user="00"))
+    finally:
+        docker_client.images.remove(tag, force=True)
 
 
 def test_root_is_refused(docker_runtime: DockerRuntime, docker_apps: Apps) -> None:

@@ -56,6 +56,7 @@ from wharf.platform.runtime.base import (
     size_named,
 )
 from wharf.platform.runtime.docker_attach import DockerAttachedDyno
+from wharf.platform.runtime.image_users import ImageUsers
 
 ROOT_USERS = frozenset({"", "root", "0"})
 SCRATCH_MOUNT_OPTIONS = "rw,nosuid,nodev,mode=1777"
@@ -89,6 +90,7 @@ class DockerRuntime:
 
     def __init__(self, client: docker.DockerClient | None = None, *, installation: str | None = None) -> None:
         self._client = client or docker.from_env()
+        self._image_users = ImageUsers(self._client)
         # The labels every dyno of this runtime carries and every query filters on.
         self._scope = {LABEL_MANAGED: "1", **({LABEL_INSTALLATION: installation} if installation else {})}
         self._host_nano_cpus: int | None = None
@@ -348,19 +350,25 @@ class DockerRuntime:
         }
 
     def _user_for(self, spec: DynoSpec) -> str:
-        """The spec's user, else the image's own non-root user, else uid 1000; never root."""
-        if spec.user is not None:
-            if spec.user.split(":")[0] in ROOT_USERS:
-                raise ValueError("dynos never run as root")
-            return spec.user
+        """The spec's user, else the image's own non-root user, else uid 1000; never uid 0.
+
+        A user name is looked up in the image's /etc/passwd: `USER toor` with uid 0 is root too.
+        """
         try:
             image = self._client.images.get(spec.image)
         except docker.errors.ImageNotFound as error:
             raise ImageNotFound(spec.image) from error
+        if spec.user is not None:
+            if self._is_root(image.id, spec.user):
+                raise ValueError("dynos never run as root")
+            return spec.user
         image_user = str((image.attrs.get("Config") or {}).get("User") or "")
-        if image_user.split(":")[0] in ROOT_USERS:
+        if self._is_root(image.id, image_user) or self._image_users.uid(image.id, image_user) is None:
             return DEFAULT_USER
         return image_user
+
+    def _is_root(self, image_id: str, user: str) -> bool:
+        return user.split(":")[0].strip() in ROOT_USERS or self._image_users.uid(image_id, user) == 0
 
     def _host_cpu_limit(self) -> int:
         """Docker refuses a CPU limit above the host's CPU count, so large sizes are capped to it."""

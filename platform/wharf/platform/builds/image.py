@@ -21,6 +21,7 @@ import docker
 import docker.errors
 import docker.utils
 
+from wharf.platform.builds.build_cgroup import build_pids_cgroup
 from wharf.platform.builds.dockerfile_policy import (
     DOCKERFILE_MAX_BYTES,
     BasePolicy,
@@ -126,7 +127,6 @@ def _run_docker_build(client: docker.DockerClient, build: DockerfileBuild, on_ou
     Over the time limit the request is closed, which makes the Engine cancel the build and remove its
     intermediate container.
     """
-    api = client.api
     params: dict[str, Any] = {
         "t": build.tag,
         "rm": True,
@@ -138,8 +138,19 @@ def _run_docker_build(client: docker.DockerClient, build: DockerfileBuild, on_ou
         "cpuperiod": CPU_PERIOD,
         "cpuquota": build.nano_cpus * CPU_PERIOD // 1_000_000_000,
         "networkmode": build.network,
-        "ulimits": json.dumps([{"Name": "nproc", "Soft": build.pids, "Hard": build.pids}]),
     }
+    with build_pids_cgroup(client, build.pids) as cgroup_parent:
+        if cgroup_parent is not None:
+            params["cgroupparent"] = cgroup_parent
+        else:
+            params["ulimits"] = json.dumps([{"Name": "nproc", "Soft": build.pids, "Hard": build.pids}])
+        _post_build(client, build, params, on_output)
+
+
+def _post_build(
+    client: docker.DockerClient, build: DockerfileBuild, params: dict[str, Any], on_output: OutputCallback
+) -> None:
+    api = client.api
     context = _build_context(build.source_dir)
     timed_out = threading.Event()
     try:

@@ -7,11 +7,17 @@ from pathlib import Path
 
 import pytest
 
+from wharf.platform.languages import prepare
 from wharf.platform.languages.node import VersionUnavailable, choose_release
 from wharf.platform.languages.node_index import parse_index
 from wharf.platform.languages.pep440 import specifier_allows
 from wharf.platform.languages.prepare import languages_to_prepare
-from wharf.platform.languages.python import Interpreter, choose_interpreter, stack_interpreters_from
+from wharf.platform.languages.python import (
+    Interpreter,
+    VersionUnsupported,
+    choose_interpreter,
+    stack_interpreters_from,
+)
 from wharf.platform.languages.python_debian import DebianPython, parse_debian_versions
 from wharf.platform.languages.version_files import Request, node_request, python_request
 
@@ -168,6 +174,12 @@ def test_a_python_version_not_on_offer_names_the_versions_on_offer(text: str) ->
     assert "Versions on offer: 3.13, 3.12.12, 3.14.10" in str(refused.value)
 
 
+@pytest.mark.parametrize("text", ["3.9", "2.7", "3.6.15"])
+def test_a_line_past_its_end_of_life_is_refused_without_looking_further(text: str) -> None:
+    with pytest.raises(VersionUnsupported, match=r"Wharf builds Python 3\.10 and newer"):
+        choose_interpreter(Request(text, ".python-version"), PYTHONS)
+
+
 def test_an_unreadable_specifier_says_what_to_write() -> None:
     with pytest.raises(VersionUnavailable, match=r"Write a version such as 3\.13"):
         choose_interpreter(Request(">=three", "pyproject.toml requires-python"), PYTHONS)
@@ -211,3 +223,29 @@ def test_debian_versions_keep_the_highest_revision_of_each_release() -> None:
         DebianPython((3, 13, 18), "3.13.18-1"),
         DebianPython((3, 14, 10), "3.14.10-2"),
     ]
+
+
+def test_a_push_asking_for_python_3_9_is_refused_before_any_lookup_in_debian(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    looked_up: list[str] = []
+
+    def debian_pythons(*_args: object) -> list[object]:
+        looked_up.append("debian")
+        return []
+
+    monkeypatch.setattr(prepare, "stack_pythons", lambda _image, _runtimes: PYTHONS[:1])
+    monkeypatch.setattr("wharf.platform.languages.python_debian.debian_pythons", debian_pythons)
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "requirements.txt").write_text("flask\n")
+    (app / ".python-version").write_text("3.9\n")
+    with pytest.raises(prepare.LanguageUnavailable, match=r"Python 3\.9 is past its end of life"):
+        prepare.prepare_languages(
+            app,
+            buildpacks=["python"],
+            settings=prepare.LanguageSettings(runtimes_dir=tmp_path / "runtimes"),
+            build_image="wharf/stack-build:trixie",
+            on_output=lambda _line: None,
+        )
+    assert looked_up == []

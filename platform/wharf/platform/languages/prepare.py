@@ -113,6 +113,8 @@ def _prepare_python(
     )
     try:
         chosen = python.choose_interpreter(request, offered)
+    except python.VersionUnsupported as error:
+        raise LanguageUnavailable(str(error)) from error
     except node.VersionUnavailable:
         known = {i.version for i in offered}
         debian = [

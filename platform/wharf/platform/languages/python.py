@@ -38,6 +38,10 @@ def cached_interpreters(runtimes_dir: Path) -> list[Interpreter]:
     return found
 
 
+class VersionUnsupported(VersionUnavailable):
+    """A line older than Wharf builds: refused at once, without looking for it in Debian's archive."""
+
+
 def _offer(interpreters: list[Interpreter]) -> str:
     ordered = sorted(interpreters, key=lambda i: (not i.from_stack, i.version))
     return ", ".join(
@@ -61,7 +65,11 @@ def choose_interpreter(request: Request, offered: list[Interpreter]) -> Interpre
         major, minor = int(exact[1]), int(exact[2])
         patch = int(exact[3]) if exact[3] else None
         if (major, minor) < OLDEST_SUPPORTED:
-            raise _unavailable(request, offered)
+            oldest = ".".join(map(str, OLDEST_SUPPORTED))
+            raise VersionUnsupported(
+                f"{_unavailable(request, offered)}\n"
+                f"Python {major}.{minor} is past its end of life; Wharf builds Python {oldest} and newer."
+            )
         same_line = [i for i in offered if i.version[:2] == (major, minor)]
         precise = [i for i in same_line if patch is None or i.version[2] == patch]
         # An exact patch release that is not on offer is served by the same line (as pip's ~= would).

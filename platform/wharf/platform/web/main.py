@@ -10,13 +10,14 @@ from fastapi import FastAPI
 
 from wharf.platform.actions.domains import sync_all_app_routes
 from wharf.platform.actions.dynos import runtime_for
-from wharf.platform.db import session_scope
+from wharf.platform.db import POOL_CAPACITY, session_scope
 from wharf.platform.logs.platform_lines import install_platform_lines
 from wharf.platform.models import App, Formation, Release
 from wharf.platform.runtime.base import InteractiveRuntime
 from wharf.platform.scheduler.notify import install_change_notifier
 from wharf.platform.settings import Settings, get_settings
 from wharf.platform.web import git_http
+from wharf.platform.web.admission import DatabaseAdmission, permits_for
 from wharf.platform.web.api.errors import install_error_handlers
 from wharf.platform.web.api.routes import (
     accounts,
@@ -109,4 +110,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router, include_in_schema=False)
     app.include_router(git_http.router)
     install_dashboard(app)
+    app.add_middleware(DatabaseAdmission, permits=permits_for(POOL_CAPACITY))
     return app

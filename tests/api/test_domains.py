@@ -137,3 +137,21 @@ def test_certificates_are_checked_stored_privately_and_published(live_server: Li
     assert client.delete(f"/api/apps/{name}/certs/{cert_id}").status_code == 204
     assert not key_file.exists()
     assert route_for(live_server, name)["tls"] == []  # type: ignore[index]
+
+
+def test_certs_auto_says_why_a_domain_has_no_automatic_certificate(live_server: LiveServer) -> None:
+    _, client = new_user_client(live_server)
+    _, other = new_user_client(live_server)
+    name = f"auto-{secrets.token_hex(3)}"
+    client.post("/api/apps", json={"name": name}).raise_for_status()
+    host = f"shop.{name}.example.com"
+    client.post(f"/api/apps/{name}/domains", json={"hostname": host}).raise_for_status()
+
+    statuses = client.get(f"/api/apps/{name}/certs/auto")
+
+    assert statuses.status_code == 200, statuses.text
+    [status] = statuses.json()
+    assert (status["hostname"], status["status"]) == (host, "off")
+    assert "WHARF_ACME_DIRECTORY" in status["detail"]
+    assert other.get(f"/api/apps/{name}/certs/auto").status_code == 404
+    client.delete(f"/api/apps/{name}", params={"confirm": name}).raise_for_status()

@@ -20,7 +20,7 @@ from cryptography.x509.oid import NameOID
 from tests.utils.network import free_port
 from tests.utils.router import running_dynos, running_router, self_signed
 from wharf.router.acme import AcmeSettings
-from wharf.router.routes import AppRoute
+from wharf.router.routes import ACME_STATUS_KEY, AppRoute
 
 pytestmark = [
     pytest.mark.e2e,
@@ -121,3 +121,33 @@ def test_apps_with_automatic_certificates_get_one_from_the_acme_server(
         answer = router.https_request("auto.example.com", "/", context)
         assert answer.status == 200
         assert router.request("auto.example.com").status == 200
+        router.wait_until(lambda: acme_status(redis_client, "auto.example.com").get("state") == "issued", 30)
+        assert acme_status(redis_client, "auto.example.com")["app"] == "auto"
+
+
+def acme_status(client: redis.Redis[bytes], hostname: str) -> dict[str, str]:
+    raw = client.hget(ACME_STATUS_KEY, hostname)
+    return json.loads(raw) if raw else {}
+
+
+def test_a_failing_acme_order_is_recorded_with_why_and_logged_to_the_app(
+    redis_client: redis.Redis[bytes],
+) -> None:
+    unreachable = AcmeSettings(directory_url=f"https://127.0.0.1:{free_port()}/dir", retry_after_seconds=600)
+    with (
+        running_dynos("web.1") as (dyno,),
+        running_router(redis_client, acme=unreachable) as router,
+    ):
+        router.publish(
+            AppRoute(app="doomed", hostnames=("doomed.example.com",), backends=(dyno.backend,), acme=True)
+        )
+        router.wait_until(
+            lambda: acme_status(redis_client, "doomed.example.com").get("state") == "failing", 60
+        )
+        status = acme_status(redis_client, "doomed.example.com")
+        assert status["app"] == "doomed"
+        assert "acme-tiny failed" in status["detail"] and "next attempt in 600 s" in status["detail"]
+        router.wait_until(
+            lambda: any(app == "doomed" and "code=ACME" in line for app, line in router.lines), 10
+        )
+        assert router.request("doomed.example.com").status == 200, "plain HTTP keeps serving"

@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from tests.utils.network import free_port
-from wharf.router.acme import AcmeIssuer, AcmeSettings
+from wharf.router.acme import AcmeSettings
 from wharf.router.controller import RouterController
 from wharf.router.default_certificates import CertificateSource
 from wharf.router.nginx import NginxMaster
@@ -343,7 +343,7 @@ def running_router(
         certificate_source=certificate_source,
     )
     if acme is not None:
-        harness.controller.acme = AcmeIssuer(acme, paths, on_issued=harness.controller.changed.set)
+        harness.controller.enable_acme(acme)
     stop = threading.Event()
     thread = threading.Thread(target=harness.controller.run, args=(stop,))
     thread.start()

@@ -50,13 +50,35 @@ def with_issued_certificates(table: RouteTable, issued: dict[str, TlsCertificate
     return dataclasses.replace(table, apps=tuple(apps))
 
 
+@dataclass(frozen=True)
+class AcmeStatus:
+    """Where a hostname's automatic certificate stands: `pending`, `issued` or `failing`."""
+
+    app: str
+    hostname: str
+    state: str
+    detail: str = ""
+
+
+def ignore_status(_status: AcmeStatus) -> None:
+    return None
+
+
 class AcmeIssuer:
     """Keeps a valid certificate for every hostname of the apps that enabled automatic certificates."""
 
-    def __init__(self, settings: AcmeSettings, paths: RouterPaths, on_issued: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        settings: AcmeSettings,
+        paths: RouterPaths,
+        on_issued: Callable[[], None],
+        on_status: Callable[[AcmeStatus], None] = ignore_status,
+    ) -> None:
         self.settings = settings
         self.paths = paths
         self.on_issued = on_issued
+        self.on_status = on_status
+        self._apps: dict[str, str] = {}
         self.folder = paths.state_dir / "acme-certs"
         self._pending: queue.Queue[str | None] = queue.Queue()
         self._queued: set[str] = set()
@@ -89,6 +111,7 @@ class AcmeIssuer:
                     if due:
                         self._next_attempt[hostname] = now + self.settings.recheck_seconds
                         self._queued.add(hostname)
+                        self._apps[hostname] = route.app
                 if due:
                     self._pending.put(hostname)
         self._start_worker()
@@ -105,17 +128,28 @@ class AcmeIssuer:
 
     def _work(self) -> None:
         while (hostname := self._pending.get()) is not None:
+            app = self._apps.get(hostname, "")
             try:
                 if self._needs_certificate(hostname):
+                    self._report(AcmeStatus(app, hostname, "pending"))
                     self.issue(hostname)
                     self.on_issued()
+                self._report(AcmeStatus(app, hostname, "issued"))
             except (OSError, subprocess.SubprocessError) as error:
                 logger.error("ACME: no certificate for %s: %s", hostname, error)
+                retry = self.settings.retry_after_seconds
                 with self._lock:
-                    self._next_attempt[hostname] = time.monotonic() + self.settings.retry_after_seconds
+                    self._next_attempt[hostname] = time.monotonic() + retry
+                self._report(AcmeStatus(app, hostname, "failing", f"{error}; next attempt in {retry:.0f} s"))
             finally:
                 with self._lock:
                     self._queued.discard(hostname)
+
+    def _report(self, status: AcmeStatus) -> None:
+        try:
+            self.on_status(status)
+        except Exception:  # a status that cannot be recorded never stops issuing
+            logger.exception("ACME: could not record the status of %s", status.hostname)
 
     def _needs_certificate(self, hostname: str) -> bool:
         cert = Path(self.certificate(hostname).cert_path)

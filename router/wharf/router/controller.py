@@ -15,16 +15,18 @@ import signal
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import redis
 
-from wharf.router.acme import AcmeIssuer, AcmeSettings, with_issued_certificates
+from wharf.router.acme import AcmeIssuer, AcmeSettings, AcmeStatus, with_issued_certificates
 from wharf.router.default_certificates import CertificateSource, default_hostnames, with_default_certificates
 from wharf.router.logs import AccessLogTailer, RouterLogSink
 from wharf.router.nginx import ConfigRejected, NginxMaster
 from wharf.router.render import RouterPaths, RouterSettings, new_router_instance, render_nginx_config
 from wharf.router.routes import (
+    ACME_STATUS_KEY,
     ROUTES_CHANNEL,
     ROUTES_SERVED_KEY,
     RouteTable,
@@ -146,6 +148,26 @@ class RouterController:
             table = RouteTable()
         if not self.apply(table) and not self.nginx.running:
             self.apply(RouteTable())
+
+    def enable_acme(self, settings: AcmeSettings) -> None:
+        """Issue certificates for ACME apps; their status goes where `wharf certs:auto` reads it."""
+        self.acme = AcmeIssuer(
+            settings, self.paths, on_issued=self.changed.set, on_status=self.record_acme_status
+        )
+
+    def record_acme_status(self, status: AcmeStatus) -> None:
+        """Where `wharf certs:auto` reads it; a failure is also a line of the app's log."""
+        value = {
+            "app": status.app,
+            "state": status.state,
+            "detail": status.detail,
+            "updated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+        self.redis.hset(ACME_STATUS_KEY, status.hostname, json.dumps(value))
+        if status.state == "failing" and status.app:
+            self.log_sink(
+                status.app, f'at=error code=ACME host={status.hostname} desc="{_quoted(status.detail)}"'
+            )
 
     def run(self, stop: threading.Event) -> None:
         """Start (or adopt) nginx and keep it in step with Redis until ``stop`` is set."""
@@ -276,5 +298,10 @@ def run_router(
         certificate_source=certificate_source,
     )
     if acme is not None:
-        controller.acme = AcmeIssuer(acme, paths, on_issued=controller.changed.set)
+        controller.enable_acme(acme)
     controller.run(stop)
+
+
+def _quoted(text: str) -> str:
+    """One line, without the double quotes that delimit it in a router log line."""
+    return " ".join(text.replace('"', "'").split())

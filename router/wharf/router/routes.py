@@ -17,6 +17,8 @@ from typing import Any, Protocol
 ROUTES_KEY = "wharf:routes"
 # The generation nginx serves, written by the router once it took effect: a deploy waits for it.
 ROUTES_SERVED_KEY = "wharf:routes:served"
+# Hash: hostname -> JSON {"app", "state", "detail", "updated_at"} of its automatic (ACME) certificate.
+ACME_STATUS_KEY = "wharf:acme:status"
 ROUTES_CHANNEL = "wharf:routes:changed"
 
 logger = logging.getLogger(__name__)

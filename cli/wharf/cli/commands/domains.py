@@ -1,5 +1,5 @@
-"""Domains, certificates and maintenance mode: domains, domains:add, domains:remove, certs, certs:add,
-certs:remove, maintenance, maintenance:on, maintenance:off."""
+"""Domains, certificates and maintenance mode: domains, domains:add, domains:remove, certs, certs:auto,
+certs:add, certs:remove, maintenance, maintenance:on, maintenance:off."""
 
 from __future__ import annotations
 
@@ -84,6 +84,24 @@ def list_certs(
     output.table(rows)
 
 
+def certs_auto(
+    app: AppOption = None, remote: RemoteOption = gitrepo.DEFAULT_REMOTE, json: JsonOption = False
+) -> None:
+    """Show each custom domain's automatic (ACME) certificate: issued, pending, failing and why."""
+    name = resolve_app(app, remote)
+    with session.authenticated_client() as client:
+        statuses: list[dict[str, Any]] = client.request("GET", _path(name, "certs", "auto"))
+    if json:
+        output.print_json(statuses)
+        return
+    if not statuses:
+        output.line(f"{output.app_label(name)} has no custom domains.")
+        return
+    rows = [["Domain", "Status", "Updated", "Detail"]]
+    rows += [[s["hostname"], s["status"], (s["updated_at"] or "")[:19], s["detail"]] for s in statuses]
+    output.table(rows)
+
+
 def add_cert(
     certificate: Annotated[Path, typer.Argument(help="PEM certificate file (with its chain).", exists=True)],
     private_key: Annotated[Path, typer.Argument(help="PEM private key file, unencrypted.", exists=True)],
@@ -150,6 +168,7 @@ def register(app: typer.Typer) -> None:
     add_command(app, "domains:add", add_domain)
     add_command(app, "domains:remove", remove_domain)
     add_command(app, "certs", list_certs)
+    add_command(app, "certs:auto", certs_auto)
     add_command(app, "certs:add", add_cert)
     add_command(app, "certs:remove", remove_cert)
     add_command(app, "maintenance", maintenance)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 
-from wharf.platform.actions import certificates, domains
+from wharf.platform.actions import certificate_status, certificates, domains
 from wharf.platform.web.api.routes.apps import app_public
 from wharf.platform.web.api.schemas.apps import AppPublic
 from wharf.platform.web.deps import AppDep, ContextDep, CurrentUser, RowId, SessionDep
@@ -98,6 +99,26 @@ def list_certificates(app: AppDep, session: SessionDep) -> list[CertificatePubli
             created_at=c.created_at,
         )
         for c in domains.list_certificates(session=session, app=app)
+    ]
+
+
+class AutomaticCertificatePublic(BaseModel):
+    hostname: str
+    status: str
+    detail: str
+    updated_at: str | None
+
+
+@router.get("/certs/auto")
+def automatic_certificates(
+    app: AppDep, session: SessionDep, context: ContextDep
+) -> list[AutomaticCertificatePublic]:
+    """Each custom domain's certificate: uploaded, issued, pending, failing (with why) or off."""
+    return [
+        AutomaticCertificatePublic(**dataclasses.asdict(status))
+        for status in certificate_status.automatic_certificates(
+            session=session, client=context.redis, settings=context.settings, app=app
+        )
     ]
 
 

@@ -52,13 +52,31 @@ def _settings() -> Settings:
     return settings
 
 
-@cli.command()
-def migrate() -> None:
-    """Bring the control-plane database schema up to date."""
-    from wharf.platform.migrate import upgrade_database
+def _component_settings() -> Settings:
+    """The settings of a long-running component, which refuses a schema written by a newer Wharf."""
+    from wharf.platform.migrate import SchemaTooNew, check_schema
 
     settings = _settings()
-    upgrade_database(settings.resolved_database_url)
+    try:
+        check_schema(settings.resolved_database_url)
+    except SchemaTooNew as error:
+        _fail(str(error))
+    return settings
+
+
+def _upgrade_database(settings: Settings) -> None:
+    from wharf.platform.migrate import SchemaTooNew, upgrade_database
+
+    try:
+        upgrade_database(settings.resolved_database_url)
+    except SchemaTooNew as error:
+        _fail(str(error))
+
+
+@cli.command()
+def migrate() -> None:
+    """Bring the control-plane database schema up to date (safe while Wharf runs)."""
+    _upgrade_database(_settings())
     console.print("database is up to date")
 
 
@@ -74,10 +92,9 @@ def invites_create(
     from wharf.platform.actions.invites import create_invite
     from wharf.platform.db import session_scope
     from wharf.platform.errors import WharfError
-    from wharf.platform.migrate import upgrade_database
 
     settings = _settings()
-    upgrade_database(settings.resolved_database_url)
+    _upgrade_database(settings)
     try:
         with session_scope(settings.resolved_database_url) as session:
             codes = [
@@ -149,7 +166,7 @@ def api() -> None:
 
     from wharf.platform.web.main import create_app
 
-    settings = _settings()
+    settings = _component_settings()
     uvicorn.run(
         create_app(settings),
         host=settings.wharf_api_host,
@@ -190,7 +207,7 @@ def logshipper() -> None:
     from wharf.platform.logs.service import run_log_shipper
 
     logging.basicConfig(level=logging.INFO, format="logshipper: %(levelname)s %(message)s")
-    run_log_shipper(_settings())
+    run_log_shipper(_component_settings())
 
 
 @cli.command()
@@ -202,7 +219,7 @@ def scheduler(
     from wharf.platform.scheduler.fleet import SchedulerOptions
     from wharf.platform.scheduler.service import run_scheduler
 
-    run_scheduler(_settings(), SchedulerOptions(drain_seconds=drain, resync_seconds=resync))
+    run_scheduler(_component_settings(), SchedulerOptions(drain_seconds=drain, resync_seconds=resync))
 
 
 def _run_router(settings: Settings, stop: threading.Event) -> None:
@@ -248,7 +265,7 @@ def _run_router(settings: Settings, stop: threading.Event) -> None:
 @cli.command()
 def router() -> None:
     """Program nginx from the route table and serve apps on WHARF_HTTP_PORT (and HTTPS)."""
-    settings = _settings()
+    settings = _component_settings()
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
@@ -346,7 +363,7 @@ def services(
     from wharf.platform.supervisor import Task, run_tasks
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(threadName)s %(levelname)s %(message)s")
-    settings = _settings()
+    settings = _component_settings()
     known: dict[str, Callable[[threading.Event], None]] = {
         "scheduler": lambda stop: run_scheduler(settings, stop=stop),
         "router": lambda stop: _run_router(settings, stop),
@@ -420,7 +437,6 @@ def _private_redis_argv(socket_path: Path, maxmemory_mb: int) -> list[str]:
 def up() -> None:
     """Run every component on this host in the foreground, after migrations."""
     from wharf.platform.docker_daemon import DockerUnavailable, ensure_engine
-    from wharf.platform.migrate import upgrade_database
     from wharf.platform.operations import running_supervisor
     from wharf.platform.settings import ensure_private_dir
     from wharf.platform.supervisor import (
@@ -436,7 +452,7 @@ def up() -> None:
     already = running_supervisor(settings.supervisor_state_path)
     if already is not None:
         _fail(f"wharfd up is already running here (pid {already['pid']}); stop it with `wharfd down`")
-    upgrade_database(settings.resolved_database_url)
+    _upgrade_database(settings)
     console.print(f"database ready ({settings.resolved_database_url.split('://', 1)[0]})")
     try:
         engine = ensure_engine(settings.wharf_data_dir / "logs" / "dockerd.log")

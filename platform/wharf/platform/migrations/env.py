@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from alembic import context
-
-import wharf.platform.models  # noqa: F401  (registers every table on Base.metadata)
 from sqlalchemy import text
 
+import wharf.platform.models  # noqa: F401  (registers every table on Base.metadata)
 from wharf.platform.db import Base, get_engine
 from wharf.platform.migrate import POSTGRES_MIGRATION_LOCK
 

@@ -272,7 +272,7 @@ def router() -> None:
     _run_router(settings, stop)
 
 
-SERVICES = ("scheduler", "router", "logshipper", "builds", "docker", "authority")
+SERVICES = ("scheduler", "router", "logshipper", "builds", "docker", "authority", "gc")
 
 
 def _rebuild_after_restore(settings: Settings, connection: redis.Redis[bytes]) -> None:
@@ -358,6 +358,7 @@ def services(
     import logging
     from collections.abc import Callable
 
+    from wharf.platform.host_gc import run_gc_schedule
     from wharf.platform.logs.service import run_log_shipper
     from wharf.platform.scheduler.service import run_scheduler
     from wharf.platform.supervisor import Task, run_tasks
@@ -371,6 +372,7 @@ def services(
         "builds": lambda stop: _run_build_workers(settings, stop),
         "docker": lambda stop: _keep_docker_engine(settings, stop),
         "authority": lambda stop: _keep_authority(settings, stop),
+        "gc": lambda stop: run_gc_schedule(settings, stop),
     }
     chosen = [name.strip() for name in only.split(",") if name.strip()]
     unknown = sorted(set(chosen) - set(known))
@@ -530,6 +532,38 @@ def restore(
     except BackupError as error:
         _fail(str(error))
     console.print("restored; start Wharf with `wharfd up` (apps whose images are missing are rebuilt)")
+
+
+@cli.command()
+def gc(
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="List what would go; remove nothing.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    older_than: Annotated[
+        float | None,
+        typer.Option("--older-than", help="Hours; default WHARF_GC_AGE_HOURS.", min=0),
+    ] = None,
+) -> None:
+    """Remove old build directories, release images beyond WHARF_KEEP_RELEASES, dangling images and
+    stopped containers that Wharf made; print the space freed."""
+    import docker
+
+    from wharf.platform.host_gc import collect_garbage, human_bytes
+
+    settings = _component_settings()
+    try:
+        report = collect_garbage(settings, dry_run=dry_run, age_hours=older_than)
+    except (docker.errors.DockerException, OSError) as error:
+        _fail(f"gc could not finish ({error}). Is dockerd running?")
+    if as_json:
+        print(json.dumps(report.to_json(), indent=2))
+        return
+    for item in report.removed:
+        done = "would remove" if dry_run else "removed"
+        print(f"{done} {item.kind} {item.name} ({human_bytes(item.bytes)}): {item.reason}")
+    for line in report.skipped:
+        print(f"kept {line}")
+    verb = "would free" if dry_run else "freed"
+    print(f"{verb} {human_bytes(report.freed_bytes)} ({len(report.removed)} objects)")
 
 
 @cli.command()

@@ -86,6 +86,8 @@ def leftovers(tmp_path: Path) -> Iterator[Leftovers]:
             tag = f"wharf/{app}:v{version}"
             _image(client, {"io.wharf.app": app, "io.wharf.release": str(version)}, tag)
             made.release_images[version] = tag
+        # Tagged by a build whose release is not recorded yet.
+        made.images["build finishing"] = _image(client, {"io.wharf.app": app}, f"wharf/{app}:v5")
         made.images["dangling"] = _image(client, {"io.wharf.app": app, "io.wharf.layer": "release"})
         made.images["another app's dangling"] = _image(client, {"io.wharf.app": f"{app}-not-here"})
         made.images["operator's dangling"] = _image(client, {"team": "ops"})
@@ -168,7 +170,7 @@ def test_gc_removes_only_what_wharf_no_longer_needs(leftovers: Leftovers) -> Non
         for version in (2, 3, 4):
             assert _exists(client, "image", leftovers.release_images[version]), f"v{version} was removed"
         assert leftovers.build_dirs["building"].exists()
-        for role in ("another app's dangling", "operator's dangling", "operator's tagged"):
+        for role in ("build finishing", "another app's dangling", "operator's dangling", "operator's tagged"):
             assert _exists(client, "image", leftovers.images[role]), f"the {role} image was removed"
         for role in ("another installation's", "operator's"):
             assert _exists(client, "container", leftovers.containers[role]), (

@@ -180,17 +180,24 @@ def _collect_containers(plan: _Plan, client: docker.DockerClient, usage: dict[st
 def _collect_release_images(
     plan: _Plan, client: docker.DockerClient, keep: dict[str, set[str]], sizes: dict[str, int]
 ) -> None:
+    newest = {app: max((_tag_version(tag) for tag in tags), default=0) for app, tags in keep.items()}
     for app_name, kept in keep.items():
         for image in client.images.list(name=image_name(app_name)):
             for tag in image.tags:
                 version = tag.rsplit(":v", 1)[-1]
-                if not version.isdigit() or tag in kept:
+                # A version no release names yet is a build finishing now: its release is on the way.
+                if not version.isdigit() or tag in kept or int(version) > newest.get(app_name, 0):
                     continue
                 only_tag = len(image.tags) == 1
                 item = Collected(
                     "image", tag, sizes.get(image.id, 0) if only_tag else 0, "release beyond those kept"
                 )
                 plan.take(item, partial(client.images.remove, tag, noprune=False))
+
+
+def _tag_version(tag: str) -> int:
+    version = tag.rsplit(":v", 1)[-1]
+    return int(version) if version.isdigit() else 0
 
 
 def _collect_dangling_images(

@@ -18,20 +18,44 @@ install::apt_packages() {
   apt::ensure_packages "System packages" "${apt_packages[@]}"
 }
 
-# One bridge network per app: Docker's default address pools fit about 30, so give it 2,048.
-install::docker_address_pools() {
+# live-restore (dynos outlive a dockerd restart), json-file log rotation and address pools for 2,048 app
+# networks, merged into daemon.json without touching the operator's own keys (the old file is kept aside).
+install::docker_daemon_settings() {
   local outcome
-  outcome="$(python3 "$repo_root/scripts/lib/docker_address_pools.py" /etc/docker/daemon.json)"
+  echo "-----> Docker daemon settings in /etc/docker/daemon.json"
+  outcome="$(python3 "$repo_root/scripts/lib/docker_daemon_settings.py" /etc/docker/daemon.json)"
   if [ "$outcome" != "changed" ]; then
+    echo "       nothing to change"
     return
   fi
-  echo "-----> Configured Docker's default-address-pools in /etc/docker/daemon.json"
-  if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet docker \
-    && [ -z "$(docker ps -q 2>/dev/null)" ]; then
+  if ! docker info >/dev/null 2>&1; then
+    echo "       dockerd is not running: it reads them when it starts"
+  elif install::init_is_systemd && systemctl is-active --quiet docker && [ -z "$(docker ps -q 2>/dev/null)" ]; then
+    echo "       restarting docker.service (no container runs yet)"
     systemctl restart docker
   else
-    echo "       Restart dockerd to apply it (containers are running, or dockerd is not a systemd unit)."
+    echo "       Restart dockerd to apply them: containers run, so Wharf leaves that to you"
+    echo "       (\`systemctl restart docker\` where systemd runs; with live-restore already on, dynos keep running)."
   fi
+}
+
+install::init_is_systemd() {
+  [ "$(cat /proc/1/comm 2>/dev/null)" = "systemd" ]
+}
+
+# Where systemd runs: Docker starts at boot, and wharf.service runs `wharfd up` (restarted on failure).
+# Elsewhere `wharfd up` starts and supervises dockerd itself.
+install::systemd_units() {
+  if ! install::init_is_systemd; then
+    echo "-----> No systemd here: \`wharfd up\` starts and supervises dockerd itself"
+    return
+  fi
+  echo "-----> Enabling docker.service and wharf.service"
+  systemctl enable --now docker
+  install -m 0644 "$repo_root/deploy/systemd/wharf.service" /etc/systemd/system/wharf.service
+  systemctl daemon-reload
+  systemctl enable wharf.service
+  echo "       wharf.service starts \`wharfd up\` at boot; \`systemctl start wharf\` runs it now in the background"
 }
 
 install::python_env() {
@@ -49,6 +73,7 @@ install::python_env() {
 }
 
 install::apt_packages
-install::docker_address_pools
+install::docker_daemon_settings
 install::python_env
+install::systemd_units
 echo "-----> Done: run \`wharfd up\`"

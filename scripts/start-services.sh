@@ -14,8 +14,9 @@ services::dockerd() {
     return
   fi
   echo "-----> Starting dockerd" >&2
-  # A dockerd started here reads the address pools that fit one network per app (a running one is left alone).
-  python3 "$(dirname "${BASH_SOURCE[0]}")/lib/docker_address_pools.py" /etc/docker/daemon.json >/dev/null
+  # A dockerd started here reads the settings Wharf needs (live-restore, log rotation, address pools);
+  # a running one is left alone.
+  python3 "$(dirname "${BASH_SOURCE[0]}")/lib/docker_daemon_settings.py" /etc/docker/daemon.json >/dev/null
   nohup dockerd >"$state_dir/dockerd.log" 2>&1 &
   local i
   for i in $(seq 1 60); do

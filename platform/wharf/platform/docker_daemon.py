@@ -8,9 +8,11 @@ it every few seconds and starts it again if it died. Standard library only.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import threading
@@ -60,16 +62,40 @@ def init_is_systemd() -> bool:
         return False
 
 
-def dockerd_running() -> bool:
-    """Whether a dockerd process exists on this host (answering or still starting)."""
+def dockerd_pids() -> list[int]:
+    """The pids of the dockerd processes on this host (answering or still starting)."""
+    found = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
                 if (entry / "comm").read_text().strip() == "dockerd":
-                    return True
+                    found.append(int(entry.name))
             except OSError:
                 continue
-    return False
+    return found
+
+
+def dockerd_running() -> bool:
+    """Whether a dockerd process exists on this host (answering or still starting)."""
+    return bool(dockerd_pids())
+
+
+def stop_dockerd(timeout: float = 60.0) -> list[int]:
+    """SIGTERM every dockerd and wait until they are gone; their pids.
+
+    With `"live-restore": true` in daemon.json the containers keep running meanwhile. Where systemd runs,
+    `systemctl restart docker` is the way: this is for hosts where dockerd was started by hand or by Wharf.
+    """
+    pids = dockerd_pids()
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while any(Path(f"/proc/{pid}").exists() for pid in pids):
+        if time.monotonic() > deadline:
+            raise DockerUnavailable(f"dockerd (pids {pids}) did not stop within {timeout:.0f} s")
+        time.sleep(0.1)
+    return pids
 
 
 def start_dockerd(log_path: Path) -> subprocess.Popen[bytes]:

@@ -129,7 +129,7 @@ def _restore_database(url: str, dump: Path) -> None:
 
 def restore_backup(settings: Settings, archive_path: Path, say: Say, *, force: bool = False) -> None:
     """Bring an archive back into this host's data dir (empty, unless `force`)."""
-    from wharf.platform.migrate import upgrade_database
+    from wharf.platform.migrate import SchemaTooNew, upgrade_database
 
     data_dir = settings.wharf_data_dir
     if not force and ((data_dir / "secret.key").exists() or (data_dir / "wharf.db").exists()):
@@ -171,7 +171,10 @@ def restore_backup(settings: Settings, archive_path: Path, say: Say, *, force: b
         say(f"restoring the {kind} database")
         dump = root / ("database.sqlite" if kind == "sqlite" else "database.pgdump")
         _restore_database(settings.resolved_database_url, dump)
-    upgrade_database(settings.resolved_database_url)
+    try:
+        upgrade_database(settings.resolved_database_url)
+    except SchemaTooNew as error:
+        raise BackupError(f"the backup was written by a newer Wharf: {error}") from error
     marker = data_dir / REBUILD_MARKER
     marker.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     marker.touch()

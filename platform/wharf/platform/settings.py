@@ -135,6 +135,10 @@ class Settings(BaseSettings):
     # SSH git.
 
     # Reliability.
+    # `wharfd gc` on a schedule from the services process, every this many hours (0: never).
+    wharf_gc_interval_hours: float = 6.0
+    # gc removes build directories, dangling images and stopped containers only once this old.
+    wharf_gc_age_hours: float = 24.0
 
     @property
     def quotas(self) -> Quotas:

@@ -52,13 +52,31 @@ def _settings() -> Settings:
     return settings
 
 
-@cli.command()
-def migrate() -> None:
-    """Bring the control-plane database schema up to date."""
-    from wharf.platform.migrate import upgrade_database
+def _component_settings() -> Settings:
+    """The settings of a long-running component, which refuses a schema written by a newer Wharf."""
+    from wharf.platform.migrate import SchemaTooNew, check_schema
 
     settings = _settings()
-    upgrade_database(settings.resolved_database_url)
+    try:
+        check_schema(settings.resolved_database_url)
+    except SchemaTooNew as error:
+        _fail(str(error))
+    return settings
+
+
+def _upgrade_database(settings: Settings) -> None:
+    from wharf.platform.migrate import SchemaTooNew, upgrade_database
+
+    try:
+        upgrade_database(settings.resolved_database_url)
+    except SchemaTooNew as error:
+        _fail(str(error))
+
+
+@cli.command()
+def migrate() -> None:
+    """Bring the control-plane database schema up to date (safe while Wharf runs)."""
+    _upgrade_database(_settings())
     console.print("database is up to date")
 
 
@@ -74,10 +92,9 @@ def invites_create(
     from wharf.platform.actions.invites import create_invite
     from wharf.platform.db import session_scope
     from wharf.platform.errors import WharfError
-    from wharf.platform.migrate import upgrade_database
 
     settings = _settings()
-    upgrade_database(settings.resolved_database_url)
+    _upgrade_database(settings)
     try:
         with session_scope(settings.resolved_database_url) as session:
             codes = [
@@ -149,7 +166,7 @@ def api() -> None:
 
     from wharf.platform.web.main import create_app
 
-    settings = _settings()
+    settings = _component_settings()
     uvicorn.run(
         create_app(settings),
         host=settings.wharf_api_host,
@@ -190,7 +207,7 @@ def logshipper() -> None:
     from wharf.platform.logs.service import run_log_shipper
 
     logging.basicConfig(level=logging.INFO, format="logshipper: %(levelname)s %(message)s")
-    run_log_shipper(_settings())
+    run_log_shipper(_component_settings())
 
 
 @cli.command()
@@ -202,7 +219,7 @@ def scheduler(
     from wharf.platform.scheduler.fleet import SchedulerOptions
     from wharf.platform.scheduler.service import run_scheduler
 
-    run_scheduler(_settings(), SchedulerOptions(drain_seconds=drain, resync_seconds=resync))
+    run_scheduler(_component_settings(), SchedulerOptions(drain_seconds=drain, resync_seconds=resync))
 
 
 def _run_router(settings: Settings, stop: threading.Event) -> None:
@@ -248,14 +265,14 @@ def _run_router(settings: Settings, stop: threading.Event) -> None:
 @cli.command()
 def router() -> None:
     """Program nginx from the route table and serve apps on WHARF_HTTP_PORT (and HTTPS)."""
-    settings = _settings()
+    settings = _component_settings()
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     _run_router(settings, stop)
 
 
-SERVICES = ("scheduler", "router", "logshipper", "builds", "docker", "authority")
+SERVICES = ("scheduler", "router", "logshipper", "builds", "docker", "authority", "gc")
 
 
 def _rebuild_after_restore(settings: Settings, connection: redis.Redis[bytes]) -> None:
@@ -341,12 +358,13 @@ def services(
     import logging
     from collections.abc import Callable
 
+    from wharf.platform.host_gc import run_gc_schedule
     from wharf.platform.logs.service import run_log_shipper
     from wharf.platform.scheduler.service import run_scheduler
     from wharf.platform.supervisor import Task, run_tasks
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(threadName)s %(levelname)s %(message)s")
-    settings = _settings()
+    settings = _component_settings()
     known: dict[str, Callable[[threading.Event], None]] = {
         "scheduler": lambda stop: run_scheduler(settings, stop=stop),
         "router": lambda stop: _run_router(settings, stop),
@@ -354,6 +372,7 @@ def services(
         "builds": lambda stop: _run_build_workers(settings, stop),
         "docker": lambda stop: _keep_docker_engine(settings, stop),
         "authority": lambda stop: _keep_authority(settings, stop),
+        "gc": lambda stop: run_gc_schedule(settings, stop),
     }
     chosen = [name.strip() for name in only.split(",") if name.strip()]
     unknown = sorted(set(chosen) - set(known))
@@ -420,7 +439,6 @@ def _private_redis_argv(socket_path: Path, maxmemory_mb: int) -> list[str]:
 def up() -> None:
     """Run every component on this host in the foreground, after migrations."""
     from wharf.platform.docker_daemon import DockerUnavailable, ensure_engine
-    from wharf.platform.migrate import upgrade_database
     from wharf.platform.operations import running_supervisor
     from wharf.platform.settings import ensure_private_dir
     from wharf.platform.supervisor import (
@@ -436,7 +454,7 @@ def up() -> None:
     already = running_supervisor(settings.supervisor_state_path)
     if already is not None:
         _fail(f"wharfd up is already running here (pid {already['pid']}); stop it with `wharfd down`")
-    upgrade_database(settings.resolved_database_url)
+    _upgrade_database(settings)
     console.print(f"database ready ({settings.resolved_database_url.split('://', 1)[0]})")
     try:
         engine = ensure_engine(settings.wharf_data_dir / "logs" / "dockerd.log")
@@ -514,6 +532,38 @@ def restore(
     except BackupError as error:
         _fail(str(error))
     console.print("restored; start Wharf with `wharfd up` (apps whose images are missing are rebuilt)")
+
+
+@cli.command()
+def gc(
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="List what would go; remove nothing.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    older_than: Annotated[
+        float | None,
+        typer.Option("--older-than", help="Hours; default WHARF_GC_AGE_HOURS.", min=0),
+    ] = None,
+) -> None:
+    """Remove old build directories, release images beyond WHARF_KEEP_RELEASES, dangling images and
+    stopped containers that Wharf made; print the space freed."""
+    import docker
+
+    from wharf.platform.host_gc import collect_garbage, human_bytes
+
+    settings = _component_settings()
+    try:
+        report = collect_garbage(settings, dry_run=dry_run, age_hours=older_than)
+    except (docker.errors.DockerException, OSError) as error:
+        _fail(f"gc could not finish ({error}). Is dockerd running?")
+    if as_json:
+        print(json.dumps(report.to_json(), indent=2))
+        return
+    for item in report.removed:
+        done = "would remove" if dry_run else "removed"
+        print(f"{done} {item.kind} {item.name} ({human_bytes(item.bytes)}): {item.reason}")
+    for line in report.skipped:
+        print(f"kept {line}")
+    verb = "would free" if dry_run else "freed"
+    print(f"{verb} {human_bytes(report.freed_bytes)} ({len(report.removed)} objects)")
 
 
 @cli.command()

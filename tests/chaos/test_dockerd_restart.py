@@ -1,0 +1,114 @@
+"""dockerd restarted under load fails no request: with Docker's live-restore the dynos keep running while
+the engine is away; `wharfd up`'s services process starts dockerd again (no systemd here), and the
+scheduler, the log shipper and the router carry on with the same dynos, none duplicated or lost.
+
+It stops the host's dockerd, so it never runs with other sessions or in the default selection: run it
+alone, on a host whose daemon.json has `"live-restore": true`, with `pytest -m dockerd_restart tests/chaos`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+
+import docker
+import pytest
+
+from tests.utils.chaos import Load, served_app
+from tests.utils.e2e import Developer
+from tests.utils.wharfd_up import WharfdUp, wait_until_served
+from wharf.platform.docker_daemon import engine_answers, engine_socket, init_is_systemd, stop_dockerd
+
+__all__ = ["served_app"]
+
+pytestmark = [pytest.mark.e2e, pytest.mark.dockerd_restart]
+
+
+def web_dynos(client: docker.DockerClient, app: str) -> dict[str, tuple[str, str]]:
+    """dyno name -> (container id, state) of the app's web containers."""
+    found: dict[str, tuple[str, str]] = {}
+    for container in client.containers.list(
+        all=True, ignore_removed=True, filters={"label": f"wharf.app={app}"}
+    ):
+        if container.labels.get("wharf.process-type") == "web":
+            name = f"web.{container.labels.get('wharf.dyno')}"
+            assert name not in found, f"{name} runs twice"
+            found[name] = (container.id, container.status)
+    return found
+
+
+def wait_for(check: Callable[[], bool], what: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.5)
+
+
+def log_lines(developer: Developer, app: str) -> list[dict[str, str]]:
+    with developer.api as api:
+        body = api.get(f"/api/apps/{app}/logs", params={"num": 1500}).text
+    return [json.loads(line[5:]) for line in body.splitlines() if line.startswith("data:")]
+
+
+def test_dockerd_restart_fails_no_request_and_duplicates_no_dyno(
+    served_app: tuple[WharfdUp, Developer, str],
+) -> None:
+    server, developer, app = served_app
+    if init_is_systemd():
+        pytest.skip("systemd restarts dockerd here; this test exercises wharfd up's own supervision")
+    socket_path = engine_socket()
+    assert socket_path is not None, "a local dockerd is needed"
+    client = docker.from_env()
+    if not client.info().get("LiveRestoreEnabled"):
+        client.close()
+        pytest.skip('dockerd runs without "live-restore": true (scripts/install.sh sets it; restart dockerd)')
+    try:
+        with developer.api as api:
+            api.patch(f"/api/apps/{app}/formation", json={"updates": [{"type": "web", "quantity": 2}]})
+        wait_for(lambda: len(web_dynos(client, app)) == 2, "web=2 did not converge", 90)
+        before = web_dynos(client, app)
+
+        with Load(url=f"http://127.0.0.1:{server.wharf.http_port}/", host=f"{app}.localhost") as load:
+            time.sleep(3)
+            stopped_at = time.monotonic()
+            stop_dockerd(timeout=120)
+            time.sleep(2)
+            assert load.counts()[1] == 0, "the dynos stopped answering while dockerd was away"
+            # The services process notices the engine is gone and starts dockerd again.
+            wait_for(lambda: engine_answers(socket_path), "wharfd up did not start dockerd again", 120)
+            back_after = time.monotonic() - stopped_at
+            time.sleep(10)  # the scheduler and log shipper reconnect under load
+        answered, failed = load.counts()
+        print(f"dockerd restart: back after {back_after:.1f}s; {answered} answered, {failed} failed")
+        assert answered > 200, f"too little load to show anything: {answered} answers"
+        assert failed == 0, f"{failed} of {answered + failed} requests failed: {load.failures[:5]}"
+
+        client.close()
+        client = docker.from_env()  # the old client's connections went with the old engine
+        assert web_dynos(client, app) == before, "live-restore kept the same dynos, none replaced or added"
+
+        # The scheduler follows the restarted engine: a scale converges to exactly the formation.
+        with developer.api as api:
+            api.patch(f"/api/apps/{app}/formation", json={"updates": [{"type": "web", "quantity": 3}]})
+        wait_for(
+            lambda: (
+                sorted(web_dynos(client, app)) == ["web.1", "web.2", "web.3"]
+                and all(state == "running" for _id, state in web_dynos(client, app).values())
+            ),
+            "web=3 did not converge after the dockerd restart",
+            90,
+        )
+        time.sleep(5)
+        after = web_dynos(client, app)
+        assert len(after) == 3 and all(after[name] == before[name] for name in before), after
+        # The log shipper follows the engine's events and the new dyno's output again.
+        wait_for(
+            lambda: any(e.get("dyno") == "web.3" for e in log_lines(developer, app)),
+            "the log shipper shipped nothing of web.3 after the dockerd restart",
+            60,
+        )
+        # The router serves every dyno the scheduler routes.
+        wait_until_served(server.wharf, app, 30)
+    finally:
+        client.close()

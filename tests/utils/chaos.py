@@ -1,0 +1,108 @@
+"""Chaos tests' tools: load through the router counting failures, the processes of a `wharfd up`, and an
+app pushed to a private `wharfd up` for one test."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.utils.e2e import Developer, new_developer, remove_app_containers, take_routers_down
+from tests.utils.wharfd_up import WharfdUp, push_new_app, wait_until_served
+
+
+@dataclass
+class Load:
+    """Clients requesting the app through the router without keep-alive, counting what failed."""
+
+    url: str
+    host: str
+    clients: int = 4
+    answered: int = 0
+    failures: list[str] = field(default_factory=list)
+    stop: threading.Event = field(default_factory=threading.Event)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def _client(self) -> None:
+        while not self.stop.is_set():
+            try:
+                answer = httpx.get(self.url, headers={"Host": self.host, "Connection": "close"}, timeout=10)
+                failure = None if answer.status_code == 200 else f"status {answer.status_code}"
+            except httpx.HTTPError as error:
+                failure = f"{type(error).__name__}: {error}"
+            with self._lock:
+                if failure is None:
+                    self.answered += 1
+                else:
+                    self.failures.append(failure)
+            time.sleep(0.01)
+
+    def __enter__(self) -> Load:
+        self._threads = [threading.Thread(target=self._client, daemon=True) for _ in range(self.clients)]
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop.set()
+        for thread in self._threads:
+            thread.join(timeout=15)
+
+    def counts(self) -> tuple[int, int]:
+        with self._lock:
+            return self.answered, len(self.failures)
+
+
+def process_tree(root: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(parent, []).append(int(entry.name))
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo += children.get(pid, [])
+    return found
+
+
+def cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def wharfd_processes(root: int) -> list[int]:
+    """Every process of the control plane (Python components and the private redis-server), not nginx."""
+    return [
+        pid
+        for pid in process_tree(root)
+        if b"wharf.platform" in cmdline(pid) or b"redis-server" in cmdline(pid)
+    ]
+
+
+@pytest.fixture
+def served_app(tmp_path: Path) -> Iterator[tuple[WharfdUp, Developer, str]]:
+    data_dir = tmp_path / "wharf-data"
+    data_dir.mkdir()
+    server = WharfdUp(data_dir)
+    server.start()
+    try:
+        developer = new_developer(server.wharf, tmp_path)
+        app = push_new_app(developer, "procfile_only", tmp_path)
+        wait_until_served(server.wharf, app, 60)
+        yield server, developer, app
+    finally:
+        server.stop()
+        take_routers_down(server.wharf.env)
+        remove_app_containers(f"sqlite:///{data_dir / 'wharf.db'}")

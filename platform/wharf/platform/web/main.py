@@ -19,6 +19,7 @@ from wharf.platform.settings import Settings, get_settings
 from wharf.platform.web import git_http
 from wharf.platform.web.api.errors import install_error_handlers
 from wharf.platform.web.api.routes import (
+    account_security,
     accounts,
     addons,
     apps,
@@ -37,6 +38,7 @@ from wharf.platform.web.api.routes import (
     rollback,
     run,
     tokens,
+    waitlist,
 )
 from wharf.platform.web.context import ApiContext, build_context
 from wharf.platform.web.dashboard import install_dashboard
@@ -47,6 +49,8 @@ API_ROUTERS = (
     health.router,
     authority.router,
     accounts.router,
+    account_security.router,
+    waitlist.router,
     tokens.router,
     invites.router,
     apps.router,

@@ -103,7 +103,10 @@ def test_user_emails_an_invite_and_the_tree_shows_the_redemption(mailed_server: 
     assert inviter in mailed_server.mailbox.text_of(message)
     code = _query(mailed_server.link_in(message, "/signup"), "invite")
     with mailed_server.client() as api:
-        assert api.post("/signup", json={"invite": code, "email": friend, "password": PASSWORD}).status_code == 201
+        assert (
+            api.post("/signup", json={"invite": code, "email": friend, "password": PASSWORD}).status_code
+            == 201
+        )
 
     tree = mailed_server.wharfd("invites", "--tree", "--json")
     assert tree.returncode == 0, tree.stderr

@@ -32,10 +32,13 @@ class MailedServer:
     env: dict[str, str]
     mailbox: Mailbox
 
+    def make_invite(self, *, admin: bool = False) -> str:
+        with session_scope(self.database_url) as session:
+            return create_invite(session=session, created_by=None, grants_admin=admin).code
+
     def signup(self, email: str | None = None, password: str = PASSWORD) -> tuple[str, str]:
         email = email or f"user-{secrets.token_hex(4)}@example.com"
-        with session_scope(self.database_url) as session:
-            code = create_invite(session=session, created_by=None).code
+        code = self.make_invite()
         answer = httpx.post(
             f"{self.url}/api/signup", json={"invite": code, "email": email, "password": password}
         )

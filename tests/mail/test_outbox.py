@@ -1,4 +1,4 @@
-"""The outbox: queued mail reaches a real SMTP server, is retried with backoff while it fails, and is capped."""
+"""The outbox: queued mail reaches a real SMTP server, is retried with backoff while it fails, is capped."""
 
 from __future__ import annotations
 

@@ -9,9 +9,13 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pyotp
+import pytest
 
 from tests.accounts.conftest import PASSWORD, MailedServer
 from tests.utils.dashboard import csrf_from
+
+# The entry point is the point here; the database engines are covered by the API tests.
+pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 
 class Browser:

@@ -11,7 +11,7 @@ from sqlalchemy import func, select, update
 from tests.conftest import free_port
 from tests.utils.smtp import smtp_server
 from wharf.platform.db import session_scope, utcnow
-from wharf.platform.mail.outbox import MailRefused, deliver_due, queue_email, retry_wait
+from wharf.platform.mail.outbox import MailRefused, deliver_due, prune, queue_email, retry_wait
 from wharf.platform.models import OutboxMessage
 from wharf.platform.settings import Settings
 
@@ -61,6 +61,8 @@ def test_a_failed_message_is_retried_with_backoff_then_delivered(database_url: s
     with session_scope(database_url) as session:
         message = session.get(OutboxMessage, message_id)
         assert message is not None and message.status == "sent" and message.attempts == 2
+        # The body (which may hold a single-use link) is not kept once delivered.
+        assert message.text_body == "" and message.html_body is None
 
 
 def test_retry_waits_double_and_a_message_gives_up_after_its_attempts(database_url: str) -> None:
@@ -99,3 +101,20 @@ def test_the_whole_queue_is_capped(database_url: str) -> None:
     _queue(settings, f"b-{secrets.token_hex(4)}@example.com")
     with pytest.raises(MailRefused, match="queue is full"):
         _queue(settings, f"c-{secrets.token_hex(4)}@example.com")
+
+
+def test_old_delivered_messages_are_pruned_and_waiting_ones_kept(database_url: str) -> None:
+    settings = _settings(database_url, free_port())
+    old_sent = _queue(settings, f"old-{secrets.token_hex(4)}@example.com")
+    old_waiting = _queue(settings, f"waiting-{secrets.token_hex(4)}@example.com")
+    with session_scope(database_url) as session:
+        session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_([old_sent, old_waiting]))
+            .values(created_at=utcnow() - timedelta(days=8))
+        )
+        session.execute(update(OutboxMessage).where(OutboxMessage.id == old_sent).values(status="sent"))
+    assert prune(settings) >= 1
+    with session_scope(database_url) as session:
+        assert session.get(OutboxMessage, old_sent) is None
+        assert session.get(OutboxMessage, old_waiting) is not None

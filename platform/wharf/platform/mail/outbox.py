@@ -10,10 +10,11 @@ from __future__ import annotations
 import logging
 import smtplib
 import threading
+import time
 from collections.abc import Callable
 from datetime import timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from wharf.platform.db import session_scope, utcnow
@@ -26,6 +27,7 @@ log = logging.getLogger(__name__)
 
 BATCH = 20
 MAX_WAIT = timedelta(hours=6)
+KEEP = timedelta(days=7)
 
 Sender = Callable[..., None]
 
@@ -76,6 +78,23 @@ def retry_wait(settings: Settings, attempts: int) -> timedelta:
     return min(wait, MAX_WAIT)
 
 
+def forget_body(message: OutboxMessage) -> None:
+    """Bodies carry single-use links in clear: they are kept only while the message waits."""
+    message.text_body = ""
+    message.html_body = None
+
+
+def prune(settings: Settings) -> int:
+    """Drop delivered and failed messages older than KEEP (the hourly caps look back one hour)."""
+    with session_scope(settings.resolved_database_url) as session:
+        result = session.execute(
+            delete(OutboxMessage).where(
+                OutboxMessage.status != "queued", OutboxMessage.created_at < utcnow() - KEEP
+            )
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+
 def deliver_due(settings: Settings, *, send: Sender = send_email) -> int:
     """Send the messages that are due; returns how many went out."""
     sent = 0
@@ -103,6 +122,7 @@ def deliver_due(settings: Settings, *, send: Sender = send_email) -> int:
                 message.last_error = str(exc)[:500]
                 if message.attempts >= settings.wharf_mail_max_attempts:
                     message.status = "failed"
+                    forget_body(message)
                     log.warning("giving up on message %d to %s: %s", message.id, message.to_address, exc)
                 else:
                     message.next_attempt_at = utcnow() + retry_wait(settings, message.attempts)
@@ -111,6 +131,7 @@ def deliver_due(settings: Settings, *, send: Sender = send_email) -> int:
                 message.attempts += 1
                 message.status = "sent"
                 message.sent_at = utcnow()
+                forget_body(message)
                 sent += 1
             session.commit()
     return sent
@@ -120,7 +141,11 @@ def run_mail_sender(settings: Settings, *, stop: threading.Event, send: Sender =
     """The `mail` service: deliver due messages until `stop`."""
     if not settings.wharf_smtp_host:
         log.info("no SMTP server set (WHARF_SMTP_HOST): email stays queued")
+    next_prune = 0.0
     while not stop.is_set():
         if settings.wharf_smtp_host:
             deliver_due(settings, send=send)
+        if time.monotonic() >= next_prune:
+            prune(settings)
+            next_prune = time.monotonic() + 3600
         stop.wait(settings.wharf_mail_poll_seconds)

@@ -26,7 +26,16 @@ from wharf.platform.migrate import upgrade_database
 from wharf.platform.settings import Settings
 from wharf.platform.web.main import create_app
 
-PUBLIC = {("GET", "/api/health"), ("GET", "/api/ca.pem"), ("POST", "/api/signup"), ("POST", "/api/login")}
+PUBLIC = {
+    ("GET", "/api/health"),
+    ("GET", "/api/ca.pem"),
+    ("POST", "/api/signup"),
+    ("POST", "/api/login"),
+    ("POST", "/api/waitlist"),
+    ("POST", "/api/waitlist/confirm"),
+    ("POST", "/api/password-reset"),
+    ("POST", "/api/password-reset/confirm"),
+}
 # Both revoke the caller's own token, which would leave the rest of the run unauthenticated.
 SELF_REVOKING = {("POST", "/api/logout"), ("DELETE", "/api/tokens/{token_id}")}
 FUZZ_APP = "fuzzed-app"

@@ -145,8 +145,11 @@ class WharfClient:
         body = {"invite": invite, "email": email, "password": password}
         return cast(Session, self.request("POST", "/signup", body))
 
-    def login(self, *, email: str, password: str) -> Session:
-        return cast(Session, self.request("POST", "/login", {"email": email, "password": password}))
+    def login(self, *, email: str, password: str, otp: str | None = None) -> Session:
+        body = {"email": email, "password": password}
+        if otp:
+            body["otp"] = otp
+        return cast(Session, self.request("POST", "/login", body))
 
     def logout(self) -> None:
         self.request("POST", "/logout")
@@ -161,8 +164,10 @@ class WharfClient:
     def invites(self) -> list[Invite]:
         return cast(list[Invite], self.request("GET", "/invites"))
 
-    def create_invite(self, *, note: str | None = None) -> CreatedInvite:
-        body = {"note": note} if note else {}
+    def create_invite(self, *, note: str | None = None, email: str | None = None) -> CreatedInvite:
+        body: dict[str, str] = {"note": note} if note else {}
+        if email:
+            body["email"] = email
         return cast(CreatedInvite, self.request("POST", "/invites", body))
 
     # Apps

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from wharf.cli.commands import (
+    account,
     addons,
     apps,
     auth,
@@ -34,7 +35,7 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-for module in (auth, apps, config, releases, invites, git, builds, domains, logs, drains, ps, run):
+for module in (auth, account, apps, config, releases, invites, git, builds, domains, logs, drains, ps, run):
     module.register(app)
 
 for module in (addons, pg, redis):

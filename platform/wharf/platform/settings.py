@@ -131,6 +131,22 @@ class Settings(BaseSettings):
     # API metering and rate limits.
 
     # Waitlist and accounts.
+    # Where links in emails point (the dashboard); unset: http://WHARF_API_HOST:WHARF_API_PORT.
+    wharf_public_url: str | None = None
+    # Messages queued for one recipient per hour, and queued messages in all, beyond which mail is dropped.
+    wharf_mail_per_recipient_per_hour: int = 5
+    wharf_mail_queue_limit: int = 1000
+    # A message that fails is retried with doubling waits from this many seconds, this many times.
+    wharf_mail_retry_seconds: float = 30.0
+    wharf_mail_max_attempts: int = 8
+    # How often the sender looks for due messages.
+    wharf_mail_poll_seconds: float = 2.0
+    # A password-reset link works once, for this long.
+    wharf_password_reset_minutes: float = 60.0
+    # Waitlist sign-ups and reset requests per client address per WHARF_AUTH_WINDOW_SECONDS.
+    wharf_email_requests_per_client: int = 10
+    # Days an invite emailed to an approved waitlist entry stays valid.
+    wharf_waitlist_invite_days: float = 14.0
 
     # SSH git.
 
@@ -139,6 +155,10 @@ class Settings(BaseSettings):
     wharf_gc_interval_hours: float = 6.0
     # gc removes build directories, dangling images and stopped containers only once this old.
     wharf_gc_age_hours: float = 24.0
+
+    @property
+    def public_url(self) -> str:
+        return (self.wharf_public_url or f"http://{self.wharf_api_host}:{self.wharf_api_port}").rstrip("/")
 
     @property
     def quotas(self) -> Quotas:

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
+from wharf.platform import operator_accounts
+
 if TYPE_CHECKING:
     import redis
 
@@ -25,7 +27,7 @@ if TYPE_CHECKING:
 cli = typer.Typer(
     help="Wharf server: run the platform and administer it.", no_args_is_help=True, add_completion=False
 )
-invites_cli = typer.Typer(help="Beta invite codes.", no_args_is_help=True)
+invites_cli = typer.Typer(help="Beta invite codes.")
 cli.add_typer(invites_cli, name="invites")
 stack_cli = typer.Typer(help="The Debian stack images apps are built on and run in.", no_args_is_help=True)
 cli.add_typer(stack_cli, name="stack")
@@ -272,7 +274,7 @@ def router() -> None:
     _run_router(settings, stop)
 
 
-SERVICES = ("scheduler", "router", "logshipper", "builds", "docker", "authority", "gc")
+SERVICES = ("scheduler", "router", "logshipper", "builds", "docker", "authority", "gc", "mail")
 
 
 def _rebuild_after_restore(settings: Settings, connection: redis.Redis[bytes]) -> None:
@@ -360,6 +362,7 @@ def services(
 
     from wharf.platform.host_gc import run_gc_schedule
     from wharf.platform.logs.service import run_log_shipper
+    from wharf.platform.mail.outbox import run_mail_sender
     from wharf.platform.scheduler.service import run_scheduler
     from wharf.platform.supervisor import Task, run_tasks
 
@@ -373,6 +376,7 @@ def services(
         "docker": lambda stop: _keep_docker_engine(settings, stop),
         "authority": lambda stop: _keep_authority(settings, stop),
         "gc": lambda stop: run_gc_schedule(settings, stop),
+        "mail": lambda stop: run_mail_sender(settings, stop=stop),
     }
     chosen = [name.strip() for name in only.split(",") if name.strip()]
     unknown = sorted(set(chosen) - set(known))
@@ -613,6 +617,9 @@ def status(
             console.print(f"{VERDICTS[check.verdict]:8} {check.name}: {check.detail}", markup=False)
         console.print(f"status: {VERDICTS[report.verdict]}")
     raise typer.Exit(report.verdict)
+
+
+operator_accounts.register(cli, invites_cli)
 
 
 def main() -> None:

@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from wharf.cli import netrc_file, output, session, settings
-from wharf.cli.client import Session
+from wharf.cli.client import Session, WharfClient
 from wharf.cli.errors import ApiError, NotLoggedInError, WharfError
 from wharf.cli.registry import add_command
 
@@ -66,6 +66,10 @@ def login(
     email: Annotated[str | None, typer.Option("--email", "-e", help="Account email.")] = None,
     password_stdin: PasswordStdinOption = False,
     ca: CaOption = None,
+    otp: Annotated[
+        str | None,
+        typer.Option("--otp", help="Two-factor code (or a recovery code); asked for when needed."),
+    ] = None,
 ) -> None:
     """Log in with your email and password; stores the token in ~/.netrc."""
     url = settings.normalize_api_url(api) if api else settings.api_url()
@@ -76,9 +80,22 @@ def login(
     with _readable(ca) as given:
         root = trusted_root(url, given)
         with session.client_for(url, ca=root) as client:
-            auth = client.login(email=address, password=password)
+            auth = log_in(client, email=address, password=password, otp=otp, interactive=not password_stdin)
         remember_login(url, auth, root)
     output.line(f"Logged in as {auth['user']['email']}")
+
+
+def log_in(client: WharfClient, *, email: str, password: str, otp: str | None, interactive: bool) -> Session:
+    """Log in; when the account uses two-factor and no code was given, ask for one."""
+    try:
+        return client.login(email=email, password=password, otp=otp)
+    except ApiError as error:
+        if error.error_id != "otp_required" or otp:
+            raise
+        if not interactive:
+            raise WharfError("This account uses two-factor authentication: pass --otp CODE.") from error
+    code = typer.prompt("Two-factor code (or a recovery code)", err=True)
+    return client.login(email=email, password=password, otp=code)
 
 
 def signup(

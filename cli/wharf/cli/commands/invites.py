@@ -37,14 +37,19 @@ def list_invites(json: JsonOption = False) -> None:
 
 def create_invite(
     note: Annotated[str | None, typer.Option("--note", help="A reminder of whom the invite is for.")] = None,
+    email: Annotated[
+        str | None, typer.Option("--email", help="Email the invite and its redeem link to this address.")
+    ] = None,
     json: JsonOption = False,
 ) -> None:
     """Create an invite code to give to someone (your quota is set by the operator)."""
     with session.authenticated_client() as client, output.action("Creating invite"):
-        invite = client.create_invite(note=note)
+        invite = client.create_invite(note=note, email=email)
     if json:
         output.print_json(invite)
         return
+    if email:
+        output.note(f"Invite emailed to {email}.")
     output.line(invite["code"])
     output.note(f"Share it: wharf signup --api {settings.api_url()} --invite {invite['code']} --email EMAIL")
 

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from wharf.platform.actions import twofactor
 from wharf.platform.actions.invites import claim_invite
 from wharf.platform.db import utcnow
 from wharf.platform.errors import BadRequest, Conflict, NotFound, TooManyRequests, Unauthorized
@@ -173,8 +174,12 @@ def log_in(
     password: str,
     issued_for: str,
     expires_in: timedelta | None = None,
+    otp: str | None = None,
 ) -> tuple[User, IssuedToken]:
-    """Check the password under both failure limits (per client, per account), then issue a token."""
+    """Check the password under both failure limits (per client, per account), then issue a token.
+
+    With two-factor on, a current TOTP code or an unused recovery code is needed as well.
+    """
     limits = login_limits(settings, client_address, email)
     check_limits(limiter, *limits)
     try:
@@ -182,6 +187,17 @@ def log_in(
     except Unauthorized:
         limiter.record_failure(*limits)
         raise
+    if twofactor.confirmed_factor(session=session, user=user) is not None:
+        if not otp:
+            raise Unauthorized(
+                "This account uses two-factor authentication: give the code from your authenticator app "
+                "(or a recovery code).",
+                error_id="otp_required",
+            )
+        box = twofactor.secret_box(settings.secret_key())
+        if not twofactor.verify_second_factor(session=session, box=box, user=user, code=otp):
+            limiter.record_failure(*limits)
+            raise Unauthorized("That two-factor code does not match.", error_id="otp_invalid")
     return user, issue_token(session=session, user=user, description=issued_for, expires_in=expires_in)
 
 

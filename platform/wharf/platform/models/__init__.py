@@ -1,5 +1,6 @@
 """Control-plane tables, one module per resource."""
 
+from wharf.platform.models.accounts import AccountLink, OutboxMessage, RecoveryCode, TotpFactor, WaitlistEntry
 from wharf.platform.models.addons import Addon, AddonBackup
 from wharf.platform.models.apps import App
 from wharf.platform.models.audit import Event
@@ -12,6 +13,7 @@ from wharf.platform.models.releases import Release
 from wharf.platform.models.users import ApiToken, User
 
 __all__ = [
+    "AccountLink",
     "Addon",
     "AddonBackup",
     "ApiToken",
@@ -24,6 +26,10 @@ __all__ = [
     "Invite",
     "InviteRedemption",
     "LogDrain",
+    "OutboxMessage",
+    "RecoveryCode",
     "Release",
+    "TotpFactor",
     "User",
+    "WaitlistEntry",
 ]

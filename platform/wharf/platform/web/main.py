@@ -20,6 +20,7 @@ from wharf.platform.web import git_http
 from wharf.platform.web.admission import DatabaseAdmission, permits_for
 from wharf.platform.web.api.errors import install_error_handlers
 from wharf.platform.web.api.routes import (
+    account_security,
     accounts,
     addons,
     apps,
@@ -38,6 +39,7 @@ from wharf.platform.web.api.routes import (
     rollback,
     run,
     tokens,
+    waitlist,
 )
 from wharf.platform.web.context import ApiContext, build_context
 from wharf.platform.web.dashboard import install_dashboard
@@ -48,6 +50,8 @@ API_ROUTERS = (
     health.router,
     authority.router,
     accounts.router,
+    account_security.router,
+    waitlist.router,
     tokens.router,
     invites.router,
     apps.router,

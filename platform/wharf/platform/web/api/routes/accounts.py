@@ -35,6 +35,7 @@ def login(body: LoginRequest, request: Request, session: SessionDep, context: Co
         email=body.email,
         password=body.password,
         issued_for="wharf login",
+        otp=body.otp,
     )
     return SessionPublic(token=issued.secret, user=UserPublic.model_validate(user))
 

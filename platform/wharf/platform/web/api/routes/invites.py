@@ -5,6 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from wharf.platform.actions import invites
+from wharf.platform.actions.accounts import normalize_email
+from wharf.platform.actions.waitlist import send_invite_email
 from wharf.platform.models import Invite
 from wharf.platform.web.api.schemas.invites import InviteCreate, InviteCreated, InvitePublic, Redemption
 from wharf.platform.web.deps import ContextDep, CurrentUser, SessionDep
@@ -34,7 +36,13 @@ def list_invites(user: CurrentUser, session: SessionDep) -> list[InvitePublic]:
 def create_invite(
     body: InviteCreate, user: CurrentUser, session: SessionDep, context: ContextDep
 ) -> InviteCreated:
+    note = body.note or (f"for {body.email}" if body.email else "")
     made = invites.create_user_invite(
-        session=session, user=user, default_quota=context.settings.wharf_invite_quota, note=body.note
+        session=session, user=user, default_quota=context.settings.wharf_invite_quota, note=note
     )
+    if body.email is not None:
+        address = normalize_email(body.email)
+        send_invite_email(
+            session=session, settings=context.settings, to=address, code=made.code, inviter=user.email
+        )
     return InviteCreated(**invite_public(made.invite).model_dump(), code=made.code)

@@ -8,14 +8,16 @@ from fastapi import APIRouter, Response
 
 from wharf.platform.actions import accounts
 from wharf.platform.web.api.schemas.accounts import TokenCreate, TokenCreated, TokenPublic
-from wharf.platform.web.deps import CurrentUser, RowId, SessionDep
+from wharf.platform.web.deps import CurrentTokenDep, CurrentUser, RowId, SessionDep
 
 router = APIRouter(prefix="/tokens", tags=["tokens"])
 
 
 @router.get("")
-def list_tokens(user: CurrentUser, session: SessionDep) -> list[TokenPublic]:
-    return [TokenPublic.model_validate(t) for t in accounts.list_tokens(session=session, user=user)]
+def list_tokens(current: CurrentTokenDep, session: SessionDep) -> list[TokenPublic]:
+    user, used = current
+    listed = [TokenPublic.model_validate(t) for t in accounts.list_tokens(session=session, user=user)]
+    return [token.model_copy(update={"current": token.id == used.id}) for token in listed]
 
 
 @router.post("", status_code=201)

@@ -16,6 +16,8 @@ class SignupRequest(BaseModel):
 class LoginRequest(BaseModel):
     email: str = Field(min_length=1, max_length=254)
     password: str = Field(min_length=1, max_length=1024)
+    # The two-factor code (TOTP or recovery code), for accounts that use two-factor authentication.
+    otp: str | None = Field(default=None, max_length=64)
 
 
 class UserPublic(BaseModel):
@@ -48,6 +50,8 @@ class TokenPublic(BaseModel):
     created_at: datetime
     last_used_at: datetime | None
     expires_at: datetime | None = None
+    # The token this request was made with.
+    current: bool = False
 
 
 class TokenCreated(TokenPublic):

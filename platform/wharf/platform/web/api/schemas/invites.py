@@ -9,6 +9,8 @@ from pydantic import BaseModel, Field
 
 class InviteCreate(BaseModel):
     note: str = Field(default="", max_length=200)
+    # Email the invite's redeem link to this address.
+    email: str | None = Field(default=None, max_length=254)
 
 
 class Redemption(BaseModel):

@@ -69,6 +69,7 @@ def login(
     email: EmailField,
     password: PasswordField,
     next: Annotated[str, Form()] = "/apps",
+    otp: Annotated[str, Form(max_length=64)] = "",
 ) -> Response:
     try:
         _, issued = accounts.log_in(
@@ -80,6 +81,7 @@ def login(
             password=password,
             issued_for=SESSION_TOKEN_DESCRIPTION,
             expires_in=accounts.session_lifetime(context.settings),
+            otp=otp.strip() or None,
         )
     except WharfError as exc:
         return render(

@@ -12,6 +12,7 @@ from wharf.cli.commands import (
     apps,
     auth,
     builds,
+    ci,
     config,
     domains,
     drains,
@@ -34,7 +35,7 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-for module in (auth, apps, config, releases, invites, git, builds, domains, logs, drains, ps, run):
+for module in (auth, apps, config, releases, invites, git, builds, ci, domains, logs, drains, ps, run):
     module.register(app)
 
 for module in (addons, pg, redis):

@@ -35,12 +35,26 @@ def build_job_id(build_id: int) -> str:
     return f"build-{build_id}"
 
 
-def enqueue_build(connection: redis.Redis[bytes], *, build_id: int) -> Job:
+def enqueue_build(connection: redis.Redis[bytes], *, build_id: int, skip_tests: bool = False) -> Job:
     return queue(connection, BUILD_QUEUE).enqueue(
         "wharf.platform.builds.pipeline.run_build",
         build_id=build_id,
+        skip_tests=skip_tests,
         job_timeout=BUILD_JOB_TIMEOUT,
         job_id=build_job_id(build_id),
+    )
+
+
+# A test rerun gets the operator's test time limit plus this, for its add-ons and clean-up.
+TEST_RERUN_MARGIN = 10 * 60
+
+
+def enqueue_test_rerun(connection: redis.Redis[bytes], *, test_run_id: int, timeout: int) -> Job:
+    return queue(connection, BUILD_QUEUE).enqueue(
+        "wharf.platform.testphase.phase.run_test_rerun",
+        test_run_id=test_run_id,
+        job_timeout=timeout,
+        job_id=f"test-run-{test_run_id}",
     )
 
 

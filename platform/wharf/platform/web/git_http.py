@@ -101,6 +101,12 @@ async def _stream_git(argv: list[str], env: dict[str, str], stdin: IO[bytes] | N
             stdin.close()
 
 
+def _git(service: str) -> list[str]:
+    """git for SERVICE; receive-pack takes push options (`git push -o ci.skip`) for the hook."""
+    options = ["-c", "receive.advertisePushOptions=true"] if service == "git-receive-pack" else []
+    return ["git", *options, service.removeprefix("git-")]
+
+
 def _repo_for(app: App, context: ContextDep) -> str:
     settings = context.settings
     return str(
@@ -121,7 +127,7 @@ async def info_refs(
     if service not in ("git-upload-pack", "git-receive-pack"):
         raise BadRequest("Only smart HTTP is served: use a git client of version 1.6.6 or newer.")
     repo = _repo_for(app, context)
-    argv = ["git", service.removeprefix("git-"), "--stateless-rpc", "--advertise-refs", repo]
+    argv = [*_git(service), "--stateless-rpc", "--advertise-refs", repo]
 
     async def body() -> AsyncIterator[bytes]:
         yield _pkt_line(f"# service={service}\n") + b"0000"
@@ -168,7 +174,7 @@ async def _rpc(
     repo = _repo_for(app, context)
     # git enforces the limit with a clear message; this cap only protects the disk from a runaway body.
     spool = await _spool_body(request, context.settings.wharf_max_push_bytes * 2 + 16 * 2**20)
-    argv = ["git", service.removeprefix("git-"), "--stateless-rpc", repo]
+    argv = [*_git(service), "--stateless-rpc", repo]
     env = _git_env(app, user, _context_env(context), token)
     if service == "git-receive-pack":
         stream = _serialized_receive(argv, env, spool, Path(repo), app, context)

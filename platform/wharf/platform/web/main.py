@@ -36,6 +36,7 @@ from wharf.platform.web.api.routes import (
     releases,
     rollback,
     run,
+    test_runs,
     tokens,
 )
 from wharf.platform.web.context import ApiContext, build_context
@@ -62,6 +63,7 @@ API_ROUTERS = (
     run.router,
     addons.router,
     pg.router,
+    test_runs.router,
 )
 
 

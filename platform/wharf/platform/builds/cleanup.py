@@ -7,8 +7,9 @@ import time
 
 import docker
 
-from wharf.platform.builds.image import remove_app_images
+from wharf.platform.builds.image import image_name, remove_app_images
 from wharf.platform.runtime.base import LABEL_APP
+from wharf.platform.testphase.images import remove_failed_run_images
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 1.0
@@ -34,4 +35,5 @@ def remove_destroyed_app_images(app_name: str, wait_seconds: float = 300.0) -> b
     if remaining:
         log.warning("%s still has %d containers; removing the images they do not use", app_name, remaining)
     remove_app_images(app_name)
+    remove_failed_run_images(image_name(app_name))
     return not remaining

@@ -41,6 +41,8 @@ class TestTarget:
     number: int
     image: str
     size: str = "basic"
+    # What runs the script in the image: the slug launcher (profile.d, then bash -c) by default.
+    launcher: tuple[str, ...] = LAUNCHER
 
 
 @dataclass
@@ -94,7 +96,7 @@ def run_tests(
         write(line)
 
     runtime = get_runtime(settings.wharf_runtime, installation=settings.installation_id)
-    providers = build_addon_providers(settings)
+    providers = build_addon_providers(settings) if environment.addons else None
     owner = ci_network_owner(target.app, target.number)
     try:
         with _throwaway_addons(providers, runtime, target, environment, say) as urls:
@@ -112,7 +114,11 @@ def run_tests(
 
 @contextlib.contextmanager
 def _throwaway_addons(
-    providers: AddonProviders, runtime: Runtime, target: TestTarget, environment: TestEnvironment, say: Write
+    providers: AddonProviders | None,
+    runtime: Runtime,
+    target: TestTarget,
+    environment: TestEnvironment,
+    say: Write,
 ) -> Iterator[dict[str, str]]:
     """Each add-on of environments.test, started for this run and removed with its data afterwards."""
     owner = ci_network_owner(target.app, target.number)
@@ -121,6 +127,7 @@ def _throwaway_addons(
     urls: dict[str, str] = {}
     try:
         for kind in environment.addons:
+            assert providers is not None
             provider = providers.for_kind(kind)
             spec = AddonSpec(
                 name=addon_name(target, kind), app=owner, kind=kind, credentials=provider.new_credentials()
@@ -137,6 +144,7 @@ def _throwaway_addons(
     finally:
         for spec, kind in reversed(started):
             try:
+                assert providers is not None
                 providers.for_kind(kind).deprovision(spec)
             except Exception:
                 log.exception("could not remove the test add-on %s", spec.name)
@@ -167,7 +175,9 @@ def _run_dyno(
         number=target.number,
         release=0,
         image=target.image,
-        command=(*LAUNCHER, _script(environment, marker)),
+        command=(*target.launcher, _script(environment, marker))
+        if target.launcher
+        else _script(environment, marker),
         env={**dict(environment.env), **urls, "CI": "true"},
         size=target.size,
         network=network_name(ci_network_owner(target.app, target.number)),
@@ -185,8 +195,9 @@ def _run_dyno(
             say(INDENT + line)
 
     timeout = settings.wharf_test_timeout_seconds
-    command = environment.test if environment.setup is None else f"{environment.setup}; {environment.test}"
-    say(f"-----> Running tests: {command}")
+    if environment.setup is not None:
+        say(f"-----> Running test-setup: {environment.setup}")
+    say(f"-----> Running tests: {environment.test}")
     started = time.monotonic()
     code = runtime.run_oneoff(spec, on_output=relay, timeout=timeout)
     for line in splitter.close():

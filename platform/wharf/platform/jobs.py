@@ -17,6 +17,8 @@ BUILD_QUEUE = "builds"
 ALL_QUEUES = (BUILD_QUEUE,)
 # The Redis list rq keeps each queue's waiting job ids in.
 QUEUE_KEY_PREFIX = "rq:queue:"
+# A test run gets the operator's test time limit plus this, for its add-ons and clean-up.
+TEST_RUN_MARGIN = 10 * 60
 # A build has 15 minutes in its builder container; the rest covers the release image and clean-up.
 BUILD_JOB_TIMEOUT = 25 * 60
 
@@ -35,18 +37,17 @@ def build_job_id(build_id: int) -> str:
     return f"build-{build_id}"
 
 
-def enqueue_build(connection: redis.Redis[bytes], *, build_id: int, skip_tests: bool = False) -> Job:
+def enqueue_build(
+    connection: redis.Redis[bytes], *, build_id: int, skip_tests: bool = False, test_seconds: float = 0
+) -> Job:
+    """TEST_SECONDS: the operator's test time limit, which the job's own limit leaves room for."""
     return queue(connection, BUILD_QUEUE).enqueue(
         "wharf.platform.builds.pipeline.run_build",
         build_id=build_id,
         skip_tests=skip_tests,
-        job_timeout=BUILD_JOB_TIMEOUT,
+        job_timeout=BUILD_JOB_TIMEOUT + int(test_seconds) + TEST_RUN_MARGIN,
         job_id=build_job_id(build_id),
     )
-
-
-# A test rerun gets the operator's test time limit plus this, for its add-ons and clean-up.
-TEST_RERUN_MARGIN = 10 * 60
 
 
 def enqueue_test_rerun(connection: redis.Redis[bytes], *, test_run_id: int, timeout: int) -> Job:

@@ -39,5 +39,7 @@ def start_build(
     export_commit(repo=repo, commit=commit, destination=source)
     # A build id can repeat after the database is reset; never follow another build's output.
     client.delete(stream_key(build_id))
-    enqueue_build(client, build_id=build_id, skip_tests=skip_tests)
+    enqueue_build(
+        client, build_id=build_id, skip_tests=skip_tests, test_seconds=settings.wharf_test_timeout_seconds
+    )
     return build_id

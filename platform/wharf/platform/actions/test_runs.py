@@ -7,7 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from wharf.platform.errors import BadRequest, Conflict
-from wharf.platform.jobs import TEST_RERUN_MARGIN, enqueue_test_rerun
+from wharf.platform.jobs import TEST_RUN_MARGIN, enqueue_test_rerun
 from wharf.platform.models import App, TestRun, User
 from wharf.platform.records.releases import lock_app
 from wharf.platform.settings import Settings
@@ -61,6 +61,6 @@ def rerun_test_run(
     run.environment = dict(source.environment)
     run.message = f"Rerun of test run {source.number}"
     session.commit()
-    timeout = int(settings.wharf_test_timeout_seconds) + TEST_RERUN_MARGIN
+    timeout = int(settings.wharf_test_timeout_seconds) + TEST_RUN_MARGIN
     enqueue_test_rerun(client, test_run_id=run.id, timeout=timeout)
     return run

@@ -8,6 +8,7 @@ Everything the run started is removed when it ends, whatever the outcome.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import secrets
 import shlex
@@ -76,6 +77,12 @@ class KeptOutput:
         return "\n".join([*head, *self.lines])
 
 
+@functools.lru_cache(maxsize=2)
+def _runtime(name: str, installation: str) -> Runtime:
+    """One runtime per worker process: it keeps its Docker connections and what it learnt of the host."""
+    return get_runtime(name, installation=installation)
+
+
 def ci_network_owner(app: str, number: int) -> str:
     """The owner name of a run's network: a dot keeps it apart from every app name."""
     return f"{app}.ci{number}"
@@ -95,7 +102,7 @@ def run_tests(
         kept.add(line)
         write(line)
 
-    runtime = get_runtime(settings.wharf_runtime, installation=settings.installation_id)
+    runtime = _runtime(settings.wharf_runtime, settings.installation_id)
     providers = build_addon_providers(settings) if environment.addons else None
     owner = ci_network_owner(target.app, target.number)
     try:

@@ -144,12 +144,14 @@ async def _serialized_receive(
 ) -> AsyncIterator[bytes]:
     """Run receive-pack holding the app's push lock, so pushes to one app build one at a time."""
     # Acquired and released from worker threads, so the token cannot live in thread-local storage.
-    lock = context.redis.lock(push_lock_name(app.name), timeout=PUSH_LOCK_SECONDS, thread_local=False)
+    # A push may also run the app's tests, for up to the operator's test time limit.
+    hold = PUSH_LOCK_SECONDS + int(context.settings.wharf_test_timeout_seconds)
+    lock = context.redis.lock(push_lock_name(app.name), timeout=hold, thread_local=False)
     push = read_commands(spool)
     if not await asyncio.to_thread(lock.acquire, blocking=False):
         if push.side_band:
             yield side_band_message(f"-----> Another push to {app.name} is building; this one waits for it\n")
-        await asyncio.to_thread(lock.acquire, blocking=True, blocking_timeout=PUSH_LOCK_SECONDS)
+        await asyncio.to_thread(lock.acquire, blocking=True, blocking_timeout=hold)
     try:
         rebased = await asyncio.to_thread(rebase_onto_current_refs, spool, repo)
         async for chunk in _stream_git(argv, env, rebased):

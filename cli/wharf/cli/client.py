@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ssl
 from collections.abc import Mapping
-from typing import Any, TypedDict, cast
+from typing import Any, NotRequired, TypedDict, cast
 from urllib.parse import quote
 
 import httpx
@@ -49,6 +49,7 @@ class Release(TypedDict):
     build_id: int | None
     created_by: str | None
     created_at: str
+    test_status: NotRequired[str | None]
     current: bool
 
 

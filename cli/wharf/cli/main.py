@@ -13,6 +13,7 @@ from wharf.cli.commands import (
     apps,
     auth,
     builds,
+    ci,
     config,
     domains,
     drains,
@@ -35,7 +36,24 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-for module in (auth, account, apps, config, releases, invites, git, builds, domains, logs, drains, ps, run):
+# In the order `wharf --help` lists them.
+COMMAND_MODULES = (
+    auth,
+    account,
+    apps,
+    config,
+    releases,
+    invites,
+    git,
+    builds,
+    ci,
+    domains,
+    logs,
+    drains,
+    ps,
+    run,
+)
+for module in COMMAND_MODULES:
     module.register(app)
 
 for module in (addons, pg, redis):

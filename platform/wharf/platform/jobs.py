@@ -18,6 +18,8 @@ BUILD_QUEUE = "builds"
 ALL_QUEUES = (BUILD_QUEUE,)
 # The Redis list rq keeps each queue's waiting job ids in.
 QUEUE_KEY_PREFIX = "rq:queue:"
+# A test run gets the operator's test time limit plus this, for its add-ons and clean-up.
+TEST_RUN_MARGIN = 10 * 60
 # A build has 15 minutes in its builder container; the rest covers the release image and clean-up.
 BUILD_JOB_TIMEOUT = 25 * 60
 
@@ -36,12 +38,25 @@ def build_job_id(build_id: int) -> str:
     return f"build-{build_id}"
 
 
-def enqueue_build(connection: redis.Redis[bytes], *, build_id: int) -> Job:
+def enqueue_build(
+    connection: redis.Redis[bytes], *, build_id: int, skip_tests: bool = False, test_seconds: float = 0
+) -> Job:
+    """TEST_SECONDS: the operator's test time limit, which the job's own limit leaves room for."""
     return queue(connection, BUILD_QUEUE).enqueue(
         "wharf.platform.builds.pipeline.run_build",
         build_id=build_id,
-        job_timeout=BUILD_JOB_TIMEOUT,
+        skip_tests=skip_tests,
+        job_timeout=BUILD_JOB_TIMEOUT + int(test_seconds) + TEST_RUN_MARGIN,
         job_id=build_job_id(build_id),
+    )
+
+
+def enqueue_test_rerun(connection: redis.Redis[bytes], *, test_run_id: int, timeout: int) -> Job:
+    return queue(connection, BUILD_QUEUE).enqueue(
+        "wharf.platform.testphase.phase.run_test_rerun",
+        test_run_id=test_run_id,
+        job_timeout=timeout,
+        job_id=f"test-run-{test_run_id}",
     )
 
 

@@ -123,6 +123,10 @@ class Settings(BaseSettings):
     # Alerts and autoscaling.
 
     # Test phase.
+    # The longest an app.json test run (test-setup and test together) may take before it fails.
+    wharf_test_timeout_seconds: float = Field(default=30 * 60, gt=0)
+    # How much of a test run's output is kept on its record (the push shows all of it).
+    wharf_test_output_bytes: int = Field(default=256 * 1024, ge=1024)
 
     # Pipelines and review apps.
 

@@ -8,12 +8,21 @@ from pathlib import Path
 from wharf.platform.app_manifest import MAX_APP_JSON_BYTES, AppJsonError, AppManifest, parse_app_json
 from wharf.platform.builds.compile import BuildFailed
 from wharf.platform.builds.tenant_files import UnsafeTenantFile, read_tenant_file
+from wharf.platform.testphase.manifest import TestEnvironment, parse_test_environment
 
 
 def read_manifest(source: Path) -> AppManifest:
     """The app.json at the root of the pushed source; a broken one fails the build, saying why."""
     try:
         return parse_app_json(read_tenant_file(source, "app.json", max_bytes=MAX_APP_JSON_BYTES))
+    except (AppJsonError, UnsafeTenantFile) as error:
+        raise BuildFailed(str(error)) from None
+
+
+def read_test_environment(source: Path) -> TestEnvironment | None:
+    """app.json's `environments.test`, when it has a test script; a broken one fails the build."""
+    try:
+        return parse_test_environment(read_tenant_file(source, "app.json", max_bytes=MAX_APP_JSON_BYTES))
     except (AppJsonError, UnsafeTenantFile) as error:
         raise BuildFailed(str(error)) from None
 

@@ -8,8 +8,10 @@ from datetime import UTC, datetime
 
 import docker
 
-from wharf.platform.builds.image import created_before, remove_app_images
+from wharf.platform.builds.image import image_name, remove_app_images
+from wharf.platform.docker_times import created_before
 from wharf.platform.runtime.base import LABEL_APP
+from wharf.platform.testphase.images import remove_failed_run_images
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 1.0
@@ -41,4 +43,5 @@ def remove_destroyed_app_images(
     if remaining:
         log.warning("%s still has %d containers; removing the images they do not use", app_name, remaining)
     remove_app_images(app_name, made_before=moment)
+    remove_failed_run_images(image_name(app_name), made_before=moment)
     return not remaining

@@ -6,7 +6,6 @@ Buildpack releases are layered by ``release_image``.
 from __future__ import annotations
 
 import json
-import re
 import shutil
 import socket
 import tempfile
@@ -32,6 +31,7 @@ from wharf.platform.builds.dockerfile_policy import (
 )
 from wharf.platform.builds.layers import LAYER_LABEL
 from wharf.platform.builds.tenant_files import read_tenant_text
+from wharf.platform.docker_times import created_before
 
 OutputCallback = Callable[[str], None]
 LABEL_PREFIX = "io.wharf"
@@ -197,22 +197,6 @@ def _add_launcher(client: docker.DockerClient, tag: str) -> None:
         for chunk in client.api.build(path=context, tag=tag, rm=True, forcerm=True, decode=True):
             if "error" in chunk:
                 raise ImageBuildFailed(str(chunk["error"]).strip())
-
-
-def docker_time(value: str) -> datetime:
-    """Docker's RFC 3339 times carry nanoseconds; Python reads microseconds."""
-    trimmed = re.sub(r"(\.\d{6})\d+", r"\1", value.replace("Z", "+00:00"))
-    return datetime.fromisoformat(trimmed)
-
-
-def created_before(attrs: Mapping[str, object], moment: datetime | None) -> bool:
-    """True when MOMENT is None or the image/container (its attrs) was created before it."""
-    if moment is None:
-        return True
-    created = attrs.get("Created")
-    if not isinstance(created, str):
-        return False
-    return docker_time(created) < moment
 
 
 def collect_old_images(

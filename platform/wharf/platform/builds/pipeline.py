@@ -19,7 +19,12 @@ import docker
 import redis
 
 from wharf.platform.app_manifest import AppManifest
-from wharf.platform.builds.app_json import InitialConfig, initial_config, read_manifest
+from wharf.platform.builds.app_json import (
+    InitialConfig,
+    initial_config,
+    read_manifest,
+    read_test_environment,
+)
 from wharf.platform.builds.builders import BuildInput, BuiltImage, choose_builder
 from wharf.platform.builds.compile import BuildFailed
 from wharf.platform.builds.dockerfile_policy import DockerfileRefused
@@ -36,6 +41,10 @@ from wharf.platform.records.releases import create_release, current_config, list
 from wharf.platform.scheduler.notify import wake_scheduler
 from wharf.platform.security.crypto import ConfigCipher
 from wharf.platform.settings import Settings, get_settings
+from wharf.platform.testphase.images import keep_failed_run_image
+from wharf.platform.testphase.manifest import TestEnvironment
+from wharf.platform.testphase.phase import PhaseResult, run_build_tests
+from wharf.platform.testphase.records import record_release_of_run, set_test_run_image
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +58,7 @@ class BuildJob:
     version_hint: int
     work_dir: Path
     first_deploy: bool = False
+    skip_tests: bool = False
 
 
 def _unpack_source(job: BuildJob) -> Path:
@@ -69,9 +79,17 @@ def _unpack_source(job: BuildJob) -> Path:
     return source
 
 
-def _build_image(job: BuildJob, settings: Settings, output: BuildOutput) -> tuple[BuiltImage, AppManifest]:
+@dataclass(frozen=True)
+class BuiltRelease:
+    built: BuiltImage
+    manifest: AppManifest
+    tests: TestEnvironment | None
+
+
+def _build_image(job: BuildJob, settings: Settings, output: BuildOutput) -> BuiltRelease:
     source = _unpack_source(job)
     manifest = read_manifest(source)
+    tests = read_test_environment(source)
     initial_config(manifest, job.config, first_deploy=job.first_deploy)  # a missing required var fails fast
     build = BuildInput(
         app_name=job.app_name,
@@ -82,10 +100,38 @@ def _build_image(job: BuildJob, settings: Settings, output: BuildOutput) -> tupl
         work_dir=job.work_dir,
         labels=release_labels(app_name=job.app_name, version=job.version_hint, commit=job.commit),
     )
-    return choose_builder(source, job.config).build(build, settings, output.write), manifest
+    return BuiltRelease(
+        choose_builder(source, job.config).build(build, settings, output.write), manifest, tests
+    )
 
 
-def _load_job(settings: Settings, cipher: ConfigCipher, build_id: int) -> BuildJob:
+def _test_phase(job: BuildJob, settings: Settings, built: BuiltRelease, output: BuildOutput) -> int | None:
+    """Run app.json's tests against the built image; the run's id, or BuildFailed when they fail."""
+    if built.tests is None:
+        return None
+    result: PhaseResult = run_build_tests(
+        settings,
+        build_id=job.build_id,
+        image=built.built.tag,
+        environment=built.tests,
+        skip=job.skip_tests,
+        write=output.write,
+    )
+    if result.passed:
+        if result.status == "succeeded":
+            output.write(f"-----> Tests passed (test run {result.number})")
+        return result.run_id
+    kept = keep_failed_run_image(
+        built_tag=built.built.tag, repository=image_name(job.app_name), number=result.number
+    )
+    set_test_run_image(settings.resolved_database_url, result.run_id, kept)
+    raise BuildFailed(
+        f"{result.message} (test run {result.number}); see it with `wharf ci:info {result.number} "
+        f"-a {job.app_name}`."
+    )
+
+
+def _load_job(settings: Settings, cipher: ConfigCipher, build_id: int, skip_tests: bool) -> BuildJob:
     with session_scope(settings.resolved_database_url) as session:
         build = session.get(Build, build_id)
         if build is None:
@@ -101,6 +147,7 @@ def _load_job(settings: Settings, cipher: ConfigCipher, build_id: int) -> BuildJ
             version_hint=app.release_counter + 1,
             work_dir=build_dir(settings, build_id),
             first_deploy=app.current_release_version is None,
+            skip_tests=skip_tests,
         )
 
 
@@ -122,6 +169,7 @@ def _record_release(
     manifest: AppManifest,
     client: redis.Redis[bytes],
     output: BuildOutput,
+    test_run_id: int | None = None,
 ) -> tuple[int, set[int]]:
     """Create the release and tag its image; returns its version and the versions whose images to keep.
 
@@ -160,6 +208,8 @@ def _record_release(
             status="pending",
         )
         release.image = _tag_release_image(built.tag, app.name, release.version)
+        release.test_run_id = test_run_id
+        record_release_of_run(session=session, run_id=test_run_id, release=release)
         forget_deploy_output(client, app.name, release.version)
         build.release_version = release.version
         build.image = release.image
@@ -203,19 +253,19 @@ def _finish(
             build.finished_at = utcnow()
 
 
-def run_build(build_id: int) -> str:
+def run_build(build_id: int, skip_tests: bool = False) -> str:
     """The rq job: the worker's entry point, so the one place a build reads the process settings."""
-    return build_with_settings(get_settings(), build_id)
+    return build_with_settings(get_settings(), build_id, skip_tests=skip_tests)
 
 
-def build_with_settings(settings: Settings, build_id: int) -> str:
-    """Build, release and report one build, beating its heartbeat. Returns the build's final status."""
+def build_with_settings(settings: Settings, build_id: int, *, skip_tests: bool = False) -> str:
+    """Build, test, release and report one build, beating its heartbeat. Returns its final status."""
     client = redis.Redis.from_url(settings.resolved_redis_url)
     with beating(client, build_id):
-        return _build_and_report(settings, client, build_id)
+        return _build_and_report(settings, client, build_id, skip_tests)
 
 
-def _build_and_report(settings: Settings, client: redis.Redis[bytes], build_id: int) -> str:
+def _build_and_report(settings: Settings, client: redis.Redis[bytes], build_id: int, skip_tests: bool) -> str:
     cipher = ConfigCipher(settings.secret_key())
     output = BuildOutput(
         client,
@@ -226,9 +276,12 @@ def _build_and_report(settings: Settings, client: redis.Redis[bytes], build_id: 
     started = time.monotonic()
     end = BuildEnd(status="failed", release_version=None, message="The build failed.")
     try:
-        job = _load_job(settings, cipher, build_id)
-        built, manifest = _build_image(job, settings, output)
-        version, keep = _record_release(settings, cipher, job, built, manifest, client, output)
+        job = _load_job(settings, cipher, build_id, skip_tests)
+        built = _build_image(job, settings, output)
+        test_run_id = _test_phase(job, settings, built, output)
+        version, keep = _record_release(
+            settings, cipher, job, built.built, built.manifest, client, output, test_run_id
+        )
         wake_scheduler(client, job.app_name)
         collect_old_images(app_name=job.app_name, keep_versions=keep)
         end = BuildEnd(status="succeeded", release_version=version, message=f"Released v{version}")

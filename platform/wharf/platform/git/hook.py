@@ -24,6 +24,19 @@ from wharf.platform.settings import Settings, get_settings
 ZERO = "0" * 40
 RECHECK_SECONDS = 5.0
 DEPLOY_BRANCHES = ("refs/heads/main", "refs/heads/master")
+SKIP_TESTS_OPTIONS = frozenset({"ci.skip", "ci.skip=true", "ci.skip=1"})
+MAX_PUSH_OPTIONS = 32
+
+
+def push_options(environ: dict[str, str] | os._Environ[str]) -> list[str]:
+    """The `git push -o` options git hands the hook (GIT_PUSH_OPTION_0...), at most MAX_PUSH_OPTIONS."""
+    count = environ.get("GIT_PUSH_OPTION_COUNT", "0")
+    total = min(int(count), MAX_PUSH_OPTIONS) if count.isdigit() else 0
+    return [environ.get(f"GIT_PUSH_OPTION_{index}", "") for index in range(total)]
+
+
+def skips_tests(options: list[str]) -> bool:
+    return any(option.strip().lower() in SKIP_TESTS_OPTIONS for option in options)
 
 
 def say(line: str = "") -> None:
@@ -123,6 +136,7 @@ def main() -> int:
     client = redis.Redis.from_url(settings.resolved_redis_url)
     say(f"-----> Building {app_name} from commit {commit[:7]}")
     build_id = start_build(
+        skip_tests=skips_tests(push_options(os.environ)),
         settings=settings,
         client=client,
         app_name=app_name,

@@ -10,6 +10,7 @@ from wharf.platform.models.drains import LogDrain
 from wharf.platform.models.formation import Formation
 from wharf.platform.models.invites import Invite, InviteRedemption
 from wharf.platform.models.releases import Release
+from wharf.platform.models.test_runs import TestRun
 from wharf.platform.models.users import ApiToken, User
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "OutboxMessage",
     "RecoveryCode",
     "Release",
+    "TestRun",
     "TotpFactor",
     "User",
     "WaitlistEntry",

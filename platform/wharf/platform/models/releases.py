@@ -31,5 +31,9 @@ class Release(Base):
         ForeignKey("users.id", ondelete="SET NULL"), nullable=True
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The test run that let this release go live (app.json environments.test), if any.
+    test_run_id: Mapped[int | None] = mapped_column(
+        ForeignKey("test_runs.id", ondelete="SET NULL"), nullable=True
+    )
 
     app: Mapped[App] = relationship()

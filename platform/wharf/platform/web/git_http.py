@@ -101,6 +101,12 @@ async def _stream_git(argv: list[str], env: dict[str, str], stdin: IO[bytes] | N
             stdin.close()
 
 
+def _git(service: str) -> list[str]:
+    """git for SERVICE; receive-pack takes push options (`git push -o ci.skip`) for the hook."""
+    options = ["-c", "receive.advertisePushOptions=true"] if service == "git-receive-pack" else []
+    return ["git", *options, service.removeprefix("git-")]
+
+
 def _repo_for(app: App, context: ContextDep) -> str:
     settings = context.settings
     return str(
@@ -121,7 +127,7 @@ async def info_refs(
     if service not in ("git-upload-pack", "git-receive-pack"):
         raise BadRequest("Only smart HTTP is served: use a git client of version 1.6.6 or newer.")
     repo = _repo_for(app, context)
-    argv = ["git", service.removeprefix("git-"), "--stateless-rpc", "--advertise-refs", repo]
+    argv = [*_git(service), "--stateless-rpc", "--advertise-refs", repo]
 
     async def body() -> AsyncIterator[bytes]:
         yield _pkt_line(f"# service={service}\n") + b"0000"
@@ -138,12 +144,14 @@ async def _serialized_receive(
 ) -> AsyncIterator[bytes]:
     """Run receive-pack holding the app's push lock, so pushes to one app build one at a time."""
     # Acquired and released from worker threads, so the token cannot live in thread-local storage.
-    lock = context.redis.lock(push_lock_name(app.name), timeout=PUSH_LOCK_SECONDS, thread_local=False)
+    # A push may also run the app's tests, for up to the operator's test time limit.
+    hold = PUSH_LOCK_SECONDS + int(context.settings.wharf_test_timeout_seconds)
+    lock = context.redis.lock(push_lock_name(app.name), timeout=hold, thread_local=False)
     push = read_commands(spool)
     if not await asyncio.to_thread(lock.acquire, blocking=False):
         if push.side_band:
             yield side_band_message(f"-----> Another push to {app.name} is building; this one waits for it\n")
-        await asyncio.to_thread(lock.acquire, blocking=True, blocking_timeout=PUSH_LOCK_SECONDS)
+        await asyncio.to_thread(lock.acquire, blocking=True, blocking_timeout=hold)
     try:
         rebased = await asyncio.to_thread(rebase_onto_current_refs, spool, repo)
         async for chunk in _stream_git(argv, env, rebased):
@@ -168,7 +176,7 @@ async def _rpc(
     repo = _repo_for(app, context)
     # git enforces the limit with a clear message; this cap only protects the disk from a runaway body.
     spool = await _spool_body(request, context.settings.wharf_max_push_bytes * 2 + 16 * 2**20)
-    argv = ["git", service.removeprefix("git-"), "--stateless-rpc", repo]
+    argv = [*_git(service), "--stateless-rpc", repo]
     env = _git_env(app, user, _context_env(context), token)
     if service == "git-receive-pack":
         stream = _serialized_receive(argv, env, spool, Path(repo), app, context)

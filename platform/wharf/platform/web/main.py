@@ -38,6 +38,7 @@ from wharf.platform.web.api.routes import (
     releases,
     rollback,
     run,
+    test_runs,
     tokens,
     waitlist,
 )
@@ -67,6 +68,7 @@ API_ROUTERS = (
     run.router,
     addons.router,
     pg.router,
+    test_runs.router,
 )
 
 

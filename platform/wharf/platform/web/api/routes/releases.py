@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 from wharf.platform.models import App, Release, User
 from wharf.platform.records import releases
+from wharf.platform.testphase.records import release_test_status
 from wharf.platform.web.api.schemas.apps import ReleasePublic
 from wharf.platform.web.deps import AppDep, RowId, SessionDep
 
@@ -22,6 +23,7 @@ def release_public(release: Release, *, app: App, session: SessionDep) -> Releas
         created_by=creator.email if creator else None,
         created_at=release.created_at,
         current=release.version == app.current_release_version,
+        test_status=release_test_status(session=session, release=release),
     )
 
 

@@ -30,6 +30,8 @@ class ReleasePublic(BaseModel):
     created_by: str | None
     created_at: datetime
     current: bool
+    # The status of the test run this release went live after (app.json environments.test), if any.
+    test_status: str | None = None
 
 
 class FormationPublic(BaseModel):

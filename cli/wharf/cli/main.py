@@ -9,8 +9,10 @@ import typer
 
 from wharf.cli.commands import (
     addons,
+    alerts,
     apps,
     auth,
+    autoscale,
     builds,
     config,
     domains,
@@ -34,7 +36,22 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-for module in (auth, apps, config, releases, invites, git, builds, domains, logs, drains, ps, run):
+for module in (
+    auth,
+    apps,
+    config,
+    releases,
+    invites,
+    git,
+    builds,
+    domains,
+    logs,
+    drains,
+    ps,
+    run,
+    alerts,
+    autoscale,
+):
     module.register(app)
 
 for module in (addons, pg, redis):

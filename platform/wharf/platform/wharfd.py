@@ -255,7 +255,7 @@ def router() -> None:
     _run_router(settings, stop)
 
 
-SERVICES = ("scheduler", "router", "logshipper", "builds", "docker", "authority")
+SERVICES = ("scheduler", "router", "logshipper", "builds", "docker", "authority", "alerts", "autoscaler")
 
 
 def _rebuild_after_restore(settings: Settings, connection: redis.Redis[bytes]) -> None:
@@ -341,6 +341,7 @@ def services(
     import logging
     from collections.abc import Callable
 
+    from wharf.platform.alerts.service import run_alerts, run_autoscaler
     from wharf.platform.logs.service import run_log_shipper
     from wharf.platform.scheduler.service import run_scheduler
     from wharf.platform.supervisor import Task, run_tasks
@@ -354,6 +355,8 @@ def services(
         "builds": lambda stop: _run_build_workers(settings, stop),
         "docker": lambda stop: _keep_docker_engine(settings, stop),
         "authority": lambda stop: _keep_authority(settings, stop),
+        "alerts": lambda stop: run_alerts(settings, stop),
+        "autoscaler": lambda stop: run_autoscaler(settings, stop),
     }
     chosen = [name.strip() for name in only.split(",") if name.strip()]
     unknown = sorted(set(chosen) - set(known))

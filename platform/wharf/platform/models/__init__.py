@@ -1,6 +1,7 @@
 """Control-plane tables, one module per resource."""
 
 from wharf.platform.models.addons import Addon, AddonBackup
+from wharf.platform.models.alerts import Alert, AutoscaleEvent, Autoscaling
 from wharf.platform.models.apps import App
 from wharf.platform.models.audit import Event
 from wharf.platform.models.builds import Build
@@ -14,8 +15,11 @@ from wharf.platform.models.users import ApiToken, User
 __all__ = [
     "Addon",
     "AddonBackup",
+    "Alert",
     "ApiToken",
     "App",
+    "AutoscaleEvent",
+    "Autoscaling",
     "Build",
     "Certificate",
     "Domain",

@@ -21,8 +21,10 @@ from wharf.platform.web.api.errors import install_error_handlers
 from wharf.platform.web.api.routes import (
     accounts,
     addons,
+    alerts,
     apps,
     authority,
+    autoscale,
     builds,
     config,
     domains,
@@ -62,6 +64,8 @@ API_ROUTERS = (
     run.router,
     addons.router,
     pg.router,
+    alerts.router,
+    autoscale.router,
 )
 
 

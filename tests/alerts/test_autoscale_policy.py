@@ -3,6 +3,7 @@ after the stabilization window, the concurrency signal, and min/max."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from tests.alerts.fakes import minute
@@ -12,7 +13,7 @@ T0 = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 POLICY = Policy(min_dynos=1, max_dynos=10, p95_ms=300)
 
 
-def replay(current: int, series: list[tuple[int, float | None]], policy: Policy = POLICY) -> list[int]:
+def replay(current: int, series: Sequence[tuple[int, float | None]], policy: Policy = POLICY) -> list[int]:
     """Feed one (requests, p95) per minute; the dyno count after each decision."""
     history = History()
     counts = []

@@ -42,9 +42,11 @@ def _crash_until_looping(world: World, app: str, restarts: int) -> None:
         if restarts_of(up) >= restarts:
             return
         runtime.crash(up.id, exit_code=2)
-        world.converge(
-            lambda gone=up.id: any(d.running and d.id != gone for d in world.dynos(app)), timeout=15
-        )
+
+        def replaced(gone: str = up.id) -> bool:
+            return any(d.running and d.id != gone for d in world.dynos(app))
+
+        world.converge(replaced, timeout=15)
 
 
 def test_crash_loop_fires_to_webhook_and_email_and_resolves_after_a_fix(world: World) -> None:

@@ -4,6 +4,7 @@ loopback, and a fixed release resolves it; the evaluator's lines land in the app
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 import pytest
 from sqlalchemy import select
@@ -51,6 +52,11 @@ def _crash_until_looping(world: World, app: str, restarts: int) -> None:
 
 def test_crash_loop_fires_to_webhook_and_email_and_resolves_after_a_fix(world: World) -> None:
     app = deployed_app(world)
+    crash_loop_scenario(world, app, lambda: _crash_until_looping(world, app, restarts=3))
+
+
+def crash_loop_scenario(world: World, app: str, start_looping: Callable[[], None]) -> None:
+    """Alerts to a webhook and an email fire once `start_looping` returns; a fixed release resolves them."""
     lines: list[tuple[str, str]] = []
     with webhook_receiver() as hooks, smtp_server() as mailbox:
         hooks.fail_first = 1  # the first attempt is answered 503: delivery retries
@@ -70,7 +76,7 @@ def test_crash_loop_fires_to_webhook_and_email_and_resolves_after_a_fix(world: W
         )
         try:
             assert evaluator.evaluate_once() == []
-            _crash_until_looping(world, app, restarts=3)
+            start_looping()
             fired = evaluator.evaluate_once()
             assert sorted((n.alert_id, n.state) for n in fired) == [(hook_id, "firing"), (mail_id, "firing")]
             hook = hooks.wait_for(lambda body: body["state"] == "firing")[0]

@@ -83,7 +83,9 @@ class AlertEvaluator:
         threshold = alert.threshold or 0.0
         minutes = alert.for_minutes
         if alert.kind == "crash":
-            return conditions.crash_loop(self.dynos(app.name), restarts=threshold or 3, now=self.clock())
+            # Dynos of older releases are being retired by a deploy: only the live release's count.
+            live = [d for d in self.dynos(app.name) if d.release == app.current_release_version]
+            return conditions.crash_loop(live, restarts=threshold or 3, now=self.clock())
         if alert.kind == "deploy":
             build = session.scalar(
                 select(Build).where(Build.app_id == app.id).order_by(Build.id.desc()).limit(1)

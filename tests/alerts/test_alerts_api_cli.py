@@ -123,3 +123,23 @@ def test_ps_autoscale_settings_and_log(live_server: LiveServer, tmp_path: Path) 
     assert json.loads(run_wharf(env, "ps:autoscale", "-a", name, "--json").stdout) == []
     api_lines = run_wharf(env, "logs", "-a", name, "--source", "api").stdout
     assert "Autoscaling web between 1 and 10 dynos" in api_lines and "Autoscaling web turned off" in api_lines
+
+
+def test_the_dashboard_app_page_lists_alerts_and_autoscaling(live_server: LiveServer) -> None:
+    from tests.utils.dashboard import DashboardClient
+
+    name, token = _app_with_web(live_server)
+    api = client_for(live_server, token)
+    email = api.get("/api/account").json()["email"]
+    hook = "https://user:pass@hooks.example.com/w"
+    added = api.post(f"/api/apps/{name}/alerts", json={"kind": "errors", "webhook": hook, "threshold": 2.5})
+    assert added.status_code == 201, added.text
+    api.put(f"/api/apps/{name}/autoscale/web", json={"min": 2, "max": 4, "p95_ms": 250}).raise_for_status()
+    browser = DashboardClient(live_server)
+    login = browser.post("/login", {"email": email, "password": "correct horse battery"}, token_from="/login")
+    assert login.status_code == 303, login.text
+    page = browser.page(f"/apps/{name}").text
+    row = page[page.index(f'id="alert-{added.json()["id"]}"') :].split("</tr>")[0]
+    assert "errors" in row and "https://hooks.example.com/w" in row and "2.5" in row and "never" in row
+    assert "user:pass" not in page
+    assert "between 2 and 4 dynos for a p95 under 250 ms" in page

@@ -3,7 +3,9 @@ loopback, and a fixed release resolves it; the evaluator's lines land in the app
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import logging
 from collections.abc import Callable
 
 import pytest
@@ -162,3 +164,17 @@ def test_a_webhook_that_keeps_failing_is_retried_with_backoff_then_given_up(atte
             deliverer.close()
         assert error is not None and "503" in error
         assert hooks.fail_first == 100 - attempts
+
+
+def test_without_an_smtp_server_an_email_alert_is_not_retried(caplog: pytest.LogCaptureFixture) -> None:
+    deliverer = Deliverer(Settings(), attempts=3, first_retry=0.01)
+    email = dataclasses.replace(
+        _notification("https://x.example.com"), webhook_url=None, email="a@example.com"
+    )
+    try:
+        with caplog.at_level(logging.WARNING, logger="wharf.platform.alerts.delivery"):
+            error = deliverer.deliver(email)
+    finally:
+        deliverer.close()
+    assert error is not None and "WHARF_SMTP_HOST" in error
+    assert [r.getMessage() for r in caplog.records] == [f"alert 1 of a not emailed: {error}"]

@@ -154,7 +154,10 @@ class Deliverer:
             try:
                 self._send(notification)
                 return None
-            except (DeliveryFailed, OSError, smtplib.SMTPException, MailNotConfigured) as exc:
+            except MailNotConfigured as exc:
+                log.warning("alert %d of %s not emailed: %s", notification.alert_id, notification.app, exc)
+                return str(exc)
+            except (DeliveryFailed, OSError, smtplib.SMTPException) as exc:
                 error = str(exc)
                 log.warning(
                     "alert %d to %s failed (attempt %d): %s",

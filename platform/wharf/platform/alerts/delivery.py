@@ -30,6 +30,7 @@ SIGNATURE_HEADER = "Wharf-Signature"
 FIRST_RETRY_SECONDS = 1.0
 # Notifications waiting for delivery; more are dropped (and logged), so a dead receiver costs bounded memory.
 QUEUE_LIMIT = 1000
+SENDERS = 4
 
 
 @dataclass(frozen=True)
@@ -123,8 +124,13 @@ class Deliverer:
         self._queue: queue.Queue[Notification] = queue.Queue(QUEUE_LIMIT)
         self._stop = threading.Event()
         self._client = httpx.Client(timeout=10.0, follow_redirects=False)
-        self._thread = threading.Thread(target=self._run, name="alert-delivery", daemon=True)
-        self._thread.start()
+        # A few senders, so one receiver that is down (and retried) does not hold up every other alert.
+        self._threads = [
+            threading.Thread(target=self._run, name=f"alert-delivery-{n}", daemon=True)
+            for n in range(SENDERS)
+        ]
+        for thread in self._threads:
+            thread.start()
 
     def submit(self, notification: Notification) -> None:
         try:
@@ -134,7 +140,8 @@ class Deliverer:
 
     def close(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=15)
+        for thread in self._threads:
+            thread.join(timeout=15)
         self._client.close()
 
     def _run(self) -> None:

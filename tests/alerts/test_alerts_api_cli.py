@@ -143,3 +143,17 @@ def test_the_dashboard_app_page_lists_alerts_and_autoscaling(live_server: LiveSe
     assert "errors" in row and "https://hooks.example.com/w" in row and "2.5" in row and "never" in row
     assert "user:pass" not in page
     assert "between 2 and 4 dynos for a p95 under 250 ms" in page
+
+
+def test_out_of_range_numbers_are_refused_not_failed(live_server: LiveServer) -> None:
+    name, token = _app_with_web(live_server)
+    api = client_for(live_server, token)
+    huge = 2**40
+    base = {"kind": "p95", "email": "a@example.com"}
+    assert api.post(f"/api/apps/{name}/alerts", json={**base, "for": huge}).status_code == 422
+    assert api.post(f"/api/apps/{name}/alerts", json={**base, "threshold": 1e300}).status_code == 400
+    assert api.delete(f"/api/apps/{name}/alerts/{huge}").status_code == 422
+    assert api.delete(f"/api/apps/{name}/alerts/2147483647").status_code == 404
+    scale = {"min": 1, "max": huge, "p95_ms": 300}
+    assert api.put(f"/api/apps/{name}/autoscale/web", json=scale).status_code == 422
+    assert api.put(f"/api/apps/{name}/autoscale/web", json={**scale, "max": 2**31 - 1}).status_code == 400

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Path, Response, status
 from pydantic import BaseModel, Field
 
 from wharf.platform.actions import alerts
@@ -19,8 +20,8 @@ class AlertCreate(BaseModel):
     webhook: str | None = Field(default=None, max_length=2048)
     email: str | None = Field(default=None, max_length=320)
     threshold: float | None = None
-    for_minutes: int | None = Field(default=None, alias="for")
-    repeat_minutes: int = Field(default=60, alias="repeat")
+    for_minutes: int | None = Field(default=None, alias="for", ge=-(2**31), le=2**31 - 1)
+    repeat_minutes: int = Field(default=60, alias="repeat", ge=-(2**31), le=2**31 - 1)
 
     model_config = {"populate_by_name": True}
 
@@ -84,6 +85,8 @@ def add_alert(
 
 
 @router.delete("/{alert_id}", status_code=status.HTTP_204_NO_CONTENT)
-def remove_alert(alert_id: int, app: AppDep, user: CurrentUser, session: SessionDep) -> Response:
+def remove_alert(
+    alert_id: Annotated[int, Path(ge=1, le=2**31 - 1)], app: AppDep, user: CurrentUser, session: SessionDep
+) -> Response:
     alerts.remove_alert(session=session, app=app, actor=user, alert_id=alert_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

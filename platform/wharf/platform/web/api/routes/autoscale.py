@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from fastapi import APIRouter, Response, status
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from wharf.platform.actions import autoscale
 from wharf.platform.models import AutoscaleEvent, Autoscaling
@@ -14,11 +14,14 @@ from wharf.platform.web.deps import AppDep, ContextDep, CurrentUser, SessionDep
 router = APIRouter(prefix="/apps/{app_name}/autoscale", tags=["autoscale"])
 
 
+INT32 = 2**31 - 1
+
+
 class AutoscaleUpdate(BaseModel):
-    min: int
-    max: int
-    p95_ms: int
-    requests_per_dyno: int | None = None
+    min: int = Field(ge=-INT32, le=INT32)
+    max: int = Field(ge=-INT32, le=INT32)
+    p95_ms: int = Field(ge=-INT32, le=INT32)
+    requests_per_dyno: int | None = Field(default=None, ge=-INT32, le=INT32)
 
 
 class AutoscalePublic(BaseModel):

@@ -10,8 +10,10 @@ import typer
 from wharf.cli.commands import (
     account,
     addons,
+    alerts,
     apps,
     auth,
+    autoscale,
     builds,
     ci,
     config,
@@ -52,6 +54,8 @@ COMMAND_MODULES = (
     drains,
     ps,
     run,
+    alerts,
+    autoscale,
 )
 for module in COMMAND_MODULES:
     module.register(app)

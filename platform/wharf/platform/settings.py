@@ -121,6 +121,15 @@ class Settings(BaseSettings):
     # Metrics (router, dynos, statsd).
 
     # Alerts and autoscaling.
+    # How often alerts are evaluated; webhooks follow the log drains' address policy
+    # (WHARF_LOG_DRAIN_ALLOW_PRIVATE) and are retried this many times with exponential backoff.
+    wharf_alert_interval_seconds: float = 30.0
+    wharf_alert_webhook_attempts: int = 5
+    # Alerts per app (each one evaluated every interval).
+    wharf_max_alerts_per_app: int = 20
+    # How often the autoscaler decides; a scale-down waits for this window of lower recommendations.
+    wharf_autoscale_interval_seconds: float = 60.0
+    wharf_autoscale_down_window_seconds: float = 300.0
 
     # Test phase.
     # The longest an app.json test run (test-setup and test together) may take before it fails.

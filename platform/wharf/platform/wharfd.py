@@ -274,7 +274,18 @@ def router() -> None:
     _run_router(settings, stop)
 
 
-SERVICES = ("scheduler", "router", "logshipper", "builds", "docker", "authority", "gc", "mail")
+SERVICES = (
+    "scheduler",
+    "router",
+    "logshipper",
+    "builds",
+    "docker",
+    "authority",
+    "gc",
+    "mail",
+    "alerts",
+    "autoscaler",
+)
 
 
 def _rebuild_after_restore(settings: Settings, connection: redis.Redis[bytes]) -> None:
@@ -360,6 +371,7 @@ def services(
     import logging
     from collections.abc import Callable
 
+    from wharf.platform.alerts.service import run_alerts, run_autoscaler
     from wharf.platform.host_gc import run_gc_schedule
     from wharf.platform.logs.service import run_log_shipper
     from wharf.platform.mail.outbox import run_mail_sender
@@ -377,6 +389,8 @@ def services(
         "authority": lambda stop: _keep_authority(settings, stop),
         "gc": lambda stop: run_gc_schedule(settings, stop),
         "mail": lambda stop: run_mail_sender(settings, stop=stop),
+        "alerts": lambda stop: run_alerts(settings, stop),
+        "autoscaler": lambda stop: run_autoscaler(settings, stop),
     }
     chosen = [name.strip() for name in only.split(",") if name.strip()]
     unknown = sorted(set(chosen) - set(known))

@@ -58,11 +58,11 @@ def update_formation(
     *,
     session: Session,
     app: App,
-    actor: User,
+    actor: User | None,
     changes: list[FormationChange],
     quotas: Quotas | None = None,
 ) -> list[Formation]:
-    """Apply the changes; QUOTAS defaults to the operator's settings."""
+    """Apply the changes; QUOTAS defaults to the operator's settings. ACTOR None: the autoscaler."""
     if not changes:
         raise BadRequest("No process types given. Usage: wharf ps:scale web=2", error_id="no_changes")
     lock_app(session=session, app=app)
@@ -94,6 +94,6 @@ def update_formation(
         actor=actor,
         action="scale",
         app_name=app.name,
-        message=f"Scaled to {summary} by {actor.email}",
+        message=f"Scaled to {summary} by {actor.email if actor else 'the autoscaler'}",
     )
     return sorted(current.values(), key=lambda r: r.process_type)

@@ -2,6 +2,7 @@
 
 from wharf.platform.models.accounts import AccountLink, OutboxMessage, RecoveryCode, TotpFactor, WaitlistEntry
 from wharf.platform.models.addons import Addon, AddonBackup
+from wharf.platform.models.alerts import Alert, AutoscaleEvent, Autoscaling
 from wharf.platform.models.apps import App
 from wharf.platform.models.audit import Event
 from wharf.platform.models.builds import Build
@@ -17,8 +18,11 @@ __all__ = [
     "AccountLink",
     "Addon",
     "AddonBackup",
+    "Alert",
     "ApiToken",
     "App",
+    "AutoscaleEvent",
+    "Autoscaling",
     "Build",
     "Certificate",
     "Domain",

@@ -23,8 +23,10 @@ from wharf.platform.web.api.routes import (
     account_security,
     accounts,
     addons,
+    alerts,
     apps,
     authority,
+    autoscale,
     builds,
     config,
     domains,
@@ -69,6 +71,8 @@ API_ROUTERS = (
     addons.router,
     pg.router,
     test_runs.router,
+    alerts.router,
+    autoscale.router,
 )
 
 

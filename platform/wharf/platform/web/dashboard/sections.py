@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from wharf.platform.actions import domains, dynos, formation
+from wharf.platform.actions import alerts, autoscale, domains, dynos, formation
 from wharf.platform.actions.dynos import DynoStatus
 from wharf.platform.addons.base import KINDS
 from wharf.platform.addons.lifecycle import list_addons
@@ -106,4 +106,8 @@ def app_page_context(
         "addons_enabled": True,
         "addons": list_addons(session=session, app=app),
         "addon_kinds": list(KINDS.values()),
+        "alerts": [
+            (alert, alerts.target_of(alert)) for alert in alerts.list_alerts(session=session, app=app)
+        ],
+        "autoscaling": autoscale.list_autoscaling(session=session, app=app),
     }

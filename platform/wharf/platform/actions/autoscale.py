@@ -1,0 +1,117 @@
+"""Autoscaling settings of an app's process types, and the history of what the autoscaler did."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from wharf.platform.errors import BadRequest, NotFound
+from wharf.platform.logs.events import record_event
+from wharf.platform.models import App, AutoscaleEvent, Autoscaling, User
+from wharf.platform.records.releases import latest_release, lock_app
+from wharf.platform.security.names import validate_process_type
+from wharf.platform.settings import Quotas
+
+EVENTS_SHOWN = 100
+
+
+@dataclass(frozen=True)
+class AutoscaleRequest:
+    process_type: str
+    min_dynos: int
+    max_dynos: int
+    p95_ms: int
+    requests_per_dyno: int | None = None
+
+
+def list_autoscaling(*, session: Session, app: App) -> list[Autoscaling]:
+    query = select(Autoscaling).where(Autoscaling.app_id == app.id).order_by(Autoscaling.process_type)
+    return list(session.scalars(query))
+
+
+def _check(session: Session, app: App, request: AutoscaleRequest, quotas: Quotas) -> None:
+    validate_process_type(request.process_type)
+    release = latest_release(session=session, app=app)
+    known = set((release.process_types or {}) if release else {})
+    if request.process_type not in known:
+        on_offer = ", ".join(sorted(known)) or "none yet: push code with a Procfile first"
+        raise BadRequest(
+            f"Couldn't find that process type ({request.process_type}). Process types: {on_offer}.",
+            error_id="unknown_process_type",
+        )
+    if request.min_dynos < 1:
+        raise BadRequest(
+            "--min must be 1 or more: scaling a process type to zero when idle is not available "
+            "on this host.",
+            error_id="invalid_autoscale",
+        )
+    if request.max_dynos < request.min_dynos:
+        raise BadRequest("--max must be at least --min.", error_id="invalid_autoscale")
+    if request.max_dynos > quotas.dynos_per_type:
+        raise BadRequest(
+            f"--max {request.max_dynos} is over the limit of {quotas.dynos_per_type} dynos per process type "
+            "on this host (WHARF_MAX_DYNOS_PER_TYPE).",
+            error_id="invalid_autoscale",
+        )
+    if not 10 <= request.p95_ms <= 60_000:
+        raise BadRequest(
+            "--p95 is the target in milliseconds, from 10 to 60000.", error_id="invalid_autoscale"
+        )
+    if request.requests_per_dyno is not None and request.requests_per_dyno < 1:
+        raise BadRequest("--rpm-per-dyno must be 1 or more.", error_id="invalid_autoscale")
+
+
+def set_autoscaling(
+    *, session: Session, app: App, actor: User, request: AutoscaleRequest, quotas: Quotas
+) -> Autoscaling:
+    lock_app(session=session, app=app)
+    _check(session, app, request, quotas)
+    row = session.scalar(
+        select(Autoscaling).where(
+            Autoscaling.app_id == app.id, Autoscaling.process_type == request.process_type
+        )
+    )
+    if row is None:
+        row = Autoscaling(app_id=app.id, process_type=request.process_type)
+        session.add(row)
+    row.min_dynos = request.min_dynos
+    row.max_dynos = request.max_dynos
+    row.p95_ms = request.p95_ms
+    row.requests_per_dyno = request.requests_per_dyno
+    session.flush()
+    record_event(
+        session=session,
+        actor=actor,
+        action="autoscale",
+        app_name=app.name,
+        message=(
+            f"Autoscaling {request.process_type} between {request.min_dynos} and {request.max_dynos} dynos "
+            f"for a p95 under {request.p95_ms} ms, set by {actor.email}"
+        ),
+    )
+    return row
+
+
+def disable_autoscaling(*, session: Session, app: App, actor: User, process_type: str) -> Autoscaling:
+    validate_process_type(process_type)
+    row = session.scalar(
+        select(Autoscaling).where(Autoscaling.app_id == app.id, Autoscaling.process_type == process_type)
+    )
+    if row is None:
+        raise NotFound(f"{app.name} does not autoscale {process_type}.", error_id="autoscale_not_found")
+    session.delete(row)
+    record_event(
+        session=session,
+        actor=actor,
+        action="autoscale",
+        app_name=app.name,
+        message=f"Autoscaling {process_type} turned off by {actor.email}",
+    )
+    return row
+
+
+def list_autoscale_events(*, session: Session, app: App, limit: int = EVENTS_SHOWN) -> list[AutoscaleEvent]:
+    query = select(AutoscaleEvent).where(AutoscaleEvent.app_id == app.id)
+    return list(session.scalars(query.order_by(AutoscaleEvent.id.desc()).limit(limit)))

@@ -1,0 +1,101 @@
+"""The scaling rule, a pure function of the last minute's metrics and what it recommended before.
+
+Heroku's rule: the fewest dynos that keep p95 under the target at the current throughput. The p95
+signal recommends `ceil(current * p95 / target)` (Kubernetes' proportional rule, with a 10%
+tolerance band); the concurrency signal recommends `ceil(requests per minute / requests one dyno
+serves)`. The larger wins, within min and max.
+
+Up quickly: a higher recommendation applies at once, by up to max(100%, 4 dynos) per decision.
+Down slowly: the type scales to the highest recommendation of the stabilization window (300 s by
+default, Kubernetes' scale-down window), only when the window's whole history is known, and by one
+dyno a minute at most.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from wharf.platform.metrics.points import MinutePoint
+
+TOLERANCE = 0.1
+UP_STEP_DYNOS = 4
+DOWN_STEP_INTERVAL = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class Policy:
+    min_dynos: int
+    max_dynos: int
+    p95_ms: float
+    requests_per_dyno: int | None = None
+    down_window: timedelta = timedelta(seconds=300)
+
+
+@dataclass(frozen=True)
+class History:
+    """What the rule remembers between decisions: its recommendations and its last step down."""
+
+    since: datetime | None = None
+    recommendations: tuple[tuple[datetime, int], ...] = ()
+    last_down_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Decision:
+    quantity: int
+    reason: str
+    history: History = field(default_factory=History)
+
+    def changes(self, current: int) -> bool:
+        return self.quantity != current
+
+
+def recommend(current: int, point: MinutePoint | None, policy: Policy) -> tuple[int, str]:
+    """Dynos the last minute asks for, and why."""
+    base = max(current, 1)
+    reasons = []
+    wanted = policy.min_dynos
+    if point is None or point.requests == 0 or point.p95_ms is None:
+        reasons.append("no traffic")
+    else:
+        ratio = point.p95_ms / policy.p95_ms
+        by_latency = base if abs(ratio - 1.0) <= TOLERANCE else math.ceil(base * ratio)
+        wanted = max(wanted, by_latency)
+        reasons.append(f"p95 {point.p95_ms:.0f} ms against a {policy.p95_ms:g} ms target")
+        if policy.requests_per_dyno:
+            by_load = math.ceil(point.requests / policy.requests_per_dyno)
+            wanted = max(wanted, by_load)
+            reasons.append(f"{point.requests} requests/min at {policy.requests_per_dyno} per dyno")
+    return min(max(wanted, policy.min_dynos), policy.max_dynos), ", ".join(reasons)
+
+
+def decide(
+    *, current: int, point: MinutePoint | None, policy: Policy, history: History, now: datetime
+) -> Decision:
+    wanted, reason = recommend(current, point, policy)
+    since = history.since or now
+    kept = tuple((at, n) for at, n in history.recommendations if now - at <= policy.down_window)
+    remembered = History(
+        since=since, recommendations=(*kept, (now, wanted)), last_down_at=history.last_down_at
+    )
+    if current < policy.min_dynos or current > policy.max_dynos:
+        target = min(max(current, policy.min_dynos), policy.max_dynos)
+        return Decision(target, f"within min {policy.min_dynos} and max {policy.max_dynos}", remembered)
+    if wanted > current:
+        step = max(current, UP_STEP_DYNOS)
+        return Decision(min(wanted, current + step), f"up: {reason}", remembered)
+    if wanted < current:
+        if now - since < policy.down_window:
+            return Decision(current, f"holding: {reason} (stabilization window)", remembered)
+        highest = max(n for _, n in remembered.recommendations)
+        if highest >= current:
+            return Decision(
+                current, f"holding: a higher recommendation within the window ({reason})", remembered
+            )
+        if history.last_down_at is not None and now - history.last_down_at < DOWN_STEP_INTERVAL:
+            return Decision(current, f"holding: one step down a minute ({reason})", remembered)
+        stepped = History(since=since, recommendations=remembered.recommendations, last_down_at=now)
+        return Decision(current - 1, f"down: {reason}", stepped)
+    return Decision(current, f"steady: {reason}", remembered)

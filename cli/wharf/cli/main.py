@@ -23,6 +23,7 @@ from wharf.cli.commands import (
     redis,
     releases,
     run,
+    usage,
 )
 
 app = typer.Typer(
@@ -35,6 +36,9 @@ app = typer.Typer(
 )
 
 for module in (auth, apps, config, releases, invites, git, builds, domains, logs, drains, ps, run):
+    module.register(app)
+
+for module in (usage,):
     module.register(app)
 
 for module in (addons, pg, redis):

@@ -363,6 +363,42 @@ def services(
     raise typer.Exit(run_tasks([Task(name, known[name]) for name in chosen], say=say))
 
 
+@cli.command()
+def usage(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the usage as JSON.")] = False,
+    days: Annotated[
+        int, typer.Option("--days", min=1, max=31, help="How many days back, today included.")
+    ] = 7,
+) -> None:
+    """Metered requests (API calls, git requests, log tails) per account per day."""
+    import redis as redis_module
+    from sqlalchemy import select
+
+    from wharf.platform.db import session_scope
+    from wharf.platform.metering.usage import all_usage
+    from wharf.platform.models import User
+
+    settings = _settings()
+    client = redis_module.Redis.from_url(settings.resolved_redis_url)
+    found = all_usage(client, days=days)
+    with session_scope(settings.resolved_database_url) as session:
+        emails = {str(uid): email for uid, email in session.execute(select(User.id, User.email))}
+    rows = [
+        {"date": date, "account": emails.get(account, account), **day.to_json()}
+        for date, per_account in found.items()
+        for account, day in sorted(per_account.items(), key=lambda item: emails.get(item[0], item[0]))
+    ]
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return
+    from rich.table import Table
+
+    table = Table("date", "account", "api", "git", "logs", "total")
+    for row in rows:
+        table.add_row(*(str(row[key]) for key in ("date", "account", "api", "git", "logs", "total")))
+    Console().print(table)
+
+
 def _print_admin_invite(settings: Settings) -> None:
     from wharf.platform.actions.accounts import count_users
     from wharf.platform.actions.invites import create_invite

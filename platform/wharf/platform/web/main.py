@@ -12,6 +12,8 @@ from wharf.platform.actions.domains import sync_all_app_routes
 from wharf.platform.actions.dynos import runtime_for
 from wharf.platform.db import session_scope
 from wharf.platform.logs.platform_lines import install_platform_lines
+from wharf.platform.metering.buckets import RateLimiter
+from wharf.platform.metering.identity import TokenOwners
 from wharf.platform.models import App, Formation, Release
 from wharf.platform.runtime.base import InteractiveRuntime
 from wharf.platform.scheduler.notify import install_change_notifier
@@ -37,9 +39,11 @@ from wharf.platform.web.api.routes import (
     rollback,
     run,
     tokens,
+    usage,
 )
 from wharf.platform.web.context import ApiContext, build_context
 from wharf.platform.web.dashboard import install_dashboard
+from wharf.platform.web.rate_limits import RateLimitMiddleware
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +66,7 @@ API_ROUTERS = (
     run.router,
     addons.router,
     pg.router,
+    usage.router,
 )
 
 
@@ -109,4 +114,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router, include_in_schema=False)
     app.include_router(git_http.router)
     install_dashboard(app)
+    if settings.wharf_rate_limits:
+        app.add_middleware(
+            RateLimitMiddleware,
+            limiter=RateLimiter(context.redis, settings),
+            owners=TokenOwners(context.database_url),
+        )
     return app

@@ -23,6 +23,7 @@ from wharf.cli.commands import (
     redis,
     releases,
     run,
+    ssh_keys,
     usage,
 )
 
@@ -38,7 +39,7 @@ app = typer.Typer(
 for module in (auth, apps, config, releases, invites, git, builds, domains, logs, drains, ps, run):
     module.register(app)
 
-for module in (usage,):
+for module in (usage, ssh_keys):
     module.register(app)
 
 for module in (addons, pg, redis):

@@ -255,7 +255,7 @@ def router() -> None:
     _run_router(settings, stop)
 
 
-SERVICES = ("scheduler", "router", "logshipper", "builds", "docker", "authority")
+SERVICES = ("scheduler", "router", "logshipper", "builds", "docker", "authority", "ssh")
 
 
 def _rebuild_after_restore(settings: Settings, connection: redis.Redis[bytes]) -> None:
@@ -319,6 +319,16 @@ def _keep_authority(settings: Settings, stop: threading.Event) -> None:
             return
 
 
+def _run_ssh_server(settings: Settings, stop: threading.Event) -> None:
+    """`git push ssh://...` (off with WHARF_SSH_ENABLED=false: the thread just waits)."""
+    if not settings.wharf_ssh_enabled:
+        stop.wait()
+        return
+    from wharf.platform.sshd.server import run_ssh_server
+
+    run_ssh_server(settings, stop=stop)
+
+
 @cli.command()
 def ca() -> None:
     """Print the root certificate (PEM) of Wharf's local authority: `curl --cacert <(wharfd ca) https://…`."""
@@ -354,6 +364,7 @@ def services(
         "builds": lambda stop: _run_build_workers(settings, stop),
         "docker": lambda stop: _keep_docker_engine(settings, stop),
         "authority": lambda stop: _keep_authority(settings, stop),
+        "ssh": lambda stop: _run_ssh_server(settings, stop),
     }
     chosen = [name.strip() for name in only.split(",") if name.strip()]
     unknown = sorted(set(chosen) - set(known))

@@ -9,6 +9,7 @@ from wharf.platform.models.drains import LogDrain
 from wharf.platform.models.formation import Formation
 from wharf.platform.models.invites import Invite, InviteRedemption
 from wharf.platform.models.releases import Release
+from wharf.platform.models.ssh_keys import SshKey
 from wharf.platform.models.users import ApiToken, User
 
 __all__ = [
@@ -25,5 +26,6 @@ __all__ = [
     "InviteRedemption",
     "LogDrain",
     "Release",
+    "SshKey",
     "User",
 ]

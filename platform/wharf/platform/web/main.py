@@ -38,6 +38,7 @@ from wharf.platform.web.api.routes import (
     releases,
     rollback,
     run,
+    ssh_keys,
     tokens,
     usage,
 )
@@ -67,6 +68,7 @@ API_ROUTERS = (
     addons.router,
     pg.router,
     usage.router,
+    ssh_keys.router,
 )
 
 

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Literal
 
 import redis
+import redis.asyncio
 
 from wharf.platform.settings import Settings
 
@@ -108,8 +109,14 @@ def _hashed(value: str) -> str:
 class RateLimiter:
     """Spends from the buckets of one request; one round trip to Redis."""
 
-    def __init__(self, client: redis.Redis[bytes], settings: Settings) -> None:
+    def __init__(
+        self,
+        client: redis.Redis[bytes],
+        settings: Settings,
+        async_client: redis.asyncio.Redis[bytes] | None = None,
+    ) -> None:
         self._spend = client.register_script(SPEND)
+        self._async_spend = async_client.register_script(SPEND) if async_client is not None else None
         self._settings = settings
 
     def limit_for(self, kind: Kind, *, anonymous: bool = False) -> int:
@@ -133,16 +140,19 @@ class RateLimiter:
             found.append(Bucket(f"{kind}:token:{token_id}", limit))
         return found
 
-    def spend(
-        self, kind: Kind, *, user_id: int | None, token_id: int | None = None, address: str = "unknown"
-    ) -> Verdict:
+    def _arguments(
+        self, kind: Kind, user_id: int | None, token_id: int | None, address: str
+    ) -> tuple[list[str], list[str | int]]:
         buckets = self.buckets(kind, user_id=user_id, token_id=token_id, address=address)
         day = datetime.now(UTC).strftime("%Y-%m-%d")
         field = f"{user_id if user_id is not None else 'anonymous'}:{kind}"
         keys = [b.redis_key for b in buckets] + [usage_key(day)]
         window_ms = self.window_seconds * 1000
         args: list[str | int] = [*(b.limit for b in buckets), field, USAGE_DAYS_KEPT * 86400, window_ms]
-        allowed, remaining, limit, wait_ms, full_ms = self._spend(keys=keys, args=args)
+        return keys, args
+
+    def _verdict(self, answer: list[int]) -> Verdict:
+        allowed, remaining, limit, wait_ms, full_ms = answer
         return Verdict(
             allowed=bool(allowed),
             limit=int(limit),
@@ -151,3 +161,17 @@ class RateLimiter:
             reset=math.ceil(int(full_ms) / 1000),
             window=self.window_seconds,
         )
+
+    def spend(
+        self, kind: Kind, *, user_id: int | None, token_id: int | None = None, address: str = "unknown"
+    ) -> Verdict:
+        keys, args = self._arguments(kind, user_id, token_id, address)
+        return self._verdict(self._spend(keys=keys, args=args))
+
+    async def spend_async(
+        self, kind: Kind, *, user_id: int | None, token_id: int | None = None, address: str = "unknown"
+    ) -> Verdict:
+        """The same, on the asyncio client given at creation (the API's event loop)."""
+        assert self._async_spend is not None, "created without an asyncio client"
+        keys, args = self._arguments(kind, user_id, token_id, address)
+        return self._verdict(await self._async_spend(keys=keys, args=args))

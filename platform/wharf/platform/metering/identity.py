@@ -27,12 +27,19 @@ class TokenOwners:
         self._database_url = database_url
         self._cache: dict[str, tuple[float, Owner | None]] = {}
 
+    def cached(self, secret: str) -> tuple[bool, Owner | None]:
+        """(found, owner) from the cache alone, without touching the database."""
+        cached = self._cache.get(digest(secret))
+        if cached is not None and time.monotonic() - cached[0] < CACHE_SECONDS:
+            return True, cached[1]
+        return False, None
+
     def lookup(self, secret: str) -> Owner | None:
+        found, owner = self.cached(secret)
+        if found:
+            return owner
         hashed = digest(secret)
         now = time.monotonic()
-        cached = self._cache.get(hashed)
-        if cached is not None and now - cached[0] < CACHE_SECONDS:
-            return cached[1]
         with session_scope(self._database_url) as session:
             row = session.execute(
                 select(ApiToken.user_id, ApiToken.id).where(ApiToken.token_hash == hashed)

@@ -57,19 +57,20 @@ class RateLimitMiddleware:
         secret = token_from_header(raw.decode(errors="replace") if raw else None)
         if secret is None:
             return None
+        found, owner = self.owners.cached(secret)
+        if found:
+            return owner
         return await anyio.to_thread.run_sync(self.owners.lookup, secret)
 
     async def _verdict(self, scope: Scope, kind: Kind) -> Verdict | None:
         owner = await self._owner(scope)
         address = scope["client"][0] if scope.get("client") else "unknown"
         try:
-            return await anyio.to_thread.run_sync(
-                lambda: self.limiter.spend(
-                    kind,
-                    user_id=owner[0] if owner else None,
-                    token_id=owner[1] if owner else None,
-                    address=address,
-                )
+            return await self.limiter.spend_async(
+                kind,
+                user_id=owner[0] if owner else None,
+                token_id=owner[1] if owner else None,
+                address=address,
             )
         except redis.RedisError:
             logger.exception("rate limits unavailable: the request passes unmetered")

@@ -8,6 +8,7 @@ to wait. The same call adds the request to the day's usage hash of the account, 
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import math
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from typing import Literal
 
 import redis
 import redis.asyncio
+from redis.commands.core import AsyncScript
 
 from wharf.platform.settings import Settings
 
@@ -113,10 +115,12 @@ class RateLimiter:
         self,
         client: redis.Redis[bytes],
         settings: Settings,
-        async_client: redis.asyncio.Redis[bytes] | None = None,
+        async_url: str | None = None,
     ) -> None:
         self._spend = client.register_script(SPEND)
-        self._async_spend = async_client.register_script(SPEND) if async_client is not None else None
+        self._async_url = async_url
+        # An asyncio client belongs to the event loop it first ran on: one per loop (one in production).
+        self._async_spend: tuple[asyncio.AbstractEventLoop, AsyncScript] | None = None
         self._settings = settings
 
     def limit_for(self, kind: Kind, *, anonymous: bool = False) -> int:
@@ -171,7 +175,11 @@ class RateLimiter:
     async def spend_async(
         self, kind: Kind, *, user_id: int | None, token_id: int | None = None, address: str = "unknown"
     ) -> Verdict:
-        """The same, on the asyncio client given at creation (the API's event loop)."""
-        assert self._async_spend is not None, "created without an asyncio client"
+        """The same, on an asyncio client of the running event loop (the API's)."""
+        assert self._async_url is not None, "created without a Redis URL for asyncio"
+        loop = asyncio.get_running_loop()
+        if self._async_spend is None or self._async_spend[0] is not loop:
+            client: redis.asyncio.Redis[bytes] = redis.asyncio.Redis.from_url(self._async_url)
+            self._async_spend = (loop, client.register_script(SPEND))
         keys, args = self._arguments(kind, user_id, token_id, address)
-        return self._verdict(await self._async_spend(keys=keys, args=args))
+        return self._verdict(await self._async_spend[1](keys=keys, args=args))

@@ -6,7 +6,6 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import redis.asyncio
 from fastapi import FastAPI
 
 from wharf.platform.actions.domains import sync_all_app_routes
@@ -120,9 +119,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.wharf_rate_limits:
         app.add_middleware(
             RateLimitMiddleware,
-            limiter=RateLimiter(
-                context.redis, settings, redis.asyncio.Redis.from_url(settings.resolved_redis_url)
-            ),
+            limiter=RateLimiter(context.redis, settings, async_url=settings.resolved_redis_url),
             owners=TokenOwners(context.database_url),
         )
     return app

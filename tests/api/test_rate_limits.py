@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -18,6 +19,7 @@ import redis
 from tests.conftest import LiveServer
 from tests.utils.api import client_for
 from tests.utils.network import free_port, wait_for_http
+from tests.utils.wharf_cli import cli_env, run_wharf
 from wharf.platform.metering.buckets import BUCKET_PREFIX, usage_key
 from wharf.platform.migrate import upgrade_database
 
@@ -206,3 +208,21 @@ def test_wharfd_usage_lists_requests_per_account_per_day(limited_server: LiveSer
         timeout=60,
     )
     assert email in table.stdout
+
+
+def test_wharf_auth_usage(limited_server: LiveServer, tmp_path: Path) -> None:
+    _email, token = limited_server.signup()
+    client = client_for(limited_server, token)
+    for _ in range(2):
+        assert client.get("/api/apps").status_code == 200
+    env = cli_env(limited_server.url, token, tmp_path)
+    shown = run_wharf(env, "auth:usage", "--json")
+    assert shown.returncode == 0, shown.stderr
+    usage = json.loads(shown.stdout)
+    # The two calls above, and the CLI's own call, which is counted before it is answered.
+    assert usage["days"][0]["api"] == 3
+    assert usage["limits"]["api"] == API_LIMIT
+    table = run_wharf(env, "auth:usage")
+    assert table.returncode == 0, table.stderr
+    assert "API calls" in table.stdout
+    assert usage["days"][0]["date"] in table.stdout

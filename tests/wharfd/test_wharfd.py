@@ -82,6 +82,7 @@ def test_up_starts_everything_and_prints_an_admin_invite(tmp_path: Path) -> None
         WHARF_API_PORT=str(port),
         WHARF_HTTP_PORT=str(free_port()),
         WHARF_HTTPS_PORT=str(free_port()),
+        WHARF_SSH_PORT=str(free_port()),
     )
     log_path = tmp_path / "up.log"
     with log_path.open("wb") as log:
@@ -117,6 +118,7 @@ def test_up_prints_no_invite_once_a_user_exists(tmp_path: Path) -> None:
         WHARF_API_PORT=str(port),
         WHARF_HTTP_PORT=str(free_port()),
         WHARF_HTTPS_PORT=str(free_port()),
+        WHARF_SSH_PORT=str(free_port()),
     )
     process = subprocess.Popen([*WHARFD, "up"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
@@ -149,7 +151,11 @@ def test_status_reports_every_component_and_down_stops_them(tmp_path: Path) -> N
     port = free_port()
     http_port = free_port()
     env = wharfd_env(
-        tmp_path, WHARF_API_PORT=str(port), WHARF_HTTP_PORT=str(http_port), WHARF_HTTPS_PORT=str(free_port())
+        tmp_path,
+        WHARF_API_PORT=str(port),
+        WHARF_HTTP_PORT=str(http_port),
+        WHARF_HTTPS_PORT=str(free_port()),
+        WHARF_SSH_PORT=str(free_port()),
     )
     process = subprocess.Popen([*WHARFD, "up"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

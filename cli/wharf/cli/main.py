@@ -27,6 +27,8 @@ from wharf.cli.commands import (
     redis,
     releases,
     run,
+    ssh_keys,
+    usage,
 )
 
 app = typer.Typer(
@@ -58,6 +60,9 @@ COMMAND_MODULES = (
     autoscale,
 )
 for module in COMMAND_MODULES:
+    module.register(app)
+
+for module in (usage, ssh_keys):
     module.register(app)
 
 for module in (addons, pg, redis):

@@ -142,6 +142,16 @@ class Settings(BaseSettings):
     # Teams and access.
 
     # API metering and rate limits.
+    # Token buckets refilled continuously: each account and each token may make WHARF_API_RATE_LIMIT
+    # API calls per window (Heroku's 4,500 an hour), bursting up to the whole window's worth;
+    # unauthenticated calls are bucketed per client address. Off: no limits and no RateLimit headers.
+    wharf_rate_limits: bool = True
+    wharf_rate_limit_window_seconds: int = Field(default=3600, ge=1)
+    wharf_api_rate_limit: int = Field(default=4500, ge=1)
+    wharf_anonymous_rate_limit: int = Field(default=4500, ge=1)
+    # Git requests (HTTP: two or three per push or fetch; SSH: one) and log tails, counted apart.
+    wharf_git_rate_limit: int = Field(default=1000, ge=1)
+    wharf_log_tail_rate_limit: int = Field(default=600, ge=1)
 
     # Waitlist and accounts.
     # Where links in emails point (the dashboard); unset: http://WHARF_API_HOST:WHARF_API_PORT.
@@ -162,6 +172,10 @@ class Settings(BaseSettings):
     wharf_waitlist_invite_days: float = 14.0
 
     # SSH git.
+    # `git push ssh://git@HOST:PORT/APP.git`; the host key is generated once into the data dir.
+    wharf_ssh_host: str = "0.0.0.0"  # noqa: S104  (git clients connect from anywhere, as to the router)
+    wharf_ssh_port: int = 2222
+    wharf_ssh_enabled: bool = True
 
     # Reliability.
     # `wharfd gc` on a schedule from the services process, every this many hours (0: never).

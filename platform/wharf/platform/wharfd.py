@@ -285,6 +285,7 @@ SERVICES = (
     "mail",
     "alerts",
     "autoscaler",
+    "ssh",
 )
 
 
@@ -349,6 +350,16 @@ def _keep_authority(settings: Settings, stop: threading.Event) -> None:
             return
 
 
+def _run_ssh_server(settings: Settings, stop: threading.Event) -> None:
+    """`git push ssh://...` (off with WHARF_SSH_ENABLED=false: the thread just waits)."""
+    if not settings.wharf_ssh_enabled:
+        stop.wait()
+        return
+    from wharf.platform.sshd.server import run_ssh_server
+
+    run_ssh_server(settings, stop=stop)
+
+
 @cli.command()
 def ca() -> None:
     """Print the root certificate (PEM) of Wharf's local authority: `curl --cacert <(wharfd ca) https://…`."""
@@ -391,6 +402,7 @@ def services(
         "mail": lambda stop: run_mail_sender(settings, stop=stop),
         "alerts": lambda stop: run_alerts(settings, stop),
         "autoscaler": lambda stop: run_autoscaler(settings, stop),
+        "ssh": lambda stop: _run_ssh_server(settings, stop),
     }
     chosen = [name.strip() for name in only.split(",") if name.strip()]
     unknown = sorted(set(chosen) - set(known))
@@ -398,6 +410,42 @@ def services(
         _fail(f"unknown components: {', '.join(unknown)}; choose from {', '.join(SERVICES)}")
     say = logging.getLogger("wharf.services").info
     raise typer.Exit(run_tasks([Task(name, known[name]) for name in chosen], say=say))
+
+
+@cli.command()
+def usage(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the usage as JSON.")] = False,
+    days: Annotated[
+        int, typer.Option("--days", min=1, max=31, help="How many days back, today included.")
+    ] = 7,
+) -> None:
+    """Metered requests (API calls, git requests, log tails) per account per day."""
+    import redis as redis_module
+    from sqlalchemy import select
+
+    from wharf.platform.db import session_scope
+    from wharf.platform.metering.usage import all_usage
+    from wharf.platform.models import User
+
+    settings = _settings()
+    client = redis_module.Redis.from_url(settings.resolved_redis_url)
+    found = all_usage(client, days=days)
+    with session_scope(settings.resolved_database_url) as session:
+        emails = {str(uid): email for uid, email in session.execute(select(User.id, User.email))}
+    rows = [
+        {"date": date, "account": emails.get(account, account), **day.to_json()}
+        for date, per_account in found.items()
+        for account, day in sorted(per_account.items(), key=lambda item: emails.get(item[0], item[0]))
+    ]
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return
+    from rich.table import Table
+
+    table = Table("date", "account", "api", "git", "logs", "total")
+    for row in rows:
+        table.add_row(*(str(row[key]) for key in ("date", "account", "api", "git", "logs", "total")))
+    Console().print(table)
 
 
 def _print_admin_invite(settings: Settings) -> None:

@@ -18,6 +18,7 @@ import redis
 
 from wharf.platform.actions.apps import token_may_still_push
 from wharf.platform.actions.builds import start_build
+from wharf.platform.actions.ssh_keys import key_may_still_push
 from wharf.platform.progress import BuildEnd, follow, follow_deploy
 from wharf.platform.settings import Settings, get_settings
 
@@ -65,9 +66,9 @@ class AccessCheck:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.ids = {
-            k: os.environ.get(k, "") for k in ("WHARF_PUSH_TOKEN_ID", "WHARF_PUSHER_ID", "WHARF_APP_ID")
-        }
+        # Over HTTP the push authenticated with a token, over SSH with a key.
+        self.credential = "WHARF_PUSH_KEY_ID" if "WHARF_PUSH_KEY_ID" in os.environ else "WHARF_PUSH_TOKEN_ID"
+        self.ids = {k: os.environ.get(k, "") for k in (self.credential, "WHARF_PUSHER_ID", "WHARF_APP_ID")}
         self.checked = time.monotonic()
 
     def ended(self) -> bool:
@@ -77,14 +78,20 @@ class AccessCheck:
         ):
             return False
         self.checked = time.monotonic()
-        allowed = token_may_still_push(
-            database_url=self.settings.resolved_database_url,
-            token_id=int(self.ids["WHARF_PUSH_TOKEN_ID"]),
-            user_id=int(self.ids["WHARF_PUSHER_ID"]),
-            app_id=int(self.ids["WHARF_APP_ID"]),
-        )
+        database_url = self.settings.resolved_database_url
+        user_id, app_id = int(self.ids["WHARF_PUSHER_ID"]), int(self.ids["WHARF_APP_ID"])
+        credential_id = int(self.ids[self.credential])
+        if self.credential == "WHARF_PUSH_KEY_ID":
+            allowed = key_may_still_push(
+                database_url=database_url, key_id=credential_id, user_id=user_id, app_id=app_id
+            )
+        else:
+            allowed = token_may_still_push(
+                database_url=database_url, token_id=credential_id, user_id=user_id, app_id=app_id
+            )
         if not allowed:
-            say(" !     Access ended: the token was revoked, or the app was destroyed or changed hands.")
+            what = "key was removed" if self.credential == "WHARF_PUSH_KEY_ID" else "token was revoked"
+            say(f" !     Access ended: the {what}, or the app was destroyed or changed hands.")
         return not allowed
 
 

@@ -11,6 +11,7 @@ from wharf.platform.models.drains import LogDrain
 from wharf.platform.models.formation import Formation
 from wharf.platform.models.invites import Invite, InviteRedemption
 from wharf.platform.models.releases import Release
+from wharf.platform.models.ssh_keys import SshKey
 from wharf.platform.models.test_runs import TestRun
 from wharf.platform.models.users import ApiToken, User
 
@@ -34,6 +35,7 @@ __all__ = [
     "OutboxMessage",
     "RecoveryCode",
     "Release",
+    "SshKey",
     "TestRun",
     "TotpFactor",
     "User",

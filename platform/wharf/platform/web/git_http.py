@@ -7,117 +7,34 @@ produced, so the build output from the pre-receive hook reaches the pusher while
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import os
-import tempfile
-import zlib
 from collections.abc import AsyncIterator
-from pathlib import Path
-from typing import IO, Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
-from redis.exceptions import LockError
-from redis.lock import Lock
 
-from wharf.platform.errors import BadRequest, WharfError
-from wharf.platform.git.receive import read_commands, rebase_onto_current_refs, side_band_message
+from wharf.platform.errors import BadRequest
+from wharf.platform.git.service import (
+    PUSH_LOCK_SECONDS,
+    PushTooLarge,
+    Service,
+    advertise_refs,
+    git_env,
+    push_lock_name,
+    serve_rpc,
+    spool_chunks,
+    spool_limit,
+)
 from wharf.platform.models import ApiToken, App, User
-from wharf.platform.repos import ensure_repo
 from wharf.platform.web.deps import AppDep, ContextDep, CurrentTokenDep, CurrentUser
 
 router = APIRouter(prefix="/git", tags=["git"], include_in_schema=True)
-Service = Literal["git-upload-pack", "git-receive-pack"]
-CHUNK = 64 * 1024
-# Long enough for a build at its time limit, its release image and the deploy.
-PUSH_LOCK_SECONDS = 45 * 60
-
-
-def push_lock_name(app_name: str) -> str:
-    return f"wharf:push-lock:{app_name}"
-
-
-class PushTooLarge(WharfError):
-    status_code = 413
-    error_id = "push_too_large"
+__all__ = ["PUSH_LOCK_SECONDS", "PushTooLarge", "push_lock_name", "router"]
 
 
 def _pkt_line(text: str) -> bytes:
     data = text.encode()
     return f"{len(data) + 4:04x}".encode() + data
-
-
-def _git_env(
-    app: App, user: User, context_env: dict[str, str], token: ApiToken | None = None
-) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-    env.update(context_env)
-    env.update(WHARF_APP=app.name, WHARF_PUSHER_ID=str(user.id), GIT_HTTP_EXPORT_ALL="1")
-    if token is not None:
-        # The hook re-checks these while it relays the build, so a revoked token stops the stream.
-        env.update(WHARF_PUSH_TOKEN_ID=str(token.id), WHARF_APP_ID=str(app.id))
-    return env
-
-
-async def _spool_body(request: Request, limit: int) -> IO[bytes]:
-    spool = tempfile.TemporaryFile()  # noqa: SIM115  (handed to git as its stdin, closed after)
-    inflater = (
-        zlib.decompressobj(16 + zlib.MAX_WBITS) if request.headers.get("content-encoding") == "gzip" else None
-    )
-    size = 0
-    async for chunk in request.stream():
-        data = inflater.decompress(chunk) if inflater else chunk
-        size += len(data)
-        if size > limit:
-            spool.close()
-            raise PushTooLarge(
-                f"This push is larger than the {limit // 2**20} MB limit. Push less at a time."
-            )
-        spool.write(data)
-    if inflater:
-        spool.write(inflater.flush())
-    spool.seek(0)
-    return spool
-
-
-async def _stream_git(argv: list[str], env: dict[str, str], stdin: IO[bytes] | None) -> AsyncIterator[bytes]:
-    process = await asyncio.create_subprocess_exec(
-        *argv,
-        stdin=stdin if stdin is not None else asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        env=env,
-    )
-    assert process.stdout is not None
-    try:
-        while chunk := await process.stdout.read(CHUNK):
-            yield chunk
-        await process.wait()
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
-        if stdin is not None:
-            stdin.close()
-
-
-def _git(service: str) -> list[str]:
-    """git for SERVICE; receive-pack takes push options (`git push -o ci.skip`) for the hook."""
-    options = ["-c", "receive.advertisePushOptions=true"] if service == "git-receive-pack" else []
-    return ["git", *options, service.removeprefix("git-")]
-
-
-def _repo_for(app: App, context: ContextDep) -> str:
-    settings = context.settings
-    return str(
-        ensure_repo(
-            data_dir=settings.wharf_data_dir, app_name=app.name, max_push_bytes=settings.wharf_max_push_bytes
-        )
-    )
-
-
-def _context_env(context: ContextDep) -> dict[str, str]:
-    return {"WHARF_DATA_DIR": str(context.settings.wharf_data_dir)}
 
 
 @router.get("/{app_name}.git/info/refs")
@@ -126,43 +43,19 @@ async def info_refs(
 ) -> StreamingResponse:
     if service not in ("git-upload-pack", "git-receive-pack"):
         raise BadRequest("Only smart HTTP is served: use a git client of version 1.6.6 or newer.")
-    repo = _repo_for(app, context)
-    argv = [*_git(service), "--stateless-rpc", "--advertise-refs", repo]
+    chosen: Service = "git-upload-pack" if service == "git-upload-pack" else "git-receive-pack"
+    refs = advertise_refs(
+        chosen, app=app, env=git_env(app, user, context.settings), settings=context.settings
+    )
 
     async def body() -> AsyncIterator[bytes]:
         yield _pkt_line(f"# service={service}\n") + b"0000"
-        async for chunk in _stream_git(argv, _git_env(app, user, _context_env(context)), None):
+        async for chunk in refs:
             yield chunk
 
     return StreamingResponse(
         body(), media_type=f"application/x-{service}-advertisement", headers={"Cache-Control": "no-cache"}
     )
-
-
-async def _serialized_receive(
-    argv: list[str], env: dict[str, str], spool: IO[bytes], repo: Path, app: App, context: ContextDep
-) -> AsyncIterator[bytes]:
-    """Run receive-pack holding the app's push lock, so pushes to one app build one at a time."""
-    # Acquired and released from worker threads, so the token cannot live in thread-local storage.
-    # A push may also run the app's tests, for up to the operator's test time limit.
-    hold = PUSH_LOCK_SECONDS + int(context.settings.wharf_test_timeout_seconds)
-    lock = context.redis.lock(push_lock_name(app.name), timeout=hold, thread_local=False)
-    push = read_commands(spool)
-    if not await asyncio.to_thread(lock.acquire, blocking=False):
-        if push.side_band:
-            yield side_band_message(f"-----> Another push to {app.name} is building; this one waits for it\n")
-        await asyncio.to_thread(lock.acquire, blocking=True, blocking_timeout=hold)
-    try:
-        rebased = await asyncio.to_thread(rebase_onto_current_refs, spool, repo)
-        async for chunk in _stream_git(argv, env, rebased):
-            yield chunk
-    finally:
-        await asyncio.to_thread(_release, lock)
-
-
-def _release(lock: Lock) -> None:
-    with contextlib.suppress(LockError):
-        lock.release()
 
 
 async def _rpc(
@@ -173,15 +66,10 @@ async def _rpc(
     context: ContextDep,
     token: ApiToken | None = None,
 ) -> StreamingResponse:
-    repo = _repo_for(app, context)
-    # git enforces the limit with a clear message; this cap only protects the disk from a runaway body.
-    spool = await _spool_body(request, context.settings.wharf_max_push_bytes * 2 + 16 * 2**20)
-    argv = [*_git(service), "--stateless-rpc", repo]
-    env = _git_env(app, user, _context_env(context), token)
-    if service == "git-receive-pack":
-        stream = _serialized_receive(argv, env, spool, Path(repo), app, context)
-    else:
-        stream = _stream_git(argv, env, spool)
+    gzip = request.headers.get("content-encoding") == "gzip"
+    spool = await spool_chunks(request.stream(), spool_limit(context.settings), gzip=gzip)
+    env = git_env(app, user, context.settings, token)
+    stream = serve_rpc(service, spool, app=app, env=env, settings=context.settings, client=context.redis)
     return StreamingResponse(
         stream, media_type=f"application/x-{service}-result", headers={"Cache-Control": "no-cache"}
     )

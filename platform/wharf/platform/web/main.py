@@ -12,6 +12,8 @@ from wharf.platform.actions.domains import sync_all_app_routes
 from wharf.platform.actions.dynos import runtime_for
 from wharf.platform.db import POOL_CAPACITY, session_scope
 from wharf.platform.logs.platform_lines import install_platform_lines
+from wharf.platform.metering.buckets import RateLimiter
+from wharf.platform.metering.identity import TokenOwners
 from wharf.platform.models import App, Formation, Release
 from wharf.platform.runtime.base import InteractiveRuntime
 from wharf.platform.scheduler.notify import install_change_notifier
@@ -40,12 +42,15 @@ from wharf.platform.web.api.routes import (
     releases,
     rollback,
     run,
+    ssh_keys,
     test_runs,
     tokens,
+    usage,
     waitlist,
 )
 from wharf.platform.web.context import ApiContext, build_context
 from wharf.platform.web.dashboard import install_dashboard
+from wharf.platform.web.rate_limits import RateLimitMiddleware
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +78,8 @@ API_ROUTERS = (
     test_runs.router,
     alerts.router,
     autoscale.router,
+    usage.router,
+    ssh_keys.router,
 )
 
 
@@ -121,4 +128,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(git_http.router)
     install_dashboard(app)
     app.add_middleware(DatabaseAdmission, permits=permits_for(POOL_CAPACITY))
+    if settings.wharf_rate_limits:
+        app.add_middleware(
+            RateLimitMiddleware,
+            limiter=RateLimiter(context.redis, settings, async_url=settings.resolved_redis_url),
+            owners=TokenOwners(context.database_url),
+        )
     return app

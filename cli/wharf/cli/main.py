@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from wharf.cli.commands import (
+    access,
     addons,
     apps,
     auth,
@@ -23,6 +24,7 @@ from wharf.cli.commands import (
     redis,
     releases,
     run,
+    teams,
 )
 
 app = typer.Typer(
@@ -34,7 +36,22 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-for module in (auth, apps, config, releases, invites, git, builds, domains, logs, drains, ps, run):
+for module in (
+    auth,
+    apps,
+    config,
+    releases,
+    invites,
+    git,
+    builds,
+    domains,
+    logs,
+    drains,
+    ps,
+    run,
+    access,
+    teams,
+):
     module.register(app)
 
 for module in (addons, pg, redis):

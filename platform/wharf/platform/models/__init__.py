@@ -1,5 +1,6 @@
 """Control-plane tables, one module per resource."""
 
+from wharf.platform.models.access import Collaborator, Team, TeamApp, TeamMember
 from wharf.platform.models.addons import Addon, AddonBackup
 from wharf.platform.models.apps import App
 from wharf.platform.models.audit import Event
@@ -18,6 +19,7 @@ __all__ = [
     "App",
     "Build",
     "Certificate",
+    "Collaborator",
     "Domain",
     "Event",
     "Formation",
@@ -25,5 +27,8 @@ __all__ = [
     "InviteRedemption",
     "LogDrain",
     "Release",
+    "Team",
+    "TeamApp",
+    "TeamMember",
     "User",
 ]

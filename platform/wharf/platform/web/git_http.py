@@ -21,11 +21,17 @@ from fastapi.responses import StreamingResponse
 from redis.exceptions import LockError
 from redis.lock import Lock
 
+from wharf.platform.actions.roles import MEMBER, require_role
 from wharf.platform.errors import BadRequest, WharfError
-from wharf.platform.git.receive import read_commands, rebase_onto_current_refs, side_band_message
+from wharf.platform.git.receive import (
+    PushCommands,
+    read_commands,
+    rebase_onto_current_refs,
+    side_band_message,
+)
 from wharf.platform.models import ApiToken, App, User
 from wharf.platform.repos import ensure_repo
-from wharf.platform.web.deps import AppDep, ContextDep, CurrentTokenDep, CurrentUser
+from wharf.platform.web.deps import ContextDep, CurrentTokenDep, CurrentUser, MemberApp, SessionDep, ViewerApp
 
 router = APIRouter(prefix="/git", tags=["git"], include_in_schema=True)
 Service = Literal["git-upload-pack", "git-receive-pack"]
@@ -116,10 +122,17 @@ def _context_env(context: ContextDep) -> dict[str, str]:
 
 @router.get("/{app_name}.git/info/refs")
 async def info_refs(
-    app: AppDep, user: CurrentUser, context: ContextDep, service: Annotated[str, Query()] = ""
+    app: ViewerApp,
+    user: CurrentUser,
+    session: SessionDep,
+    context: ContextDep,
+    service: Annotated[str, Query()] = "",
 ) -> StreamingResponse:
     if service not in ("git-upload-pack", "git-receive-pack"):
         raise BadRequest("Only smart HTTP is served: use a git client of version 1.6.6 or newer.")
+    if service == "git-receive-pack":
+        # Viewers may fetch; pushing (which deploys) is for members, refused before git says a word.
+        require_role(session, user=user, app=app, needed=MEMBER)
     repo = _repo_for(app, context)
     argv = ["git", service.removeprefix("git-"), "--stateless-rpc", "--advertise-refs", repo]
 
@@ -134,12 +147,17 @@ async def info_refs(
 
 
 async def _serialized_receive(
-    argv: list[str], env: dict[str, str], spool: IO[bytes], repo: Path, app: App, context: ContextDep
+    argv: list[str],
+    env: dict[str, str],
+    spool: IO[bytes],
+    push: PushCommands,
+    repo: Path,
+    app: App,
+    context: ContextDep,
 ) -> AsyncIterator[bytes]:
     """Run receive-pack holding the app's push lock, so pushes to one app build one at a time."""
     # Acquired and released from worker threads, so the token cannot live in thread-local storage.
     lock = context.redis.lock(push_lock_name(app.name), timeout=PUSH_LOCK_SECONDS, thread_local=False)
-    push = read_commands(spool)
     if not await asyncio.to_thread(lock.acquire, blocking=False):
         if push.side_band:
             yield side_band_message(f"-----> Another push to {app.name} is building; this one waits for it\n")
@@ -171,7 +189,7 @@ async def _rpc(
     argv = ["git", service.removeprefix("git-"), "--stateless-rpc", repo]
     env = _git_env(app, user, _context_env(context), token)
     if service == "git-receive-pack":
-        stream = _serialized_receive(argv, env, spool, Path(repo), app, context)
+        stream = _serialized_receive(argv, env, spool, read_commands(spool), Path(repo), app, context)
     else:
         stream = _stream_git(argv, env, spool)
     return StreamingResponse(
@@ -181,14 +199,14 @@ async def _rpc(
 
 @router.post("/{app_name}.git/git-upload-pack")
 async def upload_pack(
-    request: Request, app: AppDep, user: CurrentUser, context: ContextDep
+    request: Request, app: ViewerApp, user: CurrentUser, context: ContextDep
 ) -> StreamingResponse:
     return await _rpc("git-upload-pack", request, app, user, context)
 
 
 @router.post("/{app_name}.git/git-receive-pack")
 async def receive_pack(
-    request: Request, app: AppDep, current: CurrentTokenDep, context: ContextDep
+    request: Request, app: MemberApp, current: CurrentTokenDep, context: ContextDep
 ) -> StreamingResponse:
     user, token = current
     return await _rpc("git-receive-pack", request, app, user, context, token)

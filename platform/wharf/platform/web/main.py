@@ -19,6 +19,7 @@ from wharf.platform.settings import Settings, get_settings
 from wharf.platform.web import git_http
 from wharf.platform.web.api.errors import install_error_handlers
 from wharf.platform.web.api.routes import (
+    access,
     accounts,
     addons,
     apps,
@@ -36,6 +37,7 @@ from wharf.platform.web.api.routes import (
     releases,
     rollback,
     run,
+    teams,
     tokens,
 )
 from wharf.platform.web.context import ApiContext, build_context
@@ -62,6 +64,8 @@ API_ROUTERS = (
     run.router,
     addons.router,
     pg.router,
+    access.router,
+    teams.router,
 )
 
 

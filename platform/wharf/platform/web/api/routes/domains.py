@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from wharf.platform.actions import certificates, domains
 from wharf.platform.web.api.routes.apps import app_public
 from wharf.platform.web.api.schemas.apps import AppPublic
-from wharf.platform.web.deps import AppDep, ContextDep, CurrentUser, RowId, SessionDep
+from wharf.platform.web.deps import AdminApp, ContextDep, CurrentUser, MemberApp, RowId, SessionDep, ViewerApp
 
 router = APIRouter(prefix="/apps/{app_name}", tags=["domains"])
 
@@ -45,7 +45,7 @@ class AppUpdate(BaseModel):
 
 
 @router.get("/domains")
-def list_domains(app: AppDep, session: SessionDep, context: ContextDep) -> list[DomainPublic]:
+def list_domains(app: ViewerApp, session: SessionDep, context: ContextDep) -> list[DomainPublic]:
     default = DomainPublic(
         hostname=domains.default_hostname(app, context.settings), kind="default", created_at=None
     )
@@ -58,7 +58,7 @@ def list_domains(app: AppDep, session: SessionDep, context: ContextDep) -> list[
 
 @router.post("/domains", status_code=201)
 def add_domain(
-    body: DomainCreate, app: AppDep, user: CurrentUser, session: SessionDep, context: ContextDep
+    body: DomainCreate, app: AdminApp, user: CurrentUser, session: SessionDep, context: ContextDep
 ) -> DomainPublic:
     domain = domains.add_domain(
         session=session,
@@ -73,7 +73,7 @@ def add_domain(
 
 @router.delete("/domains/{hostname}", status_code=204)
 def remove_domain(
-    hostname: str, app: AppDep, user: CurrentUser, session: SessionDep, context: ContextDep
+    hostname: str, app: AdminApp, user: CurrentUser, session: SessionDep, context: ContextDep
 ) -> Response:
     domains.remove_domain(
         session=session,
@@ -87,7 +87,7 @@ def remove_domain(
 
 
 @router.get("/certs")
-def list_certificates(app: AppDep, session: SessionDep) -> list[CertificatePublic]:
+def list_certificates(app: ViewerApp, session: SessionDep) -> list[CertificatePublic]:
     return [
         CertificatePublic(
             id=c.id,
@@ -103,7 +103,7 @@ def list_certificates(app: AppDep, session: SessionDep) -> list[CertificatePubli
 
 @router.post("/certs", status_code=201)
 def add_certificate(
-    body: CertificateCreate, app: AppDep, user: CurrentUser, session: SessionDep, context: ContextDep
+    body: CertificateCreate, app: AdminApp, user: CurrentUser, session: SessionDep, context: ContextDep
 ) -> CertificatePublic:
     cert = certificates.add_certificate(
         session=session,
@@ -127,7 +127,7 @@ def add_certificate(
 
 @router.delete("/certs/{certificate_id}", status_code=204)
 def remove_certificate(
-    certificate_id: RowId, app: AppDep, user: CurrentUser, session: SessionDep, context: ContextDep
+    certificate_id: RowId, app: AdminApp, user: CurrentUser, session: SessionDep, context: ContextDep
 ) -> Response:
     certificates.remove_certificate(
         session=session,
@@ -143,7 +143,7 @@ def remove_certificate(
 @router.patch("")
 def update_app(
     body: AppUpdate,
-    app: AppDep,
+    app: MemberApp,
     user: CurrentUser,
     session: SessionDep,
     context: ContextDep,

@@ -98,7 +98,9 @@ PATH_VALUES = {
 
 def _app_routes(server: LiveServer) -> list[tuple[str, str]]:
     spec = httpx.get(f"{server.url}/api/openapi.json").json()
-    return sorted((m.upper(), p) for p, methods in spec["paths"].items() if "{app_name}" in p for m in methods)
+    return sorted(
+        (m.upper(), p) for p, methods in spec["paths"].items() if "{app_name}" in p for m in methods
+    )
 
 
 def _call(client: httpx.Client, method: str, path: str, app: str) -> httpx.Response:
@@ -143,7 +145,9 @@ def test_every_app_route_allows_and_refuses_by_role(live_server: LiveServer) -> 
                 assert answer.status_code == 403 and error == "role_required", where
                 assert needed in answer.json()["message"], where
             else:
-                assert (answer.status_code, error) not in ((403, "role_required"), (404, "app_not_found")), where
+                assert (answer.status_code, error) not in ((403, "role_required"), (404, "app_not_found")), (
+                    where
+                )
             assert "owner-only" not in answer.text or RANK[who] >= RANK["member"], where
     assert owner.get(f"/api/apps/{name}").status_code == 200
 
@@ -156,7 +160,10 @@ def test_apps_list_shows_shared_and_team_apps_with_the_callers_role(live_server:
     owner.post("/api/apps", json={"name": shared})
     owner.post(f"/api/apps/{shared}/collaborators", json={"email": viewer_email, "role": "viewer"})
     assert owner.post("/api/teams", json={"name": team}).status_code == 201
-    assert owner.put(f"/api/teams/{team}/members", json={"email": viewer_email, "role": "member"}).status_code == 200
+    assert (
+        owner.put(f"/api/teams/{team}/members", json={"email": viewer_email, "role": "member"}).status_code
+        == 200
+    )
     team_app = f"teamapp-{secrets.token_hex(3)}"
     assert owner.post("/api/apps", json={"name": team_app, "team": team}).status_code == 201
 
@@ -184,7 +191,10 @@ def test_unknown_email_and_bad_role_are_clear_errors(live_server: LiveServer) ->
     bad_role = owner.post(f"/api/apps/{name}/collaborators", json={"email": "x@example.com", "role": "root"})
     assert bad_role.status_code in (404, 422)
     email, member = new_user_client(live_server)
-    assert owner.post(f"/api/apps/{name}/collaborators", json={"email": email, "role": "root"}).status_code == 422
+    assert (
+        owner.post(f"/api/apps/{name}/collaborators", json={"email": email, "role": "root"}).status_code
+        == 422
+    )
     assert owner.post(f"/api/apps/{name}/collaborators", json={"email": email}).json()["role"] == "member"
     assert owner.post(f"/api/apps/{name}/collaborators", json={"email": email}).status_code == 409
     assert member.post(f"/api/apps/{name}/collaborators", json={"email": email}).status_code == 403
@@ -199,7 +209,9 @@ def test_transfer_to_a_user_and_to_a_team(live_server: LiveServer) -> None:
     moved = owner.post(f"/api/apps/{name}/transfer", json={"to": new_email})
     assert moved.status_code == 200, moved.text
     assert new_owner.get(f"/api/apps/{name}").json()["owner"] == new_email
-    access = {a["email"]: (a["role"], a["source"]) for a in new_owner.get(f"/api/apps/{name}/collaborators").json()}
+    access = {
+        a["email"]: (a["role"], a["source"]) for a in new_owner.get(f"/api/apps/{name}/collaborators").json()
+    }
     assert access == {new_email: ("admin", "owner"), owner_email: ("member", "collaborator")}
     assert owner.delete(f"/api/apps/{name}", params={"confirm": name}).status_code == 403
 

@@ -27,6 +27,8 @@ def test_collaborators_teams_and_transfer_from_the_cli(live_server: LiveServer, 
     refused = run_wharf(other, "config:set", "K=v", "-a", app)
     assert refused.returncode != 0 and "member role" in refused.stderr
     assert f"{app} [viewer]" in run_wharf(other, "apps").stdout
+    attached = run_wharf(other, "run", "-a", app, "--no-tty", "--", "echo", "hi")
+    assert attached.returncode == 1 and "member role" in attached.stderr, attached.stderr
 
     assert run_wharf(owner, "access:update", other_email, "-a", app, "--role", "member").returncode == 0
     assert run_wharf(other, "config:set", "K=v", "-a", app).returncode == 0

@@ -220,3 +220,8 @@ def test_transfer_to_a_user_and_to_a_team(live_server: LiveServer) -> None:
     assert new_owner.post(f"/api/apps/{name}/transfer", json={"to": team}).status_code == 200
     assert new_owner.get(f"/api/apps/{name}").json()["team"] == team
     assert owner.post(f"/api/apps/{name}/transfer", json={"to": "no-such-team"}).status_code == 403
+    # Destroyed with its collaborators and team: a new app of the name starts with no one else on it.
+    assert new_owner.delete(f"/api/apps/{name}", params={"confirm": name}).status_code == 204
+    assert owner.post("/api/apps", json={"name": name}).status_code == 201
+    assert [a["source"] for a in owner.get(f"/api/apps/{name}/collaborators").json()] == ["owner"]
+    assert new_owner.get(f"/api/apps/{name}").status_code == 404

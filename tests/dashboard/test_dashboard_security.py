@@ -190,3 +190,31 @@ def test_config_values_are_hidden_until_asked(live_server: LiveServer) -> None:
     assert "s3cr3t-value" not in page
     assert "s3cr3t-value" in client.page(f"/apps/{name}?reveal=config").text
     csrf_from(page)
+
+
+def test_a_viewer_reads_an_app_page_without_forms_and_its_changes_are_refused(
+    live_server: LiveServer,
+) -> None:
+    owner, viewer = DashboardClient(live_server), DashboardClient(live_server)
+    owner_email = owner.signup()
+    viewer_email = viewer.signup()
+    name = owner.create_app()
+    owner.post(f"/apps/{name}/config", {"key": "SECRET", "value": "owner-only"}, token_from=f"/apps/{name}")
+    assert viewer.page(f"/apps/{name}").status_code == 404
+    login = httpx.post(f"{live_server.url}/api/login", json={"email": owner_email, "password": PASSWORD})
+    api = httpx.Client(base_url=live_server.url, headers={"Authorization": f"Bearer {login.json()['token']}"})
+    shared = api.post(f"/api/apps/{name}/collaborators", json={"email": viewer_email, "role": "viewer"})
+    assert shared.status_code == 201
+
+    assert f'href="/apps/{name}"' in viewer.page("/apps").text
+    page = viewer.page(f"/apps/{name}")
+    assert page.status_code == 200
+    assert "SECRET" in page.text
+    assert "owner-only" not in viewer.page(f"/apps/{name}?reveal=config").text
+    assert f'action="/apps/{name}/' not in page.text
+    assert f'action="/apps/{name}/destroy"' in owner.page(f"/apps/{name}").text
+    for path, form in (("/config", {"key": "K", "value": "v"}), ("/destroy", {"confirm": name})):
+        refused = viewer.post(f"/apps/{name}{path}", form)
+        assert refused.status_code == 403, (path, refused.status_code)
+        assert "role" in refused.text
+    assert owner.page(f"/apps/{name}").status_code == 200

@@ -234,3 +234,34 @@ def test_two_pushes_to_one_app_are_serialized(developer: Developer, tmp_path: Pa
     assert "this one waits for it" in results["b"].stderr
     versions = sorted(r["version"] for r in developer.api.get(f"/api/apps/{app}/releases").json())
     assert versions == [1, 2, 3]
+
+
+def test_a_member_collaborators_push_deploys_and_a_viewers_is_refused(
+    wharf: Wharf, developer: Developer, tmp_path: Path
+) -> None:
+    app = developer.create_app()
+    (tmp_path / "member").mkdir()
+    (tmp_path / "viewer").mkdir()
+    member = new_developer(wharf, tmp_path / "member")
+    viewer = new_developer(wharf, tmp_path / "viewer")
+    for who, role in ((member, "member"), (viewer, "viewer")):
+        added = developer.api.post(f"/api/apps/{app}/collaborators", json={"email": who.email, "role": role})
+        assert added.status_code == 201, added.text
+
+    viewer_repo = viewer.app_repo("procfile_only", app, tmp_path / "viewer")
+    refused = viewer.git("push", "wharf", "main", cwd=viewer_repo, check=False)
+    assert refused.returncode != 0
+    assert "403" in refused.stderr, refused.stderr
+    assert developer.api.get(f"/api/apps/{app}/builds").json() == []
+
+    member_repo = member.app_repo("procfile_only", app, tmp_path / "member")
+    pushed = member.git("push", "wharf", "main", cwd=member_repo, check=False)
+    assert pushed.returncode == 0, pushed.stderr
+    assert "Released v2" in pushed.stderr
+    releases = developer.api.get(f"/api/apps/{app}/releases").json()
+    assert releases[0]["created_by"] == member.email
+
+    # Viewers read: the code they may fetch, not push.
+    clone = viewer.git("clone", "-q", f"{wharf.url}/git/{app}.git", str(tmp_path / "clone"), cwd=tmp_path)
+    assert (tmp_path / "clone" / "Procfile").exists()
+    assert clone.returncode == 0

@@ -126,3 +126,24 @@ def test_an_open_tail_ends_when_the_app_is_destroyed(live_server: LiveServer) ->
     time.sleep(1.0)
     api.request("DELETE", f"/api/apps/{app}", params={"confirm": app}).raise_for_status()
     assert done.wait(20), "the tail kept streaming after the app was destroyed"
+
+
+def test_a_removed_collaborators_open_tail_ends(live_server: LiveServer) -> None:
+    app, _, owner = new_app(live_server)
+    viewer_email, viewer_token = live_server.signup()
+    owner.post(
+        f"/api/apps/{app}/collaborators", json={"email": viewer_email, "role": "viewer"}
+    ).raise_for_status()
+    lines: list[str] = []
+    done = threading.Event()
+    threading.Thread(
+        target=_tail_until_closed, args=(live_server, viewer_token, app, lines, done), daemon=True
+    ).start()
+    writer = LogWriter(redis.Redis.from_url(live_server.redis_url))
+    time.sleep(1.5)
+    writer.write(app, source="app", dyno="web.1", line="while a viewer")
+    owner.delete(f"/api/apps/{app}/collaborators/{viewer_email}").raise_for_status()
+    assert done.wait(20), "the tail kept streaming after the collaborator was removed"
+    writer.write(app, source="app", dyno="web.1", line="after removal")
+    assert any("while a viewer" in line for line in lines)
+    assert not any("after removal" in line for line in lines)

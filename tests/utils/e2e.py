@@ -195,7 +195,9 @@ def remove_developer_apps(developer: Developer) -> None:
     """Destroy the developer's apps, then remove their dynos and networks at once (not when wharfd stops)."""
     with developer.api as api:
         answer = api.get("/api/apps")
-        names = [app["name"] for app in answer.json()] if answer.status_code == 200 else []
+        # The list holds apps shared with the developer too: only their own are theirs to remove.
+        listed = answer.json() if answer.status_code == 200 else []
+        names = [app["name"] for app in listed if app["owner"] == developer.email]
         for name in names:
             api.request("DELETE", f"/api/apps/{name}", params={"confirm": name})
     remove_containers_of(set(names))

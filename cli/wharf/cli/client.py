@@ -40,6 +40,8 @@ class App(TypedDict):
     maintenance: bool
     current_release: int | None
     created_at: str
+    role: NotRequired[str | None]
+    team: NotRequired[str | None]
 
 
 class Release(TypedDict):
@@ -176,8 +178,10 @@ class WharfClient:
     def apps(self) -> list[App]:
         return cast(list[App], self.request("GET", "/apps"))
 
-    def create_app(self, *, name: str | None = None) -> App:
+    def create_app(self, *, name: str | None = None, team: str | None = None) -> App:
         body = {"name": name} if name else {}
+        if team:
+            body["team"] = team
         return cast(App, self.request("POST", "/apps", body))
 
     def app(self, name: str) -> App:

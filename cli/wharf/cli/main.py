@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from wharf.cli.commands import (
+    access,
     account,
     addons,
     alerts,
@@ -28,6 +29,7 @@ from wharf.cli.commands import (
     releases,
     run,
     ssh_keys,
+    teams,
     usage,
 )
 
@@ -58,11 +60,12 @@ COMMAND_MODULES = (
     run,
     alerts,
     autoscale,
+    usage,
+    ssh_keys,
+    access,
+    teams,
 )
 for module in COMMAND_MODULES:
-    module.register(app)
-
-for module in (usage, ssh_keys):
     module.register(app)
 
 for module in (addons, pg, redis):

@@ -140,6 +140,9 @@ class Settings(BaseSettings):
     # Pipelines and review apps.
 
     # Teams and access.
+    wharf_max_collaborators_per_app: int = 50
+    wharf_max_members_per_team: int = 200
+    wharf_max_teams_per_user: int = 20
 
     # API metering and rate limits.
     # Token buckets refilled continuously: each account and each token may make WHARF_API_RATE_LIMIT

@@ -28,7 +28,10 @@ def list_apps(json: JsonOption = False) -> None:
     output.header(f"{email} Apps")
     output.line()
     for app in sorted(apps, key=lambda item: item["name"]):
-        output.line(app["name"])
+        role = app.get("role")
+        team = app.get("team")
+        suffix = f" [team {team}, {role}]" if team else (f" [{role}]" if role and role != "admin" else "")
+        output.line(f"{app['name']}{suffix}")
 
 
 def create_app(
@@ -36,11 +39,12 @@ def create_app(
     remote: RemoteOption = gitrepo.DEFAULT_REMOTE,
     no_remote: Annotated[bool, typer.Option("--no-remote", help="Do not add a git remote.")] = False,
     json: JsonOption = False,
+    team: Annotated[str | None, typer.Option("--team", "-t", help="Create the app for this team.")] = None,
 ) -> None:
     """Create a new app; inside a git repository also add the `wharf` remote."""
     label = f"Creating {output.app_label(name)}" if name else "Creating app"
     with session.authenticated_client() as client, output.action(label) as progress:
-        app = client.create_app(name=name)
+        app = client.create_app(name=name, team=team)
         if not name:
             progress["suffix"] = f", {output.app_label(app['name'])}"
     if json:

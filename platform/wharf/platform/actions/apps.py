@@ -15,16 +15,18 @@ from sqlalchemy.orm import Session
 from wharf.platform.actions.accounts import user_for_token
 from wharf.platform.actions.domains import forget_app_routes, sync_app_routes
 from wharf.platform.actions.names import generate_app_name, validate_app_name
+from wharf.platform.actions.roles import MEMBER, VIEWER, app_for_role
+from wharf.platform.actions.teams import team_for
 from wharf.platform.addons import AddonProviders
 from wharf.platform.addons.backups import backups_root
 from wharf.platform.addons.lifecycle import destroy_app_addons
 from wharf.platform.builds.reuse import ReuseStore
 from wharf.platform.db import session_scope
-from wharf.platform.errors import BadRequest, Conflict, NotFound, QuotaExceeded
+from wharf.platform.errors import BadRequest, Conflict, Forbidden, NotFound, QuotaExceeded
 from wharf.platform.jobs import enqueue_image_removal
 from wharf.platform.logs.events import record_event
 from wharf.platform.logs.stream import stream_key as log_stream_key
-from wharf.platform.models import ApiToken, App, Formation, Release, User
+from wharf.platform.models import ApiToken, App, Formation, Release, TeamApp, User
 from wharf.platform.records.releases import create_release
 from wharf.platform.repos import remove_repo
 from wharf.platform.security.crypto import ConfigCipher
@@ -45,8 +47,13 @@ def create_app(
     settings: Settings,
     owner: User,
     name: str | None,
+    team: str | None = None,
 ) -> App:
-    """Record the app with its first release, commit, and publish its route so the router knows it."""
+    """Record the app with its first release, commit, and publish its route so the router knows it.
+
+    With a team, the app is the team's: its members hold their team roles on it (viewers cannot create).
+    """
+    team_id = team_for(session=session, user=owner, name=team, needed=MEMBER)[0].id if team else None
     check_app_quota(session=session, owner=owner, limit=settings.quotas.apps_per_user)
     if name is None:
         for _ in range(MAX_NAME_ATTEMPTS):
@@ -64,6 +71,8 @@ def create_app(
     app = App(name=name, owner_id=owner.id)
     session.add(app)
     session.flush()
+    if team_id is not None:
+        session.add(TeamApp(app_id=app.id, team_id=team_id))
     record_event(
         session=session, actor=owner, action="create", app_name=name, message=f"Created by {owner.email}"
     )
@@ -101,20 +110,19 @@ def check_app_quota(*, session: Session, owner: User, limit: int) -> None:
         )
 
 
-def get_owned_app(*, session: Session, user: User, name: str) -> App:
-    """The app if the user may see it; another user's app is reported as missing, not forbidden."""
-    app = session.scalar(select(App).where(App.name == name))
-    if app is None or (app.owner_id != user.id):
-        raise NotFound(
-            f"Couldn't find that app ({name}). Check the name with `wharf apps`.", error_id="app_not_found"
-        )
-    return app
+def get_owned_app(*, session: Session, user: User, name: str, role: str = MEMBER) -> App:
+    """The app if the user holds `role` or above on it (the owner is an admin).
+
+    An app the user holds no role on is reported as missing, not forbidden; too low a role is a 403.
+    """
+    return app_for_role(session=session, user=user, name=name, needed=role)
 
 
 def may_still_read(*, database_url: str, token_secret: str, app_id: int) -> bool:
-    """For long-lived streams: is the token still valid, and the app (by id) still the caller's?
+    """For long-lived streams: is the token still valid, and may its user still read the app (by id)?
 
-    False once the token is revoked, the app destroyed, or its name given to another app.
+    False once the token is revoked, the caller's access removed, the app destroyed, or its name given
+    to another app.
     """
     with session_scope(database_url) as session:
         found = user_for_token(session=session, secret=token_secret)
@@ -122,21 +130,22 @@ def may_still_read(*, database_url: str, token_secret: str, app_id: int) -> bool
         if found is None or app is None:
             return False
         try:
-            return get_owned_app(session=session, user=found[0], name=app.name).id == app_id
-        except NotFound:
+            return get_owned_app(session=session, user=found[0], name=app.name, role=VIEWER).id == app_id
+        except (NotFound, Forbidden):
             return False
 
 
 def token_may_still_push(*, database_url: str, token_id: int, user_id: int, app_id: int) -> bool:
-    """For a push's build and deploy output: is the pusher's token still there, the app still theirs?"""
+    """For a push's build and deploy output: is the pusher's token still there, and are they still a
+    member (or admin) of the app?"""
     with session_scope(database_url) as session:
         token = session.get(ApiToken, token_id)
         app = session.get(App, app_id)
         if token is None or token.user_id != user_id or app is None:
             return False
         try:
-            return get_owned_app(session=session, user=token.user, name=app.name).id == app_id
-        except NotFound:
+            return get_owned_app(session=session, user=token.user, name=app.name, role=MEMBER).id == app_id
+        except (NotFound, Forbidden):
             return False
 
 

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from wharf.platform.errors import BadRequest
+
 ZERO = b"0" * 40
 
 
@@ -30,18 +32,24 @@ class PushCommands:
 
 
 def read_commands(spool: IO[bytes]) -> PushCommands:
-    """Read the ref-update commands of a receive-pack request, leaving the file at the pack."""
+    """Read the ref-update commands of a receive-pack request, leaving the file at the pack.
+
+    A body that is not git's pkt-line protocol is a 400, before anything runs.
+    """
     commands: list[tuple[bytes, bytes, bytes]] = []
     capabilities = b""
-    while header := spool.read(4):
-        length = int(header, 16)
-        if length == 0:
-            break
-        line, _, caps = spool.read(length - 4).rstrip(b"\n").partition(b"\x00")
-        if caps:
-            capabilities = caps
-        old, new, ref = line.split(b" ", 2)
-        commands.append((old, new, ref))
+    try:
+        while header := spool.read(4):
+            length = int(header, 16)
+            if length == 0:
+                break
+            line, _, caps = spool.read(length - 4).rstrip(b"\n").partition(b"\x00")
+            if caps:
+                capabilities = caps
+            old, new, ref = line.split(b" ", 2)
+            commands.append((old, new, ref))
+    except ValueError as error:
+        raise BadRequest("This is not a git push. Push with git: git push wharf main") from error
     return PushCommands(commands=commands, capabilities=capabilities)
 
 

@@ -21,7 +21,12 @@ from redis.exceptions import LockError
 from redis.lock import Lock
 
 from wharf.platform.errors import WharfError
-from wharf.platform.git.receive import read_commands, rebase_onto_current_refs, side_band_message
+from wharf.platform.git.receive import (
+    PushCommands,
+    read_commands,
+    rebase_onto_current_refs,
+    side_band_message,
+)
 from wharf.platform.models import ApiToken, App, User
 from wharf.platform.repos import ensure_repo
 from wharf.platform.settings import Settings
@@ -110,6 +115,7 @@ async def serialized_receive(
     argv: list[str],
     env: dict[str, str],
     spool: IO[bytes],
+    push: PushCommands,
     repo: Path,
     app: App,
     client: redis.Redis[bytes],
@@ -118,7 +124,6 @@ async def serialized_receive(
     """Run receive-pack holding the app's push lock, so pushes to one app build one at a time."""
     # Acquired and released from worker threads, so the token cannot live in thread-local storage.
     lock = client.lock(push_lock_name(app.name), timeout=hold, thread_local=False)
-    push = read_commands(spool)
     if not await asyncio.to_thread(lock.acquire, blocking=False):
         if push.side_band:
             yield side_band_message(f"-----> Another push to {app.name} is building; this one waits for it\n")
@@ -157,7 +162,9 @@ def serve_rpc(
     if service == "git-receive-pack":
         # A push may also run the app's tests, for up to the operator's test time limit.
         hold = PUSH_LOCK_SECONDS + int(settings.wharf_test_timeout_seconds)
-        return serialized_receive(argv, env, spool, repo, app, client, hold)
+        # A body that is not git's protocol is refused (BadRequest) here, before any answer starts.
+        push = read_commands(spool)
+        return serialized_receive(argv, env, spool, push, repo, app, client, hold)
     return stream_git(argv, env, spool)
 
 

@@ -1,5 +1,6 @@
 """Control-plane tables, one module per resource."""
 
+from wharf.platform.models.access import Collaborator, Team, TeamApp, TeamMember
 from wharf.platform.models.accounts import AccountLink, OutboxMessage, RecoveryCode, TotpFactor, WaitlistEntry
 from wharf.platform.models.addons import Addon, AddonBackup
 from wharf.platform.models.alerts import Alert, AutoscaleEvent, Autoscaling
@@ -26,6 +27,7 @@ __all__ = [
     "Autoscaling",
     "Build",
     "Certificate",
+    "Collaborator",
     "Domain",
     "Event",
     "Formation",
@@ -36,6 +38,9 @@ __all__ = [
     "RecoveryCode",
     "Release",
     "SshKey",
+    "Team",
+    "TeamApp",
+    "TeamMember",
     "TestRun",
     "TotpFactor",
     "User",

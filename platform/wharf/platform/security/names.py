@@ -111,3 +111,17 @@ def validate_url(url: str, what: str) -> str:
             error_id="invalid_characters",
         )
     return url
+
+
+TEAM_NAME = APP_NAME
+
+
+def validate_team_name(name: str) -> str:
+    refuse_unsafe_characters(name, "team name")
+    if not TEAM_NAME.fullmatch(name) or name.endswith("-"):
+        raise BadRequest(
+            f"'{name}' is not a valid team name. Use lowercase letters, digits and dashes, start with a "
+            "letter, and keep it to 30 characters.",
+            error_id="invalid_team_name",
+        )
+    return name

@@ -21,6 +21,7 @@ import asyncssh
 import redis
 
 from wharf.platform.actions.apps import get_owned_app
+from wharf.platform.actions.roles import MEMBER, VIEWER
 from wharf.platform.actions.ssh_keys import key_owner
 from wharf.platform.db import session_scope
 from wharf.platform.errors import WharfError
@@ -151,13 +152,15 @@ class GitCommands:
         self.client = client
         self.limiter = RateLimiter(client, settings)
 
-    def _authorize(self, identity: Identity, app_name: str) -> tuple[App, User]:
+    def _authorize(self, identity: Identity, app_name: str, service: Service) -> tuple[App, User]:
+        """Fetching is for viewers and above, pushing (which deploys) for members, as over HTTP."""
         with session_scope(self.settings.resolved_database_url) as session:
             user = session.get(User, identity.user_id)
             if user is None:
                 raise Refused("This key's account is gone.\n")
             try:
-                app = get_owned_app(session=session, user=user, name=app_name)
+                needed = VIEWER if service == "git-upload-pack" else MEMBER
+                app = get_owned_app(session=session, user=user, name=app_name, role=needed)
             except WharfError as error:
                 raise Refused(error.message + "\n") from None
             session.expunge_all()
@@ -188,7 +191,7 @@ class GitCommands:
         )
         if not verdict.allowed:
             raise Refused(f"Too many git requests: retry in {verdict.retry_after} seconds.\n")
-        app, user = await asyncio.to_thread(self._authorize, identity, app_name)
+        app, user = await asyncio.to_thread(self._authorize, identity, app_name, service)
         if service == "git-upload-pack":
             return await self._upload_pack(process, app, user)
         env = git_env(app, user, self.settings, key_id=identity.key_id)

@@ -1,4 +1,5 @@
-"""Request dependencies: the database session, the caller, and the app the caller may act on."""
+"""Request dependencies: the database session, the caller, and the app the caller may act on with
+the role a route needs (`ViewerApp`, `MemberApp` = `AppDep`, `AdminApp`)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from wharf.platform.actions.accounts import user_for_token
 from wharf.platform.actions.apps import get_owned_app
+from wharf.platform.actions.roles import ADMIN, MEMBER, VIEWER
 from wharf.platform.db import session_factory
 from wharf.platform.errors import Unauthorized
 from wharf.platform.models import ApiToken, App, User
@@ -90,7 +92,22 @@ CurrentUser = Annotated[User, Depends(get_current_user)]
 
 
 def get_app(app_name: str, session: SessionDep, user: CurrentUser) -> App:
-    return get_owned_app(session=session, user=user, name=app_name)
+    """The app when the caller is a member or admin of it (the default for routes that change it)."""
+    return get_owned_app(session=session, user=user, name=app_name, role=MEMBER)
 
 
+def get_viewer_app(app_name: str, session: SessionDep, user: CurrentUser) -> App:
+    """The app when the caller holds any role on it: routes that only read."""
+    return get_owned_app(session=session, user=user, name=app_name, role=VIEWER)
+
+
+def get_admin_app(app_name: str, session: SessionDep, user: CurrentUser) -> App:
+    """The app when the caller is its admin (or owner): access, add-ons, domains, drains, destroy."""
+    return get_owned_app(session=session, user=user, name=app_name, role=ADMIN)
+
+
+# Without a role the app answers 404 (its name is not confirmed); with too low a role, 403.
 AppDep = Annotated[App, Depends(get_app)]
+MemberApp = AppDep
+ViewerApp = Annotated[App, Depends(get_viewer_app)]
+AdminApp = Annotated[App, Depends(get_admin_app)]

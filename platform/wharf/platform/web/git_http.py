@@ -13,6 +13,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
+from wharf.platform.actions.roles import MEMBER, require_role
 from wharf.platform.errors import BadRequest
 from wharf.platform.git.service import (
     PUSH_LOCK_SECONDS,
@@ -26,7 +27,7 @@ from wharf.platform.git.service import (
     spool_limit,
 )
 from wharf.platform.models import ApiToken, App, User
-from wharf.platform.web.deps import AppDep, ContextDep, CurrentTokenDep, CurrentUser
+from wharf.platform.web.deps import ContextDep, CurrentTokenDep, CurrentUser, MemberApp, SessionDep, ViewerApp
 
 router = APIRouter(prefix="/git", tags=["git"], include_in_schema=True)
 __all__ = ["PUSH_LOCK_SECONDS", "PushTooLarge", "push_lock_name", "router"]
@@ -39,10 +40,17 @@ def _pkt_line(text: str) -> bytes:
 
 @router.get("/{app_name}.git/info/refs")
 async def info_refs(
-    app: AppDep, user: CurrentUser, context: ContextDep, service: Annotated[str, Query()] = ""
+    app: ViewerApp,
+    user: CurrentUser,
+    session: SessionDep,
+    context: ContextDep,
+    service: Annotated[str, Query()] = "",
 ) -> StreamingResponse:
     if service not in ("git-upload-pack", "git-receive-pack"):
         raise BadRequest("Only smart HTTP is served: use a git client of version 1.6.6 or newer.")
+    if service == "git-receive-pack":
+        # Viewers may fetch; pushing (which deploys) is for members, refused before git says a word.
+        require_role(session, user=user, app=app, needed=MEMBER)
     chosen: Service = "git-upload-pack" if service == "git-upload-pack" else "git-receive-pack"
     refs = advertise_refs(
         chosen, app=app, env=git_env(app, user, context.settings), settings=context.settings
@@ -77,14 +85,14 @@ async def _rpc(
 
 @router.post("/{app_name}.git/git-upload-pack")
 async def upload_pack(
-    request: Request, app: AppDep, user: CurrentUser, context: ContextDep
+    request: Request, app: ViewerApp, user: CurrentUser, context: ContextDep
 ) -> StreamingResponse:
     return await _rpc("git-upload-pack", request, app, user, context)
 
 
 @router.post("/{app_name}.git/git-receive-pack")
 async def receive_pack(
-    request: Request, app: AppDep, current: CurrentTokenDep, context: ContextDep
+    request: Request, app: MemberApp, current: CurrentTokenDep, context: ContextDep
 ) -> StreamingResponse:
     user, token = current
     return await _rpc("git-receive-pack", request, app, user, context, token)

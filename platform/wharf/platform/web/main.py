@@ -22,6 +22,7 @@ from wharf.platform.web import git_http
 from wharf.platform.web.admission import DatabaseAdmission, permits_for
 from wharf.platform.web.api.errors import install_error_handlers
 from wharf.platform.web.api.routes import (
+    access,
     account_security,
     accounts,
     addons,
@@ -43,6 +44,7 @@ from wharf.platform.web.api.routes import (
     rollback,
     run,
     ssh_keys,
+    teams,
     test_runs,
     tokens,
     usage,
@@ -80,6 +82,8 @@ API_ROUTERS = (
     autoscale.router,
     usage.router,
     ssh_keys.router,
+    access.router,
+    teams.router,
 )
 
 

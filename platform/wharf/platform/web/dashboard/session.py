@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from wharf.platform.actions.accounts import TokenExpired, user_for_token
 from wharf.platform.actions.apps import get_owned_app
+from wharf.platform.actions.roles import ADMIN, MEMBER, VIEWER
 from wharf.platform.errors import Forbidden
 from wharf.platform.models import ApiToken, App, User
 from wharf.platform.web.deps import SessionDep
@@ -149,8 +150,18 @@ CsrfChecked = Depends(check_csrf)
 
 
 def get_dashboard_app(app_name: str, session: SessionDep, user: DashboardUser) -> App:
-    """The app if this user owns it; anyone else's answers 404, as in the API."""
-    return get_owned_app(session=session, user=user, name=app_name)
+    """The app if this user is a member or admin of it; without any role it answers 404, as in the API."""
+    return get_owned_app(session=session, user=user, name=app_name, role=MEMBER)
+
+
+def get_dashboard_viewer_app(app_name: str, session: SessionDep, user: DashboardUser) -> App:
+    return get_owned_app(session=session, user=user, name=app_name, role=VIEWER)
+
+
+def get_dashboard_admin_app(app_name: str, session: SessionDep, user: DashboardUser) -> App:
+    return get_owned_app(session=session, user=user, name=app_name, role=ADMIN)
 
 
 DashboardApp = Annotated[App, Depends(get_dashboard_app)]
+DashboardViewerApp = Annotated[App, Depends(get_dashboard_viewer_app)]
+DashboardAdminApp = Annotated[App, Depends(get_dashboard_admin_app)]

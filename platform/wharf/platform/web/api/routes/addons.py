@@ -14,7 +14,7 @@ from wharf.platform.addons.base import KINDS
 from wharf.platform.addons.lifecycle import addon_spec, get_addon, list_addons
 from wharf.platform.models import Addon, App, User
 from wharf.platform.web.context import ApiContext
-from wharf.platform.web.deps import AppDep, ContextDep, CurrentUser, SessionDep
+from wharf.platform.web.deps import AdminApp, ContextDep, CurrentUser, MemberApp, SessionDep, ViewerApp
 
 router = APIRouter(prefix="/apps/{app_name}/addons", tags=["addons"])
 
@@ -73,14 +73,14 @@ def addon_public(
 
 
 @router.get("")
-def list_app_addons(app: AppDep, session: SessionDep) -> list[AddonPublic]:
+def list_app_addons(app: ViewerApp, session: SessionDep) -> list[AddonPublic]:
     return [addon_public(a, app=app, session=session) for a in list_addons(session=session, app=app)]
 
 
 @router.post("", status_code=202)
 def create_app_addon(
     body: AddonCreate,
-    app: AppDep,
+    app: AdminApp,
     user: CurrentUser,
     session: SessionDep,
     context: ContextDep,
@@ -102,7 +102,7 @@ def create_app_addon(
 
 
 @router.get("/{addon_name}")
-def show_addon(addon_name: str, app: AppDep, session: SessionDep, context: ContextDep) -> AddonPublic:
+def show_addon(addon_name: str, app: ViewerApp, session: SessionDep, context: ContextDep) -> AddonPublic:
     addon = get_addon(session=session, app=app, name=addon_name)
     facts = None
     if addon.status == "available":
@@ -115,7 +115,7 @@ def show_addon(addon_name: str, app: AppDep, session: SessionDep, context: Conte
 @router.delete("/{addon_name}", status_code=204)
 def destroy_app_addon(
     addon_name: str,
-    app: AppDep,
+    app: AdminApp,
     user: CurrentUser,
     session: SessionDep,
     context: ContextDep,
@@ -138,7 +138,7 @@ def destroy_app_addon(
 async def run_console_command(
     addon_name: str,
     body: ConsoleCommand,
-    app: AppDep,
+    app: MemberApp,
     user: CurrentUser,
     session: SessionDep,
     context: ContextDep,

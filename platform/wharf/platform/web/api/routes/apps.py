@@ -4,18 +4,20 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from wharf.platform.actions import apps
+from wharf.platform.actions import apps, roles
 from wharf.platform.addons import get_addon_providers
 from wharf.platform.logs import events as audit
 from wharf.platform.models import App
 from wharf.platform.settings import Settings
 from wharf.platform.web.api.schemas.apps import AppCreate, AppPublic, EventPublic
-from wharf.platform.web.deps import AppDep, ContextDep, CurrentUser, SessionDep
+from wharf.platform.web.deps import AdminApp, ContextDep, CurrentUser, SessionDep, ViewerApp
 
 router = APIRouter(prefix="/apps", tags=["apps"])
 
 
-def app_public(app: App, *, settings: Settings, request: Request) -> AppPublic:
+def app_public(
+    app: App, *, settings: Settings, request: Request, role: str | None = None, team: str | None = None
+) -> AppPublic:
     base = str(request.base_url).rstrip("/")
     return AppPublic(
         id=app.id,
@@ -26,6 +28,8 @@ def app_public(app: App, *, settings: Settings, request: Request) -> AppPublic:
         maintenance=app.maintenance,
         current_release=app.current_release_version,
         created_at=app.created_at,
+        role=role,
+        team=team,
     )
 
 
@@ -33,8 +37,11 @@ def app_public(app: App, *, settings: Settings, request: Request) -> AppPublic:
 def list_apps(
     user: CurrentUser, session: SessionDep, context: ContextDep, request: Request
 ) -> list[AppPublic]:
-    owned = apps.list_owned_apps(session=session, user=user)
-    return [app_public(a, settings=context.settings, request=request) for a in owned]
+    visible = roles.visible_apps(session=session, user=user)
+    return [
+        app_public(v.app, settings=context.settings, request=request, role=v.role, team=v.team)
+        for v in visible
+    ]
 
 
 @router.post("", status_code=201)
@@ -48,18 +55,28 @@ def create_app(
         settings=context.settings,
         owner=user,
         name=body.name,
+        team=body.team,
     )
-    return app_public(app, settings=context.settings, request=request)
+    return app_public(app, settings=context.settings, request=request, role=roles.ADMIN, team=body.team)
 
 
 @router.get("/{app_name}")
-def show_app(app: AppDep, context: ContextDep, request: Request) -> AppPublic:
-    return app_public(app, settings=context.settings, request=request)
+def show_app(
+    app: ViewerApp, user: CurrentUser, session: SessionDep, context: ContextDep, request: Request
+) -> AppPublic:
+    team = roles.team_of(session, app)
+    return app_public(
+        app,
+        settings=context.settings,
+        request=request,
+        role=roles.role_on_app(session, user=user, app=app),
+        team=team.name if team else None,
+    )
 
 
 @router.delete("/{app_name}", status_code=204)
 def destroy_app(
-    app: AppDep, user: CurrentUser, session: SessionDep, context: ContextDep, confirm: str | None = None
+    app: AdminApp, user: CurrentUser, session: SessionDep, context: ContextDep, confirm: str | None = None
 ) -> Response:
     apps.destroy_app(
         session=session,
@@ -75,7 +92,7 @@ def destroy_app(
 
 
 @router.get("/{app_name}/activity")
-def activity(app: AppDep, session: SessionDep) -> list[EventPublic]:
+def activity(app: ViewerApp, session: SessionDep) -> list[EventPublic]:
     events = audit.list_app_events(session=session, app_name=app.name, since=app.created_at)
     return [
         EventPublic(id=e.id, actor=e.actor_email, action=e.action, message=e.message, created_at=e.created_at)

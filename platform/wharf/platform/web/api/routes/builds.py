@@ -10,7 +10,7 @@ from pydantic import BaseModel
 
 from wharf.platform.models import Build
 from wharf.platform.records import builds
-from wharf.platform.web.deps import AppDep, RowId, SessionDep
+from wharf.platform.web.deps import RowId, SessionDep, ViewerApp
 
 router = APIRouter(prefix="/apps/{app_name}/builds", tags=["builds"])
 
@@ -50,17 +50,17 @@ def build_public(build: Build) -> BuildPublic:
 
 
 @router.get("")
-def list_builds(app: AppDep, session: SessionDep) -> list[BuildPublic]:
+def list_builds(app: ViewerApp, session: SessionDep) -> list[BuildPublic]:
     return [build_public(b) for b in builds.list_builds(session=session, app=app)]
 
 
 @router.get("/latest")
-def latest_build(app: AppDep, session: SessionDep) -> BuildWithOutput:
+def latest_build(app: ViewerApp, session: SessionDep) -> BuildWithOutput:
     build = builds.get_build(session=session, app=app, build_id=None)
     return BuildWithOutput(**build_public(build).model_dump(), output=build.output)
 
 
 @router.get("/{build_id}")
-def show_build(build_id: RowId, app: AppDep, session: SessionDep) -> BuildWithOutput:
+def show_build(build_id: RowId, app: ViewerApp, session: SessionDep) -> BuildWithOutput:
     build = builds.get_build(session=session, app=app, build_id=build_id)
     return BuildWithOutput(**build_public(build).model_dump(), output=build.output)

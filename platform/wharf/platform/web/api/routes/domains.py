@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from wharf.platform.actions import certificate_status, certificates, domains
 from wharf.platform.web.api.routes.apps import app_public
 from wharf.platform.web.api.schemas.apps import AppPublic
-from wharf.platform.web.deps import AppDep, ContextDep, CurrentUser, RowId, SessionDep
+from wharf.platform.web.deps import AdminApp, ContextDep, CurrentUser, MemberApp, RowId, SessionDep, ViewerApp
 
 router = APIRouter(prefix="/apps/{app_name}", tags=["domains"])
 
@@ -46,7 +46,7 @@ class AppUpdate(BaseModel):
 
 
 @router.get("/domains")
-def list_domains(app: AppDep, session: SessionDep, context: ContextDep) -> list[DomainPublic]:
+def list_domains(app: ViewerApp, session: SessionDep, context: ContextDep) -> list[DomainPublic]:
     default = DomainPublic(
         hostname=domains.default_hostname(app, context.settings), kind="default", created_at=None
     )
@@ -59,7 +59,7 @@ def list_domains(app: AppDep, session: SessionDep, context: ContextDep) -> list[
 
 @router.post("/domains", status_code=201)
 def add_domain(
-    body: DomainCreate, app: AppDep, user: CurrentUser, session: SessionDep, context: ContextDep
+    body: DomainCreate, app: AdminApp, user: CurrentUser, session: SessionDep, context: ContextDep
 ) -> DomainPublic:
     domain = domains.add_domain(
         session=session,
@@ -74,7 +74,7 @@ def add_domain(
 
 @router.delete("/domains/{hostname}", status_code=204)
 def remove_domain(
-    hostname: str, app: AppDep, user: CurrentUser, session: SessionDep, context: ContextDep
+    hostname: str, app: AdminApp, user: CurrentUser, session: SessionDep, context: ContextDep
 ) -> Response:
     domains.remove_domain(
         session=session,
@@ -88,7 +88,7 @@ def remove_domain(
 
 
 @router.get("/certs")
-def list_certificates(app: AppDep, session: SessionDep) -> list[CertificatePublic]:
+def list_certificates(app: ViewerApp, session: SessionDep) -> list[CertificatePublic]:
     return [
         CertificatePublic(
             id=c.id,
@@ -111,7 +111,7 @@ class AutomaticCertificatePublic(BaseModel):
 
 @router.get("/certs/auto")
 def automatic_certificates(
-    app: AppDep, session: SessionDep, context: ContextDep
+    app: ViewerApp, session: SessionDep, context: ContextDep
 ) -> list[AutomaticCertificatePublic]:
     """Each custom domain's certificate: uploaded, issued, pending, failing (with why) or off."""
     return [
@@ -124,7 +124,7 @@ def automatic_certificates(
 
 @router.post("/certs", status_code=201)
 def add_certificate(
-    body: CertificateCreate, app: AppDep, user: CurrentUser, session: SessionDep, context: ContextDep
+    body: CertificateCreate, app: AdminApp, user: CurrentUser, session: SessionDep, context: ContextDep
 ) -> CertificatePublic:
     cert = certificates.add_certificate(
         session=session,
@@ -148,7 +148,7 @@ def add_certificate(
 
 @router.delete("/certs/{certificate_id}", status_code=204)
 def remove_certificate(
-    certificate_id: RowId, app: AppDep, user: CurrentUser, session: SessionDep, context: ContextDep
+    certificate_id: RowId, app: AdminApp, user: CurrentUser, session: SessionDep, context: ContextDep
 ) -> Response:
     certificates.remove_certificate(
         session=session,
@@ -164,7 +164,7 @@ def remove_certificate(
 @router.patch("")
 def update_app(
     body: AppUpdate,
-    app: AppDep,
+    app: MemberApp,
     user: CurrentUser,
     session: SessionDep,
     context: ContextDep,

@@ -9,7 +9,7 @@ from pydantic import BaseModel
 
 from wharf.platform.logs import drains
 from wharf.platform.models import LogDrain
-from wharf.platform.web.deps import AppDep, CurrentUser, SessionDep
+from wharf.platform.web.deps import AdminApp, CurrentUser, SessionDep, ViewerApp
 
 router = APIRouter(prefix="/apps/{app_name}/drains", tags=["drains"])
 
@@ -30,17 +30,17 @@ class DrainPublic(BaseModel):
 
 
 @router.get("")
-def list_drains(app: AppDep, session: SessionDep) -> list[DrainPublic]:
+def list_drains(app: ViewerApp, session: SessionDep) -> list[DrainPublic]:
     return [DrainPublic.of(drain) for drain in drains.list_drains(session=session, app=app)]
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
-def add_drain(body: DrainCreate, app: AppDep, user: CurrentUser, session: SessionDep) -> DrainPublic:
+def add_drain(body: DrainCreate, app: AdminApp, user: CurrentUser, session: SessionDep) -> DrainPublic:
     return DrainPublic.of(drains.add_drain(session=session, app=app, actor=user, url=body.url))
 
 
 @router.delete("", status_code=status.HTTP_204_NO_CONTENT)
-def remove_drain(url: str, app: AppDep, user: CurrentUser, session: SessionDep) -> Response:
+def remove_drain(url: str, app: AdminApp, user: CurrentUser, session: SessionDep) -> Response:
     """`url` is the drain's URL or its token."""
     drains.remove_drain(session=session, app=app, actor=user, url_or_token=url)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from wharf.platform.actions import dynos
 from wharf.platform.runtime import Runtime
-from wharf.platform.web.deps import AppDep, ContextDep, SessionDep
+from wharf.platform.web.deps import ContextDep, MemberApp, SessionDep, ViewerApp
 
 router = APIRouter(prefix="/apps/{app_name}/dynos", tags=["dynos"])
 
@@ -49,25 +49,25 @@ def _public(item: dynos.DynoStatus) -> DynoPublic:
 
 
 @router.get("")
-def list_dynos(app: AppDep, runtime: RuntimeDep) -> list[DynoPublic]:
+def list_dynos(app: ViewerApp, runtime: RuntimeDep) -> list[DynoPublic]:
     return [_public(d) for d in dynos.list_dyno_statuses(runtime, app.name)]
 
 
 @router.post("/restart", status_code=status.HTTP_202_ACCEPTED)
-def restart(body: RestartRequest, app: AppDep, context: ContextDep) -> dict[str, str]:
+def restart(body: RestartRequest, app: MemberApp, context: ContextDep) -> dict[str, str]:
     dynos.restart_dynos(context.redis, app, body.target)
     return {"message": f"Restarting {body.target or 'all'} dynos on {app.name}"}
 
 
 @router.post("/{dyno_name}/stop", status_code=status.HTTP_202_ACCEPTED)
-def stop(dyno_name: str, app: AppDep, runtime: RuntimeDep, context: ContextDep) -> dict[str, str]:
+def stop(dyno_name: str, app: MemberApp, runtime: RuntimeDep, context: ContextDep) -> dict[str, str]:
     dynos.stop_dyno(runtime, context.redis, app, dyno_name)
     return {"message": f"Stopping {dyno_name} on {app.name}"}
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
 def run_detached(
-    body: RunRequest, app: AppDep, session: SessionDep, runtime: RuntimeDep, context: ContextDep
+    body: RunRequest, app: MemberApp, session: SessionDep, runtime: RuntimeDep, context: ContextDep
 ) -> DynoPublic:
     release = dynos.current_release_target(session, context.cipher, app)
     started = dynos.start_detached(runtime, context.redis, release, app, body.command, body.size)

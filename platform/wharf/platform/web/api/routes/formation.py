@@ -7,7 +7,7 @@ from fastapi import APIRouter
 from wharf.platform.actions import formation
 from wharf.platform.models import Formation
 from wharf.platform.web.api.schemas.apps import FormationPublic, FormationUpdate
-from wharf.platform.web.deps import AppDep, CurrentUser, SessionDep
+from wharf.platform.web.deps import CurrentUser, MemberApp, SessionDep, ViewerApp
 
 router = APIRouter(prefix="/apps/{app_name}/formation", tags=["formation"])
 
@@ -17,13 +17,13 @@ def _public(rows: list[Formation]) -> list[FormationPublic]:
 
 
 @router.get("")
-def get_formation(app: AppDep, session: SessionDep) -> list[FormationPublic]:
+def get_formation(app: ViewerApp, session: SessionDep) -> list[FormationPublic]:
     return _public(formation.list_formation(session=session, app=app))
 
 
 @router.patch("")
 def update_formation(
-    body: FormationUpdate, app: AppDep, user: CurrentUser, session: SessionDep
+    body: FormationUpdate, app: MemberApp, user: CurrentUser, session: SessionDep
 ) -> list[FormationPublic]:
     changes = [
         formation.FormationChange(process_type=u.type, quantity=u.quantity, size=u.size) for u in body.updates

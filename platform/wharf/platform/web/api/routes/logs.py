@@ -16,6 +16,7 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
 
 from wharf.platform.actions.apps import get_owned_app, may_still_read
+from wharf.platform.actions.roles import VIEWER
 from wharf.platform.db import session_scope
 from wharf.platform.errors import BadRequest
 from wharf.platform.web.context import ApiContext
@@ -31,7 +32,7 @@ router = APIRouter(prefix="/apps/{app_name}/logs", tags=["logs"])
 def _open_stream(request: Request, context: ApiContext, app_name: str, query: LogQuery) -> StreamingResponse:
     with session_scope(context.database_url) as session:
         user, _token = get_current_token(request, session)
-        app = get_owned_app(session=session, user=user, name=app_name)
+        app = get_owned_app(session=session, user=user, name=app_name, role=VIEWER)
         holder = TailHolder(
             user_id=user.id,
             still_allowed=partial(

@@ -16,7 +16,7 @@ from wharf.platform.errors import NotFound
 from wharf.platform.models import AddonBackup, App, User
 from wharf.platform.web.api.routes.addons import AddonPublic, addon_public, providers_for
 from wharf.platform.web.context import ApiContext
-from wharf.platform.web.deps import AppDep, ContextDep, CurrentUser, SessionDep
+from wharf.platform.web.deps import AdminApp, ContextDep, CurrentUser, MemberApp, SessionDep, ViewerApp
 
 router = APIRouter(prefix="/apps/{app_name}/addons/{addon_name}", tags=["postgres"])
 
@@ -64,14 +64,14 @@ def backup_public(backup: AddonBackup, addon_name: str) -> BackupPublic:
 
 
 @router.get("/backups")
-def list_backups(addon_name: str, app: AppDep, session: SessionDep) -> list[BackupPublic]:
+def list_backups(addon_name: str, app: ViewerApp, session: SessionDep) -> list[BackupPublic]:
     addon = get_addon(session=session, app=app, name=addon_name, kind="postgres")
     return [backup_public(b, addon.name) for b in backups.list_backups(session=session, addon=addon)]
 
 
 @router.post("/backups", status_code=201)
 async def capture_backup(
-    addon_name: str, app: AppDep, user: CurrentUser, session: SessionDep, context: ContextDep
+    addon_name: str, app: MemberApp, user: CurrentUser, session: SessionDep, context: ContextDep
 ) -> BackupPublic:
     """Dump the database now; the dump runs on the add-on operations' threads, not a request thread."""
     pool = context.addon_operations
@@ -102,14 +102,14 @@ def _backup(addon_name: str, backup_id: str, app: App, session: Session) -> tupl
 
 
 @router.get("/backups/{backup_id}")
-def show_backup(addon_name: str, backup_id: str, app: AppDep, session: SessionDep) -> BackupPublic:
+def show_backup(addon_name: str, backup_id: str, app: ViewerApp, session: SessionDep) -> BackupPublic:
     name, backup = _backup(addon_name, backup_id, app, session)
     return backup_public(backup, name)
 
 
 @router.get("/backups/{backup_id}/download")
 def download_backup(
-    addon_name: str, backup_id: str, app: AppDep, session: SessionDep, context: ContextDep
+    addon_name: str, backup_id: str, app: MemberApp, session: SessionDep, context: ContextDep
 ) -> FileResponse:
     name, backup = _backup(addon_name, backup_id, app, session)
     path = backups.backup_path(backups.backups_root(context.settings.wharf_data_dir), name, backup)
@@ -127,7 +127,7 @@ def download_backup(
 async def preview_restore(
     addon_name: str,
     backup_id: str,
-    app: AppDep,
+    app: AdminApp,
     user: CurrentUser,
     session: SessionDep,
     context: ContextDep,
@@ -164,7 +164,7 @@ async def restore_backup(
     addon_name: str,
     backup_id: str,
     body: RestoreRequest,
-    app: AppDep,
+    app: AdminApp,
     user: CurrentUser,
     session: SessionDep,
     context: ContextDep,
@@ -202,7 +202,9 @@ def _restore_backup(
 
 
 @router.put("/backup-schedule")
-def schedule_backups(addon_name: str, body: ScheduleUpdate, app: AppDep, session: SessionDep) -> AddonPublic:
+def schedule_backups(
+    addon_name: str, body: ScheduleUpdate, app: AdminApp, session: SessionDep
+) -> AddonPublic:
     addon = get_addon(session=session, app=app, name=addon_name, kind="postgres")
     backups.set_schedule(session=session, addon=addon, at=body.at, retention=body.retention)
     return addon_public(addon, app=app, session=session)

@@ -8,7 +8,7 @@ from wharf.platform.models import App, Release, User
 from wharf.platform.records import releases
 from wharf.platform.testphase.records import release_test_status
 from wharf.platform.web.api.schemas.apps import ReleasePublic
-from wharf.platform.web.deps import AppDep, RowId, SessionDep
+from wharf.platform.web.deps import RowId, SessionDep, ViewerApp
 
 router = APIRouter(prefix="/apps/{app_name}/releases", tags=["releases"])
 
@@ -28,14 +28,14 @@ def release_public(release: Release, *, app: App, session: SessionDep) -> Releas
 
 
 @router.get("")
-def list_releases(app: AppDep, session: SessionDep) -> list[ReleasePublic]:
+def list_releases(app: ViewerApp, session: SessionDep) -> list[ReleasePublic]:
     return [
         release_public(r, app=app, session=session) for r in releases.list_releases(session=session, app=app)
     ]
 
 
 @router.get("/{version}")
-def show_release(version: RowId, app: AppDep, session: SessionDep) -> ReleasePublic:
+def show_release(version: RowId, app: ViewerApp, session: SessionDep) -> ReleasePublic:
     return release_public(
         releases.get_release(session=session, app=app, version=version), app=app, session=session
     )

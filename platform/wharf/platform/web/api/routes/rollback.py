@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field
 from wharf.platform.actions.rollback import rollback as rollback_release
 from wharf.platform.web.api.routes.releases import release_public
 from wharf.platform.web.api.schemas.apps import ReleasePublic
-from wharf.platform.web.deps import MAX_ROW_ID, AppDep, ContextDep, CurrentUser, SessionDep
+from wharf.platform.web.deps import MAX_ROW_ID, ContextDep, CurrentUser, MemberApp, SessionDep
 
 router = APIRouter(prefix="/apps/{app_name}/releases", tags=["releases"])
 
@@ -19,7 +19,7 @@ class RollbackRequest(BaseModel):
 
 @router.post("/rollback", status_code=status.HTTP_201_CREATED)
 def rollback(
-    body: RollbackRequest, app: AppDep, user: CurrentUser, session: SessionDep, context: ContextDep
+    body: RollbackRequest, app: MemberApp, user: CurrentUser, session: SessionDep, context: ContextDep
 ) -> ReleasePublic:
     release = rollback_release(
         session=session,

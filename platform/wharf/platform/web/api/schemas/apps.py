@@ -9,6 +9,8 @@ from pydantic import BaseModel, Field
 
 class AppCreate(BaseModel):
     name: str | None = Field(default=None, max_length=100)
+    # A team the creator is a member or admin of: the app is the team's.
+    team: str | None = Field(default=None, max_length=100)
 
 
 class AppPublic(BaseModel):
@@ -20,6 +22,9 @@ class AppPublic(BaseModel):
     maintenance: bool
     current_release: int | None
     created_at: datetime
+    # The caller's role on the app (the owner is an admin), and the team holding it.
+    role: str | None = None
+    team: str | None = None
 
 
 class ReleasePublic(BaseModel):

@@ -13,7 +13,7 @@ from fastapi import APIRouter, BackgroundTasks, Form, Response
 from wharf.platform.actions.addons import add_addon, remove_addon
 from wharf.platform.addons import get_addon_providers
 from wharf.platform.web.dashboard.rendering import DashboardRoute, redirect
-from wharf.platform.web.dashboard.session import CsrfChecked, DashboardApp, DashboardUser
+from wharf.platform.web.dashboard.session import CsrfChecked, DashboardAdminApp, DashboardUser
 from wharf.platform.web.deps import ContextDep, SessionDep
 
 router = APIRouter(prefix="/apps/{app_name}/addons", route_class=DashboardRoute, include_in_schema=False)
@@ -24,7 +24,7 @@ def create_addon(
     session: SessionDep,
     context: ContextDep,
     user: DashboardUser,
-    app: DashboardApp,
+    app: DashboardAdminApp,
     kind: Annotated[str, Form(min_length=1, max_length=60)],
 ) -> Response:
     _addon, provisioning = add_addon(
@@ -49,7 +49,7 @@ def destroy_addon(
     session: SessionDep,
     context: ContextDep,
     user: DashboardUser,
-    app: DashboardApp,
+    app: DashboardAdminApp,
     confirm: Annotated[str, Form(max_length=100)] = "",
 ) -> Response:
     remove_addon(

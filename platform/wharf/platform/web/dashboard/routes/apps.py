@@ -6,12 +6,17 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Request, Response
 
-from wharf.platform.actions import apps
+from wharf.platform.actions import apps, roles
 from wharf.platform.addons import get_addon_providers
 from wharf.platform.records import builds
 from wharf.platform.web.dashboard.rendering import DashboardRoute, redirect, render
 from wharf.platform.web.dashboard.sections import app_page_context
-from wharf.platform.web.dashboard.session import CsrfChecked, DashboardApp, DashboardUser
+from wharf.platform.web.dashboard.session import (
+    CsrfChecked,
+    DashboardAdminApp,
+    DashboardUser,
+    DashboardViewerApp,
+)
 from wharf.platform.web.deps import ContextDep, SessionDep
 
 router = APIRouter(route_class=DashboardRoute, include_in_schema=False)
@@ -19,8 +24,8 @@ router = APIRouter(route_class=DashboardRoute, include_in_schema=False)
 
 @router.get("/apps")
 def app_list(request: Request, session: SessionDep, user: DashboardUser) -> Response:
-    owned = apps.list_owned_apps(session=session, user=user)
-    return render(request, "apps.html", {"user": user, "apps": owned})
+    visible = roles.visible_apps(session=session, user=user)
+    return render(request, "apps.html", {"user": user, "apps": [v.app for v in visible], "visible": visible})
 
 
 @router.post("/apps", dependencies=[CsrfChecked])
@@ -47,11 +52,19 @@ def app_page(
     session: SessionDep,
     context: ContextDep,
     user: DashboardUser,
-    app: DashboardApp,
+    app: DashboardViewerApp,
     reveal: str = "",
 ) -> Response:
-    page = app_page_context(session=session, context=context, app=app, reveal_config=reveal == "config")
+    role = roles.role_on_app(session, user=user, app=app)
+    member = roles.at_least(role, roles.MEMBER)
+    # Viewers see config names, never values.
+    page = app_page_context(
+        session=session, context=context, app=app, reveal_config=member and reveal == "config"
+    )
     page["user"] = user
+    page["role"] = role
+    page["can_change"] = member
+    page["can_admin"] = roles.at_least(role, roles.ADMIN)
     return render(request, "app.html", page)
 
 
@@ -60,7 +73,7 @@ def destroy_app(
     session: SessionDep,
     context: ContextDep,
     user: DashboardUser,
-    app: DashboardApp,
+    app: DashboardAdminApp,
     confirm: Annotated[str, Form(max_length=100)] = "",
 ) -> Response:
     apps.destroy_app(
@@ -78,7 +91,7 @@ def destroy_app(
 
 @router.get("/apps/{app_name}/builds/{build_id}")
 def build_page(
-    request: Request, build_id: int, session: SessionDep, user: DashboardUser, app: DashboardApp
+    request: Request, build_id: int, session: SessionDep, user: DashboardUser, app: DashboardViewerApp
 ) -> Response:
     build = builds.get_build(session=session, app=app, build_id=build_id)
     return render(request, "build.html", {"user": user, "app": app, "build": build})

@@ -15,7 +15,7 @@ from wharf.platform.actions.rollback import rollback as rollback_release
 from wharf.platform.errors import BadRequest
 from wharf.platform.records import releases
 from wharf.platform.web.dashboard.rendering import DashboardRoute, redirect
-from wharf.platform.web.dashboard.session import CsrfChecked, DashboardApp, DashboardUser
+from wharf.platform.web.dashboard.session import CsrfChecked, DashboardAdminApp, DashboardApp, DashboardUser
 from wharf.platform.web.deps import ContextDep, SessionDep
 
 router = APIRouter(prefix="/apps/{app_name}", route_class=DashboardRoute, include_in_schema=False)
@@ -97,7 +97,7 @@ def add_domain(
     session: SessionDep,
     context: ContextDep,
     user: DashboardUser,
-    app: DashboardApp,
+    app: DashboardAdminApp,
     hostname: Annotated[str, Form(min_length=1, max_length=253)],
 ) -> Response:
     domains.add_domain(
@@ -116,7 +116,7 @@ def remove_domain(
     session: SessionDep,
     context: ContextDep,
     user: DashboardUser,
-    app: DashboardApp,
+    app: DashboardAdminApp,
     hostname: Annotated[str, Form(min_length=1, max_length=253)],
 ) -> Response:
     domains.remove_domain(

@@ -15,7 +15,7 @@ from fastapi.responses import StreamingResponse
 from wharf.platform.actions.apps import may_still_read
 from wharf.platform.logs.stream import SOURCES
 from wharf.platform.web.dashboard.rendering import DashboardRoute, render
-from wharf.platform.web.dashboard.session import SESSION_COOKIE, DashboardApp, DashboardUser
+from wharf.platform.web.dashboard.session import SESSION_COOKIE, DashboardUser, DashboardViewerApp
 from wharf.platform.web.deps import ContextDep
 from wharf.platform.web.log_events import MAX_NUM, LogQuery, TailHolder, log_event_stream
 
@@ -23,7 +23,7 @@ router = APIRouter(prefix="/apps/{app_name}/logs", route_class=DashboardRoute, i
 
 
 @router.get("")
-def logs_page(request: Request, user: DashboardUser, app: DashboardApp, source: str = "") -> Response:
+def logs_page(request: Request, user: DashboardUser, app: DashboardViewerApp, source: str = "") -> Response:
     chosen = source if source in SOURCES else ""
     return render(request, "logs.html", {"user": user, "app": app, "sources": SOURCES, "source": chosen})
 
@@ -32,7 +32,7 @@ def logs_page(request: Request, user: DashboardUser, app: DashboardApp, source: 
 def logs_stream(
     request: Request,
     user: DashboardUser,
-    app: DashboardApp,
+    app: DashboardViewerApp,
     context: ContextDep,
     num: Annotated[int, Query(ge=0, le=MAX_NUM)] = 100,
     source: str | None = None,

@@ -18,6 +18,7 @@ from wharf.cli.commands import (
     git,
     invites,
     logs,
+    metrics,
     pg,
     ps,
     redis,
@@ -34,7 +35,7 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-for module in (auth, apps, config, releases, invites, git, builds, domains, logs, drains, ps, run):
+for module in (auth, apps, config, releases, invites, git, builds, domains, logs, drains, ps, run, metrics):
     module.register(app)
 
 for module in (addons, pg, redis):

@@ -32,6 +32,7 @@ from wharf.platform.web.api.routes import (
     health,
     invites,
     logs,
+    metrics,
     pg,
     releases,
     rollback,
@@ -62,6 +63,7 @@ API_ROUTERS = (
     run.router,
     addons.router,
     pg.router,
+    metrics.router,
 )
 
 
@@ -107,6 +109,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router, prefix="/api")
     # Outside monitors (Nagios, Monit, Pingdom) look for /health at the top.
     app.include_router(health.router, include_in_schema=False)
+    # Prometheus scrapes /metrics at the top, with an operator's token.
+    app.include_router(metrics.prometheus_router)
     app.include_router(git_http.router)
     install_dashboard(app)
     return app

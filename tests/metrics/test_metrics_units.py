@@ -195,7 +195,8 @@ def test_dyno_collector_reads_cpu_memory_and_counts_exits(redis_client: redis.Re
     api.listed = [dyno("a", "running"), dyno("b", "exited", "Exited (137) 1 second ago")]
     collector.collect(now)
     collector.buffer.flush()
-    point = MetricsStore(redis_client).minute_points("shop", process_type="web", since=timedelta(minutes=1))[-1]
+    store = MetricsStore(redis_client)
+    point = store.minute_points("shop", process_type="web", since=timedelta(minutes=1))[-1]
     assert point.memory_rss_mb == 200.0
     assert point.cpu_percent == 50.0
     fields = MetricsStore(redis_client).raw_minute("shop", minute_of(now))

@@ -125,7 +125,7 @@ def cpu_per_line(args: argparse.Namespace, folder: Path, redis_url: str) -> None
                 pass
             base.flush()
             if metrics is not None:
-                metrics.buffer.flush()
+                metrics.flush()
             results[metered].append((time.process_time() - began) / args.lines * 1e6)
             if metrics is not None:
                 metrics.close()

@@ -32,7 +32,7 @@ def app_with_traffic(live_server: LiveServer, *, at: float | None = None) -> tup
     router = RouterMetrics(store)
     for ms in range(1, 101):
         router.observe(name, LINE.format(ms=ms), now=at)
-    router.buffer.flush()
+    router.flush()
     statsd = StatsdAggregator(store)
     statsd.add(name, parse_packet(b"signups:3|c\nqueue:4|g"), now=at)
     statsd.buffer.flush()

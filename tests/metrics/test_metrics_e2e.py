@@ -68,7 +68,8 @@ def test_requests_and_p95_agree_with_what_the_load_generator_measured(
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         measured = list(pool.map(one, delays))
-    minute = time.time() - time.time() % 60
+    ended = int(time.time())
+    minute = ended - ended % 60
     deadline = time.monotonic() + 60
     while True:
         points = metrics_json(developer, app, home, "--type", "web", "--since", "5m")

@@ -40,7 +40,7 @@ def exact_percentile(values: list[float], quantile: float) -> float:
 
 def test_histogram_percentiles_are_within_two_percent_of_the_exact_ones() -> None:
     rng = random.Random(7)
-    values = [round(rng.lognormvariate(4, 1.2)) for _ in range(20_000)]
+    values: list[float] = [round(rng.lognormvariate(4, 1.2)) for _ in range(20_000)]
     buckets: dict[int, int] = {}
     for value in values:
         buckets[bucket_of(value)] = buckets.get(bucket_of(value), 0) + 1
@@ -78,9 +78,9 @@ def test_router_metrics_round_trip_through_redis(redis_client: redis.Redis[bytes
         metrics.observe("shop", LINE.format(ms=ms, status=200 if ms <= 190 else 500), now=now)
     metrics.observe("shop", H12, now=now)
     metrics.observe("other", LINE.format(ms=5, status=200), now=now)
-    metrics.buffer.flush()
+    metrics.flush()
     metrics.observe("shop", LINE.format(ms=7, status=404), now=now)
-    metrics.buffer.flush()
+    metrics.flush()
     points = store.minute_points("shop", process_type="web", since=timedelta(minutes=5))
     assert len(points) == 5
     assert all(p.requests == 0 for p in points[:-1]) and points[-1].time.timestamp() == minute_of(now)

@@ -66,23 +66,25 @@ def test_requests_and_p95_agree_with_what_the_load_generator_measured(
         assert answer.status_code == 200
         return (time.perf_counter() - began) * 1000
 
+    began = int(time.time())
     with ThreadPoolExecutor(max_workers=8) as pool:
         measured = list(pool.map(one, delays))
-    ended = int(time.time())
-    minute = ended - ended % 60
+    first_minute = began - began % 60
     deadline = time.monotonic() + 60
     while True:
         points = metrics_json(developer, app, home, "--type", "web", "--since", "5m")
-        loaded = next((p for p in points if _epoch(p["time"]) == minute), None)
-        if (loaded is not None and loaded["requests"] >= REQUESTS) or time.monotonic() > deadline:
+        loaded = [p for p in points if _epoch(p["time"]) >= first_minute]
+        if sum(p["requests"] for p in loaded) >= REQUESTS or time.monotonic() > deadline:
             break
         time.sleep(2)
-    assert loaded is not None, points
-    assert loaded["requests"] == REQUESTS
-    assert loaded["status"]["2xx"] == REQUESTS
+    assert sum(p["requests"] for p in loaded) == REQUESTS, points
+    assert sum(p["status"]["2xx"] for p in loaded) == REQUESTS
+    # The delays are drawn independently: the busiest minute's p95 is the load's p95.
+    busiest = max(loaded, key=lambda p: p["requests"])
+    assert busiest["requests"] >= REQUESTS // 3, points
     client_p95 = nearest_rank(measured, 0.95)
-    assert abs(loaded["p95_ms"] - client_p95) <= 0.10 * client_p95, (loaded, client_p95)
-    assert loaded["p50_ms"] <= loaded["p95_ms"] <= loaded["p99_ms"] <= loaded["max_ms"]
+    assert abs(busiest["p95_ms"] - client_p95) <= 0.10 * client_p95, (busiest, client_p95)
+    assert busiest["p50_ms"] <= busiest["p95_ms"] <= busiest["p99_ms"] <= busiest["max_ms"]
 
 
 def _epoch(iso: str) -> float:

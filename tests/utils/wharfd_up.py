@@ -26,6 +26,7 @@ class WharfdUp:
             WHARF_HTTP_PORT=str(free_port()),
             WHARF_HTTPS_PORT=str(free_port()),
             WHARF_SSH_PORT=str(free_port()),
+            WHARF_STATSD_PORT=str(free_port()),
         )
         self.wharf = Wharf(url=f"http://127.0.0.1:{env['WHARF_API_PORT']}", data_dir=data_dir, env=env)
         self.process: subprocess.Popen[bytes] | None = None

@@ -23,6 +23,7 @@ from wharf.cli.commands import (
     git,
     invites,
     logs,
+    metrics,
     pg,
     ps,
     redis,
@@ -64,6 +65,7 @@ COMMAND_MODULES = (
     ssh_keys,
     access,
     teams,
+    metrics,
 )
 for module in COMMAND_MODULES:
     module.register(app)

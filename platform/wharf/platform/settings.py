@@ -119,6 +119,16 @@ class Settings(BaseSettings):
     wharf_smtp_starttls: bool = False
 
     # Metrics (router, dynos, statsd).
+    # Router metrics are counted from the router's log lines as they are shipped; off saves that work.
+    wharf_router_metrics: bool = True
+    # Dyno CPU and memory are read from Docker's stats this often (seconds).
+    wharf_metrics_dyno_interval: float = Field(default=15.0, ge=5.0, le=60.0)
+    # The statsd listener (UDP) dynos reach at STATSD_HOST (their app network's gateway) and STATSD_PORT;
+    # only packets from dyno addresses count. 0 turns it off.
+    wharf_statsd_port: int = Field(default=8125, ge=0, le=65535)
+    wharf_statsd_bind: str = "0.0.0.0"  # noqa: S104  (packets from anything but a dyno are dropped)
+    # statsd series names one app may use per minute; more are dropped.
+    wharf_statsd_max_series: int = Field(default=100, ge=1, le=10_000)
 
     # Alerts and autoscaling.
     # How often alerts are evaluated; webhooks follow the log drains' address policy

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     import redis
 
     from wharf.platform.settings import Settings
+    from wharf.router.logs import RouterLogSink
 
 # Every component runs as `python -m wharf.platform.wharfd COMPONENT`, so this module imports only typer
 # and rich at the top: each subcommand imports what it needs, and no process holds another one's modules.
@@ -224,8 +225,25 @@ def scheduler(
     run_scheduler(_component_settings(), SchedulerOptions(drain_seconds=drain, resync_seconds=resync))
 
 
-def _run_router(settings: Settings, stop: threading.Event) -> None:
+def _router_sink(settings: Settings) -> RouterLogSink:
+    """The router's log lines into the apps' logs, counted into router metrics on the way."""
     from wharf.platform.logs.stream import router_log_sink
+    from wharf.platform.metrics.router import MeteredSink, RouterMetrics
+    from wharf.platform.metrics.store import MetricsStore
+
+    sink = router_log_sink(
+        settings.resolved_redis_url,
+        max_lines=settings.wharf_log_max_lines,
+        max_age_hours=settings.wharf_log_max_age_hours,
+    )
+    if not settings.wharf_router_metrics:
+        return sink
+    metrics = RouterMetrics(MetricsStore.from_settings(settings))
+    metrics.start()
+    return MeteredSink(sink, metrics)
+
+
+def _run_router(settings: Settings, stop: threading.Event) -> None:
     from wharf.platform.security.authority import ensure_authority
     from wharf.platform.security.leaves import LocalCertificates
     from wharf.router.acme import AcmeSettings
@@ -253,11 +271,7 @@ def _run_router(settings: Settings, stop: threading.Event) -> None:
         acme=acme,
         api_hostname=settings.api_hostname,
         api_upstream=settings.api_loopback_address,
-        log_sink=router_log_sink(
-            settings.resolved_redis_url,
-            max_lines=settings.wharf_log_max_lines,
-            max_age_hours=settings.wharf_log_max_age_hours,
-        ),
+        log_sink=_router_sink(settings),
         stop=stop,
         # Stopping the control plane leaves the apps served; `wharfd down --routers` takes them off.
         leave_serving=True,
@@ -286,6 +300,7 @@ SERVICES = (
     "alerts",
     "autoscaler",
     "ssh",
+    "metrics",
 )
 
 
@@ -386,6 +401,7 @@ def services(
     from wharf.platform.host_gc import run_gc_schedule
     from wharf.platform.logs.service import run_log_shipper
     from wharf.platform.mail.outbox import run_mail_sender
+    from wharf.platform.metrics.service import run_metrics
     from wharf.platform.scheduler.service import run_scheduler
     from wharf.platform.supervisor import Task, run_tasks
 
@@ -403,6 +419,7 @@ def services(
         "alerts": lambda stop: run_alerts(settings, stop),
         "autoscaler": lambda stop: run_autoscaler(settings, stop),
         "ssh": lambda stop: _run_ssh_server(settings, stop),
+        "metrics": lambda stop: run_metrics(settings, stop=stop),
     }
     chosen = [name.strip() for name in only.split(",") if name.strip()]
     unknown = sorted(set(chosen) - set(known))

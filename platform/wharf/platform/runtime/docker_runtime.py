@@ -88,9 +88,17 @@ def disk_limit_supported(info: Mapping[str, Any]) -> bool:
 class DockerRuntime:
     """The Runtime for one Docker host, through the Docker SDK for Python."""
 
-    def __init__(self, client: docker.DockerClient | None = None, *, installation: str | None = None) -> None:
+    def __init__(
+        self,
+        client: docker.DockerClient | None = None,
+        *,
+        installation: str | None = None,
+        statsd_port: int | None = None,
+    ) -> None:
         self._client = client or docker.from_env()
         self._image_users = ImageUsers(self._client)
+        # Dynos send statsd packets to their network's gateway (the host) on this port.
+        self._statsd_port = statsd_port
         # The labels every dyno of this runtime carries and every query filters on.
         self._scope = {LABEL_MANAGED: "1", **({LABEL_INSTALLATION: installation} if installation else {})}
         self._host_nano_cpus: int | None = None
@@ -326,7 +334,7 @@ class DockerRuntime:
             "command": spec.argv,
             "name": f"{spec.name}.v{spec.release}.{secrets.token_hex(3)}",
             "hostname": f"{spec.process_type}-{spec.number}"[-HOSTNAME_MAX:].lstrip("-_"),
-            "environment": spec.environment(),
+            "environment": {**spec.environment(), **self._statsd_environment(spec.network_name)},
             "labels": {**spec.all_labels(), **self._scope},
             "user": self._user_for(spec),
             "network": spec.network_name,
@@ -369,6 +377,16 @@ class DockerRuntime:
 
     def _is_root(self, image_id: str, user: str) -> bool:
         return user.split(":")[0].strip() in ROOT_USERS or self._image_users.uid(image_id, user) == 0
+    def _statsd_environment(self, network: str) -> dict[str, str]:
+        """STATSD_HOST and STATSD_PORT: the host's address on the dyno's own app network."""
+        if not self._statsd_port:
+            return {}
+        found = self._find_network(network)
+        configs = ((found.attrs.get("IPAM") or {}).get("Config") or []) if found is not None else []
+        gateways = [str(c["Gateway"]) for c in configs if c.get("Gateway") and ":" not in str(c["Gateway"])]
+        if not gateways:
+            return {}
+        return {"STATSD_HOST": gateways[0], "STATSD_PORT": str(self._statsd_port)}
 
     def _host_cpu_limit(self) -> int:
         """Docker refuses a CPU limit above the host's CPU count, so large sizes are capped to it."""
@@ -379,7 +397,9 @@ class DockerRuntime:
 
 def docker_runtime(*, installation: str | None = None) -> DockerRuntime:
     """The runtime on the local Docker Engine, seeing only this installation's dynos."""
-    return DockerRuntime(installation=installation)
+    from wharf.platform.settings import get_settings
+
+    return DockerRuntime(installation=installation, statsd_port=get_settings().wharf_statsd_port or None)
 
 
 def dyno_from_container(container: Container) -> Dyno:

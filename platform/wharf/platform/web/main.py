@@ -39,6 +39,7 @@ from wharf.platform.web.api.routes import (
     health,
     invites,
     logs,
+    metrics,
     pg,
     releases,
     rollback,
@@ -84,6 +85,7 @@ API_ROUTERS = (
     ssh_keys.router,
     access.router,
     teams.router,
+    metrics.router,
 )
 
 
@@ -129,6 +131,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router, prefix="/api")
     # Outside monitors (Nagios, Monit, Pingdom) look for /health at the top.
     app.include_router(health.router, include_in_schema=False)
+    # Prometheus scrapes /metrics at the top, with an operator's token.
+    app.include_router(metrics.prometheus_router)
     app.include_router(git_http.router)
     install_dashboard(app)
     app.add_middleware(DatabaseAdmission, permits=permits_for(POOL_CAPACITY))

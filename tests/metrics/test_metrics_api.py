@@ -1,0 +1,108 @@
+"""`GET /api/apps/APP/metrics`, `wharf metrics` and the operators' Prometheus `/metrics`."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from pathlib import Path
+
+import httpx
+import redis
+
+from tests.conftest import LiveServer
+from tests.utils.api import client_for
+from tests.utils.wharf_cli import cli_env, run_wharf
+from wharf.platform.metrics.router import RouterMetrics
+from wharf.platform.metrics.statsd import StatsdAggregator, parse_packet
+from wharf.platform.metrics.store import MetricsStore
+
+LINE = (
+    'at=info method=GET path="/" host=h request_id=r fwd="10.0.0.1" dyno=web.1 connect=0ms '
+    "service={ms}ms status=200 bytes=100 protocol=http"
+)
+
+
+def app_with_traffic(live_server: LiveServer, *, at: float | None = None) -> tuple[str, str, httpx.Client]:
+    _, token = live_server.signup()
+    api = client_for(live_server, token)
+    name = f"metrics-{secrets.token_hex(4)}"
+    api.post("/api/apps", json={"name": name}).raise_for_status()
+    store = MetricsStore(redis.Redis.from_url(live_server.redis_url))
+    router = RouterMetrics(store)
+    for ms in range(1, 101):
+        router.observe(name, LINE.format(ms=ms), now=at)
+    router.flush()
+    statsd = StatsdAggregator(store)
+    statsd.add(name, parse_packet(b"signups:3|c\nqueue:4|g"), now=at)
+    statsd.buffer.flush()
+    return name, token, api
+
+
+def test_the_api_answers_the_contract_shape_oldest_first(live_server: LiveServer) -> None:
+    name, _, api = app_with_traffic(live_server)
+    answer = api.get(f"/api/apps/{name}/metrics", params={"type": "web", "since": "5m"})
+    assert answer.status_code == 200, answer.text
+    points = answer.json()
+    assert len(points) == 5
+    assert [p["time"] for p in points] == sorted(p["time"] for p in points)
+    last = points[-1]
+    assert set(last) == {
+        "time", "requests", "status", "p50_ms", "p95_ms", "p99_ms", "max_ms", "memory_rss_mb", "cpu_percent",
+        "custom",
+    }  # fmt: skip
+    assert last["requests"] == 100 and last["status"]["2xx"] == 100
+    assert 93 <= last["p95_ms"] <= 97 and last["max_ms"] == 100
+    assert last["custom"] == {"signups": 3.0, "queue": 4.0}
+    assert api.get(f"/api/apps/{name}/metrics", params={"type": "worker"}).json()[-1]["requests"] == 0
+
+
+def test_bad_input_is_a_clear_400_and_other_users_get_404(live_server: LiveServer) -> None:
+    name, _, api = app_with_traffic(live_server)
+    for params in ({"since": "forever"}, {"since": "30d"}, {"type": "web\n"}, {"type": "../x"}):
+        answer = api.get(f"/api/apps/{name}/metrics", params=params)
+        assert answer.status_code == 400, (params, answer.text)
+        assert answer.json()["message"]
+    _, other = live_server.signup()
+    assert client_for(live_server, other).get(f"/api/apps/{name}/metrics").status_code == 404
+    assert httpx.get(f"{live_server.url}/api/apps/{name}/metrics").status_code == 401
+
+
+def test_wharf_metrics_json_prints_the_api_list_and_the_table_has_sparklines(
+    live_server: LiveServer, tmp_path: Path
+) -> None:
+    name, token, _ = app_with_traffic(live_server)
+    env = cli_env(live_server.url, token, tmp_path)
+    printed = run_wharf(env, "metrics", "-a", name, "--type", "web", "--since", "10m", "--json")
+    assert printed.returncode == 0, printed.stderr
+    points = json.loads(printed.stdout)
+    assert len(points) == 10 and points[-1]["requests"] == 100
+    table = run_wharf(env, "metrics", "-a", name, "--since", "10m")
+    assert table.returncode == 0, table.stderr
+    requests_row = next(line for line in table.stdout.splitlines() if line.startswith("requests"))
+    assert requests_row.split()[1].endswith("█") and requests_row.split()[-2:] == ["100", "100"]
+    assert any(line.startswith("signups") for line in table.stdout.splitlines())
+    wrong = run_wharf(env, "metrics", "-a", name, "--since", "soon")
+    assert wrong.returncode != 0 and "since must look like" in wrong.stderr
+
+
+def test_prometheus_metrics_need_an_operator_token(live_server: LiveServer) -> None:
+    # Prometheus sees the last complete minute.
+    name, token, _ = app_with_traffic(live_server, at=time.time() - 60)
+    assert httpx.get(f"{live_server.url}/metrics").status_code == 401
+    assert (
+        httpx.get(f"{live_server.url}/metrics", headers={"Authorization": f"Bearer {token}"}).status_code
+        == 403
+    )
+    answer = httpx.post(
+        f"{live_server.url}/api/signup",
+        json={
+            "invite": live_server.admin_invite,
+            "email": f"op-{secrets.token_hex(4)}@example.com",
+            "password": "correct horse battery",
+        },
+    )
+    admin = answer.json()["token"]
+    text = httpx.get(f"{live_server.url}/metrics", headers={"Authorization": f"Bearer {admin}"}).text
+    assert f'wharf_router_requests_per_minute{{app="{name}",type="web",status="2xx"}} 100' in text
+    assert f'wharf_app_custom{{app="{name}",name="signups"}} 3' in text

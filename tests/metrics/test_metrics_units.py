@@ -1,0 +1,218 @@
+"""Router line counting, percentiles, statsd parsing and the Redis store, without Docker."""
+
+from __future__ import annotations
+
+import random
+import socket
+import threading
+import time
+from datetime import timedelta
+from typing import Any
+
+import pytest
+import redis
+
+from wharf.platform.metrics.dynos import DynoCollector, DynoDirectory, cpu_percent
+from wharf.platform.metrics.histogram import bucket_of, percentile
+from wharf.platform.metrics.prometheus import prometheus_text
+from wharf.platform.metrics.router import RouterLine, RouterMetrics
+from wharf.platform.metrics.statsd import StatsdAggregator, StatsdListener, parse_line, parse_packet
+from wharf.platform.metrics.store import MetricsStore, minute_of, parse_since
+
+LINE = (
+    'at=info method=GET path="/a dyno=evil.9 status=500" host=app.localhost request_id=abc '
+    'fwd="10.0.0.1" dyno=web.2 connect=0ms service={ms}ms status={status} bytes=512 protocol=http'
+)
+H12 = (
+    'at=error code=H12 desc="Request timeout" method=GET path="/" host=app.localhost request_id=r '
+    'fwd="10.0.0.1" dyno=web.1 connect=1ms service=30001ms status=503 bytes=0 protocol=http'
+)
+H14 = (
+    'at=error code=H14 desc="No web processes running" method=GET path="/" host=h request_id=r '
+    'fwd="10.0.0.1" dyno= connect= service= status=503 bytes=0 protocol=http'
+)
+
+
+def exact_percentile(values: list[float], quantile: float) -> float:
+    ordered = sorted(values)
+    return ordered[max(0, int(-(-quantile * len(ordered) // 1)) - 1)]
+
+
+def test_histogram_percentiles_are_within_two_percent_of_the_exact_ones() -> None:
+    rng = random.Random(7)
+    values: list[float] = [round(rng.lognormvariate(4, 1.2)) for _ in range(20_000)]
+    buckets: dict[int, int] = {}
+    for value in values:
+        buckets[bucket_of(value)] = buckets.get(bucket_of(value), 0) + 1
+    for quantile in (0.5, 0.95, 0.99):
+        exact = exact_percentile(values, quantile)
+        measured = percentile(buckets, quantile, ceiling=max(values))
+        assert measured is not None
+        assert abs(measured - exact) <= max(1.0, exact * 0.02), (quantile, measured, exact)
+    assert percentile({}, 0.95) is None
+
+
+def test_router_line_fields_come_from_the_tail_not_the_path() -> None:
+    parsed = RouterLine.parse(LINE.format(ms=42, status=200))
+    assert parsed is not None
+    assert (parsed.process_type, parsed.service_ms, parsed.status, parsed.bytes, parsed.code) == (
+        "web",
+        42,
+        "200",
+        512,
+        "",
+    )
+    timeout = RouterLine.parse(H12)
+    assert timeout is not None and timeout.code == "H12" and timeout.service_ms == 30001
+    none_running = RouterLine.parse(H14)
+    assert none_running is not None and none_running.code == "H14" and none_running.service_ms is None
+    assert RouterLine.parse("junk") is None
+
+
+def test_router_metrics_round_trip_through_redis(redis_client: redis.Redis[bytes]) -> None:
+    store = MetricsStore(redis_client)
+    metrics = RouterMetrics(store)
+    now = time.time()
+    timings = list(range(1, 201))
+    for ms in timings:
+        metrics.observe("shop", LINE.format(ms=ms, status=200 if ms <= 190 else 500), now=now)
+    metrics.observe("shop", H12, now=now)
+    metrics.observe("other", LINE.format(ms=5, status=200), now=now)
+    metrics.flush()
+    metrics.observe("shop", LINE.format(ms=7, status=404), now=now)
+    metrics.flush()
+    points = store.minute_points("shop", process_type="web", since=timedelta(minutes=5))
+    assert len(points) == 5
+    assert all(p.requests == 0 for p in points[:-1]) and points[-1].time.timestamp() == minute_of(now)
+    last = points[-1].as_json()
+    assert last["requests"] == 202
+    assert last["status"] == {"2xx": 190, "3xx": 0, "4xx": 1, "5xx": 11}
+    assert last["max_ms"] == 30001
+    assert abs(last["p50_ms"] - exact_percentile([*timings, 7, 30001], 0.5)) <= 2
+    assert abs(last["p95_ms"] - exact_percentile([*timings, 7, 30001], 0.95)) <= 4
+    assert store.minute_points("shop", process_type="worker", since=timedelta(minutes=1))[0].requests == 0
+    assert store.minute_points("other", since=timedelta(minutes=1))[0].requests == 1
+    assert redis_client.ttl(f"wharf:metrics:shop:1m:{minute_of(now)}") > 23 * 3600
+    assert redis_client.ttl(f"wharf:metrics:shop:10m:{minute_of(now) - minute_of(now) % 600}") > 6 * 86400
+    # Past a day, points are ten minutes wide, from the same writes.
+    week = store.minute_points("shop", since=timedelta(days=2))
+    assert len(week) == 288 and week[-1].requests == 202
+    text = prometheus_text(store)
+    assert "# TYPE wharf_router_requests_per_minute gauge" in text
+
+
+def test_statsd_lines_parse_and_bad_ones_are_dropped() -> None:
+    assert parse_line("hits:3|c|@0.5") is not None
+    sample = parse_line("hits:3|c|@0.5")
+    assert sample is not None and (sample.kind, sample.value, sample.rate) == ("c", 3.0, 0.5)
+    gauge = parse_line("queue:-2|g")
+    assert gauge is not None and gauge.relative
+    timer = parse_line("db.query:12.5|ms|#tag:x")
+    assert timer is not None and timer.kind == "t"
+    assert parse_line("users:alice|s") is not None
+    for bad in ("nocolon", "a b:1|c", "x:1|q", "x:nan|c", "x:1|c|@2", "x:abc|g", ":1|c", "x:|s"):
+        assert parse_line(bad) is None, bad
+    assert len(parse_packet(b"a:1|c\nb:2|g\n\njunk")) == 2
+    assert parse_packet(b"a:1|c\n" * 2000) == []
+
+
+def test_statsd_series_are_aggregated_per_minute_and_bounded(redis_client: redis.Redis[bytes]) -> None:
+    store = MetricsStore(redis_client)
+    aggregator = StatsdAggregator(store, max_series=3)
+    now = time.time()
+    aggregator.add("shop", parse_packet(b"hits:1|c\nhits:2|c|@0.5\nq:10|g\nq:+5|g"), now=now)
+    aggregator.add("shop", [s for n in range(100) if (s := parse_line(f"t:{n + 1}|ms")) is not None], now=now)
+    aggregator.add("shop", parse_packet(b"extra:1|c\nhits:1|c"), now=now)
+    aggregator.buffer.flush()
+    custom = store.minute_points("shop", since=timedelta(minutes=1))[-1].custom
+    assert custom.pop("t") == pytest.approx(95.0, rel=0.02)
+    assert custom == {"hits": 6.0, "q": 15.0}
+    assert aggregator.dropped == 1
+
+
+def test_statsd_listener_takes_the_app_from_the_source_address(redis_client: redis.Redis[bytes]) -> None:
+    store = MetricsStore(redis_client)
+    apps = {"127.0.0.1": "sender"}
+    listener = StatsdListener(StatsdAggregator(store, interval=0.2), apps.get, host="127.0.0.1", port=0)
+    stop = threading.Event()
+    thread = threading.Thread(target=listener.serve, args=(stop,))
+    thread.start()
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.sendto(b"victim.signups:7|c\nsignups:1|c", ("127.0.0.1", listener.port))
+        deadline = time.monotonic() + 10
+        while not store.minute_points("sender", since=timedelta(minutes=1))[-1].custom:
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+    finally:
+        stop.set()
+        thread.join()
+    assert store.minute_points("sender", since=timedelta(minutes=1))[-1].custom == {
+        "victim.signups": 7.0,
+        "signups": 1.0,
+    }
+    assert store.minute_points("victim", since=timedelta(minutes=1))[-1].custom == {}
+
+
+class FakeDockerApi:
+    def __init__(self) -> None:
+        self.listed: list[dict[str, Any]] = []
+        self.usage = 0
+
+    def containers(self, *, all: bool, filters: dict[str, Any]) -> list[dict[str, Any]]:
+        return [c for c in self.listed if all or c["State"] == "running"]
+
+    def stats(self, container_id: str, *, stream: bool, one_shot: bool) -> dict[str, Any]:
+        assert stream is False
+        self.usage += 500_000_000
+        return {
+            "cpu_stats": {
+                "cpu_usage": {"total_usage": self.usage},
+                "system_cpu_usage": self.usage * 4,
+                "online_cpus": 2,
+            },
+            "memory_stats": {"usage": 300 * 2**20, "limit": 512 * 2**20, "stats": {"anon": 200 * 2**20}},
+        }
+
+
+def dyno(container_id: str, state: str, status: str = "Up") -> dict[str, Any]:
+    return {
+        "Id": container_id,
+        "State": state,
+        "Status": status,
+        "Labels": {"wharf.app": "shop", "wharf.process-type": "web", "wharf.managed": "1"},
+        "NetworkSettings": {"Networks": {"wharf-shop": {"IPAddress": "172.30.0.5"}}},
+    }
+
+
+def test_dyno_collector_reads_cpu_memory_and_counts_exits(redis_client: redis.Redis[bytes]) -> None:
+    api = FakeDockerApi()
+    api.listed = [dyno("a", "running"), dyno("old", "exited", "Exited (1) 2 hours ago")]
+    directory = DynoDirectory(api)
+    collector = DynoCollector(directory, MetricsStore(redis_client))
+    now = time.time()
+    collector.collect(now)
+    api.listed = [dyno("a", "running"), dyno("b", "exited", "Exited (137) 1 second ago")]
+    collector.collect(now)
+    collector.buffer.flush()
+    store = MetricsStore(redis_client)
+    point = store.minute_points("shop", process_type="web", since=timedelta(minutes=1))[-1]
+    assert point.memory_rss_mb == 200.0
+    assert point.cpu_percent == 50.0
+    fields = MetricsStore(redis_client).raw_minute("shop", minute_of(now))
+    assert fields["p|web|restarts"] == 1 and fields["p|web|exit|137"] == 1
+    assert fields["p|web|limit_mb"] == 512
+    assert directory.app_of("172.30.0.5") == "shop"
+    assert directory.app_of("172.30.0.6") is None
+    assert cpu_percent(None, {}) is None
+
+
+def test_since_is_validated() -> None:
+    assert parse_since("90s") == timedelta(seconds=90)
+    assert parse_since("7d") == timedelta(days=7)
+    for bad in ("8d", "0m", "1 h", "h", "-1m", "1w"):
+        try:
+            parse_since(bad)
+        except ValueError:
+            continue
+        raise AssertionError(bad)

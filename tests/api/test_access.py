@@ -34,6 +34,18 @@ def test_other_users_app_is_not_found_on_every_route(live_server: LiveServer) ->
 # The least role each app-scoped route needs: a route missing here fails the test below, so every new
 # route is classified. The owner is an admin; a stranger holds no role and sees 404 everywhere.
 ROUTE_ROLES: dict[tuple[str, str], str] = {
+    ("GET", "/api/apps/{app_name}/alerts"): "viewer",
+    ("POST", "/api/apps/{app_name}/alerts"): "member",
+    ("DELETE", "/api/apps/{app_name}/alerts/{alert_id}"): "member",
+    ("GET", "/api/apps/{app_name}/autoscale"): "viewer",
+    ("GET", "/api/apps/{app_name}/autoscale/log"): "viewer",
+    ("PUT", "/api/apps/{app_name}/autoscale/{process_type}"): "member",
+    ("DELETE", "/api/apps/{app_name}/autoscale/{process_type}"): "member",
+    ("GET", "/api/apps/{app_name}/certs/auto"): "viewer",
+    ("GET", "/api/apps/{app_name}/metrics"): "viewer",
+    ("GET", "/api/apps/{app_name}/test-runs"): "viewer",
+    ("GET", "/api/apps/{app_name}/test-runs/{number}"): "viewer",
+    ("POST", "/api/apps/{app_name}/test-runs/{number}/rerun"): "member",
     ("GET", "/api/apps/{app_name}"): "viewer",
     ("DELETE", "/api/apps/{app_name}"): "admin",
     ("PATCH", "/api/apps/{app_name}"): "member",

@@ -1,8 +1,7 @@
 """The `alerts` and `autoscaler` components of `wharfd services`, built from settings.
 
-Both read metrics through the `MetricsReader` that `metrics_reader_for` returns; until a metrics
-store is configured it is `NoMetrics`, under which only the `crash` and `deploy` alerts can fire and
-the autoscaler holds every type at its current count within min and max.
+Both read metrics through the `MetricsReader` that `metrics_reader_for` returns: the Redis store the
+router, the dyno collector and the statsd listener write (`metrics/store.py`).
 """
 
 from __future__ import annotations
@@ -17,7 +16,8 @@ from wharf.platform.alerts.evaluator import AlertEvaluator
 from wharf.platform.autoscale.scaler import Autoscaler
 from wharf.platform.db import session_factory
 from wharf.platform.logs.platform_lines import platform_lines_for
-from wharf.platform.metrics.points import MetricsReader, MinutePoint
+from wharf.platform.metrics.points import MetricsReader
+from wharf.platform.metrics.store import MetricsStore
 from wharf.platform.runtime import get_runtime
 from wharf.platform.security.crypto import ConfigCipher
 from wharf.platform.settings import Settings
@@ -25,17 +25,8 @@ from wharf.platform.settings import Settings
 log = logging.getLogger(__name__)
 
 
-class NoMetrics:
-    """A reader with no points: what the loops see where no metrics are collected."""
-
-    def minute_points(
-        self, app: str, *, process_type: str | None = None, since: timedelta = timedelta(minutes=30)
-    ) -> list[MinutePoint]:
-        return []
-
-
 def metrics_reader_for(settings: Settings) -> MetricsReader:
-    return NoMetrics()
+    return MetricsStore.from_settings(settings)
 
 
 def line_writer(settings: Settings, dyno: str) -> Callable[[str, str], None]:

@@ -377,6 +377,7 @@ class DockerRuntime:
 
     def _is_root(self, image_id: str, user: str) -> bool:
         return user.split(":")[0].strip() in ROOT_USERS or self._image_users.uid(image_id, user) == 0
+
     def _statsd_environment(self, network: str) -> dict[str, str]:
         """STATSD_HOST and STATSD_PORT: the host's address on the dyno's own app network."""
         if not self._statsd_port:

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from wharf.platform.actions import alerts
 from wharf.platform.models import Alert
-from wharf.platform.web.deps import AppDep, ContextDep, CurrentUser, SessionDep
+from wharf.platform.web.deps import AppDep, ContextDep, CurrentUser, SessionDep, ViewerApp
 
 router = APIRouter(prefix="/apps/{app_name}/alerts", tags=["alerts"])
 
@@ -57,7 +57,7 @@ class AlertPublic(BaseModel):
 
 
 @router.get("", response_model_by_alias=True, response_model_exclude_none=False)
-def list_alerts(app: AppDep, session: SessionDep) -> list[AlertPublic]:
+def list_alerts(app: ViewerApp, session: SessionDep) -> list[AlertPublic]:
     return [AlertPublic.of(alert, app.name) for alert in alerts.list_alerts(session=session, app=app)]
 
 

@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from wharf.platform.actions import autoscale
 from wharf.platform.models import AutoscaleEvent, Autoscaling
-from wharf.platform.web.deps import AppDep, ContextDep, CurrentUser, SessionDep
+from wharf.platform.web.deps import AppDep, ContextDep, CurrentUser, SessionDep, ViewerApp
 
 router = APIRouter(prefix="/apps/{app_name}/autoscale", tags=["autoscale"])
 
@@ -61,12 +61,12 @@ class AutoscaleEventPublic(BaseModel):
 
 
 @router.get("")
-def list_autoscaling(app: AppDep, session: SessionDep) -> list[AutoscalePublic]:
+def list_autoscaling(app: ViewerApp, session: SessionDep) -> list[AutoscalePublic]:
     return [AutoscalePublic.of(row) for row in autoscale.list_autoscaling(session=session, app=app)]
 
 
 @router.get("/log")
-def autoscale_log(app: AppDep, session: SessionDep) -> list[AutoscaleEventPublic]:
+def autoscale_log(app: ViewerApp, session: SessionDep) -> list[AutoscaleEventPublic]:
     return [AutoscaleEventPublic.of(row) for row in autoscale.list_autoscale_events(session=session, app=app)]
 
 

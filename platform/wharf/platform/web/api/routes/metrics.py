@@ -11,7 +11,7 @@ from fastapi.responses import PlainTextResponse
 from wharf.platform.errors import BadRequest, Forbidden
 from wharf.platform.metrics.prometheus import prometheus_text
 from wharf.platform.metrics.store import MetricsStore, parse_since
-from wharf.platform.web.deps import AppDep, ContextDep, CurrentUser
+from wharf.platform.web.deps import ContextDep, CurrentUser, ViewerApp
 
 router = APIRouter(tags=["metrics"])
 prometheus_router = APIRouter(tags=["metrics"])
@@ -21,7 +21,7 @@ PROCESS_TYPE = re.compile(r"[a-z0-9][a-z0-9_-]{0,29}")
 
 @router.get("/apps/{app_name}/metrics")
 def app_metrics(
-    app: AppDep, context: ContextDep, type: str | None = None, since: str = "30m"
+    app: ViewerApp, context: ContextDep, type: str | None = None, since: str = "30m"
 ) -> list[dict[str, Any]]:
     """Points of each minute, oldest first; `type` one process type (default: all), `since` like 30m or 1h."""
     if type is not None and not PROCESS_TYPE.fullmatch(type):

@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from wharf.platform.actions.test_runs import rerun_test_run
 from wharf.platform.models import TestRun, User
 from wharf.platform.testphase import records
-from wharf.platform.web.deps import AppDep, ContextDep, CurrentUser, RowId, SessionDep
+from wharf.platform.web.deps import AppDep, ContextDep, CurrentUser, RowId, SessionDep, ViewerApp
 
 router = APIRouter(prefix="/apps/{app_name}/test-runs", tags=["test runs"])
 
@@ -49,12 +49,12 @@ def run_public(run: TestRun, *, session: SessionDep) -> TestRunPublic:
 
 
 @router.get("")
-def list_test_runs(app: AppDep, session: SessionDep) -> list[TestRunPublic]:
+def list_test_runs(app: ViewerApp, session: SessionDep) -> list[TestRunPublic]:
     return [run_public(run, session=session) for run in records.list_test_runs(session=session, app=app)]
 
 
 @router.get("/{number}")
-def show_test_run(number: RowId, app: AppDep, session: SessionDep) -> TestRunWithOutput:
+def show_test_run(number: RowId, app: ViewerApp, session: SessionDep) -> TestRunWithOutput:
     run = records.get_test_run(session=session, app=app, number=number)
     return TestRunWithOutput(**run_public(run, session=session).model_dump(), output=run.output)
 

@@ -20,7 +20,7 @@ from tests.conftest import LiveServer
 from tests.utils.api import client_for
 from tests.utils.network import free_port, wait_for_http
 from tests.utils.wharf_cli import cli_env, run_wharf
-from wharf.platform.metering.buckets import BUCKET_PREFIX, usage_key
+from wharf.platform.metering.buckets import BUCKET_PREFIX
 from wharf.platform.migrate import upgrade_database
 
 API_LIMIT = 12
@@ -78,7 +78,7 @@ def limited_server(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> 
 def _fresh_buckets(limited_server: LiveServer) -> None:
     client = redis.Redis.from_url(limited_server.redis_url)
     # Usage too: user ids of this module's fresh database may repeat those of an earlier run.
-    for pattern in (f"{BUCKET_PREFIX}*", f"{usage_key('')}*"):
+    for pattern in (f"{BUCKET_PREFIX}*", "wharf:usage:*"):
         for key in client.scan_iter(pattern):
             client.delete(key)
     client.close()

@@ -446,7 +446,7 @@ def usage(
 
     settings = _settings()
     client = redis_module.Redis.from_url(settings.resolved_redis_url)
-    found = all_usage(client, days=days)
+    found = all_usage(client, installation=settings.installation_id, days=days)
     with session_scope(settings.resolved_database_url) as session:
         emails = {str(uid): email for uid, email in session.execute(select(User.id, User.email))}
     rows = [

@@ -27,8 +27,13 @@ USAGE_DAYS_KEPT = 31
 BUCKET_PREFIX = "wharf:ratelimit:bucket:"
 
 
-def usage_key(day: str) -> str:
-    return f"wharf:usage:{day}"
+# Keys carry the installation: two Wharfs sharing one Redis number their accounts alike.
+def bucket_key(installation: str, name: str) -> str:
+    return f"{BUCKET_PREFIX}{installation}:{name}"
+
+
+def usage_key(installation: str, day: str) -> str:
+    return f"wharf:usage:{installation}:{day}"
 
 
 # KEYS: bucket keys..., usage hash. ARGV: limit per bucket..., usage field, usage ttl, window in ms.
@@ -88,10 +93,6 @@ class Bucket:
     name: str
     limit: int
 
-    @property
-    def redis_key(self) -> str:
-        return BUCKET_PREFIX + self.name
-
 
 @dataclass(frozen=True)
 class Verdict:
@@ -150,7 +151,8 @@ class RateLimiter:
         buckets = self.buckets(kind, user_id=user_id, token_id=token_id, address=address)
         day = datetime.now(UTC).strftime("%Y-%m-%d")
         field = f"{user_id if user_id is not None else 'anonymous'}:{kind}"
-        keys = [b.redis_key for b in buckets] + [usage_key(day)]
+        installation = self._settings.installation_id
+        keys = [bucket_key(installation, b.name) for b in buckets] + [usage_key(installation, day)]
         window_ms = self.window_seconds * 1000
         args: list[str | int] = [*(b.limit for b in buckets), field, USAGE_DAYS_KEPT * 86400, window_ms]
         return keys, args

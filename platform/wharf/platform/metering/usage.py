@@ -26,12 +26,14 @@ def _days(days: int) -> list[str]:
     return [(today - timedelta(days=back)).isoformat() for back in range(min(days, MAX_DAYS))]
 
 
-def account_usage(client: redis.Redis[bytes], *, user_id: int, days: int = 30) -> list[DayUsage]:
+def account_usage(
+    client: redis.Redis[bytes], *, installation: str, user_id: int, days: int = 30
+) -> list[DayUsage]:
     """One entry per day, newest first, zeros included."""
     dates = _days(days)
     pipe = client.pipeline()
     for date in dates:
-        pipe.hmget(usage_key(date), [f"{user_id}:{kind}" for kind in KINDS])
+        pipe.hmget(usage_key(installation, date), [f"{user_id}:{kind}" for kind in KINDS])
     answers = pipe.execute()
     return [
         DayUsage(date, {kind: int(v or 0) for kind, v in zip(KINDS, values, strict=True)})
@@ -39,12 +41,14 @@ def account_usage(client: redis.Redis[bytes], *, user_id: int, days: int = 30) -
     ]
 
 
-def all_usage(client: redis.Redis[bytes], *, days: int = 30) -> dict[str, dict[str, DayUsage]]:
+def all_usage(
+    client: redis.Redis[bytes], *, installation: str, days: int = 30
+) -> dict[str, dict[str, DayUsage]]:
     """Per day (newest first), per account id (or "anonymous"), the days with any request."""
     dates = _days(days)
     pipe = client.pipeline()
     for date in dates:
-        pipe.hgetall(usage_key(date))
+        pipe.hgetall(usage_key(installation, date))
     result: dict[str, dict[str, DayUsage]] = {}
     for date, fields in zip(dates, pipe.execute(), strict=True):
         per_account: dict[str, DayUsage] = {}

@@ -38,7 +38,9 @@ def get_usage(
     user: CurrentUser, context: ContextDep, days: Annotated[int, Query(ge=1, le=MAX_DAYS)] = 30
 ) -> UsagePublic:
     settings = context.settings
-    found = account_usage(context.redis, user_id=user.id, days=days)
+    found = account_usage(
+        context.redis, installation=context.settings.installation_id, user_id=user.id, days=days
+    )
     return UsagePublic(
         limits=LimitsPublic(
             window_seconds=settings.wharf_rate_limit_window_seconds,

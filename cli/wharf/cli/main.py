@@ -19,6 +19,7 @@ from wharf.cli.commands import (
     invites,
     logs,
     pg,
+    pipelines,
     ps,
     redis,
     releases,
@@ -37,7 +38,7 @@ app = typer.Typer(
 for module in (auth, apps, config, releases, invites, git, builds, domains, logs, drains, ps, run):
     module.register(app)
 
-for module in (addons, pg, redis):
+for module in (addons, pg, redis, pipelines):
     module.register(app)
 
 

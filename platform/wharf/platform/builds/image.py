@@ -195,7 +195,8 @@ def collect_old_images(*, app_name: str, keep_versions: set[int]) -> list[str]:
     removed = []
     try:
         for image in client.images.list(name=image_name(app_name)):
-            for tag in image.tags:
+            # A promoted image also carries the tags of the other apps it was promoted to or from.
+            for tag in (t for t in image.tags if t.startswith(f"{image_name(app_name)}:v")):
                 version = tag.rsplit(":v", 1)[-1]
                 if version.isdigit() and int(version) not in keep_versions:
                     try:

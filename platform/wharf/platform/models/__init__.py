@@ -8,6 +8,7 @@ from wharf.platform.models.domains import Certificate, Domain
 from wharf.platform.models.drains import LogDrain
 from wharf.platform.models.formation import Formation
 from wharf.platform.models.invites import Invite, InviteRedemption
+from wharf.platform.models.pipelines import Pipeline, PipelineApp
 from wharf.platform.models.releases import Release
 from wharf.platform.models.users import ApiToken, User
 
@@ -24,6 +25,8 @@ __all__ = [
     "Invite",
     "InviteRedemption",
     "LogDrain",
+    "Pipeline",
+    "PipelineApp",
     "Release",
     "User",
 ]

@@ -33,6 +33,7 @@ from wharf.platform.web.api.routes import (
     invites,
     logs,
     pg,
+    pipelines,
     releases,
     rollback,
     run,
@@ -62,6 +63,7 @@ API_ROUTERS = (
     run.router,
     addons.router,
     pg.router,
+    pipelines.router,
 )
 
 

@@ -8,6 +8,7 @@ config, and the upstream's process types; it rolls back like any other release.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import redis
@@ -218,12 +219,17 @@ def promote(
     tag_image: ImageTagger,
     actor: User,
     source: App,
-    targets: list[App] | None,
+    to: list[str] | None,
+    may_manage: Callable[[str], App],
     force: bool = False,
 ) -> list[tuple[App, Release]]:
-    """Give each target a new release running the source's current release image; returns them."""
-    if targets is None:
-        targets = downstream_apps(session=session, app=source)
+    """Give each target a new release running the source's current release image; returns them.
+
+    The targets are the apps named TO, or the next stage's apps; MAY_MANAGE looks each up as the
+    caller's (raising when the caller may not manage it), the same check as any app-scoped route.
+    """
+    names = to or [a.name for a in downstream_apps(session=session, app=source)]
+    targets = [may_manage(name) for name in dict.fromkeys(names)]
     for target in targets:
         check_same_pipeline(session=session, source=source, target=target)
     if source.current_release_version is None:
@@ -254,7 +260,8 @@ def promote(
             status=PENDING,
             source="promotion",
         )
-        release.image_id = tag_image(upstream.image, image_name(target.name), f"v{release.version}")
+        tagged = tag_image(upstream.image, image_name(target.name), f"v{release.version}")
+        release.image_id = tagged or upstream.image_id
         release.image = f"{image_name(target.name)}:v{release.version}"
         made.append((target, release))
     session.commit()

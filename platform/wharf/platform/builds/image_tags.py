@@ -8,8 +8,11 @@ import docker
 import docker.errors
 
 from wharf.platform.errors import Conflict
+from wharf.platform.implementations import choose
+from wharf.platform.settings import Settings
 
-# (source image, target repository, target tag) -> the Docker image id both names now point at.
+# (source image, target repository, target tag) -> the Docker image id both names now point at
+# ("" when the runtime keeps no images).
 ImageTagger = Callable[[str, str, str], str]
 
 
@@ -34,9 +37,15 @@ def docker_image_tagger() -> ImageTagger:
 
 
 def fake_tag_image(source: str, repository: str, tag: str) -> str:
-    """The fake runtime keeps no images: the id is the source's name."""
-    return source
+    """The fake runtime keeps no images, so there is no id to report."""
+    return ""
 
 
 def fake_image_tagger() -> ImageTagger:
     return fake_tag_image
+
+
+def image_tagger_for(settings: Settings) -> ImageTagger:
+    """The tagger of the configured runtime."""
+    tagger: ImageTagger = choose("image_tagger", settings.wharf_runtime)()  # type: ignore[assignment]
+    return tagger

@@ -10,10 +10,17 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from wharf.platform.web.dashboard.rendering import STATIC_DIR
-from wharf.platform.web.dashboard.routes import accounts, addons, apps, changes, logs
+from wharf.platform.web.dashboard.routes import accounts, addons, apps, changes, logs, pipelines
 from wharf.platform.web.dashboard.session import current_user_from_cookie
 
-DASHBOARD_ROUTERS = (accounts.router, apps.router, changes.router, addons.router, logs.router)
+DASHBOARD_ROUTERS = (
+    accounts.router,
+    apps.router,
+    changes.router,
+    addons.router,
+    logs.router,
+    pipelines.router,
+)
 
 
 def install_dashboard(app: FastAPI) -> None:

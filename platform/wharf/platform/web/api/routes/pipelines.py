@@ -6,9 +6,8 @@ from fastapi import APIRouter, Response, status
 from pydantic import BaseModel, Field
 
 from wharf.platform.actions import pipelines, reviewapps
-from wharf.platform.builds.image_tags import ImageTagger
-from wharf.platform.implementations import choose
-from wharf.platform.models import Pipeline, User
+from wharf.platform.builds.image_tags import image_tagger_for
+from wharf.platform.models import Pipeline
 from wharf.platform.records.releases import get_release
 from wharf.platform.web.api.routes.releases import release_public
 from wharf.platform.web.api.schemas.apps import ReleasePublic
@@ -102,12 +101,6 @@ def pipeline_public(pipeline: Pipeline, *, session: SessionDep) -> PipelinePubli
     )
 
 
-def image_tagger(context: ContextDep) -> ImageTagger:
-    factory = choose("image_tagger", context.settings.wharf_runtime)
-    tagger: ImageTagger = factory()  # type: ignore[assignment]
-    return tagger
-
-
 @router.get("/pipelines")
 def list_pipelines(user: CurrentUser, session: SessionDep) -> list[PipelinePublic]:
     return [
@@ -167,29 +160,19 @@ def leave_pipeline(app: AppDep, user: CurrentUser, session: SessionDep) -> Respo
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-def run_promotion(
-    *, app_name: str, to: list[str] | None, force: bool, user: User, session: SessionDep, context: ContextDep
-) -> list[Promotion]:
-    """The one path of every promotion (API and dashboard): each target is looked up as the caller's."""
-    source = get_app(app_name, session, user)
-    targets = [get_app(name, session, user) for name in to] if to else None
-    made = pipelines.promote(
-        session=session,
-        cipher=context.cipher,
-        client=context.redis,
-        tag_image=image_tagger(context),
-        actor=user,
-        source=source,
-        targets=targets,
-        force=force,
-    )
-    return [Promotion(app=app.name, release=release_public(r, app=app, session=session)) for app, r in made]
-
-
 @router.post("/apps/{app_name}/pipeline/promote", status_code=status.HTTP_201_CREATED)
 def promote(
     app: AppDep, body: PromoteRequest, user: CurrentUser, session: SessionDep, context: ContextDep
 ) -> list[Promotion]:
-    return run_promotion(
-        app_name=app.name, to=body.to, force=body.force, user=user, session=session, context=context
+    made = pipelines.promote(
+        session=session,
+        cipher=context.cipher,
+        client=context.redis,
+        tag_image=image_tagger_for(context.settings),
+        actor=user,
+        source=app,
+        to=body.to,
+        may_manage=lambda name: get_app(name, session, user),
+        force=body.force,
     )
+    return [Promotion(app=a.name, release=release_public(r, app=a, session=session)) for a, r in made]

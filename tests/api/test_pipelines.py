@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 
 import httpx
+import redis
+from sqlalchemy import select
 
 from tests.conftest import LiveServer
 from tests.utils.api import new_user_client
+from wharf.platform.actions.reviewapps import sweep_idle_review_apps
+from wharf.platform.db import session_scope, utcnow
+from wharf.platform.models import App, Pipeline, PipelineApp
+from wharf.platform.settings import Settings
 
 
 def new_app(client: httpx.Client, prefix: str) -> str:
@@ -126,3 +133,40 @@ def test_review_app_settings(live_server: LiveServer) -> None:
     assert updated.json()["review_apps"] == {"enabled": True, "pattern": "feature/*", "idle_days": 2}
     bad = client.put(f"/api/pipelines/{pipeline}/review-apps", json={"enabled": True, "pattern": "a b"})
     assert bad.status_code == 400
+
+
+def test_idle_review_apps_are_destroyed_by_the_sweep(live_server: LiveServer) -> None:
+    _, client = new_user_client(live_server)
+    pipeline = new_pipeline(client, new_app(client, "base"))
+    client.put(f"/api/pipelines/{pipeline}/review-apps", json={"enabled": True, "idle_days": 2})
+    idle, fresh = new_app(client, f"{pipeline}-rv-old"), new_app(client, f"{pipeline}-rv-new")
+    now = utcnow()
+    with session_scope(live_server.database_url) as session:
+        pipeline_id = session.scalars(select(Pipeline.id).where(Pipeline.name == pipeline)).one()
+        for name, pushed in ((idle, now - timedelta(days=3)), (fresh, now - timedelta(days=1))):
+            app_id = session.scalars(select(App.id).where(App.name == name)).one()
+            session.add(
+                PipelineApp(
+                    pipeline_id=pipeline_id,
+                    app_id=app_id,
+                    stage="review",
+                    review_branch=f"review/{name}",
+                    last_push_at=pushed,
+                )
+            )
+    settings = Settings(
+        wharf_runtime="fake",
+        wharf_data_dir=live_server.data_dir,
+        database_url=live_server.database_url,
+        redis_url=live_server.redis_url,
+        wharf_secret_key=live_server.env["WHARF_SECRET_KEY"],
+    )
+    connection = redis.Redis.from_url(live_server.redis_url)
+    try:
+        assert sweep_idle_review_apps(settings=settings, client=connection, now=now) == [idle]
+    finally:
+        connection.close()
+    assert client.get(f"/api/apps/{idle}").status_code == 404
+    assert client.get(f"/api/apps/{fresh}").status_code == 200
+    listed = [a["app"] for a in client.get(f"/api/pipelines/{pipeline}").json()["apps"]]
+    assert idle not in listed and fresh in listed

@@ -125,6 +125,8 @@ class Settings(BaseSettings):
     # Test phase.
 
     # Pipelines and review apps.
+    # How often review apps idle longer than their pipeline's --idle-days are looked for and destroyed.
+    wharf_review_sweep_seconds: float = Field(default=3600.0, gt=0)
 
     # Teams and access.
 

@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import fnmatch
 import re
+from datetime import datetime, timedelta
 
+import redis
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from wharf.platform.actions.apps import destroy_app
+from wharf.platform.addons import get_addon_providers
+from wharf.platform.db import session_scope, utcnow
 from wharf.platform.errors import BadRequest
-from wharf.platform.models import Pipeline
+from wharf.platform.models import App, Pipeline, PipelineApp, User
+from wharf.platform.security.crypto import ConfigCipher
 from wharf.platform.security.names import refuse_unsafe_characters
+from wharf.platform.settings import Settings
 
 PATTERN = re.compile(r"[A-Za-z0-9._/*?-]{1,100}")
 BRANCH = re.compile(r"[A-Za-z0-9._/-]{1,255}")
@@ -51,3 +59,43 @@ def review_app_name(pipeline: Pipeline, branch: str) -> str:
     tail = branch[len(prefix) :] if branch.startswith(prefix) else branch
     slug = re.sub(r"[^a-z0-9]+", "-", tail.lower()).strip("-")
     return f"{pipeline.name}{REVIEW_INFIX}{slug}"
+
+
+def idle_review_apps(*, session: Session, now: datetime) -> list[tuple[App, User]]:
+    """Review apps whose branch was last pushed longer ago than their pipeline's idle days, with the
+    pipeline's owner."""
+    rows = session.execute(
+        select(App, PipelineApp, Pipeline, User)
+        .join(PipelineApp, PipelineApp.app_id == App.id)
+        .join(Pipeline, Pipeline.id == PipelineApp.pipeline_id)
+        .join(User, User.id == Pipeline.owner_id)
+        .where(PipelineApp.review_branch.is_not(None))
+    ).all()
+    return [
+        (app, owner)
+        for app, member, pipeline, owner in rows
+        if (member.last_push_at or member.created_at) < now - timedelta(days=pipeline.review_idle_days)
+    ]
+
+
+def sweep_idle_review_apps(
+    *, settings: Settings, client: redis.Redis[bytes], now: datetime | None = None
+) -> list[str]:
+    """Destroy idle review apps with their add-ons; the names destroyed."""
+    cipher = ConfigCipher(settings.secret_key())
+    destroyed = []
+    with session_scope(settings.resolved_database_url) as session:
+        for app, owner in idle_review_apps(session=session, now=now or utcnow()):
+            name = app.name
+            destroy_app(
+                session=session,
+                cipher=cipher,
+                client=client,
+                settings=settings,
+                providers=get_addon_providers(settings),
+                actor=owner,
+                app=app,
+                confirm=name,
+            )
+            destroyed.append(name)
+    return destroyed

@@ -127,7 +127,10 @@ def test_review_branch_push_creates_an_app_and_branch_deletion_destroys_it(
     pipeline = f"pl-{staging[4:]}"
     wharf_cli(dev, "reviewapps:enable", "-p", pipeline)
     dev.git("checkout", "-q", "-b", "feature", cwd=repo)
-    manifest = {"environments": {"review": {"env": {"GREETING": "from-review"}, "addons": ["heroku-redis"]}}}
+    manifest = {
+        "environments": {"review": {"env": {"GREETING": "from-review"}, "addons": ["heroku-redis"]}},
+        "scripts": {"pr-predestroy": "echo predestroy-saw-$GREETING"},
+    }
     (repo / "app.json").write_text(json.dumps(manifest))
     (repo / "VERSION").write_text("review\n")
     dev.commit_all(repo, "review")
@@ -152,7 +155,8 @@ def test_review_branch_push_creates_an_app_and_branch_deletion_destroys_it(
     assert "version=review-two" in served(wharf, review_app, "version=review-two")
 
     output = push(dev, repo, ":review/feature-one")
-    assert f"Destroyed review app {review_app}" in output, output
+    assert "predestroy-saw-from-review" in output, output
+    assert output.index("predestroy-saw") < output.index(f"Destroyed review app {review_app}")
     assert dev.api.get(f"/api/apps/{review_app}").status_code == 404
     client = docker.from_env()
     try:

@@ -115,9 +115,15 @@ def _stream_deploy(
 
 
 def _review_push(
-    settings: Settings, client: redis.Redis[bytes], app_name: str, pusher_id: int, new: str, branch: str
+    settings: Settings,
+    client: redis.Redis[bytes],
+    app_name: str,
+    pusher_id: int,
+    update: tuple[str, str],
+    branch: str,
 ) -> int:
-    """Create, update (and build) or destroy the branch's review app."""
+    """Create, update (and build) or destroy the branch's review app; UPDATE is (old, new)."""
+    old, new = update
     try:
         if new == ZERO:
             return destroy_review_app(
@@ -126,6 +132,8 @@ def _review_push(
                 app_name=app_name,
                 pusher_id=pusher_id,
                 branch=branch,
+                repo=Path.cwd(),
+                old=old,
                 say=say,
             )
         name = prepare_review_app(
@@ -162,7 +170,7 @@ def main() -> int:
         if u[2] not in DEPLOY_BRANCHES and review_pipeline(
             settings=settings, app_name=app_name, branch=branch
         ):
-            if code := _review_push(settings, client, app_name, pusher_id, u[1], branch):
+            if code := _review_push(settings, client, app_name, pusher_id, (u[0], u[1]), branch):
                 return code
         else:
             deploys.append((u[0], u[1], u[2]))

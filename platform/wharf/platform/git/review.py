@@ -19,16 +19,20 @@ from wharf.platform.actions import reviewapps
 from wharf.platform.actions.addons import add_addon
 from wharf.platform.actions.apps import create_app, destroy_app
 from wharf.platform.actions.config import update_config
+from wharf.platform.actions.dynos import current_release_target, runtime_for
 from wharf.platform.actions.pipelines import membership
 from wharf.platform.addons import get_addon_providers
 from wharf.platform.db import session_scope, utcnow
 from wharf.platform.errors import BadRequest, WharfError
 from wharf.platform.models import App, Pipeline, PipelineApp, User
+from wharf.platform.scheduler.dynos import LAUNCHER, oneoff_spec
 from wharf.platform.security.crypto import ConfigCipher
 from wharf.platform.security.names import validate_app_name
 from wharf.platform.settings import Settings
+from wharf.platform.textlines import LineSplitter
 
 ZERO = "0" * 40
+PREDESTROY_TIMEOUT = 600.0
 APP_JSON_MAX_BYTES = 64 * 1024
 MAX_REVIEW_ADDONS = 5
 Say = Callable[[str], None]
@@ -47,8 +51,8 @@ def _pipeline_of(session: Session, app_name: str) -> Pipeline | None:
     return session.get(Pipeline, member.pipeline_id) if member else None
 
 
-def read_review_manifest(repo: Path, commit: str) -> dict[str, Any]:
-    """`environments.review` of the commit's app.json (a blob of at most 64 KB), or {}."""
+def read_app_json(repo: Path, commit: str) -> dict[str, Any]:
+    """The commit's app.json (a blob of at most 64 KB), or {}."""
     spec = f"{commit}:app.json"
     kind = subprocess.run(
         ["git", "--git-dir", str(repo), "cat-file", "-t", spec], capture_output=True, text=True
@@ -67,11 +71,55 @@ def read_review_manifest(repo: Path, commit: str) -> dict[str, Any]:
         document = json.loads(blob.stdout)
     except ValueError:
         raise BadRequest("app.json is not valid JSON.", error_id="invalid_app_json") from None
-    review = (document.get("environments") or {}).get("review") if isinstance(document, dict) else None
+    return document if isinstance(document, dict) else {}
+
+
+def read_review_manifest(repo: Path, commit: str) -> dict[str, Any]:
+    """`environments.review` of the commit's app.json, its add-ons defaulting to the top-level ones."""
+    document = read_app_json(repo, commit)
+    environments = document.get("environments")
+    review = environments.get("review") if isinstance(environments, dict) else None
     if not isinstance(review, dict):
-        return {"addons": document.get("addons", [])} if isinstance(document, dict) else {}
+        return {"addons": document.get("addons", [])}
     review.setdefault("addons", document.get("addons", []))
     return review
+
+
+def predestroy_command(repo: Path, commit: str) -> str | None:
+    """app.json's `scripts.pr-predestroy` at the branch's last commit."""
+    if commit == ZERO:
+        return None
+    try:
+        scripts = read_app_json(repo, commit).get("scripts")
+    except BadRequest:
+        return None
+    command = scripts.get("pr-predestroy") if isinstance(scripts, dict) else None
+    return command if isinstance(command, str) and command.strip() else None
+
+
+def run_predestroy(
+    *, settings: Settings, session: Session, cipher: ConfigCipher, app: App, command: str, say: Say
+) -> None:
+    """Run the script in a one-off dyno of the app's current release, its output relayed to the push."""
+    if app.current_release_version is None:
+        return
+    runtime = runtime_for(settings)
+    release = current_release_target(session, cipher, app)
+    say("-----> Running pr-predestroy script...")
+    runtime.ensure_network(app.name)
+    spec = oneoff_spec(app.name, release, command, process_type="predestroy", launcher=LAUNCHER)
+    splitter = LineSplitter()
+
+    def relay(chunk: bytes) -> None:
+        for line in splitter.feed(chunk):
+            say("       " + line)
+
+    code = runtime.run_oneoff(spec, on_output=relay, timeout=PREDESTROY_TIMEOUT)
+    for line in splitter.close():
+        if line.strip():
+            say("       " + line)
+    if code != 0:
+        say(f" !     The pr-predestroy script failed with exit code {code}; the app is destroyed anyway.")
 
 
 def _review_env(review: dict[str, Any]) -> dict[str, str | None]:
@@ -170,9 +218,18 @@ def prepare_review_app(
 
 
 def destroy_review_app(
-    *, settings: Settings, client: redis.Redis[bytes], app_name: str, pusher_id: int, branch: str, say: Say
+    *,
+    settings: Settings,
+    client: redis.Redis[bytes],
+    app_name: str,
+    pusher_id: int,
+    branch: str,
+    repo: Path,
+    old: str,
+    say: Say,
 ) -> int:
-    """Destroy the branch's review app with its add-ons; 0, or 1 after saying why not."""
+    """Run app.json's pr-predestroy (from the branch's last commit OLD), then destroy the branch's review
+    app with its add-ons; 0."""
     cipher = ConfigCipher(settings.secret_key())
     with session_scope(settings.resolved_database_url) as session:
         pipeline = _pipeline_of(session, app_name)
@@ -188,6 +245,11 @@ def destroy_review_app(
             say(f"-----> {branch} has no review app")
             return 0
         name = app.name
+        command = predestroy_command(repo, old)
+        if command:
+            run_predestroy(
+                settings=settings, session=session, cipher=cipher, app=app, command=command, say=say
+            )
         destroy_app(
             session=session,
             cipher=cipher,

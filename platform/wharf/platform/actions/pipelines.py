@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import redis
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from wharf.platform.builds.image import image_name
@@ -162,6 +162,7 @@ def remove_from_pipeline(*, session: Session, actor: User, app: App) -> Pipeline
 
 def destroy_pipeline(*, session: Session, pipeline: Pipeline) -> None:
     """The pipeline goes; its apps stay, outside any pipeline."""
+    session.execute(delete(PipelineApp).where(PipelineApp.pipeline_id == pipeline.id))
     session.delete(pipeline)
     session.commit()
 

@@ -21,6 +21,7 @@ from wharf.platform.actions.apps import create_app, destroy_app
 from wharf.platform.actions.config import update_config
 from wharf.platform.actions.dynos import current_release_target, runtime_for
 from wharf.platform.actions.pipelines import membership
+from wharf.platform.actions.reviewapps import BRANCH
 from wharf.platform.addons import get_addon_providers
 from wharf.platform.db import session_scope, utcnow
 from wharf.platform.errors import BadRequest, WharfError
@@ -160,6 +161,12 @@ def prepare_review_app(
     say: Say,
 ) -> str:
     """The review app's name, created (with app.json's review env and add-ons) on the branch's first push."""
+    if not BRANCH.fullmatch(branch):
+        raise BadRequest(
+            "Review branch names take letters, digits and . _ / - (at most 255 characters). "
+            "Rename the branch.",
+            error_id="invalid_branch",
+        )
     cipher = ConfigCipher(settings.secret_key())
     with session_scope(settings.resolved_database_url) as session:
         pipeline = _pipeline_of(session, app_name)

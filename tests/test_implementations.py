@@ -37,12 +37,17 @@ def test_an_unknown_name_lists_the_valid_names() -> None:
 def test_an_unknown_family_lists_the_families() -> None:
     with pytest.raises(
         UnknownImplementation,
-        match=r"'scheduler': choose one of addon_providers, dyno_log_shipper, release_manifest, runtime$",
+        match=(
+            r"'scheduler': choose one of addon_providers, dyno_log_shipper, image_tagger, release_manifest, "
+            r"runtime$"
+        ),
     ):
         names("scheduler")
 
 
-@pytest.mark.parametrize("family", ["addon_providers", "dyno_log_shipper", "release_manifest"])
+@pytest.mark.parametrize(
+    "family", ["addon_providers", "dyno_log_shipper", "image_tagger", "release_manifest"]
+)
 def test_every_runtime_name_chooses_in_each_family_keyed_by_it(family: str) -> None:
     assert names(family) == names("runtime")
 

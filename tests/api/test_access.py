@@ -34,6 +34,8 @@ def test_other_users_app_is_not_found_on_every_route(live_server: LiveServer) ->
 # The least role each app-scoped route needs: a route missing here fails the test below, so every new
 # route is classified. The owner is an admin; a stranger holds no role and sees 404 everywhere.
 ROUTE_ROLES: dict[tuple[str, str], str] = {
+    ("DELETE", "/api/apps/{app_name}/pipeline"): "member",
+    ("POST", "/api/apps/{app_name}/pipeline/promote"): "member",
     ("GET", "/api/apps/{app_name}/alerts"): "viewer",
     ("POST", "/api/apps/{app_name}/alerts"): "member",
     ("DELETE", "/api/apps/{app_name}/alerts/{alert_id}"): "member",

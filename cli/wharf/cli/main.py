@@ -25,6 +25,7 @@ from wharf.cli.commands import (
     logs,
     metrics,
     pg,
+    pipelines,
     ps,
     redis,
     releases,
@@ -70,7 +71,7 @@ COMMAND_MODULES = (
 for module in COMMAND_MODULES:
     module.register(app)
 
-for module in (addons, pg, redis):
+for module in (addons, pg, redis, pipelines):
     module.register(app)
 
 

@@ -25,6 +25,11 @@ FAMILIES: Mapping[str, Mapping[str, str]] = {
         "docker": "wharf.platform.logs.shipper:docker_log_shipper",
         "fake": "wharf.platform.logs.shipper:no_log_shipper",
     },
+    # Another name for a release image, for promotion: `factory()` -> tag(source, repository, tag) -> id.
+    "image_tagger": {
+        "docker": "wharf.platform.builds.image_tags:docker_image_tagger",
+        "fake": "wharf.platform.builds.image_tags:fake_image_tagger",
+    },
     # A release image's app.json (health checks, first formation, postdeploy): `factory(image)`.
     "release_manifest": {
         "docker": "wharf.platform.scheduler.appjson:docker_manifest",

@@ -26,7 +26,8 @@ def ensure_repo(*, data_dir: Path, app_name: str, max_push_bytes: int) -> Path:
     settings = {
         "http.receivepack": "true",
         "receive.denyNonFastForwards": "false",
-        "receive.denyDeletes": "true",
+        # The pre-receive hook refuses deleting main or master; deleting a review branch destroys its app.
+        "receive.denyDeletes": "false",
         "receive.maxInputSize": str(max_push_bytes),
         "core.logAllRefUpdates": "true",
     }

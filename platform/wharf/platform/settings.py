@@ -148,6 +148,8 @@ class Settings(BaseSettings):
     wharf_test_output_bytes: int = Field(default=256 * 1024, ge=1024)
 
     # Pipelines and review apps.
+    # How often review apps idle longer than their pipeline's --idle-days are looked for and destroyed.
+    wharf_review_sweep_seconds: float = Field(default=3600.0, gt=0)
 
     # Teams and access.
     wharf_max_collaborators_per_app: int = 50

@@ -26,7 +26,7 @@ from wharf.platform.errors import BadRequest, Conflict, Forbidden, NotFound, Quo
 from wharf.platform.jobs import enqueue_image_removal
 from wharf.platform.logs.events import record_event
 from wharf.platform.logs.stream import stream_key as log_stream_key
-from wharf.platform.models import ApiToken, App, Formation, Release, TeamApp, User
+from wharf.platform.models import ApiToken, App, Formation, PipelineApp, Release, TeamApp, User
 from wharf.platform.records.releases import create_release
 from wharf.platform.repos import remove_repo
 from wharf.platform.security.crypto import ConfigCipher
@@ -77,7 +77,13 @@ def create_app(
         session=session, actor=owner, action="create", app_name=name, message=f"Created by {owner.email}"
     )
     create_release(
-        session=session, cipher=cipher, app=app, actor=owner, description="Initial release", config={}
+        session=session,
+        cipher=cipher,
+        app=app,
+        actor=owner,
+        description="Initial release",
+        config={},
+        source="initial",
     )
     # Whatever a former app of this name left behind (lines its last dynos logged after it went) goes
     # before the commit, which writes this app's first log lines.
@@ -185,6 +191,7 @@ def destroy_app(
     )
     session.execute(delete(Formation).where(Formation.app_id == app.id))
     session.execute(delete(Release).where(Release.app_id == app.id))
+    session.execute(delete(PipelineApp).where(PipelineApp.app_id == app.id))
     record_event(
         session=session,
         actor=actor,

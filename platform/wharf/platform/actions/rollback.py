@@ -44,6 +44,8 @@ def rollback(
         config=cipher.decrypt(old.config_ciphertext),
         build_id=old.build_id,
         image=old.image,
+        image_id=old.image_id,
+        source="rollback",
         process_types=dict(old.process_types or {}),
         status=PENDING,
     )

@@ -196,6 +196,8 @@ def release_with_config(
         config=config,
         build_id=latest.build_id if latest else None,
         image=latest.image if latest else None,
+        image_id=latest.image_id if latest else None,
+        source="addon",
         process_types=latest.process_types if latest else None,
         status="pending" if latest and latest.image else "succeeded",
     )

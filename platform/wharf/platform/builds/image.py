@@ -214,7 +214,8 @@ def collect_old_images(
         for image in client.images.list(name=image_name(app_name)):
             if not created_before(image.attrs, made_before):
                 continue
-            for tag in image.tags:
+            # A promoted image also carries the tags of the other apps it was promoted to or from.
+            for tag in (t for t in image.tags if t.startswith(f"{image_name(app_name)}:v")):
                 version = tag.rsplit(":v", 1)[-1]
                 if version.isdigit() and int(version) not in keep_versions:
                     try:

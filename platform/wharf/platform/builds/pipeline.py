@@ -151,14 +151,16 @@ def _load_job(settings: Settings, cipher: ConfigCipher, build_id: int, skip_test
         )
 
 
-def _tag_release_image(built_tag: str, app_name: str, version: int) -> str:
+def _tag_release_image(built_tag: str, app_name: str, version: int) -> tuple[str, str]:
+    """The release's image tag and the Docker image id it points at."""
     client = docker.from_env()
     try:
-        client.images.get(built_tag).tag(image_name(app_name), tag=f"v{version}")
+        image = client.images.get(built_tag)
+        image.tag(image_name(app_name), tag=f"v{version}")
         client.images.remove(built_tag)
     finally:
         client.close()
-    return f"{image_name(app_name)}:v{version}"
+    return f"{image_name(app_name)}:v{version}", str(image.id)
 
 
 def _record_release(
@@ -206,8 +208,9 @@ def _record_release(
             build_id=build.id,
             process_types=dict(built.process_types),
             status="pending",
+            source="push",
         )
-        release.image = _tag_release_image(built.tag, app.name, release.version)
+        release.image, release.image_id = _tag_release_image(built.tag, app.name, release.version)
         release.test_run_id = test_run_id
         record_release_of_run(session=session, run_id=test_run_id, release=release)
         forget_deploy_output(client, app.name, release.version)

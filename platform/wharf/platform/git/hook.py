@@ -19,6 +19,8 @@ import redis
 from wharf.platform.actions.apps import token_may_still_push
 from wharf.platform.actions.builds import start_build
 from wharf.platform.actions.ssh_keys import key_may_still_push
+from wharf.platform.errors import WharfError
+from wharf.platform.git.review import destroy_review_app, prepare_review_app, review_error, review_pipeline
 from wharf.platform.progress import BuildEnd, follow, follow_deploy
 from wharf.platform.settings import Settings, get_settings
 
@@ -132,15 +134,71 @@ def _stream_deploy(
     return 1
 
 
+def _review_push(
+    settings: Settings,
+    client: redis.Redis[bytes],
+    app_name: str,
+    pusher_id: int,
+    update: tuple[str, str],
+    branch: str,
+) -> int:
+    """Create, update (and build) or destroy the branch's review app; UPDATE is (old, new)."""
+    old, new = update
+    try:
+        if new == ZERO:
+            return destroy_review_app(
+                settings=settings,
+                client=client,
+                app_name=app_name,
+                pusher_id=pusher_id,
+                branch=branch,
+                repo=Path.cwd(),
+                old=old,
+                say=say,
+            )
+        name = prepare_review_app(
+            settings=settings,
+            client=client,
+            app_name=app_name,
+            pusher_id=pusher_id,
+            branch=branch,
+            repo=Path.cwd(),
+            commit=new,
+            say=say,
+        )
+    except WharfError as error:
+        return review_error(error, say)
+    say(f"       {settings.app_web_url(name)}")
+    say(f"-----> Building {name} from commit {new[:7]}")
+    build_id = start_build(
+        settings=settings, client=client, app_name=name, pusher_id=pusher_id, repo=Path.cwd(), commit=new
+    )
+    return _stream(client, build_id, settings, name)
+
+
 def main() -> int:
     app_name = os.environ["WHARF_APP"]
     pusher_id = int(os.environ["WHARF_PUSHER_ID"])
     updates = [tuple(line.split()[:3]) for line in sys.stdin.read().splitlines() if line.strip()]
-    commit = pick_commit([(u[0], u[1], u[2]) for u in updates if len(u) == 3])
-    if commit is None:
-        return 1
     settings = get_settings()
     client = redis.Redis.from_url(settings.resolved_redis_url)
+    deploys = []
+    for u in updates:
+        if len(u) != 3:
+            continue
+        branch = u[2].removeprefix("refs/heads/")
+        if u[2] not in DEPLOY_BRANCHES and review_pipeline(
+            settings=settings, app_name=app_name, branch=branch
+        ):
+            if code := _review_push(settings, client, app_name, pusher_id, (u[0], u[1]), branch):
+                return code
+        else:
+            deploys.append((u[0], u[1], u[2]))
+    if not deploys:
+        return 0
+    commit = pick_commit(deploys)
+    if commit is None:
+        return 1
     say(f"-----> Building {app_name} from commit {commit[:7]}")
     build_id = start_build(
         skip_tests=skips_tests(push_options(os.environ)),

@@ -11,6 +11,7 @@ from wharf.platform.models.domains import Certificate, Domain
 from wharf.platform.models.drains import LogDrain
 from wharf.platform.models.formation import Formation
 from wharf.platform.models.invites import Invite, InviteRedemption
+from wharf.platform.models.pipelines import Pipeline, PipelineApp
 from wharf.platform.models.releases import Release
 from wharf.platform.models.ssh_keys import SshKey
 from wharf.platform.models.test_runs import TestRun
@@ -35,6 +36,8 @@ __all__ = [
     "InviteRedemption",
     "LogDrain",
     "OutboxMessage",
+    "Pipeline",
+    "PipelineApp",
     "RecoveryCode",
     "Release",
     "SshKey",

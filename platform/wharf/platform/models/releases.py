@@ -24,6 +24,10 @@ class Release(Base):
     status: Mapped[str] = mapped_column(String(20), default="succeeded")
     build_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     image: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    # The Docker image id the image tag pointed at when the release was made: promotion tags the same id.
+    image_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    # Where the release came from: initial, push, promotion, rollback, config, addon.
+    source: Mapped[str | None] = mapped_column(String(20), nullable=True)
     process_types: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     # Config vars as encrypted JSON (Fernet), so a database dump does not leak secrets.
     config_ciphertext: Mapped[bytes] = mapped_column(LargeBinary)

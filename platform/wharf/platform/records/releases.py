@@ -79,8 +79,10 @@ def create_release(
     config: dict[str, str],
     build_id: int | None = None,
     image: str | None = None,
+    image_id: str | None = None,
     process_types: dict[str, Any] | None = None,
     status: str = "succeeded",
+    source: str | None = None,
 ) -> Release:
     version = next_release_version(session=session, app=app)
     release = Release(
@@ -90,6 +92,8 @@ def create_release(
         status=status,
         build_id=build_id,
         image=image,
+        image_id=image_id,
+        source=source,
         process_types=process_types,
         config_ciphertext=cipher.encrypt(config),
         created_by_id=actor.id if actor else None,

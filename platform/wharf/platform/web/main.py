@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -10,6 +11,7 @@ from fastapi import FastAPI
 
 from wharf.platform.actions.domains import sync_all_app_routes
 from wharf.platform.actions.dynos import runtime_for
+from wharf.platform.actions.reviewapps import sweep_idle_review_apps
 from wharf.platform.db import POOL_CAPACITY, session_scope
 from wharf.platform.logs.platform_lines import install_platform_lines
 from wharf.platform.metering.buckets import RateLimiter
@@ -41,6 +43,7 @@ from wharf.platform.web.api.routes import (
     logs,
     metrics,
     pg,
+    pipelines,
     releases,
     rollback,
     run,
@@ -56,6 +59,7 @@ from wharf.platform.web.dashboard import install_dashboard
 from wharf.platform.web.rate_limits import RateLimitMiddleware
 
 logger = logging.getLogger(__name__)
+REVIEW_SWEEP_KEY = "wharf:review-sweep"
 
 API_ROUTERS = (
     health.router,
@@ -86,6 +90,7 @@ API_ROUTERS = (
     access.router,
     teams.router,
     metrics.router,
+    pipelines.router,
 )
 
 
@@ -103,6 +108,21 @@ def _end_orphaned_sessions(context: ApiContext) -> None:
             logger.info("removed %s: its wharf run session ended with the previous API process", name)
 
 
+async def _sweep_review_apps(context: ApiContext) -> None:
+    """Destroy idle review apps now and then; one API process per interval does it (a Redis key)."""
+    interval = context.settings.wharf_review_sweep_seconds
+    while True:
+        try:
+            if context.redis.set(REVIEW_SWEEP_KEY, b"1", nx=True, ex=max(1, int(interval))):
+                for name in await asyncio.to_thread(
+                    sweep_idle_review_apps, settings=context.settings, client=context.redis
+                ):
+                    logger.info("destroyed review app %s: idle longer than its pipeline allows", name)
+        except Exception:
+            logger.exception("review app sweep failed; retrying at the next interval")
+        await asyncio.sleep(interval)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     context = build_context(settings)
@@ -111,7 +131,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         _publish_routes(context)
         _end_orphaned_sessions(context)
+        sweeper = asyncio.create_task(_sweep_review_apps(context))
         yield
+        sweeper.cancel()
 
     app = FastAPI(
         title="Wharf",

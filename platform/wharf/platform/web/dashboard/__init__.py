@@ -10,7 +10,16 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from wharf.platform.web.dashboard.rendering import STATIC_DIR
-from wharf.platform.web.dashboard.routes import accounts, addons, apps, beta, changes, logs, security
+from wharf.platform.web.dashboard.routes import (
+    accounts,
+    addons,
+    apps,
+    beta,
+    changes,
+    logs,
+    pipelines,
+    security,
+)
 from wharf.platform.web.dashboard.session import current_user_from_cookie
 
 DASHBOARD_ROUTERS = (
@@ -21,6 +30,7 @@ DASHBOARD_ROUTERS = (
     changes.router,
     addons.router,
     logs.router,
+    pipelines.router,
 )
 
 

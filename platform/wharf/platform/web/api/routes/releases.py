@@ -20,6 +20,8 @@ def release_public(release: Release, *, app: App, session: SessionDep) -> Releas
         description=release.description,
         status=release.status,
         build_id=release.build_id,
+        image_id=release.image_id,
+        source=release.source,
         created_by=creator.email if creator else None,
         created_at=release.created_at,
         current=release.version == app.current_release_version,

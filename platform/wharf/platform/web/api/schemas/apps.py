@@ -32,6 +32,10 @@ class ReleasePublic(BaseModel):
     description: str
     status: str
     build_id: int | None
+    # The Docker image id the release runs: a promoted release has the upstream release's.
+    image_id: str | None = None
+    # Where it came from: initial, push, promotion, rollback, config, addon (None: made before this was kept).
+    source: str | None = None
     created_by: str | None
     created_at: datetime
     current: bool

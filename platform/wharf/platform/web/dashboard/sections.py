@@ -15,6 +15,7 @@ from wharf.platform.addons.base import KINDS
 from wharf.platform.addons.lifecycle import list_addons
 from wharf.platform.models import App, Release, User
 from wharf.platform.records import builds, releases
+from wharf.platform.testphase import records as test_records
 from wharf.platform.web.context import ApiContext
 
 logger = logging.getLogger(__name__)
@@ -99,6 +100,7 @@ def app_page_context(
         "config_keys": sorted(config),
         "config": config if reveal_config else None,
         "builds": builds.list_builds(session=session, app=app, limit=20),
+        "test_runs": test_records.list_test_runs(session=session, app=app, limit=20),
         "default_hostname": domains.default_hostname(app, context.settings),
         "domains": domains.list_domains(session=session, app=app),
         "dyno_states": dyno_states(context=context, app=app),

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Form, Request, Response
 from wharf.platform.actions import apps, roles
 from wharf.platform.addons import get_addon_providers
 from wharf.platform.records import builds
+from wharf.platform.testphase import records as test_records
 from wharf.platform.web.dashboard.rendering import DashboardRoute, redirect, render
 from wharf.platform.web.dashboard.sections import app_page_context
 from wharf.platform.web.dashboard.session import (
@@ -17,7 +18,7 @@ from wharf.platform.web.dashboard.session import (
     DashboardUser,
     DashboardViewerApp,
 )
-from wharf.platform.web.deps import ContextDep, SessionDep
+from wharf.platform.web.deps import ContextDep, RowId, SessionDep
 
 router = APIRouter(route_class=DashboardRoute, include_in_schema=False)
 
@@ -87,6 +88,14 @@ def destroy_app(
         confirm=confirm.strip(),
     )
     return redirect("/apps")
+
+
+@router.get("/apps/{app_name}/test-runs/{number}")
+def test_run_page(
+    request: Request, number: RowId, session: SessionDep, user: DashboardUser, app: DashboardViewerApp
+) -> Response:
+    run = test_records.get_test_run(session=session, app=app, number=number)
+    return render(request, "test_run.html", {"user": user, "app": app, "run": run})
 
 
 @router.get("/apps/{app_name}/builds/{build_id}")

@@ -39,10 +39,17 @@ def _builds(url: str, statuses: list[str]) -> list[int]:
 
 
 def test_a_build_without_heartbeat_fails_and_its_stream_ends(
-    redis_client: redis.Redis[bytes], sqlite_url: str
+    redis_client: redis.Redis[bytes], sqlite_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    lost, alive, queued, taken = _builds(sqlite_url, ["building", "building", "pending", "pending"])
+    lost, alive, queued, taken, starting, moved = _builds(
+        sqlite_url, ["building", "building", "pending", "pending", "pending", "pending"]
+    )
     redis_client.rpush(queue_key(BUILD_QUEUE), build_job_id(queued))
+    # A worker took these (rq's intermediate list, then its started registry); their work horses are
+    # still starting up.
+    redis_client.rpush(heartbeat.INTERMEDIATE_KEY, build_job_id(moved))
+    execution = f"{build_job_id(starting)}:execution-1"
+    redis_client.zadd(heartbeat.STARTED_REGISTRY_KEY, {execution: time.time() + 600})
     sweeper = LostBuilds(redis_client, sqlite_url)
     with beating(redis_client, alive):
         assert sweeper.sweep() == [], "a worker that just took its job gets one sweep to start beating"
@@ -53,6 +60,13 @@ def test_a_build_without_heartbeat_fails_and_its_stream_ends(
     assert statuses[lost] == statuses[taken] == ("failed", heartbeat.LOST_MESSAGE)
     assert statuses[alive] == ("building", None)
     assert statuses[queued] == ("pending", None), "a build waiting its turn on the queue is not lost"
+    assert statuses[starting] == statuses[moved] == ("pending", None), "a build being picked up is not lost"
+    monkeypatch.setattr(heartbeat, "PICKUP_GRACE_SECONDS", 0)
+    with beating(redis_client, alive):
+        sweeper.sweep()
+        assert sweeper.sweep() == [starting, moved], "a work horse that never beats is lost after the grace"
+    redis_client.zrem(heartbeat.STARTED_REGISTRY_KEY, execution)
+    redis_client.delete(heartbeat.INTERMEDIATE_KEY)
     followed = list(follow(redis_client, lost, idle_timeout=5))
     assert followed[-1] == BuildEnd(status="failed", release_version=None, message=heartbeat.LOST_MESSAGE)
     assert any("push again" in item for item in followed if isinstance(item, str))

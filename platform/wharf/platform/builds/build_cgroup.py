@@ -20,8 +20,8 @@ import docker
 log = logging.getLogger(__name__)
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 PARENT = "wharf-builds"
-CLEANUP_SECONDS = 15.0
-STALE_SECONDS = 6 * 3600.0
+CLEANUP_SECONDS = 60.0
+STALE_SECONDS = 600.0
 
 
 def _pids_directory(root: Path) -> Path | None:
@@ -83,7 +83,7 @@ def _remove_group(root: Path, name: str) -> list[Path]:
 
 
 def _sweep_stale(root: Path) -> None:
-    """Groups an interrupted build left (older than any build runs); a busy one refuses rmdir."""
+    """Groups earlier builds left (ten minutes old and more); one still in use refuses rmdir."""
     cutoff = time.time() - STALE_SECONDS
     for directory in root.glob(f"*/{PARENT}/build-*"):
         with contextlib.suppress(OSError):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import time
 from collections.abc import Iterator
 
 import redis
@@ -63,6 +64,21 @@ def _waiting_in_queue(client: redis.Redis[bytes], build_id: int) -> bool:
     return client.lpos(queue_key(BUILD_QUEUE), build_job_id(build_id)) is not None
 
 
+# A worker has taken the job but its work horse has not begun beating yet: forking and importing the
+# build code takes seconds, more on a busy host. rq moves a taken job to the queue's intermediate list,
+# then records its execution (`<job id>:<execution id>`) in the started registry. Past this, it is lost.
+PICKUP_GRACE_SECONDS = 120
+INTERMEDIATE_KEY = f"{queue_key(BUILD_QUEUE)}:intermediate"
+STARTED_REGISTRY_KEY = f"rq:wip:{BUILD_QUEUE}"
+
+
+def _being_picked_up(client: redis.Redis[bytes], build_id: int) -> bool:
+    job_id = build_job_id(build_id)
+    if client.lpos(INTERMEDIATE_KEY, job_id) is not None:
+        return True
+    return any(True for _ in client.zscan_iter(STARTED_REGISTRY_KEY, match=f"{job_id}:*", count=100))
+
+
 class LostBuilds:
     """Fails the builds no worker is running: building without a heartbeat, or pending and off the queue.
 
@@ -74,18 +90,27 @@ class LostBuilds:
         self._client = client
         self._database_url = database_url
         self._suspects: set[int] = set()
+        self._starting: dict[int, float] = {}
 
     def _candidates(self) -> set[int]:
         with session_scope(self._database_url) as session:
             unfinished = session.scalars(select(Build).where(Build.status.in_(("pending", "building")))).all()
             rows = [(build.id, build.status) for build in unfinished]
         found = set()
+        starting: set[int] = set()
         for build_id, status in rows:
             if self._client.exists(heartbeat_key(build_id)):
                 continue
             if status == "pending" and _waiting_in_queue(self._client, build_id):
                 continue
+            if status == "pending" and _being_picked_up(self._client, build_id):
+                starting.add(build_id)
+                continue
             found.add(build_id)
+        # A work horse still starting gets PICKUP_GRACE_SECONDS from when a sweep first saw it so.
+        now = time.monotonic()
+        self._starting = {b: self._starting.get(b, now) for b in starting}
+        found |= {b for b, since in self._starting.items() if now - since >= PICKUP_GRACE_SECONDS}
         return found
 
     def sweep(self) -> list[int]:

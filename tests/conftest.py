@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import shutil
@@ -131,13 +132,8 @@ class LiveServer:
         return email, str(answer.json()["token"])
 
 
-@pytest.fixture(scope="session")
-def live_server(
-    database_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[LiveServer]:
-    """A real `wharfd api` process on a free port, on SQLite and on PostgreSQL."""
-    data_dir = tmp_path_factory.mktemp("wharf-data")
-    port = free_port()
+def api_env(database_url: str, redis_url: str, data_dir: Path, port: int, **overrides: str) -> dict[str, str]:
+    """The environment of a test `wharfd api` on the fake runtime; OVERRIDES set its other settings."""
     env = dict(os.environ)
     env.update(
         WHARF_DATA_DIR=str(data_dir),
@@ -148,24 +144,51 @@ def live_server(
         WHARF_API_HOST="127.0.0.1",
         WHARF_ENV="test",
         WHARF_RUNTIME="fake",
+        **overrides,
     )
-    log = (data_dir / "api.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "wharf.platform.wharfd", "api"], env=env, stdout=log, stderr=subprocess.STDOUT
-    )
+    return env
+
+
+@contextlib.contextmanager
+def running_api(database_url: str, redis_url: str, data_dir: Path, **overrides: str) -> Iterator[LiveServer]:
+    """A real `wharfd api` process on a free port, its output in DATA_DIR/api.log; stopped afterwards."""
+    port = free_port()
+    env = api_env(database_url, redis_url, data_dir, port, **overrides)
+    with (data_dir / "api.log").open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "wharf.platform.wharfd", "api"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_for_http(f"{url}/api/health", process=process)
-    except RuntimeError:
-        process.kill()
-        print((data_dir / "api.log").read_text())
-        raise
-    yield LiveServer(
-        url=url, database_url=database_url, redis_url=redis_url, data_dir=data_dir, env=env, process=process
-    )
-    process.terminate()
-    process.wait(timeout=15)
-    log.close()
+        try:
+            wait_for_http(f"{url}/api/health", process=process)
+        except RuntimeError:
+            process.kill()
+            print((data_dir / "api.log").read_text())
+            raise
+        yield LiveServer(
+            url=url,
+            database_url=database_url,
+            redis_url=redis_url,
+            data_dir=data_dir,
+            env=env,
+            process=process,
+        )
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+
+
+@pytest.fixture(scope="session")
+def live_server(
+    database_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
+    """A real `wharfd api` process on a free port, on SQLite and on PostgreSQL."""
+    with running_api(database_url, redis_url, tmp_path_factory.mktemp("wharf-data")) as server:
+        yield server
 
 
 @pytest.fixture(autouse=True)

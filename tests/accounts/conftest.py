@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import secrets
 import subprocess
@@ -16,7 +15,7 @@ import httpx
 import pytest
 import redis
 
-from tests.conftest import free_port, wait_for_http
+from tests.conftest import api_env, free_port, wait_for_http
 from tests.utils.smtp import Mailbox, smtp_server
 from wharf.platform.actions.invites import create_invite
 from wharf.platform.db import session_scope
@@ -82,16 +81,11 @@ def mailed_server(
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     with smtp_server() as mailbox:
-        env = dict(os.environ)
-        env.update(
-            WHARF_DATA_DIR=str(data_dir),
-            DATABASE_URL=database_url,
-            REDIS_URL=redis_url,
-            WHARF_SECRET_KEY=secrets.token_hex(32),
-            WHARF_API_PORT=str(port),
-            WHARF_API_HOST="127.0.0.1",
-            WHARF_ENV="test",
-            WHARF_RUNTIME="fake",
+        env = api_env(
+            database_url,
+            redis_url,
+            data_dir,
+            port,
             WHARF_PUBLIC_URL=url,
             WHARF_SMTP_HOST=mailbox.host,
             WHARF_SMTP_PORT=str(mailbox.port),

@@ -4,7 +4,6 @@ Retry-After that is enough, git and log tails counted apart, and the usage they 
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import subprocess
 import sys
@@ -16,9 +15,8 @@ import httpx
 import pytest
 import redis
 
-from tests.conftest import LiveServer
+from tests.conftest import LiveServer, running_api
 from tests.utils.api import client_for
-from tests.utils.network import free_port, wait_for_http
 from tests.utils.wharf_cli import cli_env, run_wharf
 from wharf.platform.metering.buckets import BUCKET_PREFIX
 from wharf.platform.migrate import upgrade_database
@@ -34,44 +32,15 @@ def limited_server(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> 
     data_dir = tmp_path_factory.mktemp("limited")
     database_url = f"sqlite:///{data_dir / 'wharf.db'}"
     upgrade_database(database_url)
-    port = free_port()
-    env = dict(os.environ)
-    env.update(
-        WHARF_DATA_DIR=str(data_dir),
-        DATABASE_URL=database_url,
-        REDIS_URL=redis_url,
-        WHARF_SECRET_KEY=secrets.token_hex(32),
-        WHARF_API_PORT=str(port),
-        WHARF_API_HOST="127.0.0.1",
-        WHARF_ENV="test",
-        WHARF_RUNTIME="fake",
-        WHARF_RATE_LIMIT_WINDOW_SECONDS=str(WINDOW),
-        WHARF_API_RATE_LIMIT=str(API_LIMIT),
-        WHARF_ANONYMOUS_RATE_LIMIT=str(API_LIMIT),
-        WHARF_GIT_RATE_LIMIT=str(GIT_LIMIT),
-        WHARF_LOG_TAIL_RATE_LIMIT=str(LOG_TAIL_LIMIT),
-    )
-    with (data_dir / "api.log").open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "wharf.platform.wharfd", "api"],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            wait_for_http(f"{url}/health", process=process)
-            yield LiveServer(
-                url=url,
-                database_url=database_url,
-                redis_url=redis_url,
-                data_dir=data_dir,
-                env=env,
-                process=process,
-            )
-        finally:
-            process.terminate()
-            process.wait(timeout=15)
+    limits = {
+        "WHARF_RATE_LIMIT_WINDOW_SECONDS": str(WINDOW),
+        "WHARF_API_RATE_LIMIT": str(API_LIMIT),
+        "WHARF_ANONYMOUS_RATE_LIMIT": str(API_LIMIT),
+        "WHARF_GIT_RATE_LIMIT": str(GIT_LIMIT),
+        "WHARF_LOG_TAIL_RATE_LIMIT": str(LOG_TAIL_LIMIT),
+    }
+    with running_api(database_url, redis_url, data_dir, **limits) as server:
+        yield server
 
 
 @pytest.fixture(autouse=True)

@@ -371,7 +371,10 @@ class DockerRuntime:
                 raise ValueError("dynos never run as root")
             return spec.user
         image_user = str((image.attrs.get("Config") or {}).get("User") or "")
-        if self._is_root(image.id, image_user) or self._image_users.uid(image.id, image_user) is None:
+        # No USER, root by any name, or a name the image does not know: the default non-root user.
+        # (No USER and `root` need no look-up in the image's passwd.)
+        name = image_user.split(":")[0].strip()
+        if name in ROOT_USERS or self._image_users.uid(image.id, image_user) in (None, 0):
             return DEFAULT_USER
         return image_user
 

@@ -16,7 +16,6 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,6 +25,7 @@ from sqlalchemy import select
 
 from wharf.platform.builds.image import LABEL_PREFIX, image_name
 from wharf.platform.db import session_scope
+from wharf.platform.docker_times import parse_docker_time
 from wharf.platform.models import App, Build, Release
 from wharf.platform.runtime.base import LABEL_INSTALLATION, LABEL_MANAGED
 
@@ -213,17 +213,9 @@ def _collect_dangling_images(
 
 
 def _timestamp(value: object) -> float | None:
-    """Seconds since the epoch of Docker's RFC 3339 time (nanoseconds cut); None for its zero time."""
-    if not isinstance(value, str) or value.startswith("0001-"):
-        return None
-    text = value.rstrip("Z")
-    if "." in text:
-        whole, fraction = text.split(".", 1)
-        text = f"{whole}.{fraction[:6]}"
-    try:
-        return datetime.fromisoformat(text + "+00:00").timestamp()
-    except ValueError:
-        return None
+    """Seconds since the epoch of a Docker time; None for its zero time."""
+    moment = parse_docker_time(value)
+    return None if moment is None else moment.timestamp()
 
 
 def human_bytes(count: int) -> str:

@@ -18,7 +18,6 @@ import secrets
 import threading
 import time
 from collections.abc import Iterator, Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 import docker
@@ -27,6 +26,7 @@ import requests.exceptions
 from docker.models.containers import Container
 from docker.types import LogConfig, Mount
 
+from wharf.platform.docker_times import parse_docker_time
 from wharf.platform.runtime.base import (
     DEFAULT_STOP_TIMEOUT,
     DEFAULT_USER,
@@ -64,7 +64,6 @@ LOG_CONFIG = LogConfig(type="json-file", config={"max-size": "10m", "max-file": 
 # An attached one-off's output goes to its client only, as on Heroku (not to the app's logs); logging
 # it as well would cost Docker a JSON record per line, 20 times the time of the output itself.
 ATTACHED_LOG_CONFIG = LogConfig(type="none")
-UNSET_DOCKER_TIME = "0001-01-01T00:00:00Z"
 HOSTNAME_MAX = 63
 # Storage drivers whose writable layer takes a size limit; overlay2 only on xfs mounted with pquota.
 SIZED_DRIVERS = frozenset({"btrfs", "zfs", "devicemapper"})
@@ -411,7 +410,7 @@ def dyno_from_container(container: Container) -> Dyno:
     attrs: dict[str, Any] = container.attrs
     labels: dict[str, str] = attrs["Config"]["Labels"] or {}
     state: dict[str, Any] = attrs["State"]
-    finished = _parse_docker_time(state.get("FinishedAt"))
+    finished = parse_docker_time(state.get("FinishedAt"))
     running = state["Status"] in ("created", "restarting", "running", "paused")
     exit_code = None if running else int(state["ExitCode"])
     return Dyno(
@@ -423,7 +422,7 @@ def dyno_from_container(container: Container) -> Dyno:
         state=_dyno_state(state["Status"], exit_code),
         command=labels.get(LABEL_COMMAND, ""),
         size=labels.get(LABEL_SIZE, ""),
-        started_at=_parse_docker_time(state.get("StartedAt")),
+        started_at=parse_docker_time(state.get("StartedAt")),
         finished_at=None if running else finished,
         exit_code=exit_code,
         address=_address(attrs, int(labels.get(LABEL_PORT, "0"))),
@@ -446,15 +445,6 @@ def _address(attrs: Mapping[str, Any], port: int) -> tuple[str, int] | None:
         if settings.get("IPAddress"):
             return (str(settings["IPAddress"]), port)
     return None
-
-
-def _parse_docker_time(value: str | None) -> datetime | None:
-    """Docker prints nanoseconds and uses year 1 for "never"; datetime keeps microseconds."""
-    if not value or value.startswith(UNSET_DOCKER_TIME[:10]):
-        return None
-    stamp, _, fraction = value.rstrip("Z").partition(".")
-    micros = (fraction + "000000")[:6]
-    return datetime.fromisoformat(f"{stamp}.{micros}").replace(tzinfo=UTC)
 
 
 def _api_time(value: float | None) -> str | None:

@@ -130,6 +130,32 @@ def test_python_314_is_installed_once_and_runs_from_the_slug(developer: Develope
     assert served(developer.wharf, other, rf"python {re.escape(version)} ").startswith(f"python {version} ")
 
 
+def test_python_311_is_built_from_debians_source_archive_once_and_runs(
+    developer: Developer, tmp_path: Path
+) -> None:
+    """No suite packages python3.11 for this stack; bookworm's source archive carries CPython's tarball."""
+    app, repo = python_app(developer, tmp_path, "3.11")
+    first = push(developer, repo)
+    output = first.stdout + first.stderr
+    assert first.returncode == 0, output
+    assert re.search(r"Building Python 3\.11\.\d+ from CPython's source", output), output
+    assert "Compiled (" in output, output
+    installed = re.search(r"Installed Python (3\.11\.\d+) in ([\d.]+) s", output)
+    assert installed, output
+    version = installed[1]
+    print(f"Python {version} built from source in {installed[2]} s")
+    answer = served(developer.wharf, app, rf"python {re.escape(version)} six")
+    assert answer.startswith(f"python {version} six 1.17.0 at /app/.wharf/python"), answer
+
+    other, other_repo = python_app(developer, tmp_path, version)
+    second = push(developer, other_repo)
+    output = second.stdout + second.stderr
+    assert second.returncode == 0, output
+    assert f"-----> Installing Python {version} (cached)" in output
+    assert "from CPython's source" not in output
+    assert served(developer.wharf, other, rf"python {re.escape(version)} ").startswith(f"python {version} ")
+
+
 def test_unavailable_python_version_is_refused_with_the_versions_on_offer(
     developer: Developer, tmp_path: Path
 ) -> None:

@@ -225,6 +225,18 @@ def test_debian_versions_keep_the_highest_revision_of_each_release() -> None:
     ]
 
 
+def test_a_version_only_the_source_archive_carries_is_built_from_source_and_packages_win() -> None:
+    report = (
+        "src 3.11 3.11.2-6+deb12u8\n3.14 3.14.10-1\nsrc 3.14 3.14.10-1\nsrc 3.14 3.14.9-1\n"
+        "src 3.12 3.11.2-1\nsrc 3.11 garbage\n"
+    )
+    assert parse_debian_versions(report) == [
+        DebianPython((3, 11, 2), "3.11.2-6+deb12u8", from_source=True),
+        DebianPython((3, 14, 9), "3.14.9-1", from_source=True),
+        DebianPython((3, 14, 10), "3.14.10-1"),
+    ]
+
+
 def test_a_push_asking_for_python_3_9_is_refused_before_any_lookup_in_debian(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

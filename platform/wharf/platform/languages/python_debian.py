@@ -1,9 +1,12 @@
-"""CPython from Debian's newer suites (forky, sid), when the app asks for a version the build image lacks.
+"""CPython from Debian's archive, when the app asks for a version the build image lacks.
 
-Debian carries python3.13 and python3.14 builds there. Their packages are unpacked, not installed, into
-RUNTIMES/python/<version>: the interpreter finds its library next to itself wherever it lives, and the
-check in `install-debian-python.sh` proves it loads its modules with the stack's libraries. Which versions
-the suites carry is asked with apt in a throwaway build-image container and kept for a day.
+Debian's newer suites (forky, sid) carry python3.13 and python3.14 builds: their packages are unpacked, not
+installed, into RUNTIMES/python/<version>; the interpreter finds its library next to itself wherever it
+lives, and the check in `install-debian-python.sh` proves it loads its modules with the stack's libraries.
+A version that no such suite packages but Debian's source archive carries (python3.11 in bookworm's
+`deb-src`) is built once per host from CPython's upstream tarball, in the build image
+(`build-python-from-source.sh`). Which versions there are is asked with apt in a throwaway build-image
+container and kept for a day.
 """
 
 from __future__ import annotations
@@ -27,14 +30,22 @@ from wharf.platform.stack.images import HOST_CA_BUNDLE
 
 OutputCallback = Callable[[str], None]
 DEBIAN_SUITES = "sid forky"
+# Suites whose source archive may carry a CPython tarball that no suite above packages.
+SOURCE_SUITES = "sid forky trixie bookworm"
 INDEX_MAX_AGE_SECONDS = 24 * 3600
 INSTALL_SCRIPT = Path(__file__).with_name("install-debian-python.sh")
-_LINE = re.compile(r"(3\.\d+) (\d+\.\d+\.\d+)-([0-9A-Za-z.+~]+)")
+SOURCE_BUILD_SCRIPT = Path(__file__).with_name("build-python-from-source.sh")
+_LINE = re.compile(r"(src )?(3\.\d+) (\d+\.\d+\.\d+)-([0-9A-Za-z.+~]+)")
 _DISCOVER = (
-    'for suite in {suites}; do echo "deb {mirror} $suite main"; done > /etc/apt/sources.list.d/newer.list'
+    '{{ for suite in {suites}; do echo "deb {mirror} $suite main"; done;'
+    ' for suite in {source_suites}; do echo "deb-src {mirror} $suite main"; done; }}'
+    " > /etc/apt/sources.list.d/newer.list"
     " && apt-get -o Acquire::Check-Valid-Until=false update -qq >/dev/null 2>&1"
     " && for minor in 10 11 12 13 14 15 16; do apt-cache madison python3.$minor-minimal 2>/dev/null"
-    " | awk -v mm=3.$minor '{{print mm, $3}}'; done"
+    " | awk -v mm=3.$minor '$NF == \"Packages\" {{print mm, $3}}';"
+    " apt-cache showsrc python3.$minor 2>/dev/null"
+    " | awk -v mm=3.$minor '/^Version:/ {{print \"src\", mm, $2}}';"
+    " done"
 )
 
 
@@ -46,17 +57,24 @@ class InstallFailed(RuntimeError):
 class DebianPython:
     version: Version
     debian_version: str
+    # Built from CPython's source tarball in Debian's source archive, not unpacked from packages.
+    from_source: bool = False
 
 
 def parse_debian_versions(report: str) -> list[DebianPython]:
-    """`3.14 3.14.10-1` lines -> one entry per upstream version (the highest Debian revision wins)."""
-    found: dict[Version, str] = {}
+    """`3.14 3.14.10-1` (packages) and `src 3.11 3.11.2-6` (source archive) lines -> one entry per
+    upstream version: packages where a suite has them, else the source; the highest Debian revision wins."""
+    packaged: dict[Version, str] = {}
+    sources: dict[Version, str] = {}
     for line in report.splitlines():
         match = _LINE.fullmatch(line.strip())
-        version = parse_version(match[2]) if match else None
-        if match and version and f"{version[0]}.{version[1]}" == match[1]:
-            found[version] = max(found.get(version, ""), f"{match[2]}-{match[3]}")
-    return [DebianPython(v, d) for v, d in sorted(found.items())]
+        version = parse_version(match[3]) if match else None
+        if match and version and f"{version[0]}.{version[1]}" == match[2]:
+            found = sources if match[1] else packaged
+            found[version] = max(found.get(version, ""), f"{match[3]}-{match[4]}")
+    releases = [DebianPython(v, d) for v, d in packaged.items()]
+    releases += [DebianPython(v, d, from_source=True) for v, d in sources.items() if v not in packaged]
+    return sorted(releases, key=lambda r: r.version)
 
 
 def _run(
@@ -93,12 +111,15 @@ def _apt_volumes(runtimes_dir: Path) -> dict[str, dict[str, str]]:
 
 def debian_pythons(build_image: str, runtimes_dir: Path, on_output: OutputCallback) -> list[DebianPython]:
     """The python3.X versions Debian's newer suites carry, asked at most once a day."""
-    cache = runtimes_dir / "python" / "debian-versions.txt"
+    cache = runtimes_dir / "python" / "debian-releases.txt"
     if not cache.is_file() or time.time() - cache.stat().st_mtime > INDEX_MAX_AGE_SECONDS:
         on_output(
             f"-----> Looking up the Python versions Debian's {DEBIAN_SUITES.replace(' ', ' and ')} carry"
+            " and the CPython sources in its source archive"
         )
-        script = _DISCOVER.format(suites=DEBIAN_SUITES, mirror=host_mirrors().main)
+        script = _DISCOVER.format(
+            suites=DEBIAN_SUITES, source_suites=SOURCE_SUITES, mirror=host_mirrors().main
+        )
         client = docker.from_env()
         try:
             status, report = _run(client, build_image, ["sh", "-c", script], _apt_volumes(runtimes_dir))
@@ -121,27 +142,35 @@ def installable_interpreters(releases: list[DebianPython]) -> list[Interpreter]:
 def install_debian_python(
     release: DebianPython, *, build_image: str, runtimes_dir: Path, on_output: OutputCallback
 ) -> Path:
-    """Unpack RELEASE into RUNTIMES/python/<version> unless another build just did."""
+    """Unpack (or build from source) RELEASE into RUNTIMES/python/<version> unless another build just did."""
     version = format_version(release.version)
     target = runtimes_dir / "python" / version
     with runtime_lock(runtimes_dir, "python", version):
         if (target / ".wharf-runtime.json").is_file():
             on_output(f"-----> Installing Python {version} (cached)")
             return target
-        on_output(f"-----> Installing Python {version} from Debian's packages (once per host)")
+        if release.from_source:
+            on_output(
+                f"-----> Building Python {version} from CPython's source in Debian's archive"
+                " (once per host, a few minutes)"
+            )
+            script, suites, how = SOURCE_BUILD_SCRIPT, SOURCE_SUITES, "source"
+        else:
+            on_output(f"-----> Installing Python {version} from Debian's packages (once per host)")
+            script, suites, how = INSTALL_SCRIPT, DEBIAN_SUITES, "debian"
         started = time.monotonic()
         with tempfile.TemporaryDirectory(dir=runtimes_dir / "python", prefix=".install-") as scratch:
             volumes = {
                 **_apt_volumes(runtimes_dir),
-                str(INSTALL_SCRIPT): {"bind": "/usr/local/bin/install-debian-python", "mode": "ro"},
+                str(script): {"bind": "/usr/local/bin/install-python", "mode": "ro"},
                 scratch: {"bind": "/out", "mode": "rw"},
             }
             major_minor = f"{release.version[0]}.{release.version[1]}"
             command = [
                 "bash",
-                "/usr/local/bin/install-debian-python",
+                "/usr/local/bin/install-python",
                 host_mirrors().main,
-                DEBIAN_SUITES,
+                suites,
                 major_minor,
                 release.debian_version,
             ]
@@ -154,7 +183,7 @@ def install_debian_python(
             if status != 0 or not (built / "bin" / "python3").exists():
                 tail = "\n".join(log.splitlines()[-10:])
                 raise InstallFailed(f"installing Python {version} failed:\n{tail}")
-            write_marker(built, release.version, f"debian {release.debian_version}")
+            write_marker(built, release.version, f"{how} {release.debian_version}")
             shutil.rmtree(target, ignore_errors=True)
             built.rename(target)
         on_output(f"       Installed Python {version} in {time.monotonic() - started:.1f} s")

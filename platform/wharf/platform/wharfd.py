@@ -248,6 +248,7 @@ def _run_router(settings: Settings, stop: threading.Event) -> None:
     from wharf.platform.security.leaves import LocalCertificates
     from wharf.router.acme import AcmeSettings
     from wharf.router.controller import run_router
+    from wharf.router.render import RouterPaths
 
     authority = ensure_authority(settings.wharf_data_dir)
     acme = None
@@ -258,7 +259,7 @@ def _run_router(settings: Settings, stop: threading.Event) -> None:
             ca_bundle=settings.wharf_acme_ca_bundle,
         )
     leaves = LocalCertificates(
-        intermediate=authority.intermediate, folder=settings.wharf_data_dir / "router" / "local-certs"
+        intermediate=authority.intermediate, folder=RouterPaths(settings.router_state_dir).local_certificates
     )
     run_router(
         redis_url=settings.resolved_redis_url,

@@ -71,7 +71,7 @@ class RouterController:
         served = table
         if self.acme is not None:
             self.acme.request(table)
-            served = with_issued_certificates(table, self.acme.issued(table))
+            served = with_issued_certificates(table, self.acme.issued(table), self.settings.domain)
         served, api_cert = self._with_default_certificates(served)
         text = render_nginx_config(
             served, self.settings, self.paths, instance=self.instance, api_cert=api_cert
@@ -152,7 +152,11 @@ class RouterController:
     def enable_acme(self, settings: AcmeSettings) -> None:
         """Issue certificates for ACME apps; their status goes where `wharf certs:auto` reads it."""
         self.acme = AcmeIssuer(
-            settings, self.paths, on_issued=self.changed.set, on_status=self.record_acme_status
+            settings,
+            self.paths,
+            on_issued=self.changed.set,
+            on_status=self.record_acme_status,
+            domain=self.settings.domain,
         )
 
     def record_acme_status(self, status: AcmeStatus) -> None:

@@ -114,6 +114,31 @@ def set_maintenance(
     commit_and_publish(session=session, client=client, settings=settings, app=app)
 
 
+def set_acm(
+    *,
+    session: Session,
+    client: redis.Redis[bytes],
+    settings: Settings,
+    app: App,
+    actor: User,
+    enabled: bool,
+) -> None:
+    """Turn automatic (ACME) certificates for the app's custom domains on or off, and tell the router.
+
+    An uploaded certificate is served either way; the default hostname keeps its local certificate.
+    """
+    app.acm = enabled
+    state = "enabled" if enabled else "disabled"
+    record_event(
+        session=session,
+        actor=actor,
+        action="acm",
+        app_name=app.name,
+        message=f"Automatic certificates {state} by {actor.email}",
+    )
+    commit_and_publish(session=session, client=client, settings=settings, app=app)
+
+
 def list_certificates(*, session: Session, app: App) -> list[Certificate]:
     return list(
         session.scalars(select(Certificate).where(Certificate.app_id == app.id).order_by(Certificate.id))
@@ -142,7 +167,7 @@ def sync_app_routes(*, session: Session, client: redis.Redis[bytes], settings: S
         hostnames=hostnames,
         maintenance=app.maintenance,
         tls=tls,
-        acme=settings.wharf_acme_directory is not None,
+        acme=settings.wharf_acme_directory is not None and app.acm,
     )
 
 

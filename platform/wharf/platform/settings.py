@@ -101,6 +101,8 @@ class Settings(BaseSettings):
     # Long add-on operations (psql statements, backup captures, restores) running at once, on threads
     # of their own, never on the API's request threads (more answer 503) ...
     wharf_addon_operations: int = Field(default=8, ge=1)
+    # Life of the TLS certificate each Postgres and Redis add-on serves; renewed in place with a third left.
+    wharf_addon_certificate_days: float = Field(default=90.0, gt=0)
     # ... and per user (more answer 429).
     wharf_addon_operations_per_user: int = Field(default=2, ge=1)
 

@@ -1,8 +1,10 @@
-"""Add-on upkeep: keeps every add-on running and healthy, and takes scheduled backups.
+"""Add-on upkeep: keeps every add-on running and healthy, renews its TLS certificate, and takes
+scheduled backups.
 
 Docker's `unless-stopped` policy brings a crashed server back by itself; this loop covers the
 rest: a container that was stopped or removed is started or recreated on its volume, a server that
-fails its health check is restarted, an add-on whose provisioning was interrupted is finished.
+fails its health check is restarted, an add-on whose provisioning was interrupted is finished, and a
+certificate with less than a third of its life left is replaced in the running server (no restart).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from wharf.platform.addons.backups import (
     prune_scheduled_backups,
     scheduled_backup_due,
 )
-from wharf.platform.addons.base import AddonState
+from wharf.platform.addons.base import AddonState, CertificateRenewer
 from wharf.platform.addons.lifecycle import addon_spec, finish_provisioning
 from wharf.platform.db import session_scope
 from wharf.platform.logs.events import record_event
@@ -69,6 +71,30 @@ def _heal(context: UpkeepContext, addon_id: int, say: Say) -> str | None:
     return action
 
 
+def _renew_certificate(context: UpkeepContext, addon_id: int, say: Say) -> str | None:
+    """Replace the add-on's TLS certificate in the running server when it is due; what was done, if so."""
+    with session_scope(context.database_url) as session:
+        addon = session.get(Addon, addon_id)
+        if addon is None or addon.status != "available":
+            return None
+        spec = addon_spec(addon, context.cipher, app_name=addon.app.name)
+        app_name = addon.app.name
+    provider = context.providers.for_kind(spec.kind)
+    if not isinstance(provider, CertificateRenewer):
+        return None
+    with context.providers.exclusive(spec.name, wait=False) as mine:
+        serial = provider.renew_certificate(spec) if mine else None
+    if serial is None:
+        return None
+    action = f"renewed the TLS certificate of {spec.name} in place (serial {serial}), without a restart"
+    say(action)
+    with session_scope(context.database_url) as session:
+        record_event(
+            session=session, actor=None, action="addon-certificate", app_name=app_name, message=action
+        )
+    return action
+
+
 def _scheduled_backup(context: UpkeepContext, addon_id: int, now: datetime | None, say: Say) -> str | None:
     with session_scope(context.database_url) as session:
         addon = session.get(Addon, addon_id)
@@ -111,7 +137,12 @@ def upkeep_addons_once(context: UpkeepContext, *, now: datetime | None = None, s
                 ):
                     actions.append(f"finished provisioning add-on {addon_id}")
                 continue
-            for step in (_heal(context, addon_id, say), _scheduled_backup(context, addon_id, now, say)):
+            steps = (
+                _heal(context, addon_id, say),
+                _renew_certificate(context, addon_id, say),
+                _scheduled_backup(context, addon_id, now, say),
+            )
+            for step in steps:
                 if step:
                     actions.append(step)
         except Exception as error:  # one broken add-on must not stop the others being looked after

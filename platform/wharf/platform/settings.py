@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     wharf_acme_email: str | None = None
     # A private ACME server's own CA bundle (Pebble, step-ca).
     wharf_acme_ca_bundle: Path | None = None
+    # Who serves the default hostnames: auto (ACME for a public WHARF_DOMAIN with WHARF_ACME_DIRECTORY set,
+    # the local authority for localhost and private domains), acme or local.
+    wharf_default_certificates: Literal["auto", "acme", "local"] = "auto"
     wharf_secret_key: str | None = None
     # Invites each non-admin user may hand out; admins are not limited.
     wharf_invite_quota: int = 3

@@ -16,7 +16,7 @@ import queue
 import subprocess
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -106,25 +106,36 @@ class AcmeIssuer:
 
     def issued(self, table: RouteTable) -> dict[str, TlsCertificate]:
         """Certificates already on disk for the ACME hostnames in ``table``."""
-        wanted = (h for route in table.apps for h in acme_hostnames(route, self.domain))
-        certs = {h: self.certificate(h) for h in wanted}
+        return self.issued_hostnames(h for route in table.apps for h in acme_hostnames(route, self.domain))
+
+    def issued_hostnames(self, hostnames: Iterable[str]) -> dict[str, TlsCertificate]:
+        """Certificates already on disk for ``hostnames``."""
+        certs = {h: self.certificate(h) for h in hostnames}
         return {h: c for h, c in certs.items() if Path(c.cert_path).exists() and Path(c.key_path).exists()}
 
     def request(self, table: RouteTable) -> None:
         """Queue every ACME hostname that has no certificate, or one close to expiry, for issuing."""
         own = {c.hostname for route in table.apps for c in route.tls}
+        self.request_hostnames(
+            (route.app, hostname)
+            for route in table.apps
+            for hostname in acme_hostnames(route, self.domain)
+            if hostname not in own
+        )
+
+    def request_hostnames(self, wanted: Iterable[tuple[str, str]]) -> None:
+        """Queue each (app, hostname) not asked for within the recheck interval: issued when it has no
+        certificate or one close to expiry, renewed otherwise."""
         now = time.monotonic()
-        for route in table.apps:
-            for hostname in acme_hostnames(route, self.domain):
-                with self._lock:
-                    due = hostname not in own and hostname not in self._queued
-                    due = due and self._next_attempt.get(hostname, 0.0) <= now
-                    if due:
-                        self._next_attempt[hostname] = now + self.settings.recheck_seconds
-                        self._queued.add(hostname)
-                        self._apps[hostname] = route.app
+        for app, hostname in wanted:
+            with self._lock:
+                due = hostname not in self._queued and self._next_attempt.get(hostname, 0.0) <= now
                 if due:
-                    self._pending.put(hostname)
+                    self._next_attempt[hostname] = now + self.settings.recheck_seconds
+                    self._queued.add(hostname)
+                    self._apps[hostname] = app
+            if due:
+                self._pending.put(hostname)
         self._start_worker()
 
     def _start_worker(self) -> None:
@@ -195,6 +206,25 @@ class AcmeIssuer:
         os.replace(certificate.cert_path + ".next", certificate.cert_path)
         csr.unlink(missing_ok=True)
         logger.info("ACME: certificate issued for %s", hostname)
+
+
+class AcmeCertificateSource:
+    """A ``CertificateSource`` for the default hostnames of a public ``WHARF_DOMAIN``: the certificates the
+    issuer obtained so far, asking it for the others (a hostname is on HTTP only until its certificate)."""
+
+    def __init__(self, issuer: AcmeIssuer, domain: str, api_hostname: str | None = None) -> None:
+        self.issuer = issuer
+        self.domain = domain
+        self.api_hostname = api_hostname
+
+    def certificates(self, hostnames: Sequence[str]) -> dict[str, TlsCertificate]:
+        self.issuer.request_hostnames((self._app_of(hostname), hostname) for hostname in hostnames)
+        return self.issuer.issued_hostnames(hostnames)
+
+    def _app_of(self, hostname: str) -> str:
+        """The app whose log hears of a failure: none for the API's hostname."""
+        label, _, rest = hostname.partition(".")
+        return label if rest == self.domain and hostname != self.api_hostname else ""
 
 
 def _run(argv: list[str], env: dict[str, str] | None = None) -> bytes:

@@ -20,7 +20,13 @@ from pathlib import Path
 
 import redis
 
-from wharf.router.acme import AcmeIssuer, AcmeSettings, AcmeStatus, with_issued_certificates
+from wharf.router.acme import (
+    AcmeCertificateSource,
+    AcmeIssuer,
+    AcmeSettings,
+    AcmeStatus,
+    with_issued_certificates,
+)
 from wharf.router.default_certificates import CertificateSource, default_hostnames, with_default_certificates
 from wharf.router.logs import AccessLogTailer, RouterLogSink
 from wharf.router.nginx import ConfigRejected, NginxMaster
@@ -270,6 +276,7 @@ def run_router(
     certificate_source: CertificateSource | None = None,
     api_hostname: str | None = None,
     api_upstream: str | None = None,
+    default_certificates_from_acme: bool = False,
     stop: threading.Event | None = None,
     leave_serving: bool = False,
 ) -> None:
@@ -277,7 +284,7 @@ def run_router(
 
     ``acme`` turns on automatic certificates for apps whose route entry says ``"acme": true``;
     ``certificate_source`` serves every app's default hostname (and ``api_hostname``, proxied to
-    ``api_upstream``) over HTTPS.
+    ``api_upstream``) over HTTPS; ``default_certificates_from_acme`` has the ACME issuer serve them instead.
     """
     if stop is None:
         stop = threading.Event()
@@ -303,6 +310,10 @@ def run_router(
     )
     if acme is not None:
         controller.enable_acme(acme)
+    if default_certificates_from_acme:
+        if controller.acme is None:
+            raise ValueError("default certificates from ACME need ACME settings")
+        controller.certificate_source = AcmeCertificateSource(controller.acme, domain, api_hostname)
     controller.run(stop)
 
 

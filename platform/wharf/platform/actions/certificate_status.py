@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from wharf.platform.actions.domains import default_hostname, list_certificates, list_domains
 from wharf.platform.models import App
 from wharf.platform.settings import Settings
+from wharf.router.default_certificates import default_certificate_issuer
 from wharf.router.render import RouterPaths
 from wharf.router.routes import ACME_STATUS_KEY
 
@@ -91,7 +92,8 @@ class ServedCertificate:
 
 
 def served_certificates(*, session: Session, settings: Settings, app: App) -> list[ServedCertificate]:
-    """Uploaded certificates, the ACME ones of custom domains without one, then the default hostname's."""
+    """Uploaded certificates, the ACME ones of custom domains without one, then the default hostname's
+    (from ACME or the local authority, as `WHARF_DEFAULT_CERTIFICATES` chooses)."""
     uploaded = list_certificates(session=session, app=app)
     served = [
         ServedCertificate(
@@ -107,7 +109,9 @@ def served_certificates(*, session: Session, settings: Settings, app: App) -> li
                 served += _from_file(ACM, domain.hostname, paths.acme_certificates)
     hostname = default_hostname(app, settings)
     if hostname not in covered:
-        served += _from_file(LOCAL, hostname, paths.local_certificates)
+        from_acme = _default_hostnames_from_acme(settings)
+        folder = paths.acme_certificates if from_acme else paths.local_certificates
+        served += _from_file(ACM if from_acme else LOCAL, hostname, folder)
     return served
 
 
@@ -119,3 +123,16 @@ def _from_file(kind: str, hostname: str, folder: Path) -> list[ServedCertificate
         return []
     fingerprint = hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).hexdigest()
     return [ServedCertificate(kind, None, [hostname], fingerprint, False, cert.not_valid_after_utc, None)]
+
+
+def _default_hostnames_from_acme(settings: Settings) -> bool:
+    """As the router decides (a setting it refuses to start with counts as the local authority here)."""
+    try:
+        issuer = default_certificate_issuer(
+            settings.wharf_default_certificates,
+            settings.wharf_domain,
+            acme_directory=settings.wharf_acme_directory,
+        )
+    except ValueError:
+        return False
+    return issuer == "acme"

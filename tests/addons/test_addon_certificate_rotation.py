@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 from docker.models.containers import Container
 
-from tests.addons.test_addons_e2e import AddonLab, lab  # noqa: F401  (fixture)
+from tests.addons.test_addons_e2e import REDIS_TLS_CONNECT, AddonLab, lab  # noqa: F401  (fixture)
 from wharf.platform.addons import AddonSpec
 from wharf.platform.addons.kv_addons import RedisProvider
 from wharf.platform.addons.postgres_addon import PostgresProvider
@@ -30,21 +30,17 @@ wait
 sed 's/^/pg /' /tmp/pg.out
 cat /tmp/redis.out
 """
-REDIS_HOLD = """
-import os, socket, ssl, time, urllib.parse
-url = urllib.parse.urlsplit(os.environ["REDIS_TLS_URL"])
-context = ssl.create_default_context(cadata=os.environ["ROOT"])
-s = context.wrap_socket(socket.create_connection((url.hostname, url.port), 5), server_hostname=url.hostname)
-def call(*words):
-    parts = [b"$%d\\r\\n%s\\r\\n" % (len(w), w.encode()) for w in words]
-    s.sendall(b"*%d\\r\\n" % len(words) + b"".join(parts))
-    return s.recv(1024).decode().split("\\r\\n")[0]
+REDIS_HOLD = (
+    REDIS_TLS_CONNECT
+    + """
+import time
 print("redis", call("AUTH", url.username, url.password), call("INCR", "held"), flush=True)
 open("/tmp/redis-ready", "w").close()
 while not os.path.exists("/tmp/go"):
     time.sleep(0.1)
 print("redis", call("INCR", "held"), flush=True)
 """
+)
 # New TLS connections, verified with the Wharf root: the serial of the certificate each server shows.
 SERIALS = """
 import os, socket, ssl, struct

@@ -104,14 +104,22 @@ def certs_auto(
     output.table(rows)
 
 
-def _set_acm(app: str | None, remote: str, enabled: bool) -> None:
+def _switch(
+    app: str | None, remote: str, what: str, enabled: bool, request: tuple[str, tuple[str, ...], object]
+) -> None:
+    """Turn one of the app's settings on or off with a single (method, path, body) request."""
     name = resolve_app(app, remote)
     verb = "Enabling" if enabled else "Disabling"
+    method, parts, body = request
     with (
         session.authenticated_client() as client,
-        output.action(f"{verb} automatic certificates for {output.app_label(name)}"),
+        output.action(f"{verb} {what} for {output.app_label(name)}"),
     ):
-        client.request("POST" if enabled else "DELETE", _path(name, "acm"))
+        client.request(method, _path(name, *parts), body)
+
+
+def _set_acm(app: str | None, remote: str, enabled: bool) -> None:
+    _switch(app, remote, "automatic certificates", enabled, ("POST" if enabled else "DELETE", ("acm",), None))
 
 
 def certs_auto_enable(app: AppOption = None, remote: RemoteOption = gitrepo.DEFAULT_REMOTE) -> None:
@@ -166,13 +174,7 @@ def maintenance(app: AppOption = None, remote: RemoteOption = gitrepo.DEFAULT_RE
 
 
 def _set_maintenance(app: str | None, remote: str, enabled: bool) -> None:
-    name = resolve_app(app, remote)
-    verb = "Enabling" if enabled else "Disabling"
-    with (
-        session.authenticated_client() as client,
-        output.action(f"{verb} maintenance mode for {output.app_label(name)}"),
-    ):
-        client.request("PATCH", _path(name), {"maintenance": enabled})
+    _switch(app, remote, "maintenance mode", enabled, ("PATCH", (), {"maintenance": enabled}))
 
 
 def maintenance_on(app: AppOption = None, remote: RemoteOption = gitrepo.DEFAULT_REMOTE) -> None:

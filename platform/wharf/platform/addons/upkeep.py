@@ -24,7 +24,7 @@ from wharf.platform.addons.backups import (
     prune_scheduled_backups,
     scheduled_backup_due,
 )
-from wharf.platform.addons.base import AddonState, CertificateRenewer
+from wharf.platform.addons.base import AddonSpec, AddonState, CertificateRenewer
 from wharf.platform.addons.lifecycle import addon_spec, finish_provisioning
 from wharf.platform.db import session_scope
 from wharf.platform.logs.events import record_event
@@ -44,14 +44,21 @@ class UpkeepContext:
     data_dir: Path
 
 
-def _heal(context: UpkeepContext, addon_id: int, say: Say) -> str | None:
-    """Bring one available add-on back to healthy; the action taken, if any."""
+def _available(context: UpkeepContext, addon_id: int) -> tuple[AddonSpec, str] | None:
+    """The spec of an available add-on and its app's name; None while it is provisioning or gone."""
     with session_scope(context.database_url) as session:
         addon = session.get(Addon, addon_id)
         if addon is None or addon.status != "available":
             return None
-        spec = addon_spec(addon, context.cipher, app_name=addon.app.name)
-        app_name = addon.app.name
+        return addon_spec(addon, context.cipher, app_name=addon.app.name), addon.app.name
+
+
+def _heal(context: UpkeepContext, addon_id: int, say: Say) -> str | None:
+    """Bring one available add-on back to healthy; the action taken, if any."""
+    available = _available(context, addon_id)
+    if available is None:
+        return None
+    spec, app_name = available
     provider = context.providers.for_kind(spec.kind)
     with context.providers.exclusive(spec.name, wait=False) as mine:
         if not mine:
@@ -73,12 +80,10 @@ def _heal(context: UpkeepContext, addon_id: int, say: Say) -> str | None:
 
 def _renew_certificate(context: UpkeepContext, addon_id: int, say: Say) -> str | None:
     """Replace the add-on's TLS certificate in the running server when it is due; what was done, if so."""
-    with session_scope(context.database_url) as session:
-        addon = session.get(Addon, addon_id)
-        if addon is None or addon.status != "available":
-            return None
-        spec = addon_spec(addon, context.cipher, app_name=addon.app.name)
-        app_name = addon.app.name
+    available = _available(context, addon_id)
+    if available is None:
+        return None
+    spec, app_name = available
     provider = context.providers.for_kind(spec.kind)
     if not isinstance(provider, CertificateRenewer):
         return None

@@ -39,7 +39,8 @@ def call(*words):
     return s.recv(1024).decode().split("\\r\\n")[0]
 print(call("AUTH", url.username, url.password), call("INCR", "visits"))
 """
-REDIS_TLS_INCR = """
+# A connection to REDIS_TLS_URL verified with ROOT, and call() sending one command on it.
+REDIS_TLS_CONNECT = """
 import os, socket, ssl, urllib.parse
 url = urllib.parse.urlsplit(os.environ["REDIS_TLS_URL"])
 context = ssl.create_default_context(cadata=os.environ["ROOT"])
@@ -48,8 +49,13 @@ def call(*words):
     parts = [b"$%d\\r\\n%s\\r\\n" % (len(w), w.encode()) for w in words]
     s.sendall(b"*%d\\r\\n" % len(words) + b"".join(parts))
     return s.recv(1024).decode().split("\\r\\n")[0]
+"""
+REDIS_TLS_INCR = (
+    REDIS_TLS_CONNECT
+    + """
 print(url.scheme, s.version(), call("AUTH", url.username, url.password), call("INCR", "visits"))
 """
+)
 MEMCACHED_SET_GET = """
 import os, socket, urllib.parse
 url = urllib.parse.urlsplit(os.environ["MEMCACHED_URL"])

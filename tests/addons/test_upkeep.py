@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import cast
 
 import pytest
+from sqlalchemy import select
 
 from wharf.platform.addons import AddonProviders, build_addon_providers
 from wharf.platform.addons.fake import FakeAddonProvider, FakeAddonWorld
@@ -15,7 +16,7 @@ from wharf.platform.addons.lifecycle import create_addon, finish_provisioning
 from wharf.platform.addons.upkeep import UpkeepContext, upkeep_addons_once
 from wharf.platform.db import session_scope
 from wharf.platform.migrate import upgrade_database
-from wharf.platform.models import Addon, AddonBackup, App, User
+from wharf.platform.models import Addon, AddonBackup, App, Event, User
 from wharf.platform.records.releases import current_config
 from wharf.platform.security.crypto import ConfigCipher
 from wharf.platform.settings import Settings
@@ -125,3 +126,21 @@ def test_scheduled_backups_are_taken_once_a_day_and_pruned_to_retention(context:
         "a002.dump",
         "a003.dump",
     ]
+
+
+def test_a_certificate_due_for_renewal_is_renewed_in_place_once(context: UpkeepContext) -> None:
+    addon_id, name = new_addon(context, kind="redis")
+    upkeep_addons_once(context, say=lambda _m: None)
+    addon = world(context.providers).addons[name]
+    addon.certificate_due = True
+
+    actions = upkeep_addons_once(context, say=lambda _m: None)
+
+    assert actions == [f"renewed the TLS certificate of {name} in place (serial 1), without a restart"]
+    assert addon.restarts == 0 and addon.certificate_serial == 1
+    assert upkeep_addons_once(context, say=lambda _m: None) == []
+    with session_scope(context.database_url) as session:
+        app_name = session.get(Addon, addon_id).app.name  # type: ignore[union-attr]
+    with session_scope(context.database_url) as session:
+        events = session.scalars(select(Event).where(Event.app_name == app_name)).all()
+        assert any(e.action == "addon-certificate" for e in events)

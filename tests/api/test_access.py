@@ -44,6 +44,8 @@ ROUTE_ROLES: dict[tuple[str, str], str] = {
     ("PUT", "/api/apps/{app_name}/autoscale/{process_type}"): "member",
     ("DELETE", "/api/apps/{app_name}/autoscale/{process_type}"): "member",
     ("GET", "/api/apps/{app_name}/certs/auto"): "viewer",
+    ("POST", "/api/apps/{app_name}/acm"): "admin",
+    ("DELETE", "/api/apps/{app_name}/acm"): "admin",
     ("GET", "/api/apps/{app_name}/metrics"): "viewer",
     ("GET", "/api/apps/{app_name}/test-runs"): "viewer",
     ("GET", "/api/apps/{app_name}/test-runs/{number}"): "viewer",

@@ -66,3 +66,26 @@ def test_builds_and_buildpacks_before_any_push(alice: tuple[User, str]) -> None:
     assert user.ok("config:get", "BUILDPACK_URL", "-a", app).strip() == "python"
     user.ok("buildpacks:clear", "-a", app)
     assert "detects one" in user.ok("buildpacks", "-a", app)
+
+
+def test_certs_auto_disable_and_enable(alice: tuple[User, str]) -> None:  # noqa: F811
+    user, _ = alice
+    app = unique("acm")
+    user.ok("apps:create", app)
+    host = f"{app}.example.org"
+    user.ok("domains:add", host, "-a", app)
+    assert json.loads(user.ok("apps:info", "-a", app, "--json"))["acm"] is True
+    user.ok("certs:auto:disable", "-a", app)
+    assert json.loads(user.ok("apps:info", "-a", app, "--json"))["acm"] is False
+    [status] = json.loads(user.ok("certs:auto", "-a", app, "--json"))
+    assert status["status"] == "off"
+    assert "off" in user.ok("certs:auto", "-a", app)
+    user.ok("certs:auto:enable", "-a", app)
+    assert json.loads(user.ok("apps:info", "-a", app, "--json"))["acm"] is True
+    cert, key = self_signed(host)
+    (user.cwd / "cert.pem").write_text(cert)
+    (user.cwd / "key.pem").write_text(key)
+    user.ok("certs:add", "cert.pem", "key.pem", "-a", app)
+    [served] = json.loads(user.ok("certs", "-a", app, "--json"))
+    assert served["type"] == "uploaded"
+    assert "uploaded" in user.ok("certs", "-a", app)

@@ -10,10 +10,12 @@ import docker
 import pytest
 import redis
 from rq import Queue
+from sqlalchemy import select
 
 from tests.conftest import LiveServer
 from tests.utils.busybox_dynos import build_test_image, make_spec
 from tests.utils.dashboard import DashboardClient
+from wharf.platform.db import session_scope
 from wharf.platform.jobs import BUILD_QUEUE
 from wharf.platform.models import App
 from wharf.platform.repos import ensure_repo
@@ -51,6 +53,21 @@ def test_a_domain_added_in_the_dashboard_is_routed_and_removed_again(live_server
     answer = client.post(f"/apps/{name}/domains/remove", {"hostname": hostname}, token_from=f"/apps/{name}")
     assert answer.status_code == 303, answer.text
     assert hostname not in served_apps(live_server.redis_url)[name]
+
+
+def test_automatic_certificates_are_switched_from_the_app_page(live_server: LiveServer) -> None:
+    client = DashboardClient(live_server)
+    client.signup()
+    name = client.create_app()
+    page = client.http.get(f"/apps/{name}").text
+    assert 'id="acm-toggle"' in page and "Turn automatic certificates off" in page
+    answer = client.post(f"/apps/{name}/acm", {"enabled": "off"}, token_from=f"/apps/{name}")
+    assert answer.status_code == 303, answer.text
+    assert "Turn automatic certificates on" in client.http.get(f"/apps/{name}").text
+    with session_scope(live_server.database_url) as session:
+        assert session.scalars(select(App).where(App.name == name)).one().acm is False
+    client.post(f"/apps/{name}/acm", {"enabled": "on"}, token_from=f"/apps/{name}")
+    assert "Turn automatic certificates off" in client.http.get(f"/apps/{name}").text
 
 
 def test_destroying_in_the_dashboard_unroutes_the_app_and_queues_its_image_removal(

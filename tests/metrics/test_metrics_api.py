@@ -9,13 +9,18 @@ from pathlib import Path
 
 import httpx
 import redis
+from sqlalchemy import select
 
 from tests.conftest import LiveServer
 from tests.utils.api import client_for
 from tests.utils.wharf_cli import cli_env, run_wharf
+from wharf.platform.db import session_scope
 from wharf.platform.metrics.router import RouterMetrics
 from wharf.platform.metrics.statsd import StatsdAggregator, parse_packet
 from wharf.platform.metrics.store import MetricsStore
+from wharf.platform.models import Alert, App, AutoscaleEvent, Autoscaling
+from wharf.platform.records.releases import create_release
+from wharf.platform.security.crypto import ConfigCipher
 
 LINE = (
     'at=info method=GET path="/" host=h request_id=r fwd="10.0.0.1" dyno=web.1 connect=0ms '
@@ -106,3 +111,38 @@ def test_prometheus_metrics_need_an_operator_token(live_server: LiveServer) -> N
     text = httpx.get(f"{live_server.url}/metrics", headers={"Authorization": f"Bearer {admin}"}).text
     assert f'wharf_router_requests_per_minute{{app="{name}",type="web",status="2xx"}} 100' in text
     assert f'wharf_app_custom{{app="{name}",name="signups"}} 3' in text
+
+
+def test_a_destroyed_apps_metrics_alerts_and_autoscaling_do_not_reach_a_new_app_of_its_name(
+    live_server: LiveServer,
+) -> None:
+    name, _, api = app_with_traffic(live_server)
+    with session_scope(live_server.database_url) as session:
+        app = session.scalars(select(App).where(App.name == name)).one()
+        old_id = app.id
+        create_release(
+            session=session,
+            cipher=ConfigCipher(live_server.env["WHARF_SECRET_KEY"]),
+            app=app,
+            actor=None,
+            description="Deploy",
+            config={},
+            image="wharf/test:v1",
+            process_types={"web": "serve"},
+        )
+    hook = "https://hooks.example.com/w"
+    assert api.post(f"/api/apps/{name}/alerts", json={"kind": "errors", "webhook": hook}).status_code == 201
+    api.put(f"/api/apps/{name}/autoscale/web", json={"min": 1, "max": 3, "p95_ms": 250}).raise_for_status()
+    assert api.get(f"/api/apps/{name}/metrics", params={"since": "5m"}).json()[-1]["requests"] == 100
+
+    assert api.delete(f"/api/apps/{name}", params={"confirm": name}).status_code == 204
+    api.post("/api/apps", json={"name": name}).raise_for_status()
+
+    points = api.get(f"/api/apps/{name}/metrics", params={"since": "30m"}).json()
+    assert points and all(p["requests"] == 0 and p["custom"] == {} for p in points)
+    assert api.get(f"/api/apps/{name}/alerts").json() == []
+    assert api.get(f"/api/apps/{name}/autoscale").json() == []
+    assert not redis.Redis.from_url(live_server.redis_url).keys(f"wharf:metrics:{name}:*")
+    with session_scope(live_server.database_url) as session:
+        for table in (Alert, Autoscaling, AutoscaleEvent):
+            assert session.scalars(select(table).where(table.app_id == old_id)).all() == []

@@ -125,6 +125,25 @@ def test_apps_with_automatic_certificates_get_one_from_the_acme_server(
         assert acme_status(redis_client, "auto.example.com")["app"] == "auto"
 
 
+def test_an_app_with_automatic_certificates_off_gets_none_from_the_acme_server(
+    redis_client: redis.Redis[bytes], tmp_path: Path
+) -> None:
+    http_port = free_port()
+    with (
+        running_pebble(tmp_path, http_port) as acme,
+        running_dynos("web.1") as (dyno,),
+        running_router(redis_client, acme=acme, http_port=http_port) as router,
+    ):
+        router.publish(
+            AppRoute(app="manual", hostnames=("manual.example.com",), backends=(dyno.backend,), acme=False),
+            AppRoute(app="auto", hostnames=("on.example.com",), backends=(dyno.backend,), acme=True),
+        )
+        router.wait_until(lambda: acme_status(redis_client, "on.example.com").get("state") == "issued", 60)
+        assert acme_status(redis_client, "manual.example.com") == {}
+        assert not (issuer_of(router.settings.https_port, "manual.example.com") or "").startswith("Pebble")
+        assert router.request("manual.example.com").status == 200
+
+
 def acme_status(client: redis.Redis[bytes], hostname: str) -> dict[str, str]:
     raw = client.hget(ACME_STATUS_KEY, hostname)
     return json.loads(raw) if raw else {}

@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     wharf_acme_email: str | None = None
     # A private ACME server's own CA bundle (Pebble, step-ca).
     wharf_acme_ca_bundle: Path | None = None
+    # Who serves the default hostnames: auto (ACME for a public WHARF_DOMAIN with WHARF_ACME_DIRECTORY set,
+    # the local authority for localhost and private domains), acme or local.
+    wharf_default_certificates: Literal["auto", "acme", "local"] = "auto"
     wharf_secret_key: str | None = None
     # Invites each non-admin user may hand out; admins are not limited.
     wharf_invite_quota: int = 3
@@ -101,6 +104,8 @@ class Settings(BaseSettings):
     # Long add-on operations (psql statements, backup captures, restores) running at once, on threads
     # of their own, never on the API's request threads (more answer 503) ...
     wharf_addon_operations: int = Field(default=8, ge=1)
+    # Life of the TLS certificate each Postgres and Redis add-on serves; renewed in place with a third left.
+    wharf_addon_certificate_days: float = Field(default=90.0, gt=0)
     # ... and per user (more answer 429).
     wharf_addon_operations_per_user: int = Field(default=2, ge=1)
 

@@ -248,6 +248,8 @@ def _run_router(settings: Settings, stop: threading.Event) -> None:
     from wharf.platform.security.leaves import LocalCertificates
     from wharf.router.acme import AcmeSettings
     from wharf.router.controller import run_router
+    from wharf.router.default_certificates import default_certificate_issuer
+    from wharf.router.render import RouterPaths
 
     authority = ensure_authority(settings.wharf_data_dir)
     acme = None
@@ -257,8 +259,13 @@ def _run_router(settings: Settings, stop: threading.Event) -> None:
             contact_email=settings.wharf_acme_email,
             ca_bundle=settings.wharf_acme_ca_bundle,
         )
+    default_issuer = default_certificate_issuer(
+        settings.wharf_default_certificates,
+        settings.wharf_domain,
+        acme_directory=settings.wharf_acme_directory,
+    )
     leaves = LocalCertificates(
-        intermediate=authority.intermediate, folder=settings.wharf_data_dir / "router" / "local-certs"
+        intermediate=authority.intermediate, folder=RouterPaths(settings.router_state_dir).local_certificates
     )
     run_router(
         redis_url=settings.resolved_redis_url,
@@ -267,7 +274,8 @@ def _run_router(settings: Settings, stop: threading.Event) -> None:
         state_dir=settings.router_state_dir,
         domain=settings.wharf_domain,
         worker_processes=settings.wharf_router_workers,
-        certificate_source=leaves,
+        certificate_source=leaves if default_issuer == "local" else None,
+        default_certificates_from_acme=default_issuer == "acme",
         acme=acme,
         api_hostname=settings.api_hostname,
         api_upstream=settings.api_loopback_address,

@@ -16,12 +16,12 @@ import queue
 import subprocess
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from wharf.router.render import RouterPaths
-from wharf.router.routes import RouteTable, TlsCertificate
+from wharf.router.routes import AppRoute, RouteTable, TlsCertificate
 
 logger = logging.getLogger(__name__)
 
@@ -40,12 +40,21 @@ class AcmeSettings:
     recheck_seconds: float = 3600.0
 
 
-def with_issued_certificates(table: RouteTable, issued: dict[str, TlsCertificate]) -> RouteTable:
-    """The table plus issued certificates for hostnames of ACME apps that have no certificate of their own."""
+def acme_hostnames(route: AppRoute, domain: str) -> tuple[str, ...]:
+    """The custom domains of an app with automatic certificates on: never a name under ``domain`` (the
+    default hostnames, which the local authority serves) nor a ``.localhost`` name no public CA signs."""
+    if not route.acme:
+        return ()
+    local = ("localhost", domain)
+    return tuple(h for h in route.hostnames if not any(h == name or h.endswith("." + name) for name in local))
+
+
+def with_issued_certificates(table: RouteTable, issued: dict[str, TlsCertificate], domain: str) -> RouteTable:
+    """The table plus issued certificates for the custom domains of ACME apps that have none of their own."""
     apps = []
     for route in table.apps:
         own = {cert.hostname for cert in route.tls}
-        extra = tuple(issued[h] for h in route.hostnames if route.acme and h not in own and h in issued)
+        extra = tuple(issued[h] for h in acme_hostnames(route, domain) if h not in own and h in issued)
         apps.append(dataclasses.replace(route, tls=route.tls + extra) if extra else route)
     return dataclasses.replace(table, apps=tuple(apps))
 
@@ -65,7 +74,7 @@ def ignore_status(_status: AcmeStatus) -> None:
 
 
 class AcmeIssuer:
-    """Keeps a valid certificate for every hostname of the apps that enabled automatic certificates."""
+    """Keeps a valid certificate for every custom domain of the apps with automatic certificates on."""
 
     def __init__(
         self,
@@ -73,13 +82,15 @@ class AcmeIssuer:
         paths: RouterPaths,
         on_issued: Callable[[], None],
         on_status: Callable[[AcmeStatus], None] = ignore_status,
+        domain: str = "localhost",
     ) -> None:
         self.settings = settings
+        self.domain = domain
         self.paths = paths
         self.on_issued = on_issued
         self.on_status = on_status
         self._apps: dict[str, str] = {}
-        self.folder = paths.state_dir / "acme-certs"
+        self.folder = paths.acme_certificates
         self._pending: queue.Queue[str | None] = queue.Queue()
         self._queued: set[str] = set()
         self._next_attempt: dict[str, float] = {}
@@ -95,25 +106,36 @@ class AcmeIssuer:
 
     def issued(self, table: RouteTable) -> dict[str, TlsCertificate]:
         """Certificates already on disk for the ACME hostnames in ``table``."""
-        wanted = (h for route in table.apps if route.acme for h in route.hostnames)
-        certs = {h: self.certificate(h) for h in wanted}
+        return self.issued_hostnames(h for route in table.apps for h in acme_hostnames(route, self.domain))
+
+    def issued_hostnames(self, hostnames: Iterable[str]) -> dict[str, TlsCertificate]:
+        """Certificates already on disk for ``hostnames``."""
+        certs = {h: self.certificate(h) for h in hostnames}
         return {h: c for h, c in certs.items() if Path(c.cert_path).exists() and Path(c.key_path).exists()}
 
     def request(self, table: RouteTable) -> None:
         """Queue every ACME hostname that has no certificate, or one close to expiry, for issuing."""
         own = {c.hostname for route in table.apps for c in route.tls}
+        self.request_hostnames(
+            (route.app, hostname)
+            for route in table.apps
+            for hostname in acme_hostnames(route, self.domain)
+            if hostname not in own
+        )
+
+    def request_hostnames(self, wanted: Iterable[tuple[str, str]]) -> None:
+        """Queue each (app, hostname) not asked for within the recheck interval: issued when it has no
+        certificate or one close to expiry, renewed otherwise."""
         now = time.monotonic()
-        for route in table.apps:
-            for hostname in route.hostnames if route.acme else ():
-                with self._lock:
-                    due = hostname not in own and hostname not in self._queued
-                    due = due and self._next_attempt.get(hostname, 0.0) <= now
-                    if due:
-                        self._next_attempt[hostname] = now + self.settings.recheck_seconds
-                        self._queued.add(hostname)
-                        self._apps[hostname] = route.app
+        for app, hostname in wanted:
+            with self._lock:
+                due = hostname not in self._queued and self._next_attempt.get(hostname, 0.0) <= now
                 if due:
-                    self._pending.put(hostname)
+                    self._next_attempt[hostname] = now + self.settings.recheck_seconds
+                    self._queued.add(hostname)
+                    self._apps[hostname] = app
+            if due:
+                self._pending.put(hostname)
         self._start_worker()
 
     def _start_worker(self) -> None:
@@ -184,6 +206,25 @@ class AcmeIssuer:
         os.replace(certificate.cert_path + ".next", certificate.cert_path)
         csr.unlink(missing_ok=True)
         logger.info("ACME: certificate issued for %s", hostname)
+
+
+class AcmeCertificateSource:
+    """A ``CertificateSource`` for the default hostnames of a public ``WHARF_DOMAIN``: the certificates the
+    issuer obtained so far, asking it for the others (a hostname is on HTTP only until its certificate)."""
+
+    def __init__(self, issuer: AcmeIssuer, domain: str, api_hostname: str | None = None) -> None:
+        self.issuer = issuer
+        self.domain = domain
+        self.api_hostname = api_hostname
+
+    def certificates(self, hostnames: Sequence[str]) -> dict[str, TlsCertificate]:
+        self.issuer.request_hostnames((self._app_of(hostname), hostname) for hostname in hostnames)
+        return self.issuer.issued_hostnames(hostnames)
+
+    def _app_of(self, hostname: str) -> str:
+        """The app whose log hears of a failure: none for the API's hostname."""
+        label, _, rest = hostname.partition(".")
+        return label if rest == self.domain and hostname != self.api_hostname else ""
 
 
 def _run(argv: list[str], env: dict[str, str] | None = None) -> bytes:

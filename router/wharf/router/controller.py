@@ -20,7 +20,13 @@ from pathlib import Path
 
 import redis
 
-from wharf.router.acme import AcmeIssuer, AcmeSettings, AcmeStatus, with_issued_certificates
+from wharf.router.acme import (
+    AcmeCertificateSource,
+    AcmeIssuer,
+    AcmeSettings,
+    AcmeStatus,
+    with_issued_certificates,
+)
 from wharf.router.default_certificates import CertificateSource, default_hostnames, with_default_certificates
 from wharf.router.logs import AccessLogTailer, RouterLogSink
 from wharf.router.nginx import ConfigRejected, NginxMaster
@@ -71,7 +77,7 @@ class RouterController:
         served = table
         if self.acme is not None:
             self.acme.request(table)
-            served = with_issued_certificates(table, self.acme.issued(table))
+            served = with_issued_certificates(table, self.acme.issued(table), self.settings.domain)
         served, api_cert = self._with_default_certificates(served)
         text = render_nginx_config(
             served, self.settings, self.paths, instance=self.instance, api_cert=api_cert
@@ -152,7 +158,11 @@ class RouterController:
     def enable_acme(self, settings: AcmeSettings) -> None:
         """Issue certificates for ACME apps; their status goes where `wharf certs:auto` reads it."""
         self.acme = AcmeIssuer(
-            settings, self.paths, on_issued=self.changed.set, on_status=self.record_acme_status
+            settings,
+            self.paths,
+            on_issued=self.changed.set,
+            on_status=self.record_acme_status,
+            domain=self.settings.domain,
         )
 
     def record_acme_status(self, status: AcmeStatus) -> None:
@@ -266,6 +276,7 @@ def run_router(
     certificate_source: CertificateSource | None = None,
     api_hostname: str | None = None,
     api_upstream: str | None = None,
+    default_certificates_from_acme: bool = False,
     stop: threading.Event | None = None,
     leave_serving: bool = False,
 ) -> None:
@@ -273,7 +284,7 @@ def run_router(
 
     ``acme`` turns on automatic certificates for apps whose route entry says ``"acme": true``;
     ``certificate_source`` serves every app's default hostname (and ``api_hostname``, proxied to
-    ``api_upstream``) over HTTPS.
+    ``api_upstream``) over HTTPS; ``default_certificates_from_acme`` has the ACME issuer serve them instead.
     """
     if stop is None:
         stop = threading.Event()
@@ -299,6 +310,10 @@ def run_router(
     )
     if acme is not None:
         controller.enable_acme(acme)
+    if default_certificates_from_acme:
+        if controller.acme is None:
+            raise ValueError("default certificates from ACME need ACME settings")
+        controller.certificate_source = AcmeCertificateSource(controller.acme, domain, api_hostname)
     controller.run(stop)
 
 

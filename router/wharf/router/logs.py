@@ -4,15 +4,17 @@ nginx writes each request as ``<app>\t<line>`` with the line already in Heroku's
 ``wharf`` log_format in the template, dyno names included), so the tailer's per-request work stays
 small: split off the app, drop the empty ``code= desc=""`` pair of a successful request, and hand
 the line to a sink, which the log pipeline points at the app's log stream with source ``router``.
+A sink that also has ``deliver_many`` (`RouterBatchSink`) gets each read's lines as one batch, so
+it can take its locks once per read instead of once per line.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import IO, Protocol
+from typing import IO, Protocol, runtime_checkable
 
 logger = logging.getLogger(__name__)
 
@@ -23,6 +25,22 @@ class RouterLogSink(Protocol):
     """Receives each router log line for the app it belongs to."""
 
     def __call__(self, app: str, line: str) -> None: ...
+
+
+@runtime_checkable
+class RouterBatchSink(RouterLogSink, Protocol):
+    """A router log sink that also takes one read's worth of `(app, line)` records at once."""
+
+    def deliver_many(self, records: Sequence[tuple[str, str]]) -> None: ...
+
+
+def deliver_records(sink: RouterLogSink, records: Sequence[tuple[str, str]]) -> None:
+    """Hand records to a sink: as one batch when it takes batches, else line by line."""
+    if isinstance(sink, RouterBatchSink):
+        sink.deliver_many(records)
+        return
+    for app, line in records:
+        sink(app, line)
 
 
 def split_router_record(raw: bytes) -> tuple[str, str] | None:
@@ -105,10 +123,16 @@ class AccessLogTailer:
             return 0
         lines = (self._partial + data).split(b"\n")
         self._partial = lines.pop()
-        for raw in lines:
-            record = split_router_record(raw)
-            if record is None:
-                continue
+        records = [record for record in map(split_router_record, lines) if record is not None]
+        if not records:
+            return len(lines)
+        if isinstance(self.sink, RouterBatchSink):
+            try:
+                self.sink.deliver_many(records)
+            except Exception:
+                logger.exception("router log sink failed")
+            return len(lines)
+        for record in records:
             try:
                 self.sink(*record)
             except Exception:

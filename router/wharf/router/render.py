@@ -94,6 +94,16 @@ class RouterPaths:
     def acme_challenges(self) -> Path:
         return self.acme_webroot / ".well-known" / "acme-challenge"
 
+    @property
+    def acme_certificates(self) -> Path:
+        """Certificates the ACME issuer obtained: ``<hostname>.crt`` and ``.key`` (0700, not served)."""
+        return self.state_dir / "acme-certs"
+
+    @property
+    def local_certificates(self) -> Path:
+        """Leaves from the local authority for the default hostnames and the API's."""
+        return self.state_dir / "local-certs"
+
     def create(self) -> None:
         """Make the directories nginx writes to (workers write temp files there)."""
         for directory in (self.state_dir, self.logs, self.tmp, self.acme_webroot, self.acme_challenges.parent,

@@ -1,5 +1,6 @@
 """Domains, certificates and maintenance mode: domains, domains:add, domains:remove, certs, certs:auto,
-certs:add, certs:remove, maintenance, maintenance:on, maintenance:off."""
+certs:auto:enable, certs:auto:disable, certs:add, certs:remove, maintenance, maintenance:on and
+maintenance:off."""
 
 from __future__ import annotations
 
@@ -76,11 +77,12 @@ def list_certs(
     if not certs:
         output.line(f"{output.app_label(name)} has no certificates.")
         return
-    rows = [["ID", "Domains", "Expires", "Redirects HTTP"]]
+    rows = [["ID", "Type", "Domains", "Expires", "Redirects HTTP"]]
     rows += [
-        [str(c["id"]), ", ".join(c["hostnames"]), c["expires_at"][:10], "yes" if c["redirect_http"] else "no"]
+        [str(c["id"] or "-"), c["type"], ", ".join(c["hostnames"]), c["expires_at"][:10],
+         "yes" if c["redirect_http"] else "no"]
         for c in certs
-    ]
+    ]  # fmt: skip
     output.table(rows)
 
 
@@ -100,6 +102,34 @@ def certs_auto(
     rows = [["Domain", "Status", "Updated", "Detail"]]
     rows += [[s["hostname"], s["status"], (s["updated_at"] or "")[:19], s["detail"]] for s in statuses]
     output.table(rows)
+
+
+def _switch(
+    app: str | None, remote: str, what: str, enabled: bool, request: tuple[str, tuple[str, ...], object]
+) -> None:
+    """Turn one of the app's settings on or off with a single (method, path, body) request."""
+    name = resolve_app(app, remote)
+    verb = "Enabling" if enabled else "Disabling"
+    method, parts, body = request
+    with (
+        session.authenticated_client() as client,
+        output.action(f"{verb} {what} for {output.app_label(name)}"),
+    ):
+        client.request(method, _path(name, *parts), body)
+
+
+def _set_acm(app: str | None, remote: str, enabled: bool) -> None:
+    _switch(app, remote, "automatic certificates", enabled, ("POST" if enabled else "DELETE", ("acm",), None))
+
+
+def certs_auto_enable(app: AppOption = None, remote: RemoteOption = gitrepo.DEFAULT_REMOTE) -> None:
+    """Obtain certificates for the app's custom domains automatically (ACME), as Heroku's ACM."""
+    _set_acm(app, remote, True)
+
+
+def certs_auto_disable(app: AppOption = None, remote: RemoteOption = gitrepo.DEFAULT_REMOTE) -> None:
+    """Stop obtaining automatic certificates; uploaded ones are still served."""
+    _set_acm(app, remote, False)
 
 
 def add_cert(
@@ -144,13 +174,7 @@ def maintenance(app: AppOption = None, remote: RemoteOption = gitrepo.DEFAULT_RE
 
 
 def _set_maintenance(app: str | None, remote: str, enabled: bool) -> None:
-    name = resolve_app(app, remote)
-    verb = "Enabling" if enabled else "Disabling"
-    with (
-        session.authenticated_client() as client,
-        output.action(f"{verb} maintenance mode for {output.app_label(name)}"),
-    ):
-        client.request("PATCH", _path(name), {"maintenance": enabled})
+    _switch(app, remote, "maintenance mode", enabled, ("PATCH", (), {"maintenance": enabled}))
 
 
 def maintenance_on(app: AppOption = None, remote: RemoteOption = gitrepo.DEFAULT_REMOTE) -> None:
@@ -169,6 +193,8 @@ def register(app: typer.Typer) -> None:
     add_command(app, "domains:remove", remove_domain)
     add_command(app, "certs", list_certs)
     add_command(app, "certs:auto", certs_auto)
+    add_command(app, "certs:auto:enable", certs_auto_enable)
+    add_command(app, "certs:auto:disable", certs_auto_disable)
     add_command(app, "certs:add", add_cert)
     add_command(app, "certs:remove", remove_cert)
     add_command(app, "maintenance", maintenance)

@@ -26,6 +26,7 @@ from wharf.platform.errors import BadRequest, Conflict, Forbidden, NotFound, Quo
 from wharf.platform.jobs import enqueue_image_removal
 from wharf.platform.logs.events import record_event
 from wharf.platform.logs.stream import stream_key as log_stream_key
+from wharf.platform.metrics.store import MetricsStore
 from wharf.platform.models import ApiToken, App, Formation, PipelineApp, Release, TeamApp, User
 from wharf.platform.records.releases import create_release
 from wharf.platform.repos import remove_repo
@@ -95,8 +96,10 @@ def create_app(
 
 def forget_app_leftovers(*, client: redis.Redis[bytes], settings: Settings, app_name: str) -> None:
     """What is keyed by an app's name outside the database: gone with the app, so a new owner of the
-    name inherits none of it (its log, its build cache and reuse record, its certificate files)."""
+    name inherits none of it (its log, its metrics, its build cache and reuse record, its certificate
+    files)."""
     client.delete(log_stream_key(app_name))
+    MetricsStore(client).forget_app(app_name)
     ReuseStore(settings.wharf_data_dir / "build-reuse").forget(app_name)
     for folder in (
         settings.wharf_data_dir / "cache" / app_name,

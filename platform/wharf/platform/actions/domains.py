@@ -103,14 +103,42 @@ def set_maintenance(
     enabled: bool,
 ) -> None:
     app.maintenance = enabled
-    state = "on" if enabled else "off"
-    record_event(
-        session=session,
-        actor=actor,
-        action="maintenance",
-        app_name=app.name,
-        message=f"Maintenance mode {state} by {actor.email}",
-    )
+    message = f"Maintenance mode {'on' if enabled else 'off'} by {actor.email}"
+    _record_and_publish(session=session, client=client, settings=settings, app=app, actor=actor,
+                        action="maintenance", message=message)  # fmt: skip
+
+
+def set_acm(
+    *,
+    session: Session,
+    client: redis.Redis[bytes],
+    settings: Settings,
+    app: App,
+    actor: User,
+    enabled: bool,
+) -> None:
+    """Turn automatic (ACME) certificates for the app's custom domains on or off, and tell the router.
+
+    An uploaded certificate is served either way; the default hostname keeps its local certificate.
+    """
+    app.acm = enabled
+    message = f"Automatic certificates {'enabled' if enabled else 'disabled'} by {actor.email}"
+    _record_and_publish(session=session, client=client, settings=settings, app=app, actor=actor,
+                        action="acm", message=message)  # fmt: skip
+
+
+def _record_and_publish(
+    *,
+    session: Session,
+    client: redis.Redis[bytes],
+    settings: Settings,
+    app: App,
+    actor: User,
+    action: str,
+    message: str,
+) -> None:
+    """A switch of the app's routing settings: in its activity, saved, and told to the router."""
+    record_event(session=session, actor=actor, action=action, app_name=app.name, message=message)
     commit_and_publish(session=session, client=client, settings=settings, app=app)
 
 
@@ -142,7 +170,7 @@ def sync_app_routes(*, session: Session, client: redis.Redis[bytes], settings: S
         hostnames=hostnames,
         maintenance=app.maintenance,
         tls=tls,
-        acme=settings.wharf_acme_directory is not None,
+        acme=settings.wharf_acme_directory is not None and app.acm,
     )
 
 

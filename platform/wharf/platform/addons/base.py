@@ -174,6 +174,15 @@ class AddonProvider(Protocol):
 
 
 @runtime_checkable
+class CertificateRenewer(Protocol):
+    """A provider whose servers serve TLS with a certificate it can replace while they run."""
+
+    def renew_certificate(self, spec: AddonSpec, *, force: bool = False) -> str | None:
+        """Replace the certificate in place when it is due (or with ``force``); its serial when replaced."""
+        ...
+
+
+@runtime_checkable
 class BackupProvider(Protocol):
     """A provider that can dump its data to a file and load it back (Postgres)."""
 

@@ -9,6 +9,7 @@ back after a Docker or host restart without Wharf. Its data lives in a named vol
 from __future__ import annotations
 
 import contextlib
+import datetime
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any
 
 import docker
 import docker.errors
+from cryptography import x509
 from docker.models.containers import Container
 from docker.types import LogConfig, Mount
 
@@ -37,6 +39,7 @@ from wharf.platform.addons.base import (
 from wharf.platform.addons.images import ADDON_HOME, DEFAULT_RUN_IMAGE, ensure_addon_image, recipe_for
 from wharf.platform.runtime.base import LABEL_APP, NetworkInUse
 from wharf.platform.runtime.docker_runtime import DockerRuntime
+from wharf.platform.security.authority import Leaf, issue_leaf
 from wharf.platform.settings import Settings
 
 SECOND_NS = 1_000_000_000
@@ -44,6 +47,9 @@ MIB = 1024 * 1024
 LOG_CONFIG = LogConfig(type="json-file", config={"max-size": "10m", "max-file": "3"})
 SCRATCH = "rw,nosuid,nodev,mode=1777"
 HEALTHY_TIMEOUT = 120.0
+DEFAULT_CERTIFICATE_LIFETIME = datetime.timedelta(days=90)
+# A served certificate is replaced once less than this part of its life is left.
+RENEW_FRACTION = 1 / 3
 
 
 def volume_name(addon: str) -> str:
@@ -67,6 +73,7 @@ class DockerAddonProvider:
         lock_dir: Path,
         run_image: str = DEFAULT_RUN_IMAGE,
         tls_intermediate: Path | None = None,
+        certificate_lifetime: datetime.timedelta = DEFAULT_CERTIFICATE_LIFETIME,
     ) -> None:
         self._client = client or docker.from_env()
         self._home = home
@@ -74,6 +81,9 @@ class DockerAddonProvider:
         self._run_image = run_image
         # The local authority's intermediate: kinds that serve TLS get a certificate signed by it.
         self._tls_intermediate = tls_intermediate
+        self.certificate_lifetime = certificate_lifetime
+        # (container id, StartedAt) -> when the certificate that container serves expires.
+        self._served_until: dict[tuple[str, str], datetime.datetime] = {}
 
     # what a kind describes
 
@@ -99,11 +109,53 @@ class DockerAddonProvider:
         """A command run inside the container that exits 0 once the server answers."""
         raise NotImplementedError
 
+    def served_certificate(self, spec: AddonSpec) -> bytes | None:
+        """The PEM certificate the running server serves TLS with; None for kinds without TLS."""
+        return None
+
+    def install_certificate(self, spec: AddonSpec, leaf: Leaf) -> None:
+        """Write ``leaf`` over the served certificate files (key 0600) and make the server reload them."""
+        raise UnsupportedOperation(f"{self.kind} add-ons serve no TLS")
+
     def console_argv(self, spec: AddonSpec, command: str) -> tuple[list[str], dict[str, str]]:
         raise UnsupportedOperation(f"{self.kind} add-ons have no console")
 
     def info(self, spec: AddonSpec) -> dict[str, str]:
         return {"Status": self.health(spec).state.value}
+
+    # TLS certificates
+
+    def new_leaf(self, spec: AddonSpec) -> Leaf | None:
+        """A server certificate for the add-on's name on the app network, from the local authority."""
+        if self._tls_intermediate is None:
+            return None
+        return issue_leaf(self._tls_intermediate, [spec.host], self.certificate_lifetime)
+
+    def renew_certificate(self, spec: AddonSpec, *, force: bool = False) -> str | None:
+        """Replace the running server's certificate in place, without a restart, once less than a third
+        of its life is left (or at once with ``force``). The new certificate's serial (hex) when replaced.
+
+        A restarted container serves the certificate it was created with again; the next pass sees it.
+        """
+        if self._tls_intermediate is None:
+            return None
+        container = self._require(spec)
+        served = (str(container.id), str((container.attrs.get("State") or {}).get("StartedAt", "")))
+        until = self._served_until.get(served)
+        if until is None:
+            pem = self.served_certificate(spec)
+            if not pem:
+                return None  # a container made before its kind served TLS
+            until = x509.load_pem_x509_certificate(pem).not_valid_after_utc
+            self._served_until[served] = until
+        left = until - datetime.datetime.now(datetime.UTC)
+        if not force and left > self.certificate_lifetime * RENEW_FRACTION:
+            return None
+        leaf = self.new_leaf(spec)
+        assert leaf is not None
+        self.install_certificate(spec, leaf)
+        self._served_until[served] = leaf.not_after
+        return f"{x509.load_pem_x509_certificate(leaf.chain_pem).serial_number:X}"
 
     # lifecycle
 
@@ -299,6 +351,7 @@ def docker_addon_providers(settings: Settings) -> AddonProviders:
             lock_dir=lock_dir,
             run_image=settings.wharf_run_image,
             tls_intermediate=intermediate,
+            certificate_lifetime=datetime.timedelta(days=settings.wharf_addon_certificate_days),
         )
         for provider_class in (PostgresProvider, RedisProvider, MemcachedProvider)
     }

@@ -39,6 +39,9 @@ class FakeAddon:
     healthy: bool = True
     restarts: int = 0
     data: dict[str, str] = field(default_factory=dict)
+    # The serial of the certificate served (0: none renewed yet), and whether it is due for renewal.
+    certificate_serial: int = 0
+    certificate_due: bool = False
 
 
 class FakeAddonWorld:
@@ -110,6 +113,13 @@ class FakeAddonProvider:
         addon = self._require(spec)
         addon.running, addon.healthy = True, True
         addon.restarts += 1
+
+    def renew_certificate(self, spec: AddonSpec, *, force: bool = False) -> str | None:
+        addon = self._require(spec)
+        if self.kind == "memcached" or not (force or addon.certificate_due):
+            return None
+        addon.certificate_serial, addon.certificate_due = addon.certificate_serial + 1, False
+        return f"{addon.certificate_serial:X}"
 
     def info(self, spec: AddonSpec) -> dict[str, str]:
         facts = {"Status": self.health(spec).state.value}

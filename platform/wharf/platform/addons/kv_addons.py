@@ -6,17 +6,29 @@ persistence worth keeping and no password in its text protocol: its only fence i
 
 from __future__ import annotations
 
-import datetime
 import shlex
+
+from cryptography import x509
 
 from wharf.platform.addons.base import AddonError, AddonSpec, random_secret
 from wharf.platform.addons.docker_provider import MIB, DockerAddonProvider
-from wharf.platform.security.authority import issue_leaf
+from wharf.platform.security.authority import Leaf
 
 REDIS_PORT = 6379
 # TLS beside the plain port, as Heroku Redis offers it: `rediss://` in <attachment>_TLS_URL.
 REDIS_TLS_PORT = 6380
-ADDON_CERTIFICATE_LIFETIME = datetime.timedelta(days=365)
+# The files the server serves now (the entrypoint's, or the last ones installed).
+SERVED_CERTIFICATE = 'f=$(redis-cli --raw CONFIG GET tls-cert-file | tail -n 1) && [ -n "$f" ] && cat "$f"'
+# New files under new names (Redis reloads TLS when the configured paths change), then the old ones go.
+INSTALL_CERTIFICATE = """umask 077
+new=/tmp/redis-tls-$WHARF_TLS_SERIAL
+printf '%s\\n' "$WHARF_TLS_KEY" >"$new.key" && printf '%s\\n' "$WHARF_TLS_CERT" >"$new.crt"
+answer=$(redis-cli CONFIG SET tls-cert-file "$new.crt" tls-key-file "$new.key")
+[ "$answer" = OK ] || { echo "$answer"; rm -f "$new.key" "$new.crt"; exit 1; }
+for f in /tmp/redis-tls*.crt /tmp/redis-tls*.key; do
+  case "$f" in "$new".*) ;; *) rm -f "$f" ;; esac
+done
+"""
 MEMCACHED_PORT = 11211
 REDIS_INFO_FIELDS = {
     "redis_version": "Version",
@@ -54,11 +66,25 @@ class RedisProvider(DockerAddonProvider):
         return {"WHARF_REDIS_PASSWORD": spec.credentials["password"], "WHARF_REDIS_MAXMEMORY": "192mb"}
 
     def creation_environment(self, spec: AddonSpec) -> dict[str, str]:
-        """A server certificate for the add-on's name on the app network, from the local authority."""
-        if self._tls_intermediate is None:
+        """The first server certificate (renewed in place by `renew_certificate` while the server runs)."""
+        leaf = self.new_leaf(spec)
+        if leaf is None:
             return {}
-        leaf = issue_leaf(self._tls_intermediate, [spec.host], ADDON_CERTIFICATE_LIFETIME)
         return {"WHARF_REDIS_TLS_CERT": leaf.chain_pem.decode(), "WHARF_REDIS_TLS_KEY": leaf.key_pem.decode()}
+
+    def served_certificate(self, spec: AddonSpec) -> bytes | None:
+        code, output = self.exec_in(spec, ["/bin/sh", "-c", SERVED_CERTIFICATE], env=self._cli_env(spec))
+        return output.encode() if code == 0 and "BEGIN CERTIFICATE" in output else None
+
+    def install_certificate(self, spec: AddonSpec, leaf: Leaf) -> None:
+        """`CONFIG SET` of both files at once: Redis loads them, new TLS connections get the new
+        certificate and open ones carry on."""
+        serial = f"{x509.load_pem_x509_certificate(leaf.chain_pem).serial_number:x}"
+        env = {**self._cli_env(spec), "WHARF_TLS_SERIAL": serial,
+               "WHARF_TLS_CERT": leaf.chain_pem.decode(), "WHARF_TLS_KEY": leaf.key_pem.decode()}  # fmt: skip
+        code, output = self.exec_in(spec, ["/bin/sh", "-c", INSTALL_CERTIFICATE], env=env)
+        if code != 0:
+            raise AddonError(f"could not install the new certificate in {spec.name}: {output.strip()}")
 
     def _cli_env(self, spec: AddonSpec) -> dict[str, str]:
         return {"REDISCLI_AUTH": spec.credentials["password"]}

@@ -6,7 +6,6 @@ travel and the custom-format dump streams straight to a file in the data dir.
 
 from __future__ import annotations
 
-import datetime
 import hashlib
 import os
 import tarfile
@@ -17,13 +16,22 @@ from pathlib import Path
 from wharf.platform.addons.base import AddonError, AddonSpec, BackupResult, random_identifier, random_secret
 from wharf.platform.addons.docker_provider import MIB, DockerAddonProvider
 from wharf.platform.addons.images import ADDON_HOME
-from wharf.platform.security.authority import issue_leaf
+from wharf.platform.security.authority import Leaf
 
 PORT = 5432
-ADDON_CERTIFICATE_LIFETIME = datetime.timedelta(days=365)
 TAR_CHUNK_BYTES = 1024 * 1024
 BIN = "/usr/lib/postgresql/17/bin"
 SOCKET_DIR = "/tmp"  # noqa: S108 - the container's own tmpfs
+DATA_DIR = f"{ADDON_HOME}/pgdata"
+# Where the entrypoint writes the certificate (the container's tmpfs); `pg_ctl reload` re-reads it.
+CERT_FILE, KEY_FILE = "/tmp/server.crt", "/tmp/server.key"  # noqa: S108
+INSTALL_CERTIFICATE = (
+    "umask 077 && "
+    f'printf "%s\\n" "$WHARF_TLS_KEY" >{KEY_FILE}.next && '
+    f'printf "%s\\n" "$WHARF_TLS_CERT" >{CERT_FILE}.next && '
+    f"mv {KEY_FILE}.next {KEY_FILE} && mv {CERT_FILE}.next {CERT_FILE} && "
+    f"{BIN}/pg_ctl reload -s -D {DATA_DIR}"
+)
 INFO_SQL = (
     "SELECT current_setting('server_version'), pg_size_pretty(pg_database_size(current_database())), "
     "(SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()), "
@@ -61,15 +69,23 @@ class PostgresProvider(DockerAddonProvider):
         }
 
     def creation_environment(self, spec: AddonSpec) -> dict[str, str]:
-        """A server certificate for the add-on's name on the app network, from the local authority.
-
-        Lives as long as the container (a year at most, within the intermediate's life); a new
-        container gets a new one.
-        """
-        if self._tls_intermediate is None:
+        """The first server certificate (renewed in place by `renew_certificate` while the server runs)."""
+        leaf = self.new_leaf(spec)
+        if leaf is None:
             return {}
-        leaf = issue_leaf(self._tls_intermediate, [spec.host], ADDON_CERTIFICATE_LIFETIME)
         return {"WHARF_PG_TLS_CERT": leaf.chain_pem.decode(), "WHARF_PG_TLS_KEY": leaf.key_pem.decode()}
+
+    def served_certificate(self, spec: AddonSpec) -> bytes | None:
+        code, output = self.exec_in(spec, ["cat", CERT_FILE])
+        return output.encode() if code == 0 else None
+
+    def install_certificate(self, spec: AddonSpec, leaf: Leaf) -> None:
+        """New files over the old ones, then a reload: the postmaster re-reads its SSL files on SIGHUP,
+        new connections get the new certificate and open ones carry on."""
+        env = {"WHARF_TLS_CERT": leaf.chain_pem.decode(), "WHARF_TLS_KEY": leaf.key_pem.decode()}
+        code, output = self.exec_in(spec, ["/bin/sh", "-c", INSTALL_CERTIFICATE], env=env)
+        if code != 0:
+            raise AddonError(f"could not install the new certificate in {spec.name}: {output.strip()}")
 
     def probe_argv(self, spec: AddonSpec) -> list[str]:
         return [f"{BIN}/pg_isready", "-q", "-h", SOCKET_DIR, "-d", spec.credentials["database"]]

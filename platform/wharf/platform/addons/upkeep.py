@@ -1,8 +1,10 @@
-"""Add-on upkeep: keeps every add-on running and healthy, and takes scheduled backups.
+"""Add-on upkeep: keeps every add-on running and healthy, renews its TLS certificate, and takes
+scheduled backups.
 
 Docker's `unless-stopped` policy brings a crashed server back by itself; this loop covers the
 rest: a container that was stopped or removed is started or recreated on its volume, a server that
-fails its health check is restarted, an add-on whose provisioning was interrupted is finished.
+fails its health check is restarted, an add-on whose provisioning was interrupted is finished, and a
+certificate with less than a third of its life left is replaced in the running server (no restart).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from wharf.platform.addons.backups import (
     prune_scheduled_backups,
     scheduled_backup_due,
 )
-from wharf.platform.addons.base import AddonState
+from wharf.platform.addons.base import AddonSpec, AddonState, CertificateRenewer
 from wharf.platform.addons.lifecycle import addon_spec, finish_provisioning
 from wharf.platform.db import session_scope
 from wharf.platform.logs.events import record_event
@@ -42,14 +44,21 @@ class UpkeepContext:
     data_dir: Path
 
 
-def _heal(context: UpkeepContext, addon_id: int, say: Say) -> str | None:
-    """Bring one available add-on back to healthy; the action taken, if any."""
+def _available(context: UpkeepContext, addon_id: int) -> tuple[AddonSpec, str] | None:
+    """The spec of an available add-on and its app's name; None while it is provisioning or gone."""
     with session_scope(context.database_url) as session:
         addon = session.get(Addon, addon_id)
         if addon is None or addon.status != "available":
             return None
-        spec = addon_spec(addon, context.cipher, app_name=addon.app.name)
-        app_name = addon.app.name
+        return addon_spec(addon, context.cipher, app_name=addon.app.name), addon.app.name
+
+
+def _heal(context: UpkeepContext, addon_id: int, say: Say) -> str | None:
+    """Bring one available add-on back to healthy; the action taken, if any."""
+    available = _available(context, addon_id)
+    if available is None:
+        return None
+    spec, app_name = available
     provider = context.providers.for_kind(spec.kind)
     with context.providers.exclusive(spec.name, wait=False) as mine:
         if not mine:
@@ -66,6 +75,28 @@ def _heal(context: UpkeepContext, addon_id: int, say: Say) -> str | None:
     say(action)
     with session_scope(context.database_url) as session:
         record_event(session=session, actor=None, action="addon-heal", app_name=app_name, message=action)
+    return action
+
+
+def _renew_certificate(context: UpkeepContext, addon_id: int, say: Say) -> str | None:
+    """Replace the add-on's TLS certificate in the running server when it is due; what was done, if so."""
+    available = _available(context, addon_id)
+    if available is None:
+        return None
+    spec, app_name = available
+    provider = context.providers.for_kind(spec.kind)
+    if not isinstance(provider, CertificateRenewer):
+        return None
+    with context.providers.exclusive(spec.name, wait=False) as mine:
+        serial = provider.renew_certificate(spec) if mine else None
+    if serial is None:
+        return None
+    action = f"renewed the TLS certificate of {spec.name} in place (serial {serial}), without a restart"
+    say(action)
+    with session_scope(context.database_url) as session:
+        record_event(
+            session=session, actor=None, action="addon-certificate", app_name=app_name, message=action
+        )
     return action
 
 
@@ -111,7 +142,12 @@ def upkeep_addons_once(context: UpkeepContext, *, now: datetime | None = None, s
                 ):
                     actions.append(f"finished provisioning add-on {addon_id}")
                 continue
-            for step in (_heal(context, addon_id, say), _scheduled_backup(context, addon_id, now, say)):
+            steps = (
+                _heal(context, addon_id, say),
+                _renew_certificate(context, addon_id, say),
+                _scheduled_backup(context, addon_id, now, say),
+            )
+            for step in steps:
                 if step:
                     actions.append(step)
         except Exception as error:  # one broken add-on must not stop the others being looked after

@@ -16,6 +16,7 @@ from wharf.platform.web.dashboard.routes import (
     apps,
     beta,
     changes,
+    graphs,
     logs,
     pipelines,
     security,
@@ -30,6 +31,7 @@ DASHBOARD_ROUTERS = (
     changes.router,
     addons.router,
     logs.router,
+    graphs.router,
     pipelines.router,
 )
 

@@ -26,6 +26,7 @@ def app_public(
         web_url=settings.app_web_url(app.name),
         git_url=f"{base}/git/{app.name}.git",
         maintenance=app.maintenance,
+        acm=app.acm,
         current_release=app.current_release_version,
         created_at=app.created_at,
         role=role,

@@ -7,10 +7,13 @@ from datetime import datetime
 
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
 
 from wharf.platform.actions import certificate_status, certificates, domains
+from wharf.platform.models import App, User
 from wharf.platform.web.api.routes.apps import app_public
 from wharf.platform.web.api.schemas.apps import AppPublic
+from wharf.platform.web.context import ApiContext
 from wharf.platform.web.deps import AdminApp, ContextDep, CurrentUser, MemberApp, RowId, SessionDep, ViewerApp
 
 router = APIRouter(prefix="/apps/{app_name}", tags=["domains"])
@@ -33,12 +36,15 @@ class CertificateCreate(BaseModel):
 
 
 class CertificatePublic(BaseModel):
-    id: int
+    # uploaded (`certs:add`), acm (automatic, for a custom domain) or local (the Wharf authority's).
+    type: str
+    # Only an uploaded certificate has one (`certs:remove ID`).
+    id: int | None
     hostnames: list[str]
     fingerprint: str
     redirect_http: bool
     expires_at: datetime
-    created_at: datetime
+    created_at: datetime | None
 
 
 class AppUpdate(BaseModel):
@@ -88,18 +94,10 @@ def remove_domain(
 
 
 @router.get("/certs")
-def list_certificates(app: ViewerApp, session: SessionDep) -> list[CertificatePublic]:
-    return [
-        CertificatePublic(
-            id=c.id,
-            hostnames=c.hostnames.split(","),
-            fingerprint=c.fingerprint,
-            redirect_http=c.redirect_http,
-            expires_at=c.expires_at,
-            created_at=c.created_at,
-        )
-        for c in domains.list_certificates(session=session, app=app)
-    ]
+def list_certificates(app: ViewerApp, session: SessionDep, context: ContextDep) -> list[CertificatePublic]:
+    """Every certificate served for the app: uploaded ones, automatic (ACME) ones and the local one."""
+    served = certificate_status.served_certificates(session=session, settings=context.settings, app=app)
+    return [CertificatePublic(**dataclasses.asdict(cert)) for cert in served]
 
 
 class AutomaticCertificatePublic(BaseModel):
@@ -122,6 +120,31 @@ def automatic_certificates(
     ]
 
 
+def _set_acm(
+    enabled: bool, app: App, user: User, session: Session, context: ApiContext, request: Request
+) -> AppPublic:
+    domains.set_acm(
+        session=session, client=context.redis, settings=context.settings, app=app, actor=user, enabled=enabled
+    )
+    return app_public(app, settings=context.settings, request=request)
+
+
+@router.post("/acm")
+def enable_acm(
+    app: AdminApp, user: CurrentUser, session: SessionDep, context: ContextDep, request: Request
+) -> AppPublic:
+    """Obtain certificates for the app's custom domains automatically (`wharf certs:auto:enable`)."""
+    return _set_acm(True, app, user, session, context, request)
+
+
+@router.delete("/acm")
+def disable_acm(
+    app: AdminApp, user: CurrentUser, session: SessionDep, context: ContextDep, request: Request
+) -> AppPublic:
+    """Stop obtaining automatic certificates; uploaded ones are still served (`wharf certs:auto:disable`)."""
+    return _set_acm(False, app, user, session, context, request)
+
+
 @router.post("/certs", status_code=201)
 def add_certificate(
     body: CertificateCreate, app: AdminApp, user: CurrentUser, session: SessionDep, context: ContextDep
@@ -137,6 +160,7 @@ def add_certificate(
         redirect_http=body.redirect_http,
     )
     return CertificatePublic(
+        type=certificate_status.UPLOADED,
         id=cert.id,
         hostnames=cert.hostnames.split(","),
         fingerprint=cert.fingerprint,

@@ -20,6 +20,8 @@ class AppPublic(BaseModel):
     web_url: str
     git_url: str
     maintenance: bool
+    # Automatic (ACME) certificates for the custom domains (`wharf certs:auto:enable` / `:disable`).
+    acm: bool
     current_release: int | None
     created_at: datetime
     # The caller's role on the app (the owner is an admin), and the team holding it.

@@ -1,4 +1,5 @@
-"""Changes to an app from its page: config vars, scaling, restarts, rollback, domains, maintenance.
+"""Changes to an app from its page: config vars, scaling, restarts, rollback, domains, automatic
+certificates, maintenance.
 
 Each calls the same action the API calls, with the same user and app, then redirects back to the
 app's page.
@@ -126,6 +127,27 @@ def remove_domain(
         app=app,
         actor=user,
         hostname=hostname,
+    )
+    return back_to(app.name, "domains")
+
+
+@router.post("/acm", dependencies=[CsrfChecked])
+def set_acm(
+    session: SessionDep,
+    context: ContextDep,
+    user: DashboardUser,
+    app: DashboardAdminApp,
+    enabled: Annotated[str, Form()],
+) -> Response:
+    if enabled not in ("on", "off"):
+        raise BadRequest("Automatic certificates are either on or off.", error_id="invalid_acm")
+    domains.set_acm(
+        session=session,
+        client=context.redis,
+        settings=context.settings,
+        app=app,
+        actor=user,
+        enabled=enabled == "on",
     )
     return back_to(app.name, "domains")
 

@@ -266,6 +266,7 @@ def run_router(
     certificate_source: CertificateSource | None = None,
     api_hostname: str | None = None,
     api_upstream: str | None = None,
+    waker_upstream: str | None = None,
     stop: threading.Event | None = None,
     leave_serving: bool = False,
 ) -> None:
@@ -286,6 +287,7 @@ def run_router(
         worker_processes=worker_processes,
         api_hostname=api_hostname,
         api_upstream=api_upstream,
+        waker_upstream=waker_upstream,
     )
     paths = RouterPaths(state_dir)
     controller = RouterController(

@@ -15,6 +15,7 @@ from tests.utils.busybox_dynos import TRAPS_TERM, WEB
 from tests.utils.scheduler_world import World
 from wharf.platform.actions.autoscale import AutoscaleRequest, list_autoscale_events, set_autoscaling
 from wharf.platform.autoscale.scaler import Autoscaler
+from wharf.platform.autoscale.sleep import mark_asleep, sleeping_statuses
 from wharf.platform.db import session_factory, session_scope
 from wharf.platform.errors import BadRequest
 from wharf.platform.models import App, User
@@ -60,6 +61,12 @@ def test_idle_web_with_min_zero_goes_to_zero_dynos_and_is_marked_asleep(world: W
     now[0] += timedelta(minutes=5)
     scaler.scale_once()
     assert _web(world, app) == 0
+    # `wharf ps` shows the type as sleeping once the router knows it is asleep.
+    mark_asleep(world.redis, app, asleep[0][1])
+    with session_scope(world.database_url) as session:
+        row = session.scalars(select(App).where(App.name == app)).one()
+        shown = sleeping_statuses(session=session, client=world.redis, app=row, dynos=[])
+    assert [(s.name, s.state, s.since) for s in shown] == [("web", "sleeping", asleep[0][1])]
 
 
 def test_min_zero_is_refused_for_other_types_and_min_one_never_sleeps(world: World) -> None:

@@ -85,4 +85,4 @@ def test_the_formation_quota_still_applies_to_the_autoscaler(world: World) -> No
     with pytest.raises(BadRequest, match="WHARF_MAX_DYNOS_PER_TYPE"):
         _autoscale(world, app, quotas=Quotas(dynos_per_type=3), min_dynos=1, max_dynos=5, p95_ms=300)
     with pytest.raises(BadRequest, match="--min must be 1 or more"):
-        _autoscale(world, app, min_dynos=0, max_dynos=5, p95_ms=300)
+        _autoscale(world, app, min_dynos=-1, max_dynos=5, p95_ms=300)

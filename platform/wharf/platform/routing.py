@@ -24,11 +24,15 @@ from wharf.router.routes import (
 
 APP_ROUTES_KEY = "wharf:app-routes"
 BACKENDS_KEY = "wharf:backends"
+# Apps whose web type sleeps (wharf.platform.autoscale.sleep writes it): their requests go to the waker.
+ASLEEP_KEY = "wharf:asleep"
 GENERATION_KEY = "wharf:routes:generation"
 PUBLISH_LOCK = "wharf:routes:publish-lock"
 
 
-def _route_for(app: str, settings_json: bytes | None, backends_json: bytes | None) -> AppRoute:
+def _route_for(
+    app: str, settings_json: bytes | None, backends_json: bytes | None, asleep: bool = False
+) -> AppRoute:
     settings: dict[str, Any] = json.loads(settings_json) if settings_json else {}
     backends = json.loads(backends_json) if backends_json else []
     return AppRoute(
@@ -38,6 +42,7 @@ def _route_for(app: str, settings_json: bytes | None, backends_json: bytes | Non
         maintenance=bool(settings.get("maintenance", False)),
         tls=tuple(TlsCertificate(**cert) for cert in settings.get("tls", ())),
         acme=bool(settings.get("acme", False)),
+        asleep=asleep,
     )
 
 
@@ -46,7 +51,11 @@ def publish_route_table(client: redis.Redis[bytes]) -> RouteTable:
     with client.lock(PUBLISH_LOCK, timeout=10, blocking_timeout=10):
         app_settings = {k.decode(): v for k, v in client.hgetall(APP_ROUTES_KEY).items()}
         backends = {k.decode(): v for k, v in client.hgetall(BACKENDS_KEY).items()}
-        apps = tuple(_route_for(app, app_settings[app], backends.get(app)) for app in sorted(app_settings))
+        asleep = {k.decode() for k in client.hkeys(ASLEEP_KEY)}
+        apps = tuple(
+            _route_for(app, app_settings[app], backends.get(app), app in asleep)
+            for app in sorted(app_settings)
+        )
         table = RouteTable(generation=int(client.incr(GENERATION_KEY)), apps=apps)
         publish_routes(client, table)
     return table
@@ -90,4 +99,5 @@ def wait_until_served(client: redis.Redis[bytes], *, timeout: float) -> bool:
 def remove_app_routes(client: redis.Redis[bytes], app_name: str) -> None:
     client.hdel(APP_ROUTES_KEY, app_name)
     client.hdel(BACKENDS_KEY, app_name)
+    client.hdel(ASLEEP_KEY, app_name)
     publish_route_table(client)

@@ -145,6 +145,14 @@ class Settings(BaseSettings):
     # How often the autoscaler decides; a scale-down waits for this window of lower recommendations.
     wharf_autoscale_interval_seconds: float = 60.0
     wharf_autoscale_down_window_seconds: float = 300.0
+    # A web type autoscaled with --min 0 sleeps after this long without a request (Heroku eco: 30 min).
+    wharf_autoscale_idle_seconds: float = Field(default=1800.0, gt=0)
+    # The waker (loopback only) answers a sleeping app's requests: it wakes the app once, holds the
+    # requests until a dyno is routed (at most this long) and passes each on to it exactly once.
+    wharf_waker_port: int = Field(default=5090, ge=1, le=65535)
+    wharf_wake_timeout_seconds: float = Field(default=30.0, gt=0, le=300)
+    wharf_waker_max_held_per_app: int = Field(default=50, ge=1)
+    wharf_waker_max_held: int = Field(default=500, ge=1)
 
     # Test phase.
     # The longest an app.json test run (test-setup and test together) may take before it fails.

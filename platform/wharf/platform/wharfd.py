@@ -279,6 +279,7 @@ def _run_router(settings: Settings, stop: threading.Event) -> None:
         acme=acme,
         api_hostname=settings.api_hostname,
         api_upstream=settings.api_loopback_address,
+        waker_upstream=f"127.0.0.1:{settings.wharf_waker_port}",
         log_sink=_router_sink(settings),
         stop=stop,
         # Stopping the control plane leaves the apps served; `wharfd down --routers` takes them off.
@@ -309,6 +310,7 @@ SERVICES = (
     "autoscaler",
     "ssh",
     "metrics",
+    "waker",
 )
 
 
@@ -412,6 +414,7 @@ def services(
     from wharf.platform.metrics.service import run_metrics
     from wharf.platform.scheduler.service import run_scheduler
     from wharf.platform.supervisor import Task, run_tasks
+    from wharf.platform.waker.service import run_waker
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(threadName)s %(levelname)s %(message)s")
     settings = _component_settings()
@@ -428,6 +431,7 @@ def services(
         "autoscaler": lambda stop: run_autoscaler(settings, stop),
         "ssh": lambda stop: _run_ssh_server(settings, stop),
         "metrics": lambda stop: run_metrics(settings, stop=stop),
+        "waker": lambda stop: run_waker(settings, stop),
     }
     chosen = [name.strip() for name in only.split(",") if name.strip()]
     unknown = sorted(set(chosen) - set(known))

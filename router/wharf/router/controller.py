@@ -277,6 +277,7 @@ def run_router(
     api_hostname: str | None = None,
     api_upstream: str | None = None,
     default_certificates_from_acme: bool = False,
+    waker_upstream: str | None = None,
     stop: threading.Event | None = None,
     leave_serving: bool = False,
 ) -> None:
@@ -297,6 +298,7 @@ def run_router(
         worker_processes=worker_processes,
         api_hostname=api_hostname,
         api_upstream=api_upstream,
+        waker_upstream=waker_upstream,
     )
     paths = RouterPaths(state_dir)
     controller = RouterController(

@@ -49,6 +49,9 @@ class RouterSettings:
     # The API, dashboard and git endpoint, proxied over HTTPS at this hostname (HTTP redirects there).
     api_hostname: str | None = None
     api_upstream: str | None = None
+    # The waker (host:port), which answers the requests of apps whose web type sleeps.
+    waker_upstream: str | None = None
+    wake_timeout: int = 30
 
 
 @dataclass(frozen=True)
@@ -267,6 +270,8 @@ def render_nginx_config(
         raise ValueError(f"router instance {instance!r} must be 8-32 lowercase hex digits")
     if not HOSTNAME.fullmatch(settings.domain):
         raise ValueError(f"WHARF_DOMAIN {settings.domain!r} is not a valid hostname")
+    if settings.waker_upstream is not None and not API_UPSTREAM.fullmatch(settings.waker_upstream):
+        raise ValueError(f"the waker's address {settings.waker_upstream!r} cannot go into an nginx config")
     api_server = _api_server(settings, api_cert)
     reserved = settings.api_hostname if api_server is not None else None
     http_servers, redirect_servers, tls_servers = plan_servers(table, settings.domain, reserved)

@@ -68,6 +68,8 @@ class AppRoute:
     maintenance: bool = False
     tls: tuple[TlsCertificate, ...] = ()
     acme: bool = False
+    # The web type sleeps (autoscaled to zero when idle): with no backends, requests go to the waker.
+    asleep: bool = False
 
 
 @dataclass(frozen=True)
@@ -143,6 +145,7 @@ def parse_app_route(raw: dict[str, Any]) -> AppRoute:
         maintenance=bool(raw.get("maintenance", False)),
         tls=tls,
         acme=bool(raw.get("acme", False)),
+        asleep=bool(raw.get("asleep", False)),
     )
 
 

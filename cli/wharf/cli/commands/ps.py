@@ -37,6 +37,9 @@ def parse_scale(arguments: list[str]) -> list[dict[str, Any]]:
 
 def dyno_line(dyno: dict[str, Any]) -> str:
     state = dyno["state"]
+    if state == "sleeping":
+        since = output.format_time(dyno.get("since"))
+        return f"{dyno['name']}: sleeping since {since}, wakes on the next request  v{dyno['release']}"
     if dyno.get("restarts"):
         state = f"{state} (restarts: {dyno['restarts']})"
     since = output.format_time(dyno.get("since"))

@@ -15,6 +15,8 @@ from wharf.platform.security.names import validate_process_type
 from wharf.platform.settings import Quotas
 
 EVENTS_SHOWN = 100
+# The one process type that may autoscale to zero: it sleeps when idle, a request wakes it.
+SLEEPING_TYPE = "web"
 
 
 @dataclass(frozen=True)
@@ -41,14 +43,14 @@ def _check(session: Session, app: App, request: AutoscaleRequest, quotas: Quotas
             f"Couldn't find that process type ({request.process_type}). Process types: {on_offer}.",
             error_id="unknown_process_type",
         )
-    if request.min_dynos < 1:
+    if request.min_dynos < 0 or (request.min_dynos == 0 and request.process_type != SLEEPING_TYPE):
         raise BadRequest(
-            "--min must be 1 or more: scaling a process type to zero when idle is not available "
-            "on this host.",
+            f"--min must be 1 or more ({SLEEPING_TYPE} alone takes --min 0: it sleeps when idle "
+            "and wakes on the next request).",
             error_id="invalid_autoscale",
         )
-    if request.max_dynos < request.min_dynos:
-        raise BadRequest("--max must be at least --min.", error_id="invalid_autoscale")
+    if request.max_dynos < max(request.min_dynos, 1):
+        raise BadRequest("--max must be at least --min, and at least 1.", error_id="invalid_autoscale")
     if request.max_dynos > quotas.dynos_per_type:
         raise BadRequest(
             f"--max {request.max_dynos} is over the limit of {quotas.dynos_per_type} dynos per process type "

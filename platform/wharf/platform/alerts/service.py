@@ -11,9 +11,12 @@ import threading
 from collections.abc import Callable
 from datetime import timedelta
 
+import redis
+
 from wharf.platform.alerts.delivery import Deliverer
 from wharf.platform.alerts.evaluator import AlertEvaluator
 from wharf.platform.autoscale.scaler import Autoscaler
+from wharf.platform.autoscale.sleep import mark_asleep
 from wharf.platform.db import session_factory
 from wharf.platform.logs.platform_lines import platform_lines_for
 from wharf.platform.metrics.points import MetricsReader
@@ -57,10 +60,13 @@ def run_alerts(settings: Settings, stop: threading.Event, metrics: MetricsReader
 
 
 def run_autoscaler(settings: Settings, stop: threading.Event, metrics: MetricsReader | None = None) -> None:
+    client = redis.Redis.from_url(settings.resolved_redis_url)
     scaler = Autoscaler(
         sessions=session_factory(settings.resolved_database_url),
         metrics=metrics or metrics_reader_for(settings),
         down_window=timedelta(seconds=settings.wharf_autoscale_down_window_seconds),
         write_line=line_writer(settings, "autoscale"),
+        idle_window=timedelta(seconds=settings.wharf_autoscale_idle_seconds),
+        on_asleep=lambda app, since: mark_asleep(client, app, since),
     )
     scaler.run(stop, settings.wharf_autoscale_interval_seconds)

@@ -9,6 +9,10 @@ Up quickly: a higher recommendation applies at once, by up to max(100%, 4 dynos)
 Down slowly: the type scales to the highest recommendation of the stabilization window (300 s by
 default, Kubernetes' scale-down window), only when the window's whole history is known, and by one
 dyno a minute at most.
+
+Asleep: a type whose min is 0 and that may sleep (`idle_window` set: the web type) goes to 0 dynos
+once it has had no request for the idle window (30 minutes by default, as Heroku's eco dynos). It
+never steps below 1 otherwise, and the rule leaves a sleeping type at 0: the waker wakes it.
 """
 
 from __future__ import annotations
@@ -31,6 +35,13 @@ class Policy:
     p95_ms: float
     requests_per_dyno: int | None = None
     down_window: timedelta = timedelta(seconds=300)
+    # Set when the type may sleep at min 0: no request for this long puts it to 0 dynos.
+    idle_window: timedelta | None = None
+
+    @property
+    def floor(self) -> int:
+        """The fewest dynos of an awake type: min, and at least 1 (only idleness reaches 0)."""
+        return max(self.min_dynos, 1)
 
 
 @dataclass(frozen=True)
@@ -56,7 +67,7 @@ def recommend(current: int, point: MinutePoint | None, policy: Policy) -> tuple[
     """Dynos the last minute asks for, and why."""
     base = max(current, 1)
     reasons = []
-    wanted = policy.min_dynos
+    wanted = policy.floor
     if point is None or point.requests == 0 or point.p95_ms is None:
         reasons.append("no traffic")
     else:
@@ -68,20 +79,40 @@ def recommend(current: int, point: MinutePoint | None, policy: Policy) -> tuple[
             by_load = math.ceil(point.requests / policy.requests_per_dyno)
             wanted = max(wanted, by_load)
             reasons.append(f"{point.requests} requests/min at {policy.requests_per_dyno} per dyno")
-    return min(max(wanted, policy.min_dynos), policy.max_dynos), ", ".join(reasons)
+    return min(max(wanted, policy.floor), policy.max_dynos), ", ".join(reasons)
+
+
+def idle_for(*, since: datetime, last_request_at: datetime | None, now: datetime) -> timedelta:
+    """How long the type has been without a request, as far as the rule has watched it."""
+    quiet_since = since if last_request_at is None else max(since, last_request_at)
+    return now - quiet_since
 
 
 def decide(
-    *, current: int, point: MinutePoint | None, policy: Policy, history: History, now: datetime
+    *,
+    current: int,
+    point: MinutePoint | None,
+    policy: Policy,
+    history: History,
+    now: datetime,
+    last_request_at: datetime | None = None,
 ) -> Decision:
+    """LAST_REQUEST_AT: when the type last served a request (None: not within the metrics kept)."""
+    if current == 0 and policy.min_dynos == 0:
+        # Asleep: the waker wakes it; the idle window counts again from the first decision awake.
+        return Decision(0, "asleep", History())
     wanted, reason = recommend(current, point, policy)
     since = history.since or now
+    if policy.idle_window is not None and policy.min_dynos == 0:
+        idle = idle_for(since=since, last_request_at=last_request_at, now=now)
+        if idle >= policy.idle_window and wanted <= policy.floor:
+            return Decision(0, f"sleep: no requests for {idle.total_seconds():.0f} s", History())
     kept = tuple((at, n) for at, n in history.recommendations if now - at <= policy.down_window)
     remembered = History(
         since=since, recommendations=(*kept, (now, wanted)), last_down_at=history.last_down_at
     )
-    if current < policy.min_dynos or current > policy.max_dynos:
-        target = min(max(current, policy.min_dynos), policy.max_dynos)
+    if current < policy.floor or current > policy.max_dynos:
+        target = min(max(current, policy.floor), policy.max_dynos)
         return Decision(target, f"within min {policy.min_dynos} and max {policy.max_dynos}", remembered)
     if wanted > current:
         step = max(current, UP_STEP_DYNOS)

@@ -1,6 +1,9 @@
 """The autoscaling loop: once a minute, decide for every autoscaled process type and apply the change
 through the formation action (`wharf ps:scale`'s), so quotas and the scheduler's wake-up apply as for
 a person scaling. Each change is an autoscale event and an `app[autoscale]` line of the app's log.
+
+A web type with min 0 sleeps (0 dynos) after IDLE_WINDOW without a request; ON_ASLEEP then tells the
+router (wharf.platform.autoscale.sleep) so the waker answers its next request.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from wharf.platform.actions.autoscale import SLEEPING_TYPE
 from wharf.platform.actions.formation import FormationChange, list_formation, update_formation
 from wharf.platform.autoscale.policy import Decision, History, Policy, decide
 from wharf.platform.db import utcnow
@@ -22,6 +26,8 @@ from wharf.platform.models import App, AutoscaleEvent, Autoscaling
 
 log = logging.getLogger(__name__)
 LineWriter = Callable[[str, str], None]
+AsleepMarker = Callable[[str, datetime], None]
+IDLE_WINDOW = timedelta(minutes=30)
 
 
 def last_complete_minute(points: Sequence[MinutePoint], now: datetime) -> MinutePoint | None:
@@ -29,6 +35,12 @@ def last_complete_minute(points: Sequence[MinutePoint], now: datetime) -> Minute
     this_minute = now.replace(second=0, microsecond=0)
     done = [point for point in points if point.time < this_minute]
     return done[-1] if done else None
+
+
+def last_request_at(points: Sequence[MinutePoint], now: datetime) -> datetime | None:
+    """The end of the newest minute with a request (now, for the minute still filling)."""
+    busy = [point.time for point in points if point.requests > 0]
+    return min(max(busy) + timedelta(minutes=1), now) if busy else None
 
 
 class Autoscaler:
@@ -40,12 +52,16 @@ class Autoscaler:
         down_window: timedelta = timedelta(seconds=300),
         write_line: LineWriter | None = None,
         clock: Callable[[], datetime] = utcnow,
+        idle_window: timedelta = IDLE_WINDOW,
+        on_asleep: AsleepMarker | None = None,
     ) -> None:
         self.sessions = sessions
         self.metrics = metrics
         self.down_window = down_window
         self.write_line = write_line
         self.clock = clock
+        self.idle_window = idle_window
+        self.on_asleep = on_asleep
         self.histories: dict[tuple[int, str], History] = {}
 
     def scale_once(self) -> list[AutoscaleEvent]:
@@ -94,6 +110,7 @@ class Autoscaler:
             p95_ms=float(setting.p95_ms),
             requests_per_dyno=setting.requests_per_dyno,
             down_window=self.down_window,
+            idle_window=self.idle_window if kind == SLEEPING_TYPE else None,
         )
         key = (app.id, kind)
         decision: Decision = decide(
@@ -102,8 +119,12 @@ class Autoscaler:
             policy=policy,
             history=self.histories.get(key, History()),
             now=now,
+            last_request_at=last_request_at(points, now),
         )
         self.histories[key] = decision.history
+        if decision.quantity == 0 and setting.min_dynos == 0 and self.on_asleep is not None:
+            # Before the dynos stop: the router hands requests to the waker, never a "no web dynos".
+            self.on_asleep(app.name, now)
         if not decision.changes(current):
             return None
         update_formation(

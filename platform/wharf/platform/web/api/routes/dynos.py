@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, status
 from pydantic import BaseModel, Field
 
 from wharf.platform.actions import dynos
+from wharf.platform.autoscale.sleep import sleeping_statuses
 from wharf.platform.runtime import Runtime
 from wharf.platform.web.deps import ContextDep, MemberApp, SessionDep, ViewerApp
 
@@ -49,8 +50,13 @@ def _public(item: dynos.DynoStatus) -> DynoPublic:
 
 
 @router.get("")
-def list_dynos(app: ViewerApp, runtime: RuntimeDep) -> list[DynoPublic]:
-    return [_public(d) for d in dynos.list_dyno_statuses(runtime, app.name)]
+def list_dynos(
+    app: ViewerApp, runtime: RuntimeDep, session: SessionDep, context: ContextDep
+) -> list[DynoPublic]:
+    """The running dynos, and a sleeping web type (autoscaled to zero) as one "sleeping" entry."""
+    found = dynos.list_dyno_statuses(runtime, app.name)
+    found += sleeping_statuses(session=session, client=context.redis, app=app, dynos=found)
+    return [_public(d) for d in found]
 
 
 @router.post("/restart", status_code=status.HTTP_202_ACCEPTED)

@@ -339,6 +339,7 @@ def _run_build_workers(settings: Settings, stop: threading.Event) -> None:
 
     from wharf.platform.build_workers import run_build_workers
     from wharf.platform.builds.heartbeat import LostBuilds
+    from wharf.platform.builds.lost_test_runs import LostTestRuns
     from wharf.platform.supervisor import component_argv
 
     redis_url = settings.resolved_redis_url
@@ -346,12 +347,14 @@ def _run_build_workers(settings: Settings, stop: threading.Event) -> None:
     env = {**os.environ, "REDIS_URL": redis_url}
     connection = redis.Redis.from_url(redis_url)
     _rebuild_after_restore(settings, connection)
+    lost_builds = LostBuilds(connection, settings.resolved_database_url)
+    lost_test_runs = LostTestRuns(connection, settings.resolved_database_url)
     run_build_workers(
         connection,
         limit=settings.wharf_build_workers,
         spawn=lambda: subprocess.Popen([*component_argv("worker"), "--burst"], env=env),
         stop=stop,
-        sweep=LostBuilds(connection, settings.resolved_database_url).sweep,
+        sweep=lambda: (lost_builds.sweep(), lost_test_runs.sweep()),
     )
 
 

@@ -165,3 +165,32 @@ def test_account_deletion_destroys_owned_apps(mailed_server: MailedServer) -> No
     with mailed_server.client(other) as api:
         assert api.post("/apps", json={"name": name}).status_code == 201
     assert _login(mailed_server, email, PASSWORD).status_code == 401
+
+
+def test_account_deletion_is_refused_while_it_is_the_only_admin_of_a_team_with_apps(
+    mailed_server: MailedServer,
+) -> None:
+    email, token = mailed_server.signup()
+    member_email, member_token = mailed_server.signup()
+    team = f"crew-{secrets.token_hex(3)}"
+    name = f"shared-{secrets.token_hex(3)}"
+    with mailed_server.client(token) as api:
+        assert api.post("/teams", json={"name": team}).status_code == 201
+        member = {"email": member_email, "role": "member"}
+        assert api.put(f"/teams/{team}/members", json=member).status_code == 200
+        assert api.post("/apps", json={"name": name, "team": team}).status_code == 201
+        refused = api.post("/account/delete", json={"confirm": email, "password": PASSWORD})
+        assert refused.status_code == 409, refused.text
+        message = refused.json()["message"]
+        assert team in message and "Nothing was deleted" in message
+        assert f"wharf members:add EMAIL -t {team} --role admin" in message
+        assert api.get(f"/apps/{name}").status_code == 200, "the team's app is still there"
+        assert api.get("/account").status_code == 200, "so is the account"
+        admin = {"email": member_email, "role": "admin"}
+        assert api.put(f"/teams/{team}/members", json=admin).status_code == 200
+        deleted = api.post("/account/delete", json={"confirm": email, "password": PASSWORD})
+        assert deleted.status_code == 200, deleted.text
+    with mailed_server.client(member_token) as api:
+        members = api.get(f"/teams/{team}/members")
+        assert members.status_code == 200
+        assert [m["email"] for m in members.json()] == [member_email], "the team has its new admin"

@@ -10,11 +10,13 @@ import sys
 import tarfile
 from pathlib import Path
 
+import asyncssh
 import docker
 import pytest
 
 from tests.utils.e2e import new_developer, remove_app_containers, take_routers_down
 from tests.utils.wharfd_up import WharfdUp, push_new_app, wait_until_served
+from wharf.platform.sshd.host_key import host_key_path
 
 pytestmark = pytest.mark.e2e
 WHARFD = [sys.executable, "-m", "wharf.platform.wharfd"]
@@ -31,6 +33,10 @@ def remove_app_images(app: str) -> int:
         client.close()
 
 
+def host_key_fingerprint(data_dir: Path) -> str:
+    return str(asyncssh.read_private_key(host_key_path(data_dir)).get_fingerprint())
+
+
 def test_backup_wipe_restore_brings_every_app_back(tmp_path: Path) -> None:
     data_dir = tmp_path / "wharf-data"
     data_dir.mkdir()
@@ -43,6 +49,7 @@ def test_backup_wipe_restore_brings_every_app_back(tmp_path: Path) -> None:
         app = push_new_app(developer, "procfile_only", tmp_path)
         developer.api.patch(f"/api/apps/{app}/config", json={"GREETING": "kept"}).raise_for_status()
         wait_until_served(server.wharf, app, 120)
+        ssh_fingerprint = host_key_fingerprint(data_dir)
 
         made = subprocess.run(
             [*WHARFD, "backup", "--output", str(archive)], env=env, capture_output=True, text=True
@@ -51,7 +58,12 @@ def test_backup_wipe_restore_brings_every_app_back(tmp_path: Path) -> None:
         assert stat.S_IMODE(archive.stat().st_mode) == 0o600, "the archive holds the secret key"
         with tarfile.open(archive) as opened:
             names = opened.getnames()
+            host_key_member = next(
+                (m for m in opened.getmembers() if m.name == "data/ssh/host_ed25519_key"), None
+            )
         assert "data/secret.key" in names and f"data/repos/{app}.git/HEAD" in names
+        assert host_key_member is not None, "the SSH git host key is in the archive"
+        assert stat.S_IMODE(host_key_member.mode) == 0o600
 
         server.stop()
         take_routers_down(env)
@@ -64,6 +76,8 @@ def test_backup_wipe_restore_brings_every_app_back(tmp_path: Path) -> None:
         assert restored.returncode == 0, restored.stdout + restored.stderr
         again = subprocess.run([*WHARFD, "restore", str(archive)], env=env, capture_output=True, text=True)
         assert again.returncode == 1 and "already holds a Wharf install" in again.stderr
+        assert host_key_fingerprint(data_dir) == ssh_fingerprint, "git clients see the same host key"
+        assert stat.S_IMODE(host_key_path(data_dir).stat().st_mode) == 0o600
 
         server.start()
         wait_until_served(server.wharf, app, 240)

@@ -2,9 +2,10 @@
 
 The archive (a 0600 `.tar.gz`) holds a consistent copy of the control-plane database (SQLite's online
 backup, or `pg_dump -Fc` for PostgreSQL), the secret key that decrypts its config vars, the apps' git
-repositories, their uploaded certificates and the add-on backups. It leaves out what Wharf rebuilds:
-Redis (queues, the route table, log streams: logs are not kept), build directories, the router's
-rendered config and the run state. Restoring puts them in an empty data dir, migrates the database to
+repositories, their uploaded certificates, the add-on backups and the SSH git endpoint's host key (so
+git clients see the same host after a restore, with no host-key-changed warning). It leaves out what
+Wharf rebuilds: Redis (queues, the route table, log streams: logs are not kept), build directories, the
+router's rendered config and the run state. Restoring puts them in an empty data dir, migrates the database to
 this version's schema, and marks the release images to be checked: at the next `wharfd up`, an app whose
 current release image is missing (a new host) is rebuilt from its repository.
 """
@@ -23,14 +24,25 @@ from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
 from wharf.platform.settings import Settings
+from wharf.platform.sshd.host_key import host_key_path
 
 FORMAT = 1
 MANIFEST = "manifest.json"
 # Top-level entries of the data dir that the archive carries.
-KEPT = ("secret.key", "repos", "certs", "backups")
+KEPT = ("secret.key", "repos", "certs", "backups", "ssh")
+# Secrets: 0600 in the archive and when restored, whatever their mode on the backed-up host.
+PRIVATE_FILES = ("secret.key", host_key_path(Path()).as_posix())
 REBUILD_MARKER = Path("run") / "rebuild-missing-images"
 
 Say = Callable[[str], None]
+
+
+def _private_in_archive(member: tarfile.TarInfo) -> tarfile.TarInfo:
+    if member.name.removeprefix("data/") in PRIVATE_FILES:
+        member.mode = 0o600
+    elif member.name == "data/ssh":
+        member.mode = 0o700
+    return member
 
 
 class BackupError(RuntimeError):
@@ -90,7 +102,7 @@ def create_backup(settings: Settings, output: Path, say: Say) -> int:
             for name in KEPT:
                 if (data_dir / name).exists():
                     say(f"adding {name}")
-                    archive.add(data_dir / name, arcname=f"data/{name}")
+                    archive.add(data_dir / name, arcname=f"data/{name}", filter=_private_in_archive)
         os.replace(partial, output)
     return output.stat().st_size
 
@@ -167,7 +179,11 @@ def restore_backup(settings: Settings, archive_path: Path, say: Say, *, force: b
                 if target.is_dir():
                     shutil.rmtree(target)
                 shutil.move(str(source), target)
-        (data_dir / "secret.key").chmod(0o600)
+        if (data_dir / "ssh").is_dir():
+            (data_dir / "ssh").chmod(0o700)
+        for name in PRIVATE_FILES:
+            if (data_dir / name).exists():
+                (data_dir / name).chmod(0o600)
         say(f"restoring the {kind} database")
         dump = root / ("database.sqlite" if kind == "sqlite" else "database.pgdump")
         _restore_database(settings.resolved_database_url, dump)

@@ -51,12 +51,16 @@ def enqueue_build(
     )
 
 
+def rerun_job_id(test_run_id: int) -> str:
+    return f"test-run-{test_run_id}"
+
+
 def enqueue_test_rerun(connection: redis.Redis[bytes], *, test_run_id: int, timeout: int) -> Job:
     return queue(connection, BUILD_QUEUE).enqueue(
         "wharf.platform.testphase.phase.run_test_rerun",
         test_run_id=test_run_id,
         job_timeout=timeout,
-        job_id=f"test-run-{test_run_id}",
+        job_id=rerun_job_id(test_run_id),
     )
 
 

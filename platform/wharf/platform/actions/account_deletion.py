@@ -1,4 +1,8 @@
-"""Deleting an account: its apps are destroyed through the app destroy action, then the account goes."""
+"""Deleting an account: its apps are destroyed through the app destroy action, then the account goes.
+
+It is refused while the account is the only admin of a team that holds apps: those apps would be left
+with no one to run the team.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +11,9 @@ from sqlalchemy.orm import Session
 
 from wharf.platform.actions.accounts import check_limits
 from wharf.platform.actions.apps import destroy_app, list_owned_apps
+from wharf.platform.actions.teams import teams_only_user_admins
 from wharf.platform.addons import AddonProviders
-from wharf.platform.errors import BadRequest, Unauthorized
+from wharf.platform.errors import BadRequest, Conflict, Unauthorized
 from wharf.platform.models import User
 from wharf.platform.security.crypto import ConfigCipher
 from wharf.platform.security.passwords import verify_password
@@ -42,6 +47,7 @@ def delete_account(
     if not verify_password(user.password_hash, password):
         limiter.record_failure(limit)
         raise Unauthorized("The password is wrong. Nothing was deleted.", error_id="invalid_credentials")
+    _refuse_if_last_team_admin(session, user)
     destroyed = []
     for app in list_owned_apps(session=session, user=user):
         name = app.name
@@ -59,3 +65,18 @@ def delete_account(
     session.delete(user)
     session.flush()
     return destroyed
+
+
+def _refuse_if_last_team_admin(session: Session, user: User) -> None:
+    teams = teams_only_user_admins(session=session, user=user)
+    if not teams:
+        return
+    names = ", ".join(team.name for team in teams)
+    first = teams[0].name
+    which = f"team {names}, which holds" if len(teams) == 1 else f"teams {names}, which hold"
+    raise Conflict(
+        f"You are the only admin of {which} apps. Nothing was deleted. Hand the team "
+        f"to another member first (`wharf members:add EMAIL -t {first} --role admin`), or move or "
+        "destroy its apps (`wharf apps:destroy`), then delete the account.",
+        error_id="last_team_admin",
+    )

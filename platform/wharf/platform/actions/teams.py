@@ -138,3 +138,20 @@ def remove_member(*, session: Session, team: Team, email: str) -> None:
     if row.role == ADMIN and _other_admins(session, team=team, user=user) == 0:
         raise BadRequest(f"{user.email} is the last admin of {team.name}; make another admin first.")
     session.delete(row)
+
+
+def teams_only_user_admins(*, session: Session, user: User) -> list[Team]:
+    """The teams that hold apps and have `user` as their only admin: they would be left with no one to
+    run them if the account went."""
+    rows = session.scalars(
+        select(Team)
+        .join(TeamMember, TeamMember.team_id == Team.id)
+        .where(TeamMember.user_id == user.id, TeamMember.role == ADMIN)
+        .order_by(Team.name)
+    )
+    return [
+        team
+        for team in rows
+        if _other_admins(session, team=team, user=user) == 0
+        and session.scalar(select(func.count(TeamApp.app_id)).where(TeamApp.team_id == team.id))
+    ]

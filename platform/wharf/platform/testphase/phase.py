@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import redis
+
 from wharf.platform.db import session_scope
+from wharf.platform.heartbeats import beating_key
 from wharf.platform.models import App, Build, TestRun
 from wharf.platform.records.releases import lock_app
 from wharf.platform.settings import Settings, get_settings
+from wharf.platform.testphase.lost import BEAT_SECONDS, LOST_AFTER_SECONDS, run_heartbeat_key
 from wharf.platform.testphase.manifest import TestEnvironment
 from wharf.platform.testphase.records import (
     create_test_run,
@@ -117,5 +121,15 @@ def _run(
 
 
 def run_test_rerun(test_run_id: int) -> str:
-    """The rq job of `wharf ci:rerun`: the worker's entry point, so it reads the process settings."""
-    return rerun(get_settings(), test_run_id)
+    """The rq job of `wharf ci:rerun`: the worker's entry point, so it reads the process settings.
+
+    It beats the run's heartbeat while it runs, so that a worker dying mid-run leaves it found lost."""
+    settings = get_settings()
+    client = redis.Redis.from_url(settings.resolved_redis_url)
+    try:
+        with beating_key(
+            client, run_heartbeat_key(test_run_id), every=BEAT_SECONDS, expires=LOST_AFTER_SECONDS
+        ):
+            return rerun(settings, test_run_id)
+    finally:
+        client.close()

@@ -1,0 +1,1 @@
+"""The subcommands of `wharfd` (platform/wharf/platform/wharfd.py), one module per group."""

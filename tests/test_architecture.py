@@ -177,14 +177,22 @@ ENTRY_POINTS = {
     "git.hook": PACKAGE_DIR / "git" / "hook.py",
     "wharfd": PACKAGE_DIR / "wharfd.py",
 }
+# Where an entry point's code lives besides its own path: wharfd's subcommands, by group.
+ENTRY_POINT_PARTS = {"wharfd": ["wharfd_cli"]}
 
 
 def entry_point_imports(name: str) -> list[str]:
     """`file:line module` for each import of another entry point by the entry point `name`."""
-    root = ENTRY_POINTS[name]
-    others = [f"{PACKAGE}.{other}" for other in ENTRY_POINTS if other != name]
+    roots = [ENTRY_POINTS[name], *(PACKAGE_DIR / part for part in ENTRY_POINT_PARTS.get(name, []))]
+    others = [
+        f"{PACKAGE}.{module}"
+        for other in ENTRY_POINTS
+        if other != name
+        for module in [other, *ENTRY_POINT_PARTS.get(other, [])]
+    ]
     found = []
-    for path in sorted(root.rglob("*.py")) if root.is_dir() else [root]:
+    paths = [path for root in roots for path in (sorted(root.rglob("*.py")) if root.is_dir() else [root])]
+    for path in paths:
         here = module_name(path, PACKAGE_DIR)
         for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
             for module in imported_modules(node, here, path.name == "__init__.py"):

@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import PlainTextResponse
 
-from wharf.platform.errors import BadRequest, Forbidden
+from wharf.platform.errors import Forbidden
+from wharf.platform.metrics.app_points import app_points
 from wharf.platform.metrics.prometheus import prometheus_text
-from wharf.platform.metrics.store import MetricsStore, parse_since
+from wharf.platform.metrics.store import MetricsStore
 from wharf.platform.web.deps import ContextDep, CurrentUser, ViewerApp
 
 router = APIRouter(tags=["metrics"])
 prometheus_router = APIRouter(tags=["metrics"])
-
-PROCESS_TYPE = re.compile(r"[a-z0-9][a-z0-9_-]{0,29}")
 
 
 @router.get("/apps/{app_name}/metrics")
@@ -24,14 +22,7 @@ def app_metrics(
     app: ViewerApp, context: ContextDep, type: str | None = None, since: str = "30m"
 ) -> list[dict[str, Any]]:
     """Points of each minute, oldest first; `type` one process type (default: all), `since` like 30m or 1h."""
-    if type is not None and not PROCESS_TYPE.fullmatch(type):
-        raise BadRequest(f"type must be a process type such as web or worker, not {type!r}")
-    try:
-        window = parse_since(since)
-    except ValueError as error:
-        raise BadRequest(str(error)) from error
-    points = MetricsStore(context.redis).minute_points(app.name, process_type=type, since=window)
-    return [point.as_json() for point in points]
+    return app_points(context.redis, app.name, process_type=type, since=since)
 
 
 @prometheus_router.get("/metrics", response_class=PlainTextResponse)

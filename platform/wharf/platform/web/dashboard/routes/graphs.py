@@ -1,7 +1,7 @@
 """The app page's graphs read the app's per-minute metrics here, with the dashboard's session.
 
-The answer is the API's own route function (`GET /api/apps/APP/metrics`, what `wharf metrics --json`
-prints) called with the dashboard's session and viewer check, so the graphs show exactly those points.
+The answer is what `GET /api/apps/APP/metrics` (and so `wharf metrics --json`) answers, read by the same
+`app_points` with the dashboard's session and viewer check, so the graphs show exactly those points.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from wharf.platform.web.api.routes.metrics import app_metrics
+from wharf.platform.metrics.app_points import app_points
 from wharf.platform.web.dashboard.rendering import DashboardRoute
 from wharf.platform.web.dashboard.session import DashboardUser, DashboardViewerApp
 from wharf.platform.web.deps import ContextDep
@@ -26,4 +26,4 @@ def graph_points(
     type: str | None = None,
     since: str = "1h",
 ) -> list[dict[str, Any]]:
-    return app_metrics(app=app, context=context, type=type, since=since)
+    return app_points(context.redis, app.name, process_type=type, since=since)

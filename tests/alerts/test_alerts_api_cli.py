@@ -6,33 +6,16 @@ import json
 import secrets
 from pathlib import Path
 
-from sqlalchemy import select
-
 from tests.conftest import LiveServer
-from tests.utils.api import client_for
+from tests.utils.api import client_for, release_web
 from tests.utils.wharf_cli import cli_env, run_wharf
-from wharf.platform.db import session_scope
-from wharf.platform.models import App
-from wharf.platform.records.releases import create_release
-from wharf.platform.security.crypto import ConfigCipher
 
 
 def _app_with_web(live_server: LiveServer) -> tuple[str, str]:
     _, token = live_server.signup()
     name = f"alerts-{secrets.token_hex(4)}"
     client_for(live_server, token).post("/api/apps", json={"name": name}).raise_for_status()
-    with session_scope(live_server.database_url) as session:
-        app = session.scalars(select(App).where(App.name == name)).one()
-        create_release(
-            session=session,
-            cipher=ConfigCipher(live_server.env["WHARF_SECRET_KEY"]),
-            app=app,
-            actor=None,
-            description="Deploy",
-            config={},
-            image="wharf/test:v1",
-            process_types={"web": "serve"},
-        )
+    release_web(live_server, name)
     return name, token
 
 

@@ -12,15 +12,13 @@ import redis
 from sqlalchemy import select
 
 from tests.conftest import LiveServer
-from tests.utils.api import client_for
+from tests.utils.api import client_for, release_web
 from tests.utils.wharf_cli import cli_env, run_wharf
 from wharf.platform.db import session_scope
 from wharf.platform.metrics.router import RouterMetrics
 from wharf.platform.metrics.statsd import StatsdAggregator, parse_packet
 from wharf.platform.metrics.store import MetricsStore
-from wharf.platform.models import Alert, App, AutoscaleEvent, Autoscaling
-from wharf.platform.records.releases import create_release
-from wharf.platform.security.crypto import ConfigCipher
+from wharf.platform.models import Alert, AutoscaleEvent, Autoscaling
 
 LINE = (
     'at=info method=GET path="/" host=h request_id=r fwd="10.0.0.1" dyno=web.1 connect=0ms '
@@ -117,19 +115,7 @@ def test_a_destroyed_apps_metrics_alerts_and_autoscaling_do_not_reach_a_new_app_
     live_server: LiveServer,
 ) -> None:
     name, _, api = app_with_traffic(live_server)
-    with session_scope(live_server.database_url) as session:
-        app = session.scalars(select(App).where(App.name == name)).one()
-        old_id = app.id
-        create_release(
-            session=session,
-            cipher=ConfigCipher(live_server.env["WHARF_SECRET_KEY"]),
-            app=app,
-            actor=None,
-            description="Deploy",
-            config={},
-            image="wharf/test:v1",
-            process_types={"web": "serve"},
-        )
+    old_id = release_web(live_server, name)
     hook = "https://hooks.example.com/w"
     assert api.post(f"/api/apps/{name}/alerts", json={"kind": "errors", "webhook": hook}).status_code == 201
     api.put(f"/api/apps/{name}/autoscale/web", json={"min": 1, "max": 3, "p95_ms": 250}).raise_for_status()

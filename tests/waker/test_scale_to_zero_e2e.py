@@ -42,7 +42,7 @@ def test_an_idle_app_sleeps_and_a_plain_get_wakes_it(docker_world: World) -> Non
     sessions = session_factory(world.database_url)
     hooks = WakerHooks(
         is_asleep=lambda name: asleep_since(world.redis, name) is not None,
-        wake=lambda name: wake_app(sessions, name),
+        wake=lambda name: wake_app(sessions, world.redis, name),
         backend=lambda name: routed_backend(world.redis, name),
         woke=lambda name: None,
     )

@@ -15,6 +15,7 @@ from wharf.platform.autoscale.sleep import asleep_since, clear_asleep
 from wharf.platform.db import session_factory
 from wharf.platform.models import App, AutoscaleEvent, Autoscaling
 from wharf.platform.routing import BACKENDS_KEY
+from wharf.platform.scheduler.notify import wake_scheduler
 from wharf.platform.settings import Settings
 from wharf.platform.waker.holding import HeldRequests
 from wharf.platform.waker.server import Waker, WakerHooks, WakerServer
@@ -33,8 +34,9 @@ def _sleeping_setting(session: Session, app_name: str) -> tuple[App, Autoscaling
     return None if setting is None or setting.min_dynos != 0 else (app, setting)
 
 
-def wake_app(sessions: sessionmaker[Session], app_name: str) -> bool:
-    """Formation back to min(1, max) through update_formation, an autoscale event; False: not asleep."""
+def wake_app(sessions: sessionmaker[Session], client: redis.Redis[bytes], app_name: str) -> bool:
+    """Formation back to min(1, max) through update_formation, an autoscale event, and the scheduler
+    woken to start the dyno now rather than on its next resync; False: not asleep."""
     with sessions() as session:
         found = _sleeping_setting(session, app_name)
         if found is None:
@@ -57,7 +59,8 @@ def wake_app(sessions: sessionmaker[Session], app_name: str) -> bool:
             )
         )
         session.commit()
-        return True
+    wake_scheduler(client, app_name)
+    return True
 
 
 def routed_backend(client: redis.Redis[bytes], app_name: str) -> tuple[str, int] | None:
@@ -77,7 +80,7 @@ def hooks_for(settings: Settings, client: redis.Redis[bytes]) -> WakerHooks:
 
     return WakerHooks(
         is_asleep=is_asleep,
-        wake=lambda app_name: wake_app(sessions, app_name),
+        wake=lambda app_name: wake_app(sessions, client, app_name),
         backend=lambda app_name: routed_backend(client, app_name),
         woke=lambda app_name: clear_asleep(client, app_name),
     )

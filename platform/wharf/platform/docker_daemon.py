@@ -88,6 +88,18 @@ def dockerd_sockets(argv: list[str]) -> set[Path]:
     return {_resolved(path) for path in sockets}
 
 
+def _alive(proc_entry: Path) -> bool:
+    """Not a zombie: a dockerd this process started and that has exited stays in /proc until reaped."""
+    try:
+        return (proc_entry / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def process_gone(pid: int) -> bool:
+    return not _alive(Path(f"/proc/{pid}"))
+
+
 def _resolved(path: Path) -> Path:
     return path.parent.resolve() / path.name  # /var/run is a link to /run on most hosts
 
@@ -100,7 +112,7 @@ def dockerd_pids(socket_path: Path | None = None) -> list[int]:
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                if (entry / "comm").read_text().strip() != "dockerd":
+                if (entry / "comm").read_text().strip() != "dockerd" or not _alive(entry):
                     continue
                 argv = [part.decode() for part in (entry / "cmdline").read_bytes().split(b"\0") if part]
             except (OSError, UnicodeDecodeError):
@@ -126,7 +138,7 @@ def stop_dockerd(socket_path: Path | None = None, timeout: float = 60.0) -> list
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
-    while any(Path(f"/proc/{pid}").exists() for pid in pids):
+    while not all(process_gone(pid) for pid in pids):
         if time.monotonic() > deadline:
             raise DockerUnavailable(f"dockerd (pids {pids}) did not stop within {timeout:.0f} s")
         time.sleep(0.1)

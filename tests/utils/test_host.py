@@ -28,7 +28,13 @@ from pathlib import Path
 
 import docker
 
-from wharf.platform.docker_daemon import dockerd_pids, engine_answers, process_gone
+from wharf.platform.docker_daemon import (
+    DockerUnavailable,
+    dockerd_pids,
+    engine_answers,
+    process_gone,
+    stop_dockerd,
+)
 
 RUN_ROOT = Path("/run/wharf-test-hosts")
 CACHE_ROOT = Path("/var/lib/wharf-test-hosts")
@@ -102,17 +108,12 @@ class DockerTestHost:
     def stop_dockerd(self, timeout: float = 120.0) -> list[int]:
         """SIGTERM this engine's dockerd (never another) and wait until it is gone."""
         pids = dockerd_pids(self.socket)
-        for pid in pids:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        while not all(process_gone(pid) for pid in pids):
-            if time.monotonic() > deadline:
-                for pid in pids:
-                    with contextlib.suppress(ProcessLookupError):
-                        os.kill(pid, signal.SIGKILL)
-                break
-            time.sleep(0.1)
+        try:
+            stop_dockerd(self.socket, timeout=timeout)
+        except DockerUnavailable:
+            for pid in pids:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
         if self._process is not None:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self._process.wait(timeout=10)

@@ -1,9 +1,10 @@
 """dockerd restarted under load fails no request: with Docker's live-restore the dynos keep running while
-the engine is away; `wharfd up`'s services process starts dockerd again (no systemd here), and the
-scheduler, the log shipper and the router carry on with the same dynos, none duplicated or lost.
+the engine is away, and the scheduler, the log shipper and the router carry on with the same dynos, none
+duplicated or lost.
 
-It stops the host's dockerd, so it never runs with other sessions or in the default selection: run it
-alone, on a host whose daemon.json has `"live-restore": true`, with `pytest -m dockerd_restart tests/chaos`.
+It runs on a private Docker host (tests/utils/test_host.py: a second dockerd in a network namespace of
+its own), so the host's engine and other tests' containers are never touched:
+`pytest -m dockerd_restart tests/chaos`.
 """
 
 from __future__ import annotations

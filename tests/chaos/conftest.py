@@ -1,5 +1,6 @@
-"""Tests marked `dockerd_restart` stop the host's dockerd: they run only when asked for by name
-(`pytest -m dockerd_restart tests/chaos`), never in the default selection or beside other sessions."""
+"""Tests marked `dockerd_restart` stop and start a dockerd of a private Docker host (a network namespace
+of their own, tests/utils/test_host.py): they run only when asked for by name
+(`pytest -m dockerd_restart tests/chaos`, a step of its own in scripts/test.sh full)."""
 
 from __future__ import annotations
 

@@ -1,26 +1,27 @@
 """dockerd restarted under load fails no request: with Docker's live-restore the dynos keep running while
-the engine is away; `wharfd up`'s services process starts dockerd again (no systemd here), and the
-scheduler, the log shipper and the router carry on with the same dynos, none duplicated or lost.
+the engine is away, and the scheduler, the log shipper and the router carry on with the same dynos, none
+duplicated or lost.
 
-It stops the host's dockerd, so it never runs with other sessions or in the default selection: run it
-alone, on a host whose daemon.json has `"live-restore": true`, with `pytest -m dockerd_restart tests/chaos`.
+It runs on a private Docker host (tests/utils/test_host.py: a second dockerd in a network namespace of
+its own), so the host's engine and other tests' containers are never touched:
+`pytest -m dockerd_restart tests/chaos`.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import docker
 import pytest
 
-from tests.utils.chaos import Load, served_app
-from tests.utils.e2e import Developer
-from tests.utils.wharfd_up import WharfdUp, wait_until_served
-from wharf.platform.docker_daemon import engine_answers, engine_socket, init_is_systemd, stop_dockerd
-
-__all__ = ["served_app"]
+from tests.utils.chaos import Load
+from tests.utils.e2e import Developer, new_developer
+from tests.utils.test_host import DockerTestHost, docker_test_host
+from tests.utils.wharfd_up import WharfdUp, push_new_app, wait_until_served
+from wharf.platform.settings import Settings
 
 pytestmark = [pytest.mark.e2e, pytest.mark.dockerd_restart]
 
@@ -51,32 +52,42 @@ def log_lines(developer: Developer, app: str) -> list[dict[str, str]]:
     return [json.loads(line[5:]) for line in body.splitlines() if line.startswith("data:")]
 
 
+@pytest.fixture
+def served_on_test_host(tmp_path: Path) -> Iterator[tuple[DockerTestHost, WharfdUp, Developer, str]]:
+    settings = Settings()
+    with docker_test_host((settings.wharf_run_image, settings.wharf_build_image)) as host:
+        data_dir = tmp_path / "wharf-data"
+        data_dir.mkdir()
+        server = WharfdUp(data_dir, on=host)
+        server.start()
+        try:
+            developer = new_developer(server.wharf, tmp_path)
+            app = push_new_app(developer, "procfile_only", tmp_path)
+            wait_until_served(server.wharf, app, 60)
+            yield host, server, developer, app
+        finally:
+            server.stop()
+
+
 def test_dockerd_restart_fails_no_request_and_duplicates_no_dyno(
-    served_app: tuple[WharfdUp, Developer, str],
+    served_on_test_host: tuple[DockerTestHost, WharfdUp, Developer, str],
 ) -> None:
-    server, developer, app = served_app
-    if init_is_systemd():
-        pytest.skip("systemd restarts dockerd here; this test exercises wharfd up's own supervision")
-    socket_path = engine_socket()
-    assert socket_path is not None, "a local dockerd is needed"
-    client = docker.from_env()
-    if not client.info().get("LiveRestoreEnabled"):
-        client.close()
-        pytest.skip('dockerd runs without "live-restore": true (scripts/install.sh sets it; restart dockerd)')
+    host, server, developer, app = served_on_test_host
+    client = host.client()
     try:
         with developer.api as api:
             api.patch(f"/api/apps/{app}/formation", json={"updates": [{"type": "web", "quantity": 2}]})
         wait_for(lambda: len(web_dynos(client, app)) == 2, "web=2 did not converge", 90)
         before = web_dynos(client, app)
 
-        with Load(url=f"http://127.0.0.1:{server.wharf.http_port}/", host=f"{app}.localhost") as load:
+        url = f"http://{host.address}:{server.wharf.http_port}/"
+        with Load(url=url, host=f"{app}.localhost") as load:
             time.sleep(3)
             stopped_at = time.monotonic()
-            stop_dockerd(timeout=120)
+            host.stop_dockerd()
             time.sleep(2)
             assert load.counts()[1] == 0, "the dynos stopped answering while dockerd was away"
-            # The services process notices the engine is gone and starts dockerd again.
-            wait_for(lambda: engine_answers(socket_path), "wharfd up did not start dockerd again", 120)
+            host.start_dockerd()  # the same arguments, live-restore on
             back_after = time.monotonic() - stopped_at
             time.sleep(10)  # the scheduler and log shipper reconnect under load
         answered, failed = load.counts()
@@ -85,7 +96,7 @@ def test_dockerd_restart_fails_no_request_and_duplicates_no_dyno(
         assert failed == 0, f"{failed} of {answered + failed} requests failed: {load.failures[:5]}"
 
         client.close()
-        client = docker.from_env()  # the old client's connections went with the old engine
+        client = host.client()  # the old client's connections went with the old engine
         assert web_dynos(client, app) == before, "live-restore kept the same dynos, none replaced or added"
 
         # The scheduler follows the restarted engine: a scale converges to exactly the formation.

@@ -39,10 +39,15 @@ class Wharf:
         """The router's port: apps answer at http://<app>.localhost:<port>/."""
         return int(self.env["WHARF_HTTP_PORT"])
 
+    @property
+    def address(self) -> str:
+        """Where the API and the router listen (loopback, or a test host's namespace address)."""
+        return self.url.split("://", 1)[1].rsplit(":", 1)[0]
+
     def app_get(self, app: str, path: str = "/") -> httpx.Response:
         """A request to the app through the router, as a browser would make it."""
         return httpx.get(
-            f"http://127.0.0.1:{self.http_port}{path}",
+            f"http://{self.address}:{self.http_port}{path}",
             headers={"Host": f"{app}.localhost"},
             timeout=30,
         )

@@ -11,12 +11,13 @@ from pathlib import Path
 
 from tests.utils.e2e import Developer, Wharf
 from tests.utils.network import free_port, wait_for_http
+from tests.utils.test_host import DockerTestHost
 
 
 class WharfdUp:
     """`wharfd up` as an operator runs it (defaults, private redis-server), restartable on one data dir."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, on: DockerTestHost | None = None) -> None:
         env = {
             k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "WHARF_SECRET_KEY", "REDIS_URL")
         }
@@ -28,14 +29,20 @@ class WharfdUp:
             WHARF_SSH_PORT=str(free_port()),
             WHARF_STATSD_PORT=str(free_port()),
         )
-        self.wharf = Wharf(url=f"http://127.0.0.1:{env['WHARF_API_PORT']}", data_dir=data_dir, env=env)
+        address = "127.0.0.1"
+        if on is not None:  # run in the test host's namespace, its API reached at the namespace's address
+            address = on.address
+            env.update(on.env(), WHARF_API_HOST=address)
+        self.on = on
+        self.wharf = Wharf(url=f"http://{address}:{env['WHARF_API_PORT']}", data_dir=data_dir, env=env)
         self.process: subprocess.Popen[bytes] | None = None
         self.log_path = data_dir / "wharfd.log"
 
     def start(self) -> None:
         with self.log_path.open("ab") as log:
+            argv = [sys.executable, "-m", "wharf.platform.wharfd", "up"]
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "wharf.platform.wharfd", "up"],
+                argv if self.on is None else self.on.in_netns(argv),
                 env=self.wharf.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,

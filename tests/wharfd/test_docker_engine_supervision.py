@@ -93,3 +93,30 @@ def test_where_systemd_runs_dockerd_is_left_to_it(
     stop.set()
     thread.join(timeout=5)
     assert engine.starts == 0
+
+
+def test_only_the_dockerd_serving_the_engines_socket_counts(tmp_path: Path) -> None:
+    """A second engine on the host (another socket) is never taken for ours, nor stopped as ours."""
+    config = tmp_path / "daemon.json"
+    config.write_text('{"hosts": ["unix:///run/wharf-test-hosts/a/docker.sock"]}')
+    sockets = docker_daemon.dockerd_sockets
+    assert sockets(["dockerd"]) == {docker_daemon._resolved(docker_daemon.DEFAULT_SOCKET)}
+    assert sockets(["dockerd", "--config-file", str(config)]) == {
+        Path("/run/wharf-test-hosts/a/docker.sock")
+    }
+    assert sockets(["dockerd", "-H", "unix:///tmp/b.sock", "--host=tcp://127.0.0.1:2375"]) == {
+        Path("/tmp/b.sock")
+    }
+
+
+def test_dockerd_is_started_with_the_config_file_wharf_is_given(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("WHARF_DOCKERD_CONFIG", raising=False)
+    assert docker_daemon.dockerd_argv("/usr/sbin/dockerd") == ["/usr/sbin/dockerd"]
+    monkeypatch.setenv("WHARF_DOCKERD_CONFIG", str(tmp_path / "daemon.json"))
+    assert docker_daemon.dockerd_argv("/usr/sbin/dockerd") == [
+        "/usr/sbin/dockerd",
+        "--config-file",
+        str(tmp_path / "daemon.json"),
+    ]

@@ -9,6 +9,7 @@ it every few seconds and starts it again if it died. Standard library only.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import shutil
@@ -22,6 +23,7 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 DEFAULT_SOCKET = Path("/var/run/docker.sock")
+DEFAULT_CONFIG = Path("/etc/docker/daemon.json")
 CHECK_SECONDS = 5.0
 # Checks in a row without an answer before a new dockerd is started (a busy engine may be slow once).
 MISSES_BEFORE_RESTART = 3
@@ -62,40 +64,92 @@ def init_is_systemd() -> bool:
         return False
 
 
-def dockerd_pids() -> list[int]:
-    """The pids of the dockerd processes on this host (answering or still starting)."""
+def dockerd_sockets(argv: list[str]) -> set[Path]:
+    """The unix sockets a dockerd started with `argv` serves: its -H/--host flags, else those of its
+    config file (--config-file, default /etc/docker/daemon.json), else the default socket."""
+    hosts: list[str] = []
+    config = DEFAULT_CONFIG
+    args = iter(argv[1:])
+    for arg in args:
+        name, has_value, value = arg.partition("=")
+        if name in ("-H", "--host", "--config-file"):
+            value = value if has_value else next(args, "")
+            if name == "--config-file":
+                config = Path(value)
+            else:
+                hosts.append(value)
+    if not hosts:
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            listed = json.loads(config.read_text()).get("hosts", [])
+            hosts = [str(host) for host in listed]
+    sockets = {Path(host.removeprefix("unix://")) for host in hosts if host.startswith(("unix://", "/"))}
+    if not hosts:
+        sockets.add(DEFAULT_SOCKET)
+    return {_resolved(path) for path in sockets}
+
+
+def _alive(proc_entry: Path) -> bool:
+    """Not a zombie: a dockerd this process started and that has exited stays in /proc until reaped."""
+    try:
+        return (proc_entry / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def process_gone(pid: int) -> bool:
+    return not _alive(Path(f"/proc/{pid}"))
+
+
+def _resolved(path: Path) -> Path:
+    return path.parent.resolve() / path.name  # /var/run is a link to /run on most hosts
+
+
+def dockerd_pids(socket_path: Path | None = None) -> list[int]:
+    """The pids of the dockerd processes serving `socket_path` (the engine's socket: DOCKER_HOST's or
+    the default one), answering or still starting. Other engines on the host are not ours to count."""
+    path = engine_socket() if socket_path is None else socket_path
     found = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                if (entry / "comm").read_text().strip() == "dockerd":
-                    found.append(int(entry.name))
-            except OSError:
+                if (entry / "comm").read_text().strip() != "dockerd" or not _alive(entry):
+                    continue
+                argv = [part.decode() for part in (entry / "cmdline").read_bytes().split(b"\0") if part]
+            except (OSError, UnicodeDecodeError):
                 continue
+            if path is not None and _resolved(path) in dockerd_sockets(argv):
+                found.append(int(entry.name))
     return found
 
 
-def dockerd_running() -> bool:
-    """Whether a dockerd process exists on this host (answering or still starting)."""
-    return bool(dockerd_pids())
+def dockerd_running(socket_path: Path | None = None) -> bool:
+    """Whether a dockerd serving the engine's socket exists (answering or still starting)."""
+    return bool(dockerd_pids(socket_path))
 
 
-def stop_dockerd(timeout: float = 60.0) -> list[int]:
-    """SIGTERM every dockerd and wait until they are gone; their pids.
+def stop_dockerd(socket_path: Path | None = None, timeout: float = 60.0) -> list[int]:
+    """SIGTERM the dockerd serving `socket_path` (default: the engine's) and wait until it is gone; its pids.
 
     With `"live-restore": true` in daemon.json the containers keep running meanwhile. Where systemd runs,
     `systemctl restart docker` is the way: this is for hosts where dockerd was started by hand or by Wharf.
     """
-    pids = dockerd_pids()
+    pids = dockerd_pids(socket_path)
     for pid in pids:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
-    while any(Path(f"/proc/{pid}").exists() for pid in pids):
+    while not all(process_gone(pid) for pid in pids):
         if time.monotonic() > deadline:
             raise DockerUnavailable(f"dockerd (pids {pids}) did not stop within {timeout:.0f} s")
         time.sleep(0.1)
     return pids
+
+
+def dockerd_argv(binary: str) -> list[str]:
+    """dockerd's command line: its own config file where WHARF_DOCKERD_CONFIG names one (a host whose
+    engine's settings do not live in /etc/docker/daemon.json), else dockerd's defaults."""
+    config = os.environ.get("WHARF_DOCKERD_CONFIG", "")
+    return [binary, "--config-file", config] if config else [binary]
 
 
 def start_dockerd(log_path: Path) -> subprocess.Popen[bytes]:
@@ -108,7 +162,7 @@ def start_dockerd(log_path: Path) -> subprocess.Popen[bytes]:
     fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     try:
         return subprocess.Popen(
-            [binary], stdin=subprocess.DEVNULL, stdout=fd, stderr=fd, start_new_session=True
+            dockerd_argv(binary), stdin=subprocess.DEVNULL, stdout=fd, stderr=fd, start_new_session=True
         )
     finally:
         os.close(fd)

@@ -11,7 +11,7 @@ readonly repo_root
 source "$repo_root/scripts/lib/apt.sh"
 readonly apt_packages=(
   docker.io nginx redis-server postgresql postgresql-client git mmdebstrap debootstrap
-  ca-certificates busybox-static wrk shellcheck python3-venv pebble acme-tiny
+  ca-certificates busybox-static wrk shellcheck python3-venv pebble acme-tiny iproute2
 )
 
 install::apt_packages() {

@@ -6,6 +6,7 @@ import json
 import re
 import socket
 import time
+import urllib.request
 from collections import Counter
 
 import pytest
@@ -133,6 +134,23 @@ def test_request_bodies_over_the_limit_are_refused(redis_client: redis.Redis[byt
         small = router.request("myapp.localhost", method="POST", body=b"x" * 60_000)
         assert small.status == 200 and small.json()["body_length"] == 60_000
         assert router.request("myapp.localhost", method="POST", body=b"x" * 70_000).status == 413
+
+
+def test_large_bodies_pass_both_ways_through_nginx_temp_files(redis_client: redis.Redis[bytes]) -> None:
+    """A 5 MB upload and a 20 MB download outgrow nginx's memory buffers, so its workers spill them to
+    temp files; the router's state dir is private to root, as in `wharfd up`, and both still arrive whole."""
+    with running_dynos("web.1") as (dyno,), running_router(redis_client) as router:
+        router.publish(AppRoute(app="myapp", backends=(dyno.backend,)))
+        router.wait_for_backend("myapp.localhost", "web.1")
+        upload = router.request("myapp.localhost", method="POST", body=b"x" * 5_000_000)
+        assert upload.status == 200 and upload.json()["body_length"] == 5_000_000
+        url = f"http://127.0.0.1:{router.settings.http_port}/bytes?n=20000000"
+        with urllib.request.urlopen(
+            urllib.request.Request(url, headers={"Host": "myapp.localhost"}), timeout=60
+        ) as answer:
+            body = answer.read()
+        assert len(body) == 20_000_000
+        assert body[:512] == bytes(range(256)) * 2 and body[-256:] == bytes(range(256))
 
 
 def test_websocket_upgrades_pass_through_to_the_dyno(redis_client: redis.Redis[bytes]) -> None:

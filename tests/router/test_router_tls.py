@@ -12,6 +12,7 @@ from cryptography import x509
 from cryptography.x509.oid import NameOID
 
 from tests.utils.router import running_dynos, running_router, self_signed
+from wharf.router.render import RouterPaths
 from wharf.router.routes import AppRoute, TlsCertificate
 
 pytestmark = pytest.mark.e2e
@@ -109,7 +110,7 @@ def test_unknown_names_get_no_certificate_and_a_broken_one_does_not_block_routes
 def test_acme_http_challenges_are_answered_for_every_app_hostname(redis_client: redis.Redis[bytes]) -> None:
     with running_dynos("web.1") as (dyno,), running_router(redis_client) as router:
         router.publish(AppRoute(app="myapp", hostnames=("shop.example.com",), backends=(dyno.backend,)))
-        challenges = router.state_dir / "acme" / ".well-known" / "acme-challenge"
+        challenges = RouterPaths(router.state_dir).acme_challenges
         (challenges / "token-123").write_text("token-123.thumbprint")
         answer = router.request("shop.example.com", "/.well-known/acme-challenge/token-123")
         assert (answer.status, answer.text) == (200, "token-123.thumbprint")

@@ -84,6 +84,9 @@ class EchoHandler(BaseHTTPRequestHandler):
         if url.path == "/sleep":
             time.sleep(float(parse_qs(url.query)["s"][0]))
         self.server.hits += 1
+        if url.path == "/bytes":
+            self._answer_bytes(min(int(parse_qs(url.query)["n"][0]), 64 * 1024 * 1024))
+            return
         payload = json.dumps(
             {
                 "backend": self.server.name,
@@ -100,6 +103,19 @@ class EchoHandler(BaseHTTPRequestHandler):
         self.wfile.write(payload)
 
     do_GET = do_POST = do_PUT = do_DELETE = _answer
+
+    def _answer_bytes(self, count: int) -> None:
+        """``/bytes?n=N``: N bytes of a repeating pattern, more than nginx buffers in memory for a large N."""
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Length", str(count))
+        self.end_headers()
+        chunk = bytes(range(256)) * 256
+        sent = 0
+        while sent < count:
+            piece = chunk[: count - sent]
+            self.wfile.write(piece)
+            sent += len(piece)
 
     def _websocket_echo(self) -> None:
         accept = base64.b64encode(
@@ -309,10 +325,9 @@ class RouterHarness:
 
 
 def private_state_dir() -> Path:
-    """A state dir nginx's unprivileged workers can enter (pytest's tmp dirs are private to root)."""
-    path = Path(tempfile.mkdtemp(prefix="wharf-router-test-"))
-    path.chmod(0o755)
-    return path
+    """A state dir private to root (0700), as the data dir of `wharfd up` is: nginx's unprivileged workers
+    cannot enter it, so the router must keep what they read and write elsewhere."""
+    return Path(tempfile.mkdtemp(prefix="wharf-router-test-"))
 
 
 @contextmanager
@@ -355,6 +370,7 @@ def running_router(
         stop.set()
         thread.join(timeout=30)
         shutil.rmtree(state_dir, ignore_errors=True)
+        shutil.rmtree(paths.public_dir, ignore_errors=True)
 
 
 def _answers(harness: RouterHarness) -> bool:

@@ -7,6 +7,7 @@ on its own and swapped in atomically; nothing is patched in place.
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
 import os
 import re
@@ -22,6 +23,8 @@ from wharf.router.routes import HOSTNAME, AppRoute, RouteTable, TlsCertificate
 
 logger = logging.getLogger(__name__)
 
+# Parent of every router's public dir (RouterPaths.public_dir): on /run, a tmpfs, as temp files belong.
+PUBLIC_ROOT = Path("/run/wharf-router")
 ERROR_PAGES = ("not-found", "no-web-dynos", "application-error", "timeout", "maintenance")
 API_UPSTREAM = re.compile(r"[A-Za-z0-9.-]{1,253}:[0-9]{1,5}|\[[0-9A-Fa-f:.]+\]:[0-9]{1,5}")
 INSTANCE = re.compile(r"[0-9a-f]{8,32}")
@@ -85,13 +88,25 @@ class RouterPaths:
         return self.logs / "error.log"
 
     @property
+    def public_dir(self) -> Path:
+        """Where nginx's unprivileged workers read and write: temp files and ACME challenges.
+
+        The state dir sits in the data dir, which is private to root (0700), so the workers could not
+        enter it: a request body or an answer too large for nginx's memory buffers would fail, and no
+        ACME challenge could be served. This dir is outside it, named after the state dir so that routers
+        of different state dirs never share it, and holds nothing secret.
+        """
+        digest = hashlib.sha256(str(self.state_dir.absolute()).encode()).hexdigest()[:16]
+        return PUBLIC_ROOT / digest
+
+    @property
     def tmp(self) -> Path:
-        return self.state_dir / "tmp"
+        return self.public_dir / "tmp"
 
     @property
     def acme_webroot(self) -> Path:
         """Webroot for ACME http-01 challenges (``certbot --webroot -w`` this directory works too)."""
-        return self.state_dir / "acme"
+        return self.public_dir / "acme"
 
     @property
     def acme_challenges(self) -> Path:
@@ -109,8 +124,11 @@ class RouterPaths:
 
     def create(self) -> None:
         """Make the directories nginx writes to (workers write temp files there)."""
-        for directory in (self.state_dir, self.logs, self.tmp, self.acme_webroot, self.acme_challenges.parent,
-                          self.acme_challenges):  # fmt: skip
+        for directory in (self.state_dir, self.logs):
+            directory.mkdir(parents=True, exist_ok=True)
+            directory.chmod(0o755)
+        public = (PUBLIC_ROOT, self.public_dir, self.tmp, self.acme_webroot, self.acme_challenges.parent)
+        for directory in (*public, self.acme_challenges):
             directory.mkdir(parents=True, exist_ok=True)
             directory.chmod(0o755)
 

@@ -115,6 +115,10 @@ def test_acme_http_challenges_are_answered_for_every_app_hostname(redis_client: 
         answer = router.request("shop.example.com", "/.well-known/acme-challenge/token-123")
         assert (answer.status, answer.text) == (200, "token-123.thumbprint")
         assert router.request("shop.example.com", "/.well-known/acme-challenge/other").status == 404
+        # A name with no server block yet (the API's before its first certificate) is answered too.
+        unrouted = router.request("wharf.example.com", "/.well-known/acme-challenge/token-123")
+        assert (unrouted.status, unrouted.text) == (200, "token-123.thumbprint")
+        assert router.request("wharf.example.com", "/").status == 404
         assert dyno.server.hits == 0
 
 

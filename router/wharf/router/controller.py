@@ -134,9 +134,16 @@ class RouterController:
             return None
 
     def refresh(self) -> None:
-        """Read the published table and apply it; with none to read, keep serving what is live."""
+        """Read the published table and apply it; with none to read, keep serving what is live.
+
+        With no table to read (none published yet, as on a host without apps, or Redis lost it) the live
+        routes are applied again, so that certificates issued since (the API's first one) are served.
+        """
         table = self._read_table()
-        if table is None and (self._live_config is not None or self.paths.config.exists()):
+        if table is None and self._live_config is not None:
+            self.apply(self.table)
+            return
+        if table is None and self.paths.config.exists():
             return
         self.apply(table or RouteTable())
 

@@ -168,8 +168,6 @@ def subnet_for_test_hosts() -> ipaddress.IPv4Network:
     return ipaddress.IPv4Network(os.environ.get("WHARF_TEST_HOST_SUBNET", DEFAULT_SUBNET))
 
 
-
-
 def _run(*argv: str) -> None:
     done = subprocess.run(argv, capture_output=True, text=True, check=False)
     if done.returncode != 0:
@@ -243,7 +241,7 @@ def _unmount_under(directory: Path) -> None:
         subprocess.run(["umount", "-l", mount], capture_output=True, check=False)
 
 
-def _daemon_json(host: DockerTestHost) -> dict[str, object]:
+def _daemon_json(host: DockerTestHost, *, live_restore: bool = True) -> dict[str, object]:
     return {
         "hosts": [host.docker_host],
         "data-root": str(host.data_root),
@@ -251,7 +249,7 @@ def _daemon_json(host: DockerTestHost) -> dict[str, object]:
         "pidfile": str(host.run_dir / "docker.pid"),
         "bip": BRIDGE_IP,
         "default-address-pools": [ADDRESS_POOL],
-        "live-restore": True,
+        "live-restore": live_restore,
         "iptables": True,
         "cgroup-parent": "/wharf-test-hosts",
         "containerd-namespace": "wharf-test-host",
@@ -262,8 +260,14 @@ def _daemon_json(host: DockerTestHost) -> dict[str, object]:
 
 
 @contextlib.contextmanager
-def docker_test_host(images: tuple[str, ...] = (), *, start: bool = True) -> Iterator[DockerTestHost]:
-    """A test host, its engine started (unless `start` is false) with `images` loaded from the host's."""
+def docker_test_host(
+    images: tuple[str, ...] = (), *, start: bool = True, live_restore: bool = True
+) -> Iterator[DockerTestHost]:
+    """A test host, its engine started (unless `start` is false) with `images` loaded from the host's.
+
+    Swarm mode refuses to start on an engine with live-restore: a Swarm node's test host passes
+    `live_restore=False`.
+    """
     token = secrets.token_hex(3)
     # One engine at a time uses the cached data root; a second test host waits for it.
     with _locked(CACHE_ROOT / "data-root.lock"):
@@ -278,7 +282,7 @@ def docker_test_host(images: tuple[str, ...] = (), *, start: bool = True) -> Ite
         try:
             host.run_dir.mkdir(parents=True, mode=0o700)
             host.host_address, host.address = _make_namespace(host.name, host.host_link)
-            host.config_path.write_text(json.dumps(_daemon_json(host), indent=2))
+            host.config_path.write_text(json.dumps(_daemon_json(host, live_restore=live_restore), indent=2))
             host.start_dockerd()
             host.remove_containers()  # an earlier run's, restored from the cached data root
             host.load_images(list(images))

@@ -1,0 +1,62 @@
+"""The scheduler reads every app's desired state in the same few queries, however many apps there are."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+
+from tests.utils.busybox_dynos import WEB
+from tests.utils.scheduler_world import CIPHER, World
+from wharf.platform.db import get_engine
+from wharf.platform.scheduler.desired import ProcessTarget, load_targets
+
+
+class CountedQueries:
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, *_args: Any) -> None:
+        self.count += 1
+
+
+@pytest.fixture
+def counted(database_url: str) -> Iterator[CountedQueries]:
+    engine = get_engine(database_url)
+    counter = CountedQueries()
+    event.listen(engine, "before_cursor_execute", counter)
+    yield counter
+    event.remove(engine, "before_cursor_execute", counter)
+
+
+def queries_to_load(database_url: str, counted: CountedQueries) -> int:
+    before = counted.count
+    load_targets(database_url, CIPHER)
+    return counted.count - before
+
+
+def test_reading_the_fleet_costs_no_query_per_app(world: World, counted: CountedQueries) -> None:
+    deployed = world.new_app()
+    world.release(deployed, {"web": WEB}, image="wharf/test:v1", config={"COLOR": "blue"})
+    assert world.deploy(deployed)[0] == "succeeded"
+    world.scale(deployed, web="2:standard")
+    few = queries_to_load(world.database_url, counted)
+
+    waiting = []
+    for _ in range(12):
+        app = world.new_app()
+        world.release(app, {"web": WEB}, image="wharf/test:v2")
+        waiting.append(app)
+
+    assert queries_to_load(world.database_url, counted) == few
+    targets = {target.name: target for target in load_targets(world.database_url, CIPHER)}
+    serving = targets[deployed]
+    assert serving.current is not None and serving.current.config == {"COLOR": "blue"}
+    assert serving.pending is None or serving.pending.version <= serving.current.version
+    assert serving.formation["web"] == ProcessTarget(quantity=2, size="standard")
+    for app in waiting:
+        assert targets[app].current is None
+        assert targets[app].pending is not None and targets[app].pending.image == "wharf/test:v2"
+        assert targets[app].first_deploy

@@ -58,5 +58,47 @@ def test_reading_the_fleet_costs_no_query_per_app(world: World, counted: Counted
     assert serving.formation["web"] == ProcessTarget(quantity=2, size="standard")
     for app in waiting:
         assert targets[app].current is None
-        assert targets[app].pending is not None and targets[app].pending.image == "wharf/test:v2"
+        pending = targets[app].pending
+        assert pending is not None and pending.image == "wharf/test:v2"
         assert targets[app].first_deploy
+
+
+class CountedRoundTrips:
+    """Counts the commands and pipelines a Redis client sends."""
+
+    def __init__(self, client: Any) -> None:
+        self.count = 0
+        self._execute, self._pipeline = client.execute_command, client.pipeline
+        client.execute_command, client.pipeline = self.execute, self.pipeline
+
+    def execute(self, *args: Any, **kwargs: Any) -> Any:
+        self.count += 1
+        return self._execute(*args, **kwargs)
+
+    def pipeline(self, *args: Any, **kwargs: Any) -> Any:
+        self.count += 1
+        return self._pipeline(*args, **kwargs)
+
+
+def steady_apps(world: World, count: int) -> None:
+    for _ in range(count):
+        app = world.new_app()
+        world.release(app, {"web": WEB}, image="wharf/test:v1")
+        assert world.deploy(app)[0] == "succeeded"
+
+
+def round_trips_of_a_pass(world: World, counter: CountedRoundTrips) -> int:
+    world.scheduler.reconcile_once()  # settles what the last deploy left to do
+    before = counter.count
+    world.scheduler.reconcile_once()
+    return counter.count - before
+
+
+def test_a_steady_pass_asks_redis_the_same_whatever_the_app_count(world: World) -> None:
+    counter = CountedRoundTrips(world.redis)
+    steady_apps(world, 2)
+    few = round_trips_of_a_pass(world, counter)
+
+    steady_apps(world, 8)
+
+    assert round_trips_of_a_pass(world, counter) == few

@@ -174,6 +174,7 @@ class Density:
             WHARF_SSH_PORT=str(free_port()),
             WHARF_STATSD_PORT=str(free_port()),
             WHARF_WAKER_PORT=str(free_port()),
+            WHARF_MAX_APPS_PER_USER="100000",
             WHARF_RUN_IMAGE=IMAGE,
             WHARF_BUILD_IMAGE=IMAGE,
         )

@@ -280,7 +280,7 @@ class Density:
                 process_types={"web": WEB},
                 status="pending",
             )
-        self.formation(name, 1)
+        # The first deploy gives it web=1 of the default (smallest) size, as a first push would.
 
     def formation(self, app: str, quantity: int) -> None:
         assert self.api is not None

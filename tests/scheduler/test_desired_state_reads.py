@@ -7,11 +7,12 @@ from typing import Any
 
 import pytest
 from sqlalchemy import event
+from sqlalchemy.orm import Session
 
 from tests.utils.busybox_dynos import WEB
 from tests.utils.scheduler_world import CIPHER, World
 from wharf.platform.db import get_engine
-from wharf.platform.scheduler.desired import ProcessTarget, load_targets
+from wharf.platform.scheduler.desired import ProcessTarget, load_targets, set_first_formation
 
 
 class CountedQueries:
@@ -102,3 +103,20 @@ def test_a_steady_pass_asks_redis_the_same_whatever_the_app_count(world: World) 
     steady_apps(world, 8)
 
     assert round_trips_of_a_pass(world, counter) == few
+
+
+def test_a_ps_scale_committed_while_the_first_deploy_writes_its_formation_wins(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = world.new_app()
+    world.release(app, {"web": WEB}, image="wharf/test:v1")
+    world.scale(app, web="3:standard")
+    app_id = next(target.app_id for target in load_targets(world.database_url, CIPHER) if target.name == app)
+
+    # The first deploy looked before the `ps:scale` committed: it saw no formation and inserts its own.
+    monkeypatch.setattr(Session, "scalar", lambda *_args, **_kwargs: None)
+    set_first_formation(world.database_url, app_id, {"web": ProcessTarget(quantity=1, size="basic")})
+    monkeypatch.undo()
+
+    targets = {target.name: target for target in load_targets(world.database_url, CIPHER)}
+    assert targets[app].formation["web"] == ProcessTarget(quantity=3, size="standard")

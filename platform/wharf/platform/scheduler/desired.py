@@ -10,6 +10,7 @@ import logging
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from wharf.platform.db import session_scope
@@ -156,14 +157,22 @@ def load_target(database_url: str, cipher: ConfigCipher, app_name: str) -> AppTa
 
 
 def set_first_formation(database_url: str, app_id: int, wanted: dict[str, ProcessTarget]) -> None:
-    """An app's first formation (web=1 as on Heroku, then app.json's), unless one exists by now."""
-    with session_scope(database_url) as session:
-        exists = session.scalar(select(Formation).where(Formation.app_id == app_id).limit(1))
-        if exists is None:
-            for kind, process in sorted(wanted.items()):
-                session.add(
-                    Formation(app_id=app_id, process_type=kind, quantity=process.quantity, size=process.size)
-                )
+    """An app's first formation (web=1 as on Heroku, then app.json's), unless one exists by now.
+
+    A `ps:scale` committed between the check and the insert wins: its row stands, the deploy goes on.
+    """
+    try:
+        with session_scope(database_url) as session:
+            exists = session.scalar(select(Formation).where(Formation.app_id == app_id).limit(1))
+            if exists is None:
+                for kind, process in sorted(wanted.items()):
+                    session.add(
+                        Formation(
+                            app_id=app_id, process_type=kind, quantity=process.quantity, size=process.size
+                        )
+                    )
+    except IntegrityError:
+        log.info("app %d got its formation from a ps:scale meanwhile; keeping that one", app_id)
 
 
 def record_deploy(database_url: str, app_id: int, version: int, *, succeeded: bool, message: str) -> None:

@@ -13,12 +13,17 @@ import httpx
 import pytest
 import redis
 from playwright.sync_api import Page, expect
+from sqlalchemy import select
 
 from tests.conftest import LiveServer
 from tests.utils.api import client_for
 from tests.utils.dashboard import PASSWORD, DashboardClient
+from wharf.platform.db import session_scope
 from wharf.platform.metrics.router import RouterMetrics
 from wharf.platform.metrics.store import Delta, MetricsStore, minute_of
+from wharf.platform.models import App
+from wharf.platform.records.releases import create_release
+from wharf.platform.security.crypto import ConfigCipher
 
 pytestmark = pytest.mark.e2e
 
@@ -192,3 +197,66 @@ def test_the_events_route_answers_the_apps_events_to_its_members_only(live_serve
     dashboard_refused = other.page(f"/apps/{name}/metrics/events")
     assert dashboard_refused.status_code == 404 and "deploy" not in dashboard_refused.text
     assert DashboardClient(live_server).page(f"/apps/{name}/metrics/events").status_code in (302, 303)
+
+
+def release_web_and_worker(server: LiveServer, name: str) -> None:
+    """A deployed release with web and worker process types, as a build makes."""
+    with session_scope(server.database_url) as session:
+        app = session.scalars(select(App).where(App.name == name)).one()
+        create_release(
+            session=session,
+            cipher=ConfigCipher(server.env["WHARF_SECRET_KEY"]),
+            app=app,
+            actor=None,
+            description="Deploy 0123456",
+            config={},
+            image="wharf/test:v1",
+            process_types={"web": "serve", "worker": "work"},
+        )
+
+
+def test_the_process_type_selector_narrows_the_graphs_to_a_type_and_its_dyno_limits(
+    page: Page, live_server: LiveServer
+) -> None:
+    email, token = live_server.signup()
+    api = client_for(live_server, token)
+    name = f"graphs-{secrets.token_hex(3)}"
+    api.post("/api/apps", json={"name": name}).raise_for_status()
+    release_web_and_worker(live_server, name)
+    updates = [{"type": "web", "quantity": 1, "size": "basic"}, {"type": "worker", "size": "performance"}]
+    api.patch(f"/api/apps/{name}/formation", json={"updates": updates}).raise_for_status()
+    store = MetricsStore(redis.Redis.from_url(live_server.redis_url))
+    minute = minute_of(time.time() - 60)
+    dyno = Delta(name, minute)
+    for process_type, rss, cpu in (("web", 100.0, 20.0), ("worker", 900.0, 150.5)):
+        dyno.top(f"p|{process_type}|rss_max", rss)
+        dyno.add[f"p|{process_type}|cpu_sum"] += cpu
+        dyno.add[f"p|{process_type}|cpu_n"] += 1
+    store.write([dyno])
+
+    log_in(page, live_server, email)
+    page.goto(f"{live_server.url}/apps/{name}")
+    section = page.locator("#metrics")
+    expect(section).to_have_attribute("data-refreshes", "1")
+    options = page.locator("#graphs-type option")
+    expect(options).to_have_text(["all types", "web", "worker"])
+
+    def memory_and_load() -> tuple[list[float | None], list[float | None]]:
+        graphs = drawn(page)
+        return (
+            column_by_minute(graphs["memory"]["data"])[minute],
+            column_by_minute(graphs["load"]["data"])[minute],
+        )
+
+    # All types: the largest dyno's memory, the mean of the readings, the largest size's limits.
+    assert memory_and_load() == ([900.0, 2048], [85.2, 200])
+    for process_type, expected, refreshes in (
+        ("web", ([100.0, 512], [20.0, 50]), "2"),
+        ("worker", ([900.0, 2048], [150.5, 200]), "3"),
+    ):
+        page.locator("#graphs-type").select_option(process_type)
+        expect(section).to_have_attribute("data-refreshes", refreshes)
+        assert memory_and_load() == expected
+    # The formation change is marked as scaling on every graph.
+    for graph in drawn(page).values():
+        assert [marker["label"] for marker in graph["markers"] if marker["kind"] == "scale"] == ["scaled"]

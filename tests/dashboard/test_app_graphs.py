@@ -13,17 +13,12 @@ import httpx
 import pytest
 import redis
 from playwright.sync_api import Page, expect
-from sqlalchemy import select
 
 from tests.conftest import LiveServer
-from tests.utils.api import client_for
+from tests.utils.api import client_for, release_web
 from tests.utils.dashboard import PASSWORD, DashboardClient
-from wharf.platform.db import session_scope
 from wharf.platform.metrics.router import RouterMetrics
 from wharf.platform.metrics.store import Delta, MetricsStore, minute_of
-from wharf.platform.models import App
-from wharf.platform.records.releases import create_release
-from wharf.platform.security.crypto import ConfigCipher
 
 pytestmark = pytest.mark.e2e
 
@@ -199,22 +194,6 @@ def test_the_events_route_answers_the_apps_events_to_its_members_only(live_serve
     assert DashboardClient(live_server).page(f"/apps/{name}/metrics/events").status_code in (302, 303)
 
 
-def release_web_and_worker(server: LiveServer, name: str) -> None:
-    """A deployed release with web and worker process types, as a build makes."""
-    with session_scope(server.database_url) as session:
-        app = session.scalars(select(App).where(App.name == name)).one()
-        create_release(
-            session=session,
-            cipher=ConfigCipher(server.env["WHARF_SECRET_KEY"]),
-            app=app,
-            actor=None,
-            description="Deploy 0123456",
-            config={},
-            image="wharf/test:v1",
-            process_types={"web": "serve", "worker": "work"},
-        )
-
-
 def test_the_process_type_selector_narrows_the_graphs_to_a_type_and_its_dyno_limits(
     page: Page, live_server: LiveServer
 ) -> None:
@@ -222,7 +201,7 @@ def test_the_process_type_selector_narrows_the_graphs_to_a_type_and_its_dyno_lim
     api = client_for(live_server, token)
     name = f"graphs-{secrets.token_hex(3)}"
     api.post("/api/apps", json={"name": name}).raise_for_status()
-    release_web_and_worker(live_server, name)
+    release_web(live_server, name, {"web": "serve", "worker": "work"})
     updates = [{"type": "web", "quantity": 1, "size": "basic"}, {"type": "worker", "size": "performance"}]
     api.patch(f"/api/apps/{name}/formation", json={"updates": updates}).raise_for_status()
     store = MetricsStore(redis.Redis.from_url(live_server.redis_url))

@@ -47,9 +47,9 @@ class SwarmTestCluster:
             client.close()
 
     @contextlib.contextmanager
-    def spare_host(self) -> Iterator[DockerTestHost]:
+    def spare_host(self, *, live_restore: bool = False) -> Iterator[DockerTestHost]:
         """One more engine on the cluster's bridge, in no swarm yet, with the image loaded."""
-        with _node_host(self.link) as host:
+        with _node_host(self.link, live_restore=live_restore) as host:
             _load_image(host)
             yield host
 
@@ -100,10 +100,10 @@ def host_bridge() -> Iterator[SharedLink]:
 
 
 @contextlib.contextmanager
-def _node_host(link: SharedLink) -> Iterator[DockerTestHost]:
+def _node_host(link: SharedLink, *, live_restore: bool = False) -> Iterator[DockerTestHost]:
     (CACHE_ROOT / "nodes").mkdir(parents=True, exist_ok=True, mode=0o700)
     data_root = Path(tempfile.mkdtemp(prefix="node-", dir=CACHE_ROOT / "nodes"))
-    with docker_test_host(live_restore=False, data_root=data_root, shared=link) as host:
+    with docker_test_host(live_restore=live_restore, data_root=data_root, shared=link) as host:
         yield host
 
 

@@ -104,6 +104,8 @@ class DockerTestHost:
             process = self._process = subprocess.Popen(
                 self.in_netns([binary, "--config-file", str(self.config_path)]),
                 stdin=subprocess.DEVNULL,
+                # A Swarm task uses the node's own copy of its image: no pull is ever tried.
+                env={**os.environ, "DOCKER_SERVICE_PREFER_OFFLINE_IMAGE": "1"},
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,

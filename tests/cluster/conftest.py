@@ -41,6 +41,11 @@ class Wharfd:
         return listed
 
 
+def said(done: subprocess.CompletedProcess[str]) -> str:
+    """What wharfd wrote to stderr, on one line (its console wraps long lines)."""
+    return " ".join(done.stderr.split())
+
+
 @pytest.fixture(scope="session")
 def swarm() -> Iterator[SwarmTestCluster]:
     with swarm_test_cluster(workers=2) as cluster:

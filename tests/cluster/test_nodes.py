@@ -14,7 +14,7 @@ import docker
 import pytest
 from docker.types import Resources, ServiceMode
 
-from tests.cluster.conftest import Wharfd
+from tests.cluster.conftest import Wharfd, said
 from tests.utils.test_cluster import SwarmTestCluster, wait_for_ready_nodes
 from wharf.platform.runtime.base import (
     LABEL_APP,
@@ -137,7 +137,7 @@ def test_removing_a_worker_that_runs_dynos_is_refused(
     worker = swarm.node_id(swarm.workers[1])
     refused = wharfd.run(swarm.manager, "nodes:remove", worker)
     assert refused.returncode == 1
-    assert f"wharfd nodes:drain {worker}" in refused.stderr.replace("\n", "")
+    assert f"wharfd nodes:drain {worker}" in said(refused)
     assert worker in {node["id"] for node in wharfd.nodes(swarm.manager)}
 
 
@@ -178,7 +178,7 @@ def test_nodes_add_prints_a_join_command_a_new_engine_joins_with(
     before = {node["id"] for node in wharfd.nodes(swarm.manager)}
     with swarm.spare_host() as newcomer:
         not_joined = wharfd.run(newcomer, "nodes")
-        assert not_joined.returncode == 1 and "run wharfd cluster init" in not_joined.stderr
+        assert not_joined.returncode == 1 and "run wharfd cluster init" in said(not_joined)
         joined = wharfd.ok(newcomer, *argv[1:])
         assert "2377/tcp on the manager" in joined and "FAILED" not in joined, joined
         wait_for_ready_nodes(swarm.manager, len(before) + 1)
@@ -194,6 +194,4 @@ def test_an_unknown_node_is_named_with_where_to_look(swarm: SwarmTestCluster, wh
     for command in ("nodes:drain", "nodes:remove"):
         done = wharfd.run(swarm.manager, command, "no-such-node")
         assert done.returncode == 1
-        assert "no node 'no-such-node' in this swarm: wharfd nodes lists them" in done.stderr.replace(
-            "\n", " "
-        )
+        assert "no node 'no-such-node' in this swarm: wharfd nodes lists them" in said(done)

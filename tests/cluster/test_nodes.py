@@ -179,6 +179,11 @@ def test_nodes_add_prints_a_join_command_a_new_engine_joins_with(
     with swarm.spare_host() as newcomer:
         not_joined = wharfd.run(newcomer, "nodes")
         assert not_joined.returncode == 1 and "run wharfd cluster init" in said(not_joined)
+        nobody = f"{list(swarm.link.network.hosts())[-1]}:2377"
+        unreachable = wharfd.run(newcomer, *argv[1:-1], nobody, timeout=120)
+        assert unreachable.returncode == 1
+        assert "2377/tcp on the manager" in unreachable.stdout and "FAILED" in unreachable.stdout
+        assert "nothing was changed" in said(unreachable)
         joined = wharfd.ok(newcomer, *argv[1:])
         assert "2377/tcp on the manager" in joined and "FAILED" not in joined, joined
         wait_for_ready_nodes(swarm.manager, len(before) + 1)

@@ -200,3 +200,27 @@ def test_an_unknown_node_is_named_with_where_to_look(swarm: SwarmTestCluster, wh
         done = wharfd.run(swarm.manager, command, "no-such-node")
         assert done.returncode == 1
         assert "no node 'no-such-node' in this swarm: wharfd nodes lists them" in said(done)
+
+
+def test_a_second_manager_is_demoted_and_removed_once_drained(
+    swarm: SwarmTestCluster, wharfd: Wharfd, manager_client: docker.DockerClient
+) -> None:
+    output = wharfd.ok(swarm.manager, "nodes:add", "--manager")
+    line = next(line.strip() for line in output.splitlines() if line.strip().startswith("wharfd node join"))
+    argv = shlex.split(line)
+    assert argv[argv.index("--token") + 1] == manager_client.swarm.attrs["JoinTokens"]["Manager"]
+    before = len(wharfd.nodes(swarm.manager))
+    with swarm.spare_host() as newcomer:
+        wharfd.ok(newcomer, *argv[1:])
+        wait_for_ready_nodes(swarm.manager, before + 1)
+        second = {node["address"]: node for node in wharfd.nodes(swarm.manager)}[newcomer.address]
+        assert second["role"] == "manager"
+        refused = wharfd.run(swarm.manager, "nodes:remove", second["id"])
+        assert refused.returncode == 1 and "reachable manager: drain it first" in said(refused)
+        wharfd.ok(swarm.manager, "nodes:drain", second["id"])
+        removed = wharfd.ok(swarm.manager, "nodes:remove", second["id"])
+        assert f"Removed node {second['id']}" in removed
+        listed = wharfd.nodes(swarm.manager)
+        assert second["id"] not in {node["id"] for node in listed}
+        assert [node["role"] for node in listed].count("manager") == 1
+        assert manager_client.info()["Swarm"]["ControlAvailable"], "the first manager still leads"

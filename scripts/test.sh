@@ -23,6 +23,8 @@ echo "-----> pytest ($tier)"
 case "$tier" in
   fast) exec .venv/bin/pytest -m "not e2e" "$@" ;;
   full)
+    # The main run includes the cluster tier (tests/cluster, marker `cluster`: a three-node Swarm of private
+    # Docker hosts, docs/cluster.md).
     # The dockerd restart tier runs on private Docker hosts (network namespaces of its own), as a second
     # run: either run failing (pytest's exit 5, nothing collected, included) fails the script.
     main_status=0

@@ -7,12 +7,13 @@ Each field is overridden by the environment variable of the same name (``WHARF_D
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import secrets
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -249,6 +250,11 @@ class Settings(BaseSettings):
         return self.wharf_data_dir / "run" / "wharfd.json"
 
     @property
+    def cluster_state_path(self) -> Path:
+        """Written by `wharfd cluster init`: this installation runs on a swarm (wharf.platform.cluster)."""
+        return self.wharf_data_dir / "cluster.json"
+
+    @property
     def router_state_dir(self) -> Path:
         return self.wharf_data_dir / "router"
 
@@ -326,6 +332,26 @@ def _read_or_create_key_file(path: Path) -> str:
     return key
 
 
+def runtime_chosen_in_data_dir(settings: Settings) -> str | None:
+    """The runtime `wharfd cluster init` chose for this installation ("swarm"), or None."""
+    try:
+        record = json.loads(settings.cluster_state_path.read_text())
+    except (OSError, ValueError):
+        return None
+    chosen = record.get("runtime") if isinstance(record, dict) else None
+    return chosen if isinstance(chosen, str) else None
+
+
+def with_runtime_from_data_dir(settings: Settings) -> Settings:
+    """`settings` running the runtime the data dir chose, unless WHARF_RUNTIME names one; a choice this
+    Wharf has no runtime for is left unused, so that start-up goes on with the default."""
+    chosen = runtime_chosen_in_data_dir(settings)
+    known = get_args(Settings.model_fields["wharf_runtime"].annotation)
+    if chosen is None or "wharf_runtime" in settings.model_fields_set or chosen not in known:
+        return settings
+    return settings.model_copy(update={"wharf_runtime": chosen})
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings()
+    return with_runtime_from_data_dir(Settings())

@@ -1,0 +1,50 @@
+"""A one-node Docker Swarm on a private test host (tests/utils/test_host.py), for the cluster tier.
+
+The test host's engine runs without live-restore (Swarm mode refuses it); the Swarm advertises the
+namespace's address, so a task's host-mode published port answers from the host at that address.
+Overlay networks come from 10.234.0.0/16, away from the host's own networks (Swarm's default pool
+is all of 10.0.0.0/8). The node leaves the Swarm on the way out, so the cached data root keeps no
+Swarm state for the next test host.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import docker
+import docker.errors
+
+from tests.utils.busybox_dynos import build_test_image
+from tests.utils.test_host import DockerTestHost, docker_test_host
+
+OVERLAY_ADDRESS_POOL = "10.234.0.0/16"
+
+
+@contextlib.contextmanager
+def swarm_test_host() -> Iterator[DockerTestHost]:
+    """A private test host that is the manager of a Swarm of its own, with the busybox image loaded."""
+    with docker_test_host(live_restore=False) as host:
+        client = host.client()
+        try:
+            _leave_swarm(client)  # an interrupted run's, restored from the cached data root
+            client.swarm.init(
+                advertise_addr=host.address,
+                listen_addr=f"{host.address}:2377",
+                default_addr_pool=[OVERLAY_ADDRESS_POOL],
+                subnet_size=24,
+            )
+            build_test_image(client)
+            yield host
+        finally:
+            _leave_swarm(client)
+            client.close()
+
+
+def _leave_swarm(client: docker.DockerClient) -> None:
+    if client.info()["Swarm"]["LocalNodeState"] == "inactive":
+        return
+    with contextlib.suppress(docker.errors.APIError):
+        for service in client.services.list():
+            service.remove()
+        client.swarm.leave(force=True)

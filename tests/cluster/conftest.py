@@ -1,5 +1,12 @@
-"""The cluster tier: one three-node Swarm of private test hosts (tests/utils/test_cluster.py) for the whole
-session, and `wharfd` run against one of its engines as an operator runs it there."""
+"""The cluster tier, run in `scripts/test.sh full` with the rest of the end-to-end tier (`pytest -m cluster`
+runs it alone):
+
+- dynos on a Docker Swarm whose manager is a private test host (tests/utils/swarm_host.py): one Swarm for
+  the whole session (the `swarm_host` and `swarm_runtime` fixtures of tests/conftest.py, shared with the
+  runtime contract's "swarm" parameter);
+- the operator's node commands on a three-node Swarm of private test hosts (tests/utils/test_cluster.py),
+  also one for the session, with `wharfd` run against one of its engines as an operator runs it there.
+"""
 
 from __future__ import annotations
 
@@ -13,8 +20,10 @@ from typing import Any
 
 import pytest
 
+from tests.utils.busybox_dynos import Apps
 from tests.utils.test_cluster import SwarmTestCluster, swarm_test_cluster
 from tests.utils.test_host import DockerTestHost
+from wharf.platform.runtime.swarm_runtime import SwarmRuntime
 
 WHARFD = [sys.executable, "-m", "wharf.platform.wharfd"]
 
@@ -57,3 +66,10 @@ def wharfd(tmp_path: Path) -> Wharfd:
     data_dir = tmp_path / "wharf-data"
     data_dir.mkdir(mode=0o700)
     return Wharfd(data_dir=data_dir)
+
+
+@pytest.fixture
+def swarm_apps(swarm_runtime: SwarmRuntime) -> Iterator[Apps]:
+    apps = Apps(swarm_runtime)
+    yield apps
+    apps.cleanup()

@@ -72,7 +72,9 @@ class Settings(BaseSettings):
     wharf_session_days: float = 14.0
     wharf_run_image: str = "wharf/stack-run:trixie"
     wharf_build_image: str = "wharf/stack-build:trixie"
-    wharf_runtime: Literal["docker", "fake"] = "docker"
+    # Where dynos run: "docker" (this host's engine), "swarm" (services on the Swarm this host's engine
+    # manages, docs/cluster.md) or "fake" (in memory, for tests).
+    wharf_runtime: Literal["docker", "fake", "swarm"] = "docker"
     # A push whose pack is larger is refused by git with a message.
     wharf_max_push_bytes: int = 512 * 1024 * 1024
     # Builds that run at once (one rq worker process each); pushes to one app always wait their turn.

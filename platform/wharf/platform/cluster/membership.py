@@ -17,6 +17,10 @@ if TYPE_CHECKING:
     import docker
 
 SWARM_PORT = 2377
+# The overlay networks' addresses (one /24 per app network). Swarm's own default is all of 10.0.0.0/8,
+# which overlaps the app networks' pools (10.200.0.0/13) and most private networks.
+OVERLAY_ADDRESS_POOL = "10.240.0.0/12"
+OVERLAY_SUBNET_SIZE = 24
 LIVE_RESTORE_REFUSED = (
     'Swarm mode refuses an engine with live-restore on. Set "live-restore": false in '
     "/etc/docker/daemon.json, restart dockerd (systemctl restart docker; the dynos on this host restart "
@@ -64,8 +68,14 @@ def refuse_live_restore(client: docker.DockerClient) -> None:
         raise ClusterError(LIVE_RESTORE_REFUSED)
 
 
-def init_swarm(client: docker.DockerClient, advertise_address: str | None = None) -> SwarmMembership:
-    """Make this engine the first manager of a new swarm (or return the swarm it already manages)."""
+def init_swarm(
+    client: docker.DockerClient,
+    advertise_address: str | None = None,
+    *,
+    address_pool: str = OVERLAY_ADDRESS_POOL,
+) -> SwarmMembership:
+    """Make this engine the first manager of a new swarm (or return the swarm it already manages),
+    its overlay networks' /24s taken from `address_pool`."""
     import docker
 
     if local_swarm_state(client) == "active":
@@ -75,6 +85,8 @@ def init_swarm(client: docker.DockerClient, advertise_address: str | None = None
         client.swarm.init(
             advertise_addr=advertise_address,
             listen_addr=f"0.0.0.0:{SWARM_PORT}",
+            default_addr_pool=[address_pool],
+            subnet_size=OVERLAY_SUBNET_SIZE,
         )
     except docker.errors.APIError as error:
         raise ClusterError(_advice(str(error.explanation or error))) from None

@@ -45,6 +45,13 @@ def cluster_init(
         str | None,
         typer.Option("--advertise-addr", help="The address other nodes reach this host at."),
     ] = None,
+    address_pool: Annotated[
+        str,
+        typer.Option(
+            "--address-pool",
+            help="Where app overlay networks take their /24s from; must not overlap host networks.",
+        ),
+    ] = "10.240.0.0/12",
 ) -> None:
     """Make this host the first node (a manager) of a Docker Swarm; Wharf runs its dynos there from the
     next start. Refuses an engine with live-restore on, saying what to change."""
@@ -53,7 +60,7 @@ def cluster_init(
 
     settings = _settings()
     with _engine() as client:
-        joined = init_swarm(client, advertise_addr)
+        joined = init_swarm(client, advertise_addr, address_pool=address_pool)
     path = save_cluster_choice(settings.cluster_state_path, node_id=joined.node_id, swarm_id=joined.swarm_id)
     print(f"This host is the swarm's manager (node {joined.node_id}); the choice is kept in {path}.")
     print("Add hosts with: wharfd nodes:add")

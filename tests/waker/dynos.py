@@ -1,0 +1,107 @@
+"""Real backends for the waker tests: a dyno that streams its answer in two parts, and a websocket echo
+dyno (the websockets library's own server)."""
+
+from __future__ import annotations
+
+import http.client
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.server import ServerConnection, serve
+
+
+class StreamingServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        self.client_got_first = threading.Event()
+        super().__init__(("127.0.0.1", 0), StreamingHandler)
+
+
+class StreamingHandler(BaseHTTPRequestHandler):
+    """A chunked answer whose second part is sent only once the client has the first (or 15 s passed)."""
+
+    protocol_version = "HTTP/1.1"
+    server: StreamingServer
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        self._chunk(FIRST)
+        second = SECOND
+        if not self.server.client_got_first.wait(15):
+            second = b"second part, sent without the client having the first\n"
+        self._chunk(second)
+        self._chunk(b"")
+
+    def _chunk(self, data: bytes) -> None:
+        self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+        self.wfile.flush()
+
+
+@contextmanager
+def streaming_backend() -> Iterator[tuple[tuple[str, int], threading.Event]]:
+    """The dyno's address and the event the test sets when its client has read the first part."""
+    server = StreamingServer()
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield ("127.0.0.1", int(server.server_address[1])), server.client_got_first
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+FIRST = b"first part\n"
+SECOND = b"second part, sent once the first was seen\n"
+
+
+def read_streamed(
+    connection: http.client.HTTPConnection, headers: dict[str, str], client_got_first: threading.Event
+) -> tuple[int, bytes, bytes]:
+    """GET / and read the answer as a client would: (status, what came first, the rest)."""
+    connection.request("GET", "/", headers=headers)
+    response = connection.getresponse()
+    first = response.read1(1024)
+    client_got_first.set()
+    return response.status, first, response.read()
+
+
+@dataclass
+class WebsocketDyno:
+    address: tuple[str, int]
+    closed: threading.Event = field(default_factory=threading.Event)
+
+
+@contextmanager
+def echo_websocket_dyno() -> Iterator[WebsocketDyno]:
+    """Echoes each message ("echo PATH: text", binary as is); a "bye" is echoed and then the dyno closes."""
+    dyno = WebsocketDyno(address=("127.0.0.1", 0))
+
+    def handler(connection: ServerConnection) -> None:
+        path = connection.request.path if connection.request is not None else "?"
+        try:
+            for message in connection:
+                connection.send(f"echo {path}: {message}" if isinstance(message, str) else message)
+                if message == "bye":
+                    connection.close()
+                    return
+        except ConnectionClosed:
+            pass
+        dyno.closed.set()
+
+    with serve(handler, "127.0.0.1", 0, compression=None) as server:
+        dyno.address = ("127.0.0.1", int(server.socket.getsockname()[1]))
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        try:
+            yield dyno
+        finally:
+            server.shutdown()

@@ -10,17 +10,24 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from tests.waker.dynos import FIRST, SECOND, echo_websocket_dyno, read_streamed, streaming_backend
+from tests.utils.waker import (
+    FIRST,
+    SECOND,
+    Control,
+    echo_websocket_dyno,
+    read_streamed,
+    running,
+    streaming_backend,
+)
 from wharf.platform.waker import server
 from wharf.platform.waker.holding import HeldRequests
-from wharf.platform.waker.server import APP_HEADER, Waker, WakerHooks, WakerServer
+from wharf.platform.waker.server import APP_HEADER
 from wharf.router.render import RouterPaths, RouterSettings, render_nginx_config
 from wharf.router.routes import AppRoute, RouteTable
 
@@ -51,38 +58,6 @@ class CountingServer(ThreadingHTTPServer):
     def __init__(self) -> None:
         self.seen: list[tuple[str, bytes]] = []
         super().__init__(("127.0.0.1", 0), Backend)
-
-
-@dataclass
-class Control:
-    """A fake control plane: asleep apps, and the dyno that comes up DELAY seconds after a wake."""
-
-    backend: tuple[str, int]
-    asleep: set[str] = field(default_factory=set)
-    delay: float = 0.3
-    woken_at: dict[str, float] = field(default_factory=dict)
-    wakes: list[str] = field(default_factory=list)
-
-    def wake(self, app: str) -> None:
-        self.wakes.append(app)
-        self.woken_at[app] = time.monotonic()
-
-    def routed(self, app: str) -> tuple[str, int] | None:
-        woken = self.woken_at.get(app)
-        return self.backend if woken is not None and time.monotonic() - woken >= self.delay else None
-
-
-@contextmanager
-def running(control: Control, *, per_app: int = 50, total: int = 500, timeout: float = 5.0) -> Iterator[int]:
-    hooks = WakerHooks(is_asleep=lambda app: app in control.asleep, wake=control.wake, backend=control.routed)
-    waker = Waker(hooks, HeldRequests(per_app=per_app, total=total), timeout=timeout, request_timeout=5)
-    server = WakerServer(("127.0.0.1", 0), waker)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield server.server_address[1]
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @contextmanager

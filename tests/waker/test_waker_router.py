@@ -13,9 +13,9 @@ import redis
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
+from tests.utils import waker
 from tests.utils.router import RouterHarness, running_router
-from tests.waker.dynos import FIRST, SECOND, echo_websocket_dyno, read_streamed, streaming_backend
-from tests.waker.test_waker import Control, running
+from tests.utils.waker import Control
 from wharf.router.routes import AppRoute
 
 
@@ -24,7 +24,7 @@ def sleeping_app_router(
     redis_client: redis.Redis[bytes], control: Control, *, timeout: float = 5.0
 ) -> Iterator[RouterHarness]:
     with (
-        running(control, timeout=timeout) as port,
+        waker.running(control, timeout=timeout) as port,
         running_router(redis_client, waker_upstream=f"127.0.0.1:{port}") as router,
     ):
         router.publish(AppRoute(app="sleepy", asleep=True))
@@ -48,7 +48,7 @@ def test_a_dyno_that_does_not_boot_answers_the_h20_page_and_logs_h20(
 
 
 def test_a_websocket_to_a_sleeping_app_wakes_it_and_is_relayed(redis_client: redis.Redis[bytes]) -> None:
-    with echo_websocket_dyno() as dyno:
+    with waker.echo_websocket_dyno() as dyno:
         control = Control(backend=dyno.address, asleep={"sleepy"})
         with sleeping_app_router(redis_client, control) as router:
             port = router.settings.http_port
@@ -68,9 +68,9 @@ def test_a_websocket_to_a_sleeping_app_wakes_it_and_is_relayed(redis_client: red
 
 
 def test_a_woken_apps_streamed_answer_streams_through_the_router(redis_client: redis.Redis[bytes]) -> None:
-    with streaming_backend() as (backend, client_got_first):
+    with waker.streaming_backend() as (backend, client_got_first):
         control = Control(backend=backend, asleep={"sleepy"})
         with sleeping_app_router(redis_client, control) as router:
             connection = http.client.HTTPConnection("127.0.0.1", router.settings.http_port, timeout=30)
-            answer = read_streamed(connection, {"Host": "sleepy.localhost"}, client_got_first)
-    assert answer == (200, FIRST, SECOND)
+            answer = waker.read_streamed(connection, {"Host": "sleepy.localhost"}, client_got_first)
+    assert answer == (200, waker.FIRST, waker.SECOND)

@@ -1,10 +1,11 @@
-"""Real backends for the waker tests: a dyno that streams its answer in two parts, and a websocket echo
-dyno (the websockets library's own server)."""
+"""The waker on loopback with a fake control plane (`Control`, `running`), and real dynos for it: one that
+streams its answer in two parts, and a websocket echo dyno (the websockets library's own server)."""
 
 from __future__ import annotations
 
 import http.client
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -12,6 +13,41 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.server import ServerConnection, serve
+
+from wharf.platform.waker.holding import HeldRequests
+from wharf.platform.waker.server import Waker, WakerHooks, WakerServer
+
+
+@dataclass
+class Control:
+    """A fake control plane: asleep apps, and the dyno that comes up DELAY seconds after a wake."""
+
+    backend: tuple[str, int]
+    asleep: set[str] = field(default_factory=set)
+    delay: float = 0.3
+    woken_at: dict[str, float] = field(default_factory=dict)
+    wakes: list[str] = field(default_factory=list)
+
+    def wake(self, app: str) -> None:
+        self.wakes.append(app)
+        self.woken_at[app] = time.monotonic()
+
+    def routed(self, app: str) -> tuple[str, int] | None:
+        woken = self.woken_at.get(app)
+        return self.backend if woken is not None and time.monotonic() - woken >= self.delay else None
+
+
+@contextmanager
+def running(control: Control, *, per_app: int = 50, total: int = 500, timeout: float = 5.0) -> Iterator[int]:
+    hooks = WakerHooks(is_asleep=lambda app: app in control.asleep, wake=control.wake, backend=control.routed)
+    waker = Waker(hooks, HeldRequests(per_app=per_app, total=total), timeout=timeout, request_timeout=5)
+    server = WakerServer(("127.0.0.1", 0), waker)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 class StreamingServer(ThreadingHTTPServer):

@@ -1,5 +1,6 @@
 """The waker on loopback with a fake control plane (`Control`, `running`), and real dynos for it: one that
-streams its answer in two parts, and a websocket echo dyno (the websockets library's own server)."""
+streams its answer in two parts, a websocket echo dyno (the websockets library's own server), and the
+command of a websocket echo dyno for the stack image (WEBSOCKET_WEB)."""
 
 from __future__ import annotations
 
@@ -141,3 +142,39 @@ def echo_websocket_dyno() -> Iterator[WebsocketDyno]:
             yield dyno
         finally:
             server.shutdown()
+
+
+STACK_IMAGE = "wharf/stack-run:trixie"
+# A websocket echo dyno in the stack image's python3, stdlib only: GET / answers 200 (the health check),
+# an upgrade is accepted and each text frame (under 126 bytes) comes back as "echo: <text>".
+WEBSOCKET_DYNO = """
+import base64, hashlib, http.server, os
+GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def do_GET(self):
+        key = self.headers.get("Sec-WebSocket-Key")
+        if not key:
+            body = b"websocket dyno\\n"
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
+        accept = base64.b64encode(hashlib.sha1((key + GUID).encode()).digest())
+        head = b"HTTP/1.1 101 Switching Protocols\\r\\nUpgrade: websocket\\r\\nConnection: Upgrade\\r\\n"
+        self.wfile.write(head + b"Sec-WebSocket-Accept: " + accept + b"\\r\\n\\r\\n")
+        self.wfile.flush()
+        while len(head := self.rfile.read(2)) == 2:
+            opcode, length = head[0] & 15, head[1] & 127
+            mask = self.rfile.read(4)
+            payload = bytes(b ^ mask[i % 4] for i, b in enumerate(self.rfile.read(length)))
+            if opcode == 8:
+                self.wfile.write(b"\\x88\\x00")
+                return
+            answer = b"echo: " + payload
+            self.wfile.write(bytes([0x81, len(answer)]) + answer)
+            self.wfile.flush()
+http.server.ThreadingHTTPServer(("", int(os.environ["PORT"])), Handler).serve_forever()
+"""
+WEBSOCKET_WEB = f"python3 -c \"exec(bytes.fromhex('{WEBSOCKET_DYNO.encode().hex()}'))\""

@@ -22,6 +22,7 @@ from tests.utils.busybox_dynos import TEST_IMAGE, WEB
 from tests.utils.network import free_port
 from tests.utils.router import RouterHarness, running_router
 from tests.utils.scheduler_world import World
+from tests.utils.waker import STACK_IMAGE, WEBSOCKET_WEB
 from wharf.platform.actions.autoscale import list_autoscale_events
 from wharf.platform.autoscale.scaler import Autoscaler
 from wharf.platform.autoscale.sleep import asleep_since, mark_asleep
@@ -34,44 +35,6 @@ from wharf.platform.waker.service import routed_backend, wake_app
 
 pytestmark = pytest.mark.e2e
 __all__ = ["docker_world"]
-
-STACK_IMAGE = "wharf/stack-run:trixie"
-# A websocket echo dyno in the stack image's python3, stdlib only: GET / answers 200 (the health check),
-# an upgrade is accepted and each text frame (under 126 bytes) comes back as "echo: <text>".
-WEBSOCKET_DYNO = """
-import base64, hashlib, http.server, os
-GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-class Handler(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    def do_GET(self):
-        key = self.headers.get("Sec-WebSocket-Key")
-        if not key:
-            body = b"websocket dyno\\n"
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-            return
-        accept = base64.b64encode(hashlib.sha1((key + GUID).encode()).digest()).decode()
-        self.send_response(101)
-        self.send_header("Upgrade", "websocket")
-        self.send_header("Connection", "Upgrade")
-        self.send_header("Sec-WebSocket-Accept", accept)
-        self.end_headers()
-        self.wfile.flush()
-        while len(head := self.rfile.read(2)) == 2:
-            opcode, length = head[0] & 15, head[1] & 127
-            mask = self.rfile.read(4)
-            payload = bytes(b ^ mask[i % 4] for i, b in enumerate(self.rfile.read(length)))
-            if opcode == 8:
-                self.wfile.write(b"\\x88\\x00")
-                return
-            answer = b"echo: " + payload
-            self.wfile.write(bytes([0x81, len(answer)]) + answer)
-            self.wfile.flush()
-http.server.ThreadingHTTPServer(("", int(os.environ["PORT"])), Handler).serve_forever()
-"""
-WEBSOCKET_WEB = f"python3 -c \"exec(bytes.fromhex('{WEBSOCKET_DYNO.encode().hex()}'))\""
 
 
 @contextmanager

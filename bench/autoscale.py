@@ -90,7 +90,10 @@ def run(developer: Developer, app: str, args: argparse.Namespace) -> None:
         f"step down every {args.step:g} s ({clock}); "
         f"{scenario.CLIENTS} clients, p95 target {scenario.P95_TARGET_MS} ms"
     )
-    print(f"p95 on 1 dyno {over:.0f} ms; on {dynos} dynos {under:.0f} ms; failed requests {load.failures()}")
+    print(
+        f"p95 crossing the target on 1 dyno {over:.0f} ms; on {dynos} dynos {under:.0f} ms; "
+        f"failed requests {load.failures()}"
+    )
     up = under_at - step
     print(
         f"step -> p95 under target: {up:.0f} s "

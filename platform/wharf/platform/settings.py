@@ -145,9 +145,11 @@ class Settings(BaseSettings):
     wharf_alert_webhook_attempts: int = 5
     # Alerts per app (each one evaluated every interval).
     wharf_max_alerts_per_app: int = 20
-    # How often the autoscaler decides; a scale-down waits for this window of lower recommendations.
-    wharf_autoscale_interval_seconds: float = 60.0
-    wharf_autoscale_down_window_seconds: float = 300.0
+    # How often the autoscaler decides; a scale-down waits for this window of lower recommendations,
+    # then steps down one dyno at most per down step.
+    wharf_autoscale_interval_seconds: float = Field(default=60.0, gt=0)
+    wharf_autoscale_down_window_seconds: float = Field(default=300.0, ge=0)
+    wharf_autoscale_down_step_seconds: float = Field(default=60.0, ge=0)
     # A web type autoscaled with --min 0 sleeps after this long without a request (Heroku eco: 30 min).
     wharf_autoscale_idle_seconds: float = Field(default=1800.0, gt=0)
     # The waker (loopback only) answers a sleeping app's requests: it wakes the app once, holds the

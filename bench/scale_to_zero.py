@@ -200,7 +200,10 @@ def main() -> None:
                         raise RuntimeError("the app is not marked asleep")
                     firsts.append(first_request(router, app))
         finally:
-            world.runtime.remove_network(bystander)
+            for dyno in world.dynos(app):
+                world.runtime.remove_dyno(dyno.id)
+            for name in (app, bystander):
+                world.runtime.remove_network(name)
     boot, first = statistics.median(boots), statistics.median(firsts)
     print(f"boot time, dyno start to first answer (median of {args.rounds}): {boot:.2f} s")
     print(f"  rounds: {' '.join(f'{b:.2f}' for b in boots)}")

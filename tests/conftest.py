@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
@@ -22,6 +23,10 @@ from tests.utils.network import REPO_ROOT, free_port, wait_for_http
 from wharf.platform.actions.invites import create_invite
 from wharf.platform.db import get_engine, session_scope
 from wharf.platform.migrate import upgrade_database
+
+if TYPE_CHECKING:
+    from tests.utils.test_host import DockerTestHost
+    from wharf.platform.runtime.swarm_runtime import SwarmRuntime
 
 # Shared by every folder of tests: one `wharfd up` per session, and developers pushing to it.
 __all__ = ["REPO_ROOT", "developer", "free_port", "wait_for_http", "wharf"]
@@ -200,3 +205,22 @@ def _fresh_rate_limits(request: pytest.FixtureRequest) -> None:
         for key in client.scan_iter("wharf:ratelimit:*"):
             client.delete(key)
         client.close()
+
+
+@pytest.fixture(scope="session")
+def swarm_host() -> Iterator[DockerTestHost]:
+    """One Swarm (a private test host as its only manager) per session, for every cluster test."""
+    from tests.utils.swarm_host import swarm_test_host
+
+    with swarm_test_host() as host:
+        yield host
+
+
+@pytest.fixture(scope="session")
+def swarm_runtime(swarm_host: DockerTestHost) -> Iterator[SwarmRuntime]:
+    """A SwarmRuntime through the test Swarm's manager."""
+    from wharf.platform.runtime.swarm_runtime import SwarmRuntime
+
+    client = swarm_host.client()
+    yield SwarmRuntime(client)
+    client.close()

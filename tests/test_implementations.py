@@ -25,11 +25,11 @@ def test_every_registered_name_resolves_to_a_callable(family: str, name: str) ->
 
 def test_an_unknown_name_lists_the_valid_names() -> None:
     with pytest.raises(
-        UnknownImplementation, match=r"unknown runtime 'kubernetes': choose one of docker, fake"
+        UnknownImplementation, match=r"unknown runtime 'kubernetes': choose one of docker, fake, swarm"
     ):
         choose("runtime", "kubernetes")
     with pytest.raises(
-        UnknownImplementation, match=r"unknown addon providers 'rds': choose one of docker, fake"
+        UnknownImplementation, match=r"unknown addon providers 'rds': choose one of docker, fake, swarm"
     ):
         choose("addon_providers", "rds")
 
@@ -63,7 +63,7 @@ def test_an_unknown_name_is_a_value_error() -> None:
 
 
 def test_runtime_names_come_from_the_table() -> None:
-    assert RUNTIME_NAMES == names("runtime") == ("docker", "fake")
+    assert RUNTIME_NAMES == names("runtime") == ("docker", "fake", "swarm")
 
 
 def test_the_fake_runtime_is_chosen_by_name() -> None:

@@ -67,3 +67,41 @@ def test_min_and_max_bound_every_decision() -> None:
     assert replay(7, [(100, 300)], policy) == [5]
     # No traffic at all recommends the minimum (after the window).
     assert replay(3, [(0, None)] * 7, policy)[-1] == 2
+
+
+def test_a_minute_measured_before_a_scale_up_does_not_scale_up_again() -> None:
+    # Minute 0 on 1 dyno at 4x the target asks for 4, decided just after it ended.
+    after = T0 + timedelta(minutes=1, seconds=5)
+    first = decide(
+        current=1, point=minute(T0, requests=6000, p95=1200), policy=POLICY, history=History(), now=after
+    )
+    assert first.quantity == 4
+    # The same minute read again (a decision every few seconds), and minute 1, which began on 1 dyno
+    # while the new ones booted: neither measured 4 dynos, so neither is a reason for 8.
+    history = first.history
+    for point, now in (
+        (minute(T0, requests=6000, p95=1200), after + timedelta(seconds=10)),
+        (minute(T0 + timedelta(minutes=1), requests=7000, p95=1200), after + timedelta(minutes=1)),
+    ):
+        decision = decide(current=4, point=point, policy=POLICY, history=history, now=now)
+        assert decision.quantity == 4, decision.reason
+        history = decision.history
+    # Minute 2 ran on 4 dynos from its start: still 2x over the target, so up again.
+    measured = minute(T0 + timedelta(minutes=2), requests=12000, p95=600)
+    again = decide(
+        current=4, point=measured, policy=POLICY, history=history, now=after + timedelta(minutes=2)
+    )
+    assert again.quantity == 8
+
+
+def test_the_step_down_interval_is_a_policy_setting() -> None:
+    policy = Policy(
+        min_dynos=1, max_dynos=10, p95_ms=300, down_window=timedelta(0), down_step=timedelta(seconds=10)
+    )
+    history, current, counts = History(), 4, []
+    for second in range(0, 40, 5):
+        now = T0 + timedelta(seconds=second)
+        decision = decide(current=current, point=None, policy=policy, history=history, now=now)
+        history, current = decision.history, decision.quantity
+        counts.append(current)
+    assert counts == [3, 3, 2, 2, 1, 1, 1, 1]

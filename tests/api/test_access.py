@@ -47,6 +47,7 @@ ROUTE_ROLES: dict[tuple[str, str], str] = {
     ("POST", "/api/apps/{app_name}/acm"): "admin",
     ("DELETE", "/api/apps/{app_name}/acm"): "admin",
     ("GET", "/api/apps/{app_name}/metrics"): "viewer",
+    ("GET", "/api/apps/{app_name}/metrics/events"): "viewer",
     ("GET", "/api/apps/{app_name}/test-runs"): "viewer",
     ("GET", "/api/apps/{app_name}/test-runs/{number}"): "viewer",
     ("POST", "/api/apps/{app_name}/test-runs/{number}/rerun"): "member",

@@ -16,9 +16,9 @@ from typing import TypeVar
 import docker
 import pytest
 
-from tests.utils.e2e import Developer, Wharf, new_developer, remove_app_containers, take_routers_down
+from tests.utils.e2e import Developer, Wharf, new_developer
 from tests.utils.wharf_cli import Tail, run_wharf
-from tests.utils.wharfd_up import WharfdUp
+from tests.utils.wharfd_up import WharfdUp, serving
 from wharf.platform.runtime.base import LABEL_APP, LABEL_PROCESS_TYPE
 
 pytestmark = pytest.mark.e2e
@@ -29,14 +29,8 @@ T = TypeVar("T")
 def wharfd(tmp_path: Path) -> Iterator[WharfdUp]:
     data_dir = tmp_path / "wharf-data"
     data_dir.mkdir()
-    server = WharfdUp(data_dir)
-    server.start()
-    try:
+    with serving(WharfdUp(data_dir)) as server:
         yield server
-    finally:
-        server.stop()
-        take_routers_down(server.wharf.env)
-        remove_app_containers(f"sqlite:///{data_dir / 'wharf.db'}")
 
 
 def eventually(check: Callable[[], T | None], timeout: float = 30.0) -> T | None:

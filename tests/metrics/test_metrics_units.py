@@ -17,7 +17,7 @@ from wharf.platform.metrics.histogram import bucket_of, percentile
 from wharf.platform.metrics.prometheus import prometheus_text
 from wharf.platform.metrics.router import RouterLine, RouterMetrics
 from wharf.platform.metrics.statsd import StatsdAggregator, StatsdListener, parse_line, parse_packet
-from wharf.platform.metrics.store import MetricsStore, minute_of, parse_since
+from wharf.platform.metrics.store import Delta, MetricsStore, minute_of, parse_since
 
 LINE = (
     'at=info method=GET path="/a dyno=evil.9 status=500" host=app.localhost request_id=abc '
@@ -205,6 +205,36 @@ def test_dyno_collector_reads_cpu_memory_and_counts_exits(redis_client: redis.Re
     assert directory.app_of("172.30.0.5") == "shop"
     assert directory.app_of("172.30.0.6") is None
     assert cpu_percent(None, {}) is None
+
+
+def test_sums_add_up_whether_their_parts_are_whole_or_fractions(redis_client: redis.Redis[bytes]) -> None:
+    store = MetricsStore(redis_client)
+    app, now = f"sums-{random.randrange(10**6)}", time.time()
+    for cpu in (12.5, 41.0, 3):
+        delta = Delta(app, minute_of(now))
+        delta.add["p|web|cpu_sum"] += cpu
+        delta.add["p|web|cpu_n"] += 1
+        delta.add["p|web|req"] += 2
+        store.write([delta])
+    fields = store.raw_minute(app, minute_of(now))
+    assert (fields["p|web|cpu_sum"], fields["p|web|cpu_n"], fields["p|web|req"]) == (56.5, 3, 6)
+    assert store.minute_points(app, since=timedelta(minutes=1))[-1].cpu_percent == 18.8
+    store.forget_app(app)
+
+
+def test_dyno_exits_are_read_by_minute_and_process_type(redis_client: redis.Redis[bytes]) -> None:
+    store = MetricsStore(redis_client)
+    app, now = f"exits-{random.randrange(10**6)}", time.time()
+    delta = Delta(app, minute_of(now - 60))
+    delta.add.update({"p|web|exit|137": 2, "p|worker|exit|1": 1, "p|web|restarts": 2})
+    store.write([delta, Delta(app, minute_of(now))])
+    (minute,) = store.dyno_exits(app, since=timedelta(minutes=5))
+    assert minute.time.timestamp() == minute_of(now - 60)
+    assert minute.codes == {("web", "137"): 2, ("worker", "1"): 1}
+    (web,) = store.dyno_exits(app, process_type="web", since=timedelta(minutes=5))
+    assert web.codes == {("web", "137"): 2}
+    assert store.dyno_exits(app, process_type="clock", since=timedelta(minutes=5)) == []
+    store.forget_app(app)
 
 
 def test_since_is_validated() -> None:

@@ -1,4 +1,5 @@
-"""Fixtures for the runtime contract: every test runs on the fake and, marked e2e, on real Docker."""
+"""Fixtures for the runtime contract: every test runs on the fake, on real Docker (marked e2e) and on a
+Swarm of one private test host (marked cluster and e2e)."""
 
 from __future__ import annotations
 
@@ -26,10 +27,19 @@ def test_image(docker_client: docker.DockerClient) -> str:
     return build_test_image(docker_client)
 
 
-@pytest.fixture(params=["fake", pytest.param("docker", marks=pytest.mark.e2e)])
+@pytest.fixture(
+    params=[
+        "fake",
+        pytest.param("docker", marks=pytest.mark.e2e),
+        pytest.param("swarm", marks=[pytest.mark.e2e, pytest.mark.cluster]),
+    ]
+)
 def runtime(request: pytest.FixtureRequest) -> Runtime:
     if request.param == "fake":
         return FakeRuntime(fake_program_for)
+    if request.param == "swarm":
+        swarm: Runtime = request.getfixturevalue("swarm_runtime")
+        return swarm
     request.getfixturevalue("test_image")
     return DockerRuntime(request.getfixturevalue("docker_client"))
 

@@ -13,10 +13,9 @@ import pytest
 import redis
 
 from tests.utils.busybox_dynos import TEST_IMAGE, TRAPS_TERM, WEB, build_test_image, http_get
-from tests.utils.scheduler_world import CIPHER, World
+from tests.utils.scheduler_world import World, world_on
 from wharf.platform.runtime.docker_runtime import DockerRuntime
 from wharf.platform.scheduler.fleet import SchedulerOptions
-from wharf.platform.scheduler.loop import Scheduler
 
 pytestmark = pytest.mark.e2e
 OPTIONS = SchedulerOptions(
@@ -41,26 +40,8 @@ def docker_world(
     build_test_image(client)
     # Its own installation label: this scheduler must not reap the dynos of any other Wharf on the host.
     runtime = DockerRuntime(client, installation=f"sched-{secrets.token_hex(4)}")
-    scheduler = Scheduler(
-        runtime=runtime, client=redis_client, database_url=url, cipher=CIPHER, options=OPTIONS
-    )
-    world = World(database_url=url, redis=redis_client, runtime=runtime, scheduler=scheduler)
-    made: list[str] = []
-    original = world.new_app
-
-    def tracked() -> str:
-        name = original()
-        made.append(name)
-        return name
-
-    world.new_app = tracked  # type: ignore[method-assign]
-    yield world
-    world.scheduler.wait_for_deploys(timeout=60)
-    world.scheduler.fleet.wait_for_retirements()
-    for app in made:
-        for dyno in runtime.list_dynos(app):
-            runtime.remove_dyno(dyno.id)
-        runtime.remove_network(app)
+    with world_on(runtime, redis_client, url, OPTIONS) as world:
+        yield world
     client.close()
 
 

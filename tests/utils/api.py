@@ -21,8 +21,9 @@ def new_user_client(server: LiveServer) -> tuple[str, httpx.Client]:
     return email, client_for(server, token)
 
 
-def release_web(server: LiveServer, name: str) -> int:
-    """Give the app a deployed release with a `web` process type, as a build would; returns its id."""
+def release_web(server: LiveServer, name: str, processes: dict[str, str] | None = None) -> int:
+    """Give the app a deployed release with a `web` process type (or `processes`), as a build would;
+    returns the app's id."""
     with session_scope(server.database_url) as session:
         app = session.scalars(select(App).where(App.name == name)).one()
         create_release(
@@ -33,6 +34,6 @@ def release_web(server: LiveServer, name: str) -> int:
             description="Deploy",
             config={},
             image="wharf/test:v1",
-            process_types={"web": "serve"},
+            process_types=processes or {"web": "serve"},
         )
         return app.id

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import redis
@@ -21,6 +22,7 @@ from wharf.platform.records.releases import create_release, current_config
 from wharf.platform.routing import BACKENDS_KEY
 from wharf.platform.runtime.base import Dyno, Runtime
 from wharf.platform.scheduler.desired import SUCCEEDED
+from wharf.platform.scheduler.fleet import SchedulerOptions
 from wharf.platform.scheduler.loop import Scheduler
 from wharf.platform.security.crypto import ConfigCipher
 from wharf.platform.settings import Settings
@@ -133,3 +135,33 @@ class World:
     def backend_addresses(self, app: str) -> list[tuple[str, int]]:
         raw = self.redis.hget(BACKENDS_KEY, app)
         return [(b["host"], int(b["port"])) for b in json.loads(raw)] if raw else []
+
+
+@contextlib.contextmanager
+def world_on(
+    runtime: Runtime, redis_client: redis.Redis[bytes], database_url: str, options: SchedulerOptions
+) -> Iterator[World]:
+    """A scheduler on `runtime` over a migrated `database_url`; every app it made is removed afterwards,
+    with its dynos and its network, once deploys and retirements are done."""
+    scheduler = Scheduler(
+        runtime=runtime, client=redis_client, database_url=database_url, cipher=CIPHER, options=options
+    )
+    world = World(database_url=database_url, redis=redis_client, runtime=runtime, scheduler=scheduler)
+    made: list[str] = []
+    original = world.new_app
+
+    def tracked() -> str:
+        name = original()
+        made.append(name)
+        return name
+
+    world.new_app = tracked  # type: ignore[method-assign]
+    try:
+        yield world
+    finally:
+        world.scheduler.wait_for_deploys(timeout=60)
+        world.scheduler.fleet.wait_for_retirements()
+        for app in made:
+            for dyno in runtime.list_dynos(app):
+                runtime.remove_dyno(dyno.id)
+            runtime.remove_network(app)

@@ -43,6 +43,15 @@ BRIDGE_IP = "10.233.0.1/24"
 ADDRESS_POOL = {"base": "10.232.0.0/16", "size": 24}
 
 
+@dataclass(frozen=True)
+class SharedLink:
+    """A host bridge that several test hosts join instead of a veth /30 each, so that their engines
+    reach each other on one subnet (a Swarm's nodes). `network`'s first address is the bridge's own."""
+
+    bridge: str
+    network: ipaddress.IPv4Network
+
+
 @dataclass
 class DockerTestHost:
     """A dockerd of its own in network namespace `name`, reached from the host at `address`."""
@@ -95,6 +104,8 @@ class DockerTestHost:
             process = self._process = subprocess.Popen(
                 self.in_netns([binary, "--config-file", str(self.config_path)]),
                 stdin=subprocess.DEVNULL,
+                # A Swarm task uses the node's own copy of its image: no pull is ever tried.
+                env={**os.environ, "DOCKER_SERVICE_PREFER_OFFLINE_IMAGE": "1"},
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
@@ -190,29 +201,59 @@ def _locked(path: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _make_namespace(name: str, host_link: str) -> tuple[str, str]:
-    """The namespace and its veth pair on a free /30; (host address, namespace address)."""
+def _make_namespace(name: str, host_link: str, shared: SharedLink | None = None) -> tuple[str, str]:
+    """The namespace and its veth pair, on a free /30 or on `shared`'s bridge; (host address, namespace
+    address)."""
     with _locked(RUN_ROOT / "addresses.lock"):
         used = _addresses_in_use()
-        for block in subnet_for_test_hosts().subnets(new_prefix=30):
-            host_ip, ns_ip = (str(address) for address in block.hosts())
-            if host_ip not in used and ns_ip not in used:
-                break
-        else:
-            raise RuntimeError(f"no free /30 left in {subnet_for_test_hosts()} (WHARF_TEST_HOST_SUBNET)")
+        host_ip, ns_ip, prefix = _free_addresses(used, shared)
         ns_link = f"{host_link}n"
         _run("ip", "netns", "add", name)
         _run("ip", "link", "add", host_link, "type", "veth", "peer", "name", ns_link)
         _run("ip", "link", "set", ns_link, "netns", name)
-        _run("ip", "addr", "add", f"{host_ip}/30", "dev", host_link)
+        if shared is None:
+            _run("ip", "addr", "add", f"{host_ip}/30", "dev", host_link)
+        else:
+            _run("ip", "link", "set", host_link, "master", shared.bridge)
         _run("ip", "link", "set", host_link, "up")
         for argv in (
-            ["ip", "addr", "add", f"{ns_ip}/30", "dev", ns_link],
+            ["ip", "addr", "add", f"{ns_ip}/{prefix}", "dev", ns_link],
             ["ip", "link", "set", ns_link, "up"],
             ["ip", "link", "set", "lo", "up"],
         ):
             _run("nsenter", f"--net=/run/netns/{name}", "--", *argv)
     return host_ip, ns_ip
+
+
+def _free_addresses(used: set[str], shared: SharedLink | None) -> tuple[str, str, int]:
+    if shared is not None:
+        bridge_ip, *others = (str(address) for address in shared.network.hosts())
+        for ns_ip in others:
+            if ns_ip not in used and ns_ip not in _addresses_in_netns():
+                return bridge_ip, ns_ip, shared.network.prefixlen
+        raise RuntimeError(f"no free address left on {shared.bridge} ({shared.network})")
+    for block in subnet_for_test_hosts().subnets(new_prefix=30):
+        host_ip, ns_ip = (str(address) for address in block.hosts())
+        if host_ip not in used and ns_ip not in used:
+            return host_ip, ns_ip, 30
+    raise RuntimeError(f"no free /30 left in {subnet_for_test_hosts()} (WHARF_TEST_HOST_SUBNET)")
+
+
+def _addresses_in_netns() -> set[str]:
+    """The addresses the test hosts' namespaces hold (a namespace's addresses are not the host's)."""
+    found: set[str] = set()
+    listed = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=False).stdout
+    for line in listed.splitlines():
+        name = line.split()[0] if line.split() else ""
+        if name.startswith("wharf-th-"):
+            shown = subprocess.run(
+                ["nsenter", f"--net=/run/netns/{name}", "--", "ip", "-o", "-4", "addr"],
+                capture_output=True,
+                text=True,
+                check=False,
+            ).stdout
+            found |= {field.split("/")[0] for row in shown.splitlines() for field in row.split()[3:4]}
+    return found
 
 
 def _kill_leftovers(host: DockerTestHost) -> None:
@@ -261,41 +302,71 @@ def _daemon_json(host: DockerTestHost, *, live_restore: bool = True) -> dict[str
 
 @contextlib.contextmanager
 def docker_test_host(
-    images: tuple[str, ...] = (), *, start: bool = True, live_restore: bool = True
+    images: tuple[str, ...] = (),
+    *,
+    start: bool = True,
+    live_restore: bool = True,
+    data_root: Path | None = None,
+    shared: SharedLink | None = None,
 ) -> Iterator[DockerTestHost]:
     """A test host, its engine started (unless `start` is false) with `images` loaded from the host's.
 
     Swarm mode refuses to start on an engine with live-restore: a Swarm node's test host passes
-    `live_restore=False`.
+    `live_restore=False`. By default the engine uses the cached data root, one engine at a time; with
+    `data_root` (a directory of the caller's, emptied and removed on the way out) several run at once.
+    With `shared` the namespace joins that bridge instead of a veth /30 of its own.
     """
     token = secrets.token_hex(3)
-    # One engine at a time uses the cached data root; a second test host waits for it.
-    with _locked(CACHE_ROOT / "data-root.lock"):
-        host = DockerTestHost(
-            name=f"wharf-th-{token}",
-            address="",
-            host_address="",
-            host_link=f"wth{token}",
-            run_dir=RUN_ROOT / f"wharf-th-{token}",
-            data_root=CACHE_ROOT / "data-root",
-        )
-        try:
-            host.run_dir.mkdir(parents=True, mode=0o700)
-            host.host_address, host.address = _make_namespace(host.name, host.host_link)
-            host.config_path.write_text(json.dumps(_daemon_json(host, live_restore=live_restore), indent=2))
-            host.start_dockerd()
-            host.remove_containers()  # an earlier run's, restored from the cached data root
-            host.load_images(list(images))
-            if not start:
-                host.stop_dockerd()
+    if data_root is None:
+        # One engine at a time uses the cached data root; a second test host waits for it.
+        with (
+            _locked(CACHE_ROOT / "data-root.lock"),
+            _running_test_host(token, CACHE_ROOT / "data-root", images, start, live_restore, shared) as host,
+        ):
             yield host
-        finally:
-            if host.answers():
-                with contextlib.suppress(docker.errors.DockerException):
-                    host.remove_containers()
+        return
+    try:
+        with _running_test_host(token, data_root, images, start, live_restore, shared) as host:
+            yield host
+    finally:
+        _unmount_under(data_root)
+        shutil.rmtree(data_root, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _running_test_host(
+    token: str,
+    data_root: Path,
+    images: tuple[str, ...],
+    start: bool,
+    live_restore: bool,
+    shared: SharedLink | None,
+) -> Iterator[DockerTestHost]:
+    host = DockerTestHost(
+        name=f"wharf-th-{token}",
+        address="",
+        host_address="",
+        host_link=f"wth{token}",
+        run_dir=RUN_ROOT / f"wharf-th-{token}",
+        data_root=data_root,
+    )
+    try:
+        host.run_dir.mkdir(parents=True, mode=0o700)
+        host.host_address, host.address = _make_namespace(host.name, host.host_link, shared)
+        host.config_path.write_text(json.dumps(_daemon_json(host, live_restore=live_restore), indent=2))
+        host.start_dockerd()
+        host.remove_containers()  # an earlier run's, restored from the cached data root
+        host.load_images(list(images))
+        if not start:
             host.stop_dockerd()
-            _kill_leftovers(host)
-            _unmount_under(host.run_dir)
-            subprocess.run(["ip", "netns", "del", host.name], capture_output=True, check=False)
-            subprocess.run(["ip", "link", "del", host.host_link], capture_output=True, check=False)
-            shutil.rmtree(host.run_dir, ignore_errors=True)
+        yield host
+    finally:
+        if host.answers():
+            with contextlib.suppress(docker.errors.DockerException):
+                host.remove_containers()
+        host.stop_dockerd()
+        _kill_leftovers(host)
+        _unmount_under(host.run_dir)
+        subprocess.run(["ip", "netns", "del", host.name], capture_output=True, check=False)
+        subprocess.run(["ip", "link", "del", host.host_link], capture_output=True, check=False)
+        shutil.rmtree(host.run_dir, ignore_errors=True)

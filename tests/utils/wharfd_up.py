@@ -7,17 +7,24 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from tests.utils.e2e import Developer, Wharf
+from tests.utils.e2e import Developer, Wharf, remove_app_containers, take_routers_down
 from tests.utils.network import free_port, wait_for_http
 from tests.utils.test_host import DockerTestHost
 
 
 class WharfdUp:
-    """`wharfd up` as an operator runs it (defaults, private redis-server), restartable on one data dir."""
+    """`wharfd up` as an operator runs it (defaults, private redis-server), restartable on one data dir.
 
-    def __init__(self, data_dir: Path, on: DockerTestHost | None = None) -> None:
+    SETTINGS: more WHARF_* variables, e.g. shorter intervals for a test.
+    """
+
+    def __init__(
+        self, data_dir: Path, on: DockerTestHost | None = None, settings: dict[str, str] | None = None
+    ) -> None:
         env = {
             k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "WHARF_SECRET_KEY", "REDIS_URL")
         }
@@ -29,6 +36,7 @@ class WharfdUp:
             WHARF_SSH_PORT=str(free_port()),
             WHARF_STATSD_PORT=str(free_port()),
         )
+        env.update(settings or {})
         address = "127.0.0.1"
         if on is not None:  # run in the test host's namespace, its API reached at the namespace's address
             address = on.address
@@ -67,6 +75,18 @@ class WharfdUp:
             self.process.wait()
         self.process = None
         return time.monotonic() - began
+
+
+@contextmanager
+def serving(server: WharfdUp) -> Iterator[WharfdUp]:
+    """SERVER started; on the way out stopped, its routers taken down and its apps' dynos removed."""
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+        take_routers_down(server.wharf.env)
+        remove_app_containers(f"sqlite:///{server.wharf.data_dir / 'wharf.db'}")
 
 
 def wait_until_served(wharf: Wharf, app: str, timeout: float) -> None:

@@ -5,15 +5,29 @@ is not asleep."""
 from __future__ import annotations
 
 import http.client
+import socket
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import pytest
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
+
+from tests.utils.waker import (
+    FIRST,
+    SECOND,
+    Control,
+    echo_websocket_dyno,
+    read_streamed,
+    running,
+    streaming_backend,
+)
+from wharf.platform.waker import server
 from wharf.platform.waker.holding import HeldRequests
-from wharf.platform.waker.server import APP_HEADER, Waker, WakerHooks, WakerServer
+from wharf.platform.waker.server import APP_HEADER
 from wharf.router.render import RouterPaths, RouterSettings, render_nginx_config
 from wharf.router.routes import AppRoute, RouteTable
 
@@ -44,38 +58,6 @@ class CountingServer(ThreadingHTTPServer):
     def __init__(self) -> None:
         self.seen: list[tuple[str, bytes]] = []
         super().__init__(("127.0.0.1", 0), Backend)
-
-
-@dataclass
-class Control:
-    """A fake control plane: asleep apps, and the dyno that comes up DELAY seconds after a wake."""
-
-    backend: tuple[str, int]
-    asleep: set[str] = field(default_factory=set)
-    delay: float = 0.3
-    woken_at: dict[str, float] = field(default_factory=dict)
-    wakes: list[str] = field(default_factory=list)
-
-    def wake(self, app: str) -> None:
-        self.wakes.append(app)
-        self.woken_at[app] = time.monotonic()
-
-    def routed(self, app: str) -> tuple[str, int] | None:
-        woken = self.woken_at.get(app)
-        return self.backend if woken is not None and time.monotonic() - woken >= self.delay else None
-
-
-@contextmanager
-def running(control: Control, *, per_app: int = 50, total: int = 500, timeout: float = 5.0) -> Iterator[int]:
-    hooks = WakerHooks(is_asleep=lambda app: app in control.asleep, wake=control.wake, backend=control.routed)
-    waker = Waker(hooks, HeldRequests(per_app=per_app, total=total), timeout=timeout, request_timeout=5)
-    server = WakerServer(("127.0.0.1", 0), waker)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield server.server_address[1]
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @contextmanager
@@ -130,13 +112,105 @@ def test_an_app_that_is_not_asleep_is_never_woken() -> None:
     assert control.wakes == []
 
 
-def test_the_wait_is_bounded() -> None:
+def test_a_dyno_that_does_not_boot_gives_every_held_request_the_h20_page() -> None:
+    control = Control(backend=("127.0.0.1", 9), asleep={"slow"}, delay=60)
+    answers: list[http.client.HTTPResponse] = []
+    with running(control, timeout=0.5) as port:
+
+        def held(number: int) -> None:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
+            connection.request("GET", "/", headers={APP_HEADER: "slow", "X-Request-Id": f"held-{number}"})
+            answer = connection.getresponse()
+            answer.read()
+            answers.append(answer)
+
+        threads = [threading.Thread(target=held, args=(n,)) for n in range(3)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert control.wakes == ["slow"]
+    assert sorted(a.status for a in answers) == [503, 503, 503]
+    for answer in answers:
+        assert answer.getheader("Content-Type") == "text/html; charset=utf-8"
+        assert answer.getheader("X-Wharf-Error") == "H20"
+        assert answer.getheader("Retry-After") == "5"
+
+
+def test_the_h20_page_says_what_happened_with_the_request_id() -> None:
     control = Control(backend=("127.0.0.1", 9), asleep={"slow"}, delay=60)
     with running(control, timeout=0.5) as port:
-        started = time.monotonic()
-        status, text = request(port, "slow")
-    assert status == 503 and "still waking up" in text
-    assert time.monotonic() - started < 3
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
+        connection.request("GET", "/", headers={APP_HEADER: "slow", "X-Request-Id": "req-<b>1</b>"})
+        page = connection.getresponse().read().decode()
+    assert "<title>App boot timeout</title>" in page
+    assert "did not come up within 0.5 seconds" in page
+    assert "Request ID: req-&lt;b&gt;1&lt;/b&gt;" in page
+    assert "$wharf_" not in page
+
+
+def chunked_post(port: int, app: str, chunks: list[bytes]) -> tuple[int, str]:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
+    connection.request("POST", "/", body=iter(chunks), headers={APP_HEADER: app}, encode_chunked=True)
+    response = connection.getresponse()
+    return response.status, response.read().decode()
+
+
+def test_a_chunked_post_to_a_sleeping_app_reaches_the_dyno_once() -> None:
+    with app_backend() as backend:
+        control = Control(backend=("127.0.0.1", backend.server_address[1]), asleep={"sleepy"})
+        with running(control) as port:
+            status, text = chunked_post(port, "sleepy", [b"order=", b"1&", b"item=42"])
+    assert (status, text) == (200, "hello from the app: POST order=1&item=42")
+    assert backend.seen == [("POST", b"order=1&item=42")]
+
+
+def test_a_chunked_body_over_the_cap_gets_413(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(server, "MAX_BODY", 2 * 1024 * 1024)
+    piece = b"x" * (512 * 1024)
+    with app_backend() as backend:
+        control = Control(backend=("127.0.0.1", backend.server_address[1]), asleep={"sleepy"})
+        with running(control) as port:
+            assert chunked_post(port, "sleepy", [piece] * 3)[0] == 200
+            with socket.create_connection(("127.0.0.1", port), timeout=20) as raw:
+                # Four chunks fit; the size line of the fifth passes the cap, and nothing more is sent.
+                head = f"POST / HTTP/1.1\r\nHost: waker\r\n{APP_HEADER}: sleepy\r\n"
+                raw.sendall(head.encode() + b"Transfer-Encoding: chunked\r\n\r\n")
+                raw.sendall(b"80000\r\n" + piece + b"\r\n")
+                for _ in range(3):
+                    raw.sendall(b"80000\r\n" + piece + b"\r\n")
+                raw.sendall(b"80000\r\n")
+                answer = raw.makefile("rb").read().decode()
+    assert answer.startswith("HTTP/1.1 413 ")
+    assert "carries at most 2 MB" in answer
+    assert backend.seen == [("POST", piece * 3)]
+
+
+def test_a_streamed_answer_reaches_the_client_as_the_dyno_sends_it() -> None:
+    with streaming_backend() as (backend, client_got_first):
+        control = Control(backend=backend, asleep={"sleepy"})
+        with running(control) as port:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
+            answer = read_streamed(connection, {APP_HEADER: "sleepy"}, client_got_first)
+    assert answer == (200, FIRST, SECOND)
+
+
+def test_a_websocket_to_a_sleeping_app_is_relayed_both_ways_once_woken() -> None:
+    with echo_websocket_dyno() as dyno:
+        control = Control(backend=dyno.address, asleep={"sleepy"})
+        with running(control) as port:
+            with connect(f"ws://127.0.0.1:{port}/chat", additional_headers={APP_HEADER: "sleepy"}) as ws:
+                ws.send("hello")
+                assert ws.recv(timeout=10) == "echo /chat: hello"
+                ws.send(b"\x00" * 200_000)
+                assert ws.recv(timeout=10) == b"\x00" * 200_000
+            assert dyno.closed.wait(10), "the client's close did not reach the dyno"
+            with connect(f"ws://127.0.0.1:{port}/", additional_headers={APP_HEADER: "sleepy"}) as ws:
+                ws.send("bye")
+                assert ws.recv(timeout=10) == "echo /: bye"
+                with pytest.raises(ConnectionClosed):
+                    ws.recv(timeout=10)
+    assert control.wakes == ["sleepy"]
 
 
 def test_held_requests_are_bounded_per_app_and_in_total() -> None:

@@ -101,9 +101,7 @@ def test_only_the_dockerd_serving_the_engines_socket_counts(tmp_path: Path) -> N
     config.write_text('{"hosts": ["unix:///run/wharf-test-hosts/a/docker.sock"]}')
     sockets = docker_daemon.dockerd_sockets
     assert sockets(["dockerd"]) == {docker_daemon._resolved(docker_daemon.DEFAULT_SOCKET)}
-    assert sockets(["dockerd", "--config-file", str(config)]) == {
-        Path("/run/wharf-test-hosts/a/docker.sock")
-    }
+    assert sockets(["dockerd", "--config-file", str(config)]) == {Path("/run/wharf-test-hosts/a/docker.sock")}
     assert sockets(["dockerd", "-H", "unix:///tmp/b.sock", "--host=tcp://127.0.0.1:2375"]) == {
         Path("/tmp/b.sock")
     }

@@ -4,6 +4,9 @@ Each family (what is being chosen) maps names (what a setting says) to a factory
 "module:attribute". The module is imported only when its name is chosen, so choosing "fake" never
 imports the Docker SDK. Callers ask choose() for a factory instead of branching on a setting
 themselves.
+
+"swarm" chooses Swarm services for dynos; its other families are the Docker ones, on the manager's own
+engine (add-ons, builds and release images live on the manager; see docs/cluster.md).
 """
 
 from __future__ import annotations
@@ -15,25 +18,30 @@ FAMILIES: Mapping[str, Mapping[str, str]] = {
     "runtime": {
         "docker": "wharf.platform.runtime.docker_runtime:docker_runtime",
         "fake": "wharf.platform.runtime.fake:fake_runtime",
+        "swarm": "wharf.platform.runtime.swarm_runtime:swarm_runtime",
     },
     "addon_providers": {
         "docker": "wharf.platform.addons.docker_provider:docker_addon_providers",
         "fake": "wharf.platform.addons.fake:fake_addon_providers",
+        "swarm": "wharf.platform.addons.docker_provider:docker_addon_providers",
     },
     # What carries dyno output into the app logs: `factory(writer, installation=...)`, or None.
     "dyno_log_shipper": {
         "docker": "wharf.platform.logs.shipper:docker_log_shipper",
         "fake": "wharf.platform.logs.shipper:no_log_shipper",
+        "swarm": "wharf.platform.logs.shipper:docker_log_shipper",
     },
     # Another name for a release image, for promotion: `factory()` -> tag(source, repository, tag) -> id.
     "image_tagger": {
         "docker": "wharf.platform.builds.image_tags:docker_image_tagger",
         "fake": "wharf.platform.builds.image_tags:fake_image_tagger",
+        "swarm": "wharf.platform.builds.image_tags:docker_image_tagger",
     },
     # A release image's app.json (health checks, first formation, postdeploy): `factory(image)`.
     "release_manifest": {
         "docker": "wharf.platform.scheduler.appjson:docker_manifest",
         "fake": "wharf.platform.scheduler.appjson:no_manifest",
+        "swarm": "wharf.platform.scheduler.appjson:docker_manifest",
     },
 }
 

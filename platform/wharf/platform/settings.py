@@ -7,12 +7,13 @@ Each field is overridden by the environment variable of the same name (``WHARF_D
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import secrets
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -71,7 +72,9 @@ class Settings(BaseSettings):
     wharf_session_days: float = 14.0
     wharf_run_image: str = "wharf/stack-run:trixie"
     wharf_build_image: str = "wharf/stack-build:trixie"
-    wharf_runtime: Literal["docker", "fake"] = "docker"
+    # Where dynos run: "docker" (this host's engine), "swarm" (services on the Swarm this host's engine
+    # manages, docs/cluster.md) or "fake" (in memory, for tests).
+    wharf_runtime: Literal["docker", "fake", "swarm"] = "docker"
     # A push whose pack is larger is refused by git with a message.
     wharf_max_push_bytes: int = 512 * 1024 * 1024
     # Builds that run at once (one rq worker process each); pushes to one app always wait their turn.
@@ -142,9 +145,11 @@ class Settings(BaseSettings):
     wharf_alert_webhook_attempts: int = 5
     # Alerts per app (each one evaluated every interval).
     wharf_max_alerts_per_app: int = 20
-    # How often the autoscaler decides; a scale-down waits for this window of lower recommendations.
-    wharf_autoscale_interval_seconds: float = 60.0
-    wharf_autoscale_down_window_seconds: float = 300.0
+    # How often the autoscaler decides; a scale-down waits for this window of lower recommendations,
+    # then steps down one dyno at most per down step.
+    wharf_autoscale_interval_seconds: float = Field(default=60.0, gt=0)
+    wharf_autoscale_down_window_seconds: float = Field(default=300.0, ge=0)
+    wharf_autoscale_down_step_seconds: float = Field(default=60.0, ge=0)
     # A web type autoscaled with --min 0 sleeps after this long without a request (Heroku eco: 30 min).
     wharf_autoscale_idle_seconds: float = Field(default=1800.0, gt=0)
     # The waker (loopback only) answers a sleeping app's requests: it wakes the app once, holds the
@@ -249,6 +254,11 @@ class Settings(BaseSettings):
         return self.wharf_data_dir / "run" / "wharfd.json"
 
     @property
+    def cluster_state_path(self) -> Path:
+        """Written by `wharfd cluster init`: this installation runs on a swarm (wharf.platform.cluster)."""
+        return self.wharf_data_dir / "cluster.json"
+
+    @property
     def router_state_dir(self) -> Path:
         return self.wharf_data_dir / "router"
 
@@ -326,6 +336,26 @@ def _read_or_create_key_file(path: Path) -> str:
     return key
 
 
+def runtime_chosen_in_data_dir(settings: Settings) -> str | None:
+    """The runtime `wharfd cluster init` chose for this installation ("swarm"), or None."""
+    try:
+        record = json.loads(settings.cluster_state_path.read_text())
+    except (OSError, ValueError):
+        return None
+    chosen = record.get("runtime") if isinstance(record, dict) else None
+    return chosen if isinstance(chosen, str) else None
+
+
+def with_runtime_from_data_dir(settings: Settings) -> Settings:
+    """`settings` running the runtime the data dir chose, unless WHARF_RUNTIME names one; a choice this
+    Wharf has no runtime for is left unused, so that start-up goes on with the default."""
+    chosen = runtime_chosen_in_data_dir(settings)
+    known = get_args(Settings.model_fields["wharf_runtime"].annotation)
+    if chosen is None or "wharf_runtime" in settings.model_fields_set or chosen not in known:
+        return settings
+    return settings.model_copy(update={"wharf_runtime": chosen})
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings()
+    return with_runtime_from_data_dir(Settings())

@@ -11,7 +11,17 @@ import sys
 import typer
 
 from wharf.platform import operator_accounts
-from wharf.platform.wharfd_cli import backup, components, gc, lifecycle, services, setup, status, usage
+from wharf.platform.wharfd_cli import (
+    backup,
+    cluster,
+    components,
+    gc,
+    lifecycle,
+    services,
+    setup,
+    status,
+    usage,
+)
 from wharf.platform.wharfd_cli.common import console
 from wharf.platform.wharfd_cli.services import SERVICES
 
@@ -25,6 +35,10 @@ invites_cli = typer.Typer(help="Beta invite codes.")
 cli.add_typer(invites_cli, name="invites")
 stack_cli = typer.Typer(help="The Debian stack images apps are built on and run in.", no_args_is_help=True)
 cli.add_typer(stack_cli, name="stack")
+cluster_cli = typer.Typer(help="This host's Docker Swarm.", no_args_is_help=True)
+cli.add_typer(cluster_cli, name="cluster")
+node_cli = typer.Typer(help="This host as a node of a swarm.", no_args_is_help=True)
+cli.add_typer(node_cli, name="node")
 __all__ = ["SERVICES", "cli", "main"]
 
 cli.command()(setup.migrate)
@@ -44,6 +58,12 @@ cli.command()(backup.restore)
 cli.command()(gc.gc)
 cli.command()(lifecycle.down)
 cli.command()(status.status)
+cluster_cli.command("init")(cluster.cluster_init)
+cli.command()(cluster.nodes)
+cli.command("nodes:add")(cluster.nodes_add)
+cli.command("nodes:drain")(cluster.nodes_drain)
+cli.command("nodes:remove")(cluster.nodes_remove)
+node_cli.command("join")(cluster.node_join)
 
 operator_accounts.register(cli, invites_cli)
 

@@ -14,11 +14,11 @@ import re
 import secrets
 import ssl
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 
 import jinja2
 
+from wharf.router.pages import error_page
 from wharf.router.routes import HOSTNAME, AppRoute, RouteTable, TlsCertificate
 
 logger = logging.getLogger(__name__)
@@ -182,8 +182,7 @@ def _pair_error(cert_path: str, key_path: str, version: tuple[int, ...]) -> str 
 
 
 def _load_pages() -> dict[str, str]:
-    folder = resources.files("wharf.router") / "errors"
-    return {name: (folder / f"{name}.html").read_text(encoding="utf-8").strip() for name in ERROR_PAGES}
+    return {name: error_page(name) for name in ERROR_PAGES}
 
 
 def _environment() -> jinja2.Environment:

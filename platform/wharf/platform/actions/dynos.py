@@ -14,7 +14,8 @@ import redis
 from sqlalchemy.orm import Session
 
 from wharf.platform.errors import BadRequest, NotFound, QuotaExceeded
-from wharf.platform.models import App
+from wharf.platform.logs.events import record_event
+from wharf.platform.models import App, User
 from wharf.platform.records.releases import get_release
 from wharf.platform.runtime import Dyno, DynoNotFound, Runtime, get_runtime
 from wharf.platform.scheduler.desired import ReleaseTarget
@@ -76,8 +77,18 @@ def list_dyno_statuses(runtime: Runtime, app_name: str) -> list[DynoStatus]:
     return [dyno_status(d) for d in ordered]
 
 
-def restart_dynos(client: redis.Redis[bytes], app: App, target: str | None) -> None:
+def restart_dynos(
+    *, session: Session, client: redis.Redis[bytes], app: App, actor: User, target: str | None
+) -> None:
+    """Ask the scheduler to replace the dynos, and record the restart in the app's events and log."""
     request_restart(client, app.name, target)
+    record_event(
+        session=session,
+        actor=actor,
+        action="restart",
+        app_name=app.name,
+        message=f"Restart of {target or 'all'} dynos requested by {actor.email}",
+    )
 
 
 def stop_dyno(runtime: Runtime, client: redis.Redis[bytes], app: App, name: str) -> None:

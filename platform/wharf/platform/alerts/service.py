@@ -65,6 +65,7 @@ def run_autoscaler(settings: Settings, stop: threading.Event, metrics: MetricsRe
         sessions=session_factory(settings.resolved_database_url),
         metrics=metrics or metrics_reader_for(settings),
         down_window=timedelta(seconds=settings.wharf_autoscale_down_window_seconds),
+        down_step=timedelta(seconds=settings.wharf_autoscale_down_step_seconds),
         write_line=line_writer(settings, "autoscale"),
         idle_window=timedelta(seconds=settings.wharf_autoscale_idle_seconds),
         on_asleep=lambda app, since: mark_asleep(client, app, since),

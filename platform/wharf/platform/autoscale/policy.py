@@ -8,7 +8,11 @@ serves)`. The larger wins, within min and max.
 Up quickly: a higher recommendation applies at once, by up to max(100%, 4 dynos) per decision.
 Down slowly: the type scales to the highest recommendation of the stabilization window (300 s by
 default, Kubernetes' scale-down window), only when the window's whole history is known, and by one
-dyno a minute at most.
+dyno a minute at most (`down_step`).
+
+A minute that began before the last change measured the formation before it (and its new dynos still
+booting): it never scales up again, since its p95 would be read against dynos it never had. The next
+minute measured entirely on the new formation decides.
 
 Asleep: a type whose min is 0 and that may sleep (`idle_window` set: the web type) goes to 0 dynos
 once it has had no request for the idle window (30 minutes by default, as Heroku's eco dynos). It
@@ -18,7 +22,7 @@ never steps below 1 otherwise, and the rule leaves a sleeping type at 0: the wak
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from wharf.platform.metrics.points import MinutePoint
@@ -26,6 +30,7 @@ from wharf.platform.metrics.points import MinutePoint
 TOLERANCE = 0.1
 UP_STEP_DYNOS = 4
 DOWN_STEP_INTERVAL = timedelta(minutes=1)
+DOWN_WINDOW = timedelta(seconds=300)
 
 
 @dataclass(frozen=True)
@@ -34,7 +39,9 @@ class Policy:
     max_dynos: int
     p95_ms: float
     requests_per_dyno: int | None = None
-    down_window: timedelta = timedelta(seconds=300)
+    down_window: timedelta = DOWN_WINDOW
+    # The least time between two steps down.
+    down_step: timedelta = DOWN_STEP_INTERVAL
     # Set when the type may sleep at min 0: no request for this long puts it to 0 dynos.
     idle_window: timedelta | None = None
 
@@ -46,11 +53,13 @@ class Policy:
 
 @dataclass(frozen=True)
 class History:
-    """What the rule remembers between decisions: its recommendations and its last step down."""
+    """What the rule remembers between decisions: its recommendations, its last step down and its
+    last change of the dyno count."""
 
     since: datetime | None = None
     recommendations: tuple[tuple[datetime, int], ...] = ()
     last_down_at: datetime | None = None
+    last_change_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -82,6 +91,11 @@ def recommend(current: int, point: MinutePoint | None, policy: Policy) -> tuple[
     return min(max(wanted, policy.floor), policy.max_dynos), ", ".join(reasons)
 
 
+def measured_before(point: MinutePoint | None, changed_at: datetime | None) -> bool:
+    """Whether POINT's minute began before the last change, so it measured another dyno count."""
+    return point is not None and changed_at is not None and point.time < changed_at
+
+
 def idle_for(*, since: datetime, last_request_at: datetime | None, now: datetime) -> timedelta:
     """How long the type has been without a request, as far as the rule has watched it."""
     quiet_since = since if last_request_at is None else max(since, last_request_at)
@@ -102,21 +116,23 @@ def decide(
         # Asleep: the waker wakes it; the idle window counts again from the first decision awake.
         return Decision(0, "asleep", History())
     wanted, reason = recommend(current, point, policy)
+    if wanted > current and measured_before(point, history.last_change_at):
+        wanted, reason = current, f"waiting for a minute on {current} dynos ({reason})"
     since = history.since or now
     if policy.idle_window is not None and policy.min_dynos == 0:
         idle = idle_for(since=since, last_request_at=last_request_at, now=now)
         if idle >= policy.idle_window and wanted <= policy.floor:
             return Decision(0, f"sleep: no requests for {idle.total_seconds():.0f} s", History())
     kept = tuple((at, n) for at, n in history.recommendations if now - at <= policy.down_window)
-    remembered = History(
-        since=since, recommendations=(*kept, (now, wanted)), last_down_at=history.last_down_at
-    )
+    remembered = replace(history, since=since, recommendations=(*kept, (now, wanted)))
+    changed = replace(remembered, last_change_at=now)
     if current < policy.floor or current > policy.max_dynos:
         target = min(max(current, policy.floor), policy.max_dynos)
-        return Decision(target, f"within min {policy.min_dynos} and max {policy.max_dynos}", remembered)
+        reason = f"within min {policy.min_dynos} and max {policy.max_dynos}"
+        return Decision(target, reason, changed if target != current else remembered)
     if wanted > current:
         step = max(current, UP_STEP_DYNOS)
-        return Decision(min(wanted, current + step), f"up: {reason}", remembered)
+        return Decision(min(wanted, current + step), f"up: {reason}", changed)
     if wanted < current:
         if now - since < policy.down_window:
             return Decision(current, f"holding: {reason} (stabilization window)", remembered)
@@ -125,8 +141,11 @@ def decide(
             return Decision(
                 current, f"holding: a higher recommendation within the window ({reason})", remembered
             )
-        if history.last_down_at is not None and now - history.last_down_at < DOWN_STEP_INTERVAL:
-            return Decision(current, f"holding: one step down a minute ({reason})", remembered)
-        stepped = History(since=since, recommendations=remembered.recommendations, last_down_at=now)
-        return Decision(current - 1, f"down: {reason}", stepped)
+        if history.last_down_at is not None and now - history.last_down_at < policy.down_step:
+            return Decision(
+                current,
+                f"holding: one step down per {policy.down_step.total_seconds():g} s ({reason})",
+                remembered,
+            )
+        return Decision(current - 1, f"down: {reason}", replace(changed, last_down_at=now))
     return Decision(current, f"steady: {reason}", remembered)

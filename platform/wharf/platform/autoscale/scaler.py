@@ -18,7 +18,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from wharf.platform.actions.autoscale import SLEEPING_TYPE
 from wharf.platform.actions.formation import FormationChange, list_formation, update_formation
-from wharf.platform.autoscale.policy import Decision, History, Policy, decide
+from wharf.platform.autoscale.policy import (
+    DOWN_STEP_INTERVAL,
+    DOWN_WINDOW,
+    Decision,
+    History,
+    Policy,
+    decide,
+)
 from wharf.platform.db import utcnow
 from wharf.platform.errors import WharfError
 from wharf.platform.metrics.points import MetricsReader, MinutePoint
@@ -49,7 +56,8 @@ class Autoscaler:
         *,
         sessions: sessionmaker[Session],
         metrics: MetricsReader,
-        down_window: timedelta = timedelta(seconds=300),
+        down_window: timedelta = DOWN_WINDOW,
+        down_step: timedelta = DOWN_STEP_INTERVAL,
         write_line: LineWriter | None = None,
         clock: Callable[[], datetime] = utcnow,
         idle_window: timedelta = IDLE_WINDOW,
@@ -58,6 +66,7 @@ class Autoscaler:
         self.sessions = sessions
         self.metrics = metrics
         self.down_window = down_window
+        self.down_step = down_step
         self.write_line = write_line
         self.clock = clock
         self.idle_window = idle_window
@@ -110,6 +119,7 @@ class Autoscaler:
             p95_ms=float(setting.p95_ms),
             requests_per_dyno=setting.requests_per_dyno,
             down_window=self.down_window,
+            down_step=self.down_step,
             idle_window=self.idle_window if kind == SLEEPING_TYPE else None,
         )
         key = (app.id, kind)

@@ -95,10 +95,9 @@ class MetricsStore:
                 (ten_minute_key(delta.app, delta.minute), TEN_MINUTE_TTL_SECONDS),
             ):
                 for name, amount in delta.add.items():
-                    if float(amount).is_integer():
-                        pipe.hincrby(key, name, int(amount))
-                    else:
-                        pipe.hincrbyfloat(key, name, amount)
+                    # HINCRBY refuses a field that already holds a fraction (a CPU sum of 12.5 gets
+                    # a whole 41.0 next); HINCRBYFLOAT adds to either and keeps whole sums whole.
+                    pipe.hincrbyfloat(key, name, amount)
                 if delta.last:
                     pipe.hset(key, mapping={name: repr(value) for name, value in delta.last.items()})
                 if delta.maxima:
@@ -127,6 +126,21 @@ class MetricsStore:
     def minute_points(
         self, app: str, *, process_type: str | None = None, since: timedelta = timedelta(minutes=30)
     ) -> list[MinutePoint]:
+        return [point_from_fields(start, raw, process_type) for start, raw in self._hashes(app, since)]
+
+    def dyno_exits(
+        self, app: str, *, process_type: str | None = None, since: timedelta = timedelta(minutes=30)
+    ) -> list[DynoExits]:
+        """The minutes (or ten minutes past 24 h) in which dynos exited, oldest first."""
+        found = []
+        for start, raw in self._hashes(app, since):
+            exits = exits_from_fields(start, raw, process_type)
+            if exits is not None:
+                found.append(exits)
+        return found
+
+    def _hashes(self, app: str, since: timedelta) -> list[tuple[int, dict[bytes, bytes]]]:
+        """Each minute's hash (each ten minutes' past 24 h) since `since` ago, oldest first."""
         since = min(max(since, timedelta(minutes=1)), MAX_SINCE)
         step = MINUTE if since <= timedelta(hours=24) else TEN_MINUTES
         now = int(time.time())
@@ -136,10 +150,7 @@ class MetricsStore:
         pipe = self.client.pipeline(transaction=False)
         for start in starts:
             pipe.hgetall(minute_key(app, start) if step == MINUTE else ten_minute_key(app, start))
-        hashes = pipe.execute()
-        return [
-            point_from_fields(start, raw, process_type) for start, raw in zip(starts, hashes, strict=True)
-        ]
+        return list(zip(starts, pipe.execute(), strict=True))
 
     def raw_minute(self, app: str, minute: int) -> dict[str, float]:
         return decode_fields(self.client.hgetall(minute_key(app, minute)))
@@ -153,6 +164,26 @@ def decode_fields(raw: dict[bytes, bytes]) -> dict[str, float]:
         except ValueError:
             continue
     return fields
+
+
+@dataclass(frozen=True)
+class DynoExits:
+    """Dyno exits of one minute by process type and exit code ("unknown" when Docker did not say)."""
+
+    time: datetime
+    codes: dict[tuple[str, str], int]
+
+
+def exits_from_fields(start: int, raw: dict[bytes, bytes], process_type: str | None) -> DynoExits | None:
+    codes: dict[tuple[str, str], int] = {}
+    for name, value in decode_fields(raw).items():
+        scope, _, rest = name.partition("|")
+        ptype, _, metric = rest.partition("|")
+        if scope != "p" or not metric.startswith("exit|") or value <= 0:
+            continue
+        if process_type is None or ptype == process_type:
+            codes[(ptype, metric[len("exit|") :])] = int(value)
+    return DynoExits(time=datetime.fromtimestamp(start, UTC), codes=codes) if codes else None
 
 
 def point_from_fields(start: int, raw: dict[bytes, bytes], process_type: str | None) -> MinutePoint:

@@ -29,7 +29,8 @@ RUNTIME_NAMES = names("runtime")
 
 
 def get_runtime(name: str, *, installation: str | None = None) -> Runtime:
-    """Build the runtime a setting names: "docker" (the local Docker Engine) or "fake" (in memory)."""
+    """Build the runtime a setting names: "docker" (the local Docker Engine), "swarm" (services
+    on the Swarm the local engine manages) or "fake" (in memory)."""
     runtime = choose("runtime", name)(installation=installation)
     if not isinstance(runtime, Runtime):
         raise TypeError(f"the {name!r} runtime factory built a {type(runtime).__name__}, not a Runtime")

@@ -270,6 +270,11 @@ def label_filters(
     return wanted
 
 
+def scope_labels(installation: str | None) -> dict[str, str]:
+    """The labels every dyno of one installation carries and every query of its runtime filters on."""
+    return {LABEL_MANAGED: "1", **({LABEL_INSTALLATION: installation} if installation else {})}
+
+
 def event_from_labels(
     action: EventAction, dyno_id: str, labels: Mapping[str, str], time: float, exit_code: int | None
 ) -> DynoEvent:

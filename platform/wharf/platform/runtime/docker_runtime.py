@@ -27,6 +27,7 @@ from docker.models.containers import Container
 from docker.types import LogConfig, Mount
 
 from wharf.platform.docker_times import parse_docker_time
+from wharf.platform.runtime.app_networks import AppNetworks
 from wharf.platform.runtime.base import (
     DEFAULT_STOP_TIMEOUT,
     DEFAULT_USER,
@@ -34,8 +35,6 @@ from wharf.platform.runtime.base import (
     LABEL_ATTACHED,
     LABEL_COMMAND,
     LABEL_DYNO,
-    LABEL_INSTALLATION,
-    LABEL_MANAGED,
     LABEL_PORT,
     LABEL_PROCESS_TYPE,
     LABEL_RELEASE,
@@ -53,13 +52,13 @@ from wharf.platform.runtime.base import (
     event_from_labels,
     label_filters,
     network_name,
+    scope_labels,
     size_named,
 )
 from wharf.platform.runtime.docker_attach import DockerAttachedDyno
 from wharf.platform.runtime.docker_listing import InspectedDynos
 from wharf.platform.runtime.image_users import ImageUsers
 
-ROOT_USERS = frozenset({"", "root", "0"})
 SCRATCH_MOUNT_OPTIONS = "rw,nosuid,nodev,mode=1777"
 LOG_CONFIG = LogConfig(type="json-file", config={"max-size": "10m", "max-file": "3"})
 # An attached one-off's output goes to its client only, as on Heroku (not to the app's logs); logging
@@ -100,36 +99,21 @@ class DockerRuntime:
         # Dynos send statsd packets to their network's gateway (the host) on this port.
         self._statsd_port = statsd_port
         # The labels every dyno of this runtime carries and every query filters on.
-        self._scope = {LABEL_MANAGED: "1", **({LABEL_INSTALLATION: installation} if installation else {})}
+        self._scope = scope_labels(installation)
         self._host_nano_cpus: int | None = None
         self._disk_limits: bool | None = None
-        # Docker accepts two networks of one name created at once (check_duplicate is only advisory),
-        # and then refuses to start containers on either: creations in this process go one at a time.
-        self._network_lock = threading.Lock()
+        self._networks = AppNetworks(
+            self._client,
+            driver="bridge",
+            internal=False,
+            options={"com.docker.network.bridge.enable_icc": "true"},
+        )
         self._inspected = InspectedDynos(self._inspect_dyno)
 
     # networks
 
     def ensure_network(self, app: str) -> str:
-        name = network_name(app)
-        with self._network_lock:
-            self._create_network_if_missing(app, name)
-        return name
-
-    def _create_network_if_missing(self, app: str, name: str) -> None:
-        if self._find_network(name) is None:
-            try:
-                self._client.networks.create(
-                    name,
-                    driver="bridge",
-                    internal=False,
-                    check_duplicate=True,
-                    labels={LABEL_APP: app, LABEL_MANAGED: "1"},
-                    options={"com.docker.network.bridge.enable_icc": "true"},
-                )
-            except docker.errors.APIError as error:
-                if error.status_code != 409:
-                    raise
+        return self._networks.ensure(app)
 
     def remove_network(self, app: str) -> None:
         network = self._find_network(network_name(app))
@@ -146,10 +130,7 @@ class DockerRuntime:
             raise NetworkInUse(f"{network.name}: {error.explanation}") from error
 
     def _find_network(self, name: str) -> Any:
-        try:
-            return self._client.networks.get(name)
-        except docker.errors.NotFound:
-            return None
+        return self._networks.find(name)
 
     # dynos
 
@@ -365,28 +346,10 @@ class DockerRuntime:
         }
 
     def _user_for(self, spec: DynoSpec) -> str:
-        """The spec's user, else the image's own non-root user, else uid 1000; never uid 0.
-
-        A user name is looked up in the image's /etc/passwd: `USER toor` with uid 0 is root too.
-        """
         try:
-            image = self._client.images.get(spec.image)
+            return self._image_users.dyno_user(spec.image, spec.user, DEFAULT_USER)
         except docker.errors.ImageNotFound as error:
             raise ImageNotFound(spec.image) from error
-        if spec.user is not None:
-            if self._is_root(image.id, spec.user):
-                raise ValueError("dynos never run as root")
-            return spec.user
-        image_user = str((image.attrs.get("Config") or {}).get("User") or "")
-        # No USER, root by any name, or a name the image does not know: the default non-root user.
-        # (No USER and `root` need no look-up in the image's passwd.)
-        name = image_user.split(":")[0].strip()
-        if name in ROOT_USERS or self._image_users.uid(image.id, image_user) in (None, 0):
-            return DEFAULT_USER
-        return image_user
-
-    def _is_root(self, image_id: str, user: str) -> bool:
-        return user.split(":")[0].strip() in ROOT_USERS or self._image_users.uid(image_id, user) == 0
 
     def _statsd_environment(self, network: str) -> dict[str, str]:
         """STATSD_HOST and STATSD_PORT: the host's address on the dyno's own app network."""

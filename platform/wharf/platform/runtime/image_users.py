@@ -9,6 +9,7 @@ from functools import lru_cache
 import docker
 import docker.errors
 
+ROOT_USERS = frozenset({"", "root", "0"})
 # /etc/passwd of an image is read through the Docker API (never from the host's disk), up to this size.
 MAX_PASSWD_BYTES = 1024 * 1024
 
@@ -68,3 +69,25 @@ class ImageUsers:
         if number is not None:
             return number
         return self._uids(image_id).get(user.split(":", 1)[0].strip())
+
+    def dyno_user(self, image: str, user: str | None, default: str) -> str:
+        """The spec's user, else the image's own non-root user, else `default`; never uid 0.
+
+        A user name is looked up in the image's /etc/passwd: `USER toor` with uid 0 is root too.
+        Raises docker.errors.ImageNotFound when the image is not on this engine.
+        """
+        found = self._client.images.get(image)
+        if user is not None:
+            if self.is_root(found.id, user):
+                raise ValueError("dynos never run as root")
+            return user
+        image_user = str((found.attrs.get("Config") or {}).get("User") or "")
+        # No USER, root by any name, or a name the image does not know: the default non-root user.
+        # (No USER and `root` need no look-up in the image's passwd.)
+        name = image_user.split(":")[0].strip()
+        if name in ROOT_USERS or self.uid(found.id, image_user) in (None, 0):
+            return default
+        return image_user
+
+    def is_root(self, image_id: str, user: str) -> bool:
+        return user.split(":")[0].strip() in ROOT_USERS or self.uid(image_id, user) == 0

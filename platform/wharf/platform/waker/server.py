@@ -5,7 +5,15 @@ For each request it wakes the app once (whoever comes first: the others wait on 
 the request until the app has a routed healthy dyno (WHARF_WAKE_TIMEOUT_SECONDS at most) and then
 proxies it to that dyno itself, exactly once: the client gets the app's own response with no retry of
 its own, and a POST is never replayed (a failure after sending answers 502, it is not sent again).
-Beyond the bounds (held requests per app and in total) or the wait it answers 503 with Retry-After.
+Beyond the bounds (held requests per app and in total) it answers 503 with Retry-After (Heroku's H11);
+when no dyno comes up within the boot timeout, every held request gets the router's H20 "App boot
+timeout" page (503). The error code goes back to nginx in X-Wharf-Error, so the router's log line for the
+request carries it.
+
+A chunked request body is read whole (at most MAX_BODY, else 413) and sent to the dyno once, with a
+Content-Length; the dyno's answer is relayed as it arrives, so a streamed answer streams. An
+`Upgrade: websocket` request is held the same way and then relayed both ways (tunnel.py), counted as held
+while it lasts.
 """
 
 from __future__ import annotations
@@ -18,15 +26,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from wharf.platform.waker.bodies import BadBody, BodyTooLarge, read_body
 from wharf.platform.waker.holding import HeldRequests
+from wharf.platform.waker.tunnel import relay, upgrade_request
+from wharf.router.pages import filled_error_page
 from wharf.router.routes import APP_NAME
 
 log = logging.getLogger(__name__)
 
 APP_HEADER = "X-Wharf-App"
+ERROR_HEADER = "X-Wharf-Error"
 HOP_BY_HOP = frozenset(
     {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
-     "transfer-encoding", "upgrade", APP_HEADER.lower()}
+     "transfer-encoding", "upgrade", "content-length", APP_HEADER.lower(), ERROR_HEADER.lower()}
 )  # fmt: skip
 MAX_BODY = 10 * 1024 * 1024
 CHUNK = 64 * 1024
@@ -93,45 +105,87 @@ class WakerHandler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: object) -> None:
         log.debug(format, *args)
 
-    def _plain(self, status: int, text: str, retry_after: int | None = None) -> None:
-        body = (text + "\n").encode()
+    def _plain(self, status: int, text: str, retry_after: int | None = None, code: str | None = None) -> None:
+        self._answer(status, "text/plain; charset=utf-8", (text + "\n").encode(), retry_after, code)
+
+    def _answer(
+        self, status: int, content_type: str, body: bytes, retry_after: int | None, code: str | None
+    ) -> None:
         self.send_response(status)
-        self.send_header("Content-Type", "text/plain; charset=utf-8")
+        self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Connection", "close")
         if retry_after is not None:
             self.send_header("Retry-After", str(retry_after))
+        if code is not None:
+            self.send_header(ERROR_HEADER, code)
         self.end_headers()
-        self.wfile.write(body)
+        if self.command != "HEAD":
+            self.wfile.write(body)
         self.close_connection = True
+
+    def _boot_timeout(self) -> None:
+        """Heroku's H20: the dyno did not come up in time; the request was never sent to it."""
+        values = {
+            "request_id": self.headers.get("X-Request-Id", ""),
+            "boot_timeout": f"{self.server.waker.timeout:g}",
+        }
+        page = filled_error_page("boot-timeout", values).encode()
+        self._answer(503, "text/html; charset=utf-8", page, 5, "H20")
 
     def _handle(self) -> None:
         app = self.headers.get(APP_HEADER, "")
         if not APP_NAME.fullmatch(app):
             self._plain(400, "The waker answers the router only.")
             return
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > MAX_BODY or "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            self._plain(413, "A request to a sleeping app carries at most 10 MB, with a Content-Length.")
+        websocket = self.headers.get("Upgrade", "").lower() == "websocket"
+        try:
+            body = None if websocket else read_body(self.rfile, self.headers, MAX_BODY)
+        except BodyTooLarge:
+            self._plain(413, f"A request to a sleeping app carries at most {MAX_BODY // 2**20} MB.")
             return
-        body = self.rfile.read(length) if length else None
+        except BadBody as error:
+            self._plain(400, f"A malformed request body: {error}.")
+            return
         waker = self.server.waker
         with waker.held.hold(app) as admitted:
             if not admitted:
-                self._plain(503, f"{app} is waking up; too many requests wait for it. Try again.", 5)
+                self._plain(503, f"{app} is waking up; too many requests wait for it. Try again.", 5, "H11")
                 return
             if not waker.wake_once(app):
-                self._plain(503, f"{app} has no web dynos running: wharf ps:scale web=1 -a {app}")
+                hint = f"{app} has no web dynos running: wharf ps:scale web=1 -a {app}"
+                self._plain(503, hint, code="H14")
                 return
             backend = waker.wait_for_backend(app)
+            if backend is not None and websocket:
+                self._relay_websocket(backend)
+                return
         if backend is None:
-            self._plain(503, f"{app} is still waking up (no dyno after {waker.timeout:g} s). Try again.", 5)
+            self._boot_timeout()
             return
         self._forward(backend, body)
 
+    def _forwarded_headers(self) -> list[tuple[str, str]]:
+        return [(k, v) for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP]
+
+    def _relay_websocket(self, backend: tuple[str, int]) -> None:
+        head = upgrade_request(self.command, self.path, self._forwarded_headers())
+        self.close_connection = True
+        try:
+            relay(
+                self.connection,
+                self.rfile.read1,
+                backend,
+                head,
+                connect_timeout=self.server.waker.request_timeout,
+            )
+        except OSError as error:
+            log.warning("waker: the websocket to %s:%s failed: %s", *backend, error)
+            self._plain(502, "The woken dyno did not answer; the request was not sent again.")
+
     def _forward(self, backend: tuple[str, int], body: bytes | None) -> None:
         """Send the request to the dyno once and relay its answer; never a second attempt."""
-        headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
+        headers = dict(self._forwarded_headers())
         connection = http.client.HTTPConnection(*backend, timeout=self.server.waker.request_timeout)
         started = False
         try:
@@ -144,7 +198,8 @@ class WakerHandler(BaseHTTPRequestHandler):
                     self.send_header(name, value)
             self.send_header("Connection", "close")
             self.end_headers()
-            while chunk := response.read(CHUNK):
+            # read1: whatever has arrived, so a streamed answer reaches the client as the dyno sends it.
+            while chunk := response.read1(CHUNK):
                 self.wfile.write(chunk)
         except (OSError, http.client.HTTPException) as error:
             log.warning("waker: forwarding to %s:%s failed: %s", *backend, error)

@@ -56,6 +56,28 @@ def process_rows(*, session: Session, app: App) -> list[ProcessRow]:
     return rows
 
 
+@dataclass(frozen=True)
+class GraphLimit:
+    """A choice of the graphs' process type selector, with its dyno size's memory and CPU limits;
+    for all types (process_type ""), the largest of them, as memory is the largest dyno's."""
+
+    process_type: str
+    memory_mb: int
+    cpu_percent: int
+
+
+def graph_limits(processes: list[ProcessRow]) -> list[GraphLimit]:
+    limits = []
+    for row in processes:
+        memory_mb, cpus = formation.DYNO_SIZES.get(row.size, formation.DYNO_SIZES["basic"])
+        limits.append(GraphLimit(row.process_type, memory_mb, round(cpus * 100)))
+    if not limits:
+        memory_mb, cpus = formation.DYNO_SIZES["basic"]
+        return [GraphLimit("", memory_mb, round(cpus * 100))]
+    every = GraphLimit("", max(x.memory_mb for x in limits), max(x.cpu_percent for x in limits))
+    return [every, *limits]
+
+
 def release_rows(*, session: Session, app: App, limit: int = 20) -> list[ReleaseRow]:
     listed = releases.list_releases(session=session, app=app, limit=limit)
     creator_ids = {r.created_by_id for r in listed if r.created_by_id}
@@ -90,10 +112,12 @@ def app_page_context(
     *, session: Session, context: ApiContext, app: App, reveal_config: bool
 ) -> dict[str, Any]:
     config = releases.current_config(session=session, cipher=context.cipher, app=app)
+    processes = process_rows(session=session, app=app)
     return {
         "app": app,
         "web_url": context.settings.app_web_url(app.name),
-        "processes": process_rows(session=session, app=app),
+        "processes": processes,
+        "graph_limits": graph_limits(processes),
         "sizes": list(formation.DYNO_SIZES),
         "max_quantity": formation.MAX_QUANTITY,
         "releases": release_rows(session=session, app=app),

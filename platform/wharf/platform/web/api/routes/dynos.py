@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from wharf.platform.actions import dynos
 from wharf.platform.autoscale.sleep import sleeping_statuses
 from wharf.platform.runtime import Runtime
-from wharf.platform.web.deps import ContextDep, MemberApp, SessionDep, ViewerApp
+from wharf.platform.web.deps import ContextDep, CurrentUser, MemberApp, SessionDep, ViewerApp
 
 router = APIRouter(prefix="/apps/{app_name}/dynos", tags=["dynos"])
 
@@ -60,8 +60,10 @@ def list_dynos(
 
 
 @router.post("/restart", status_code=status.HTTP_202_ACCEPTED)
-def restart(body: RestartRequest, app: MemberApp, context: ContextDep) -> dict[str, str]:
-    dynos.restart_dynos(context.redis, app, body.target)
+def restart(
+    body: RestartRequest, app: MemberApp, user: CurrentUser, session: SessionDep, context: ContextDep
+) -> dict[str, str]:
+    dynos.restart_dynos(session=session, client=context.redis, app=app, actor=user, target=body.target)
     return {"message": f"Restarting {body.target or 'all'} dynos on {app.name}"}
 
 

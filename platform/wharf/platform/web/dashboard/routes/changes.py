@@ -71,11 +71,15 @@ def scale(
 
 @router.post("/dynos/restart", dependencies=[CsrfChecked])
 def restart(
+    session: SessionDep,
     context: ContextDep,
+    user: DashboardUser,
     app: DashboardApp,
     process_type: Annotated[str, Form(alias="type", max_length=60)] = "",
 ) -> Response:
-    dynos.restart_dynos(context.redis, app, process_type or None)
+    dynos.restart_dynos(
+        session=session, client=context.redis, app=app, actor=user, target=process_type or None
+    )
     return back_to(app.name, "dynos")
 
 

@@ -1,0 +1,396 @@
+"""Runs dynos as Docker Swarm services, through a manager's engine (WHARF_RUNTIME=swarm).
+
+One dyno is one replicated service of one replica with restart condition "none", so Wharf's own
+scheduler keeps its crash backoff and routes a dyno only once it is healthy; the dyno's id is the
+service's id. Every service and its container carry the DynoSpec's labels, and list_dynos queries
+services by label. An app's network is an attachable overlay network. Each dyno publishes its port
+in host mode on a port the engine picks: its address is its node's address and that port (Swarm's
+ingress routing mesh is not used). Labels `wharf.placement.<name>` on a spec are placement
+constraints (`node.labels.wharf.role==web`).
+
+A manager sees every task but not other nodes' containers, so state, exits and events come from the
+tasks (events are polled). Where this runtime can reach the engine of a task's node (always its own
+node), it stops a dyno with the caller's timeout and reads exact times from the container; on other
+nodes a stop is a scale to zero, which Swarm carries out with the service's 30 s grace period.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+import docker
+import docker.errors
+
+from wharf.platform.runtime.app_networks import AppNetworks
+from wharf.platform.runtime.base import (
+    DEFAULT_STOP_TIMEOUT,
+    DEFAULT_USER,
+    Dyno,
+    DynoEvent,
+    DynoNotFound,
+    DynoSpec,
+    ImageNotFound,
+    NetworkInUse,
+    NetworkNotFound,
+    OutputCallback,
+    WharfRuntimeError,
+    label_filters,
+    network_name,
+    scope_labels,
+)
+from wharf.platform.runtime.image_users import ImageUsers
+from wharf.platform.runtime.swarm_specs import service_options
+from wharf.platform.runtime.swarm_tasks import (
+    Task,
+    container_id,
+    dyno_from_task,
+    exit_code,
+    is_terminal,
+    latest_task,
+    service_labels,
+    task_error,
+    task_events,
+    task_state,
+)
+
+POLL_SECONDS = 0.2
+START_TIMEOUT = 120.0
+# How long a removed network may still be held by a removed service's tasks.
+NETWORK_RELEASE_SECONDS = 30.0
+# How long a one-off's last output may take to reach its log once the task has ended.
+LOG_SETTLE_SECONDS = 1.0
+
+# Swarm's reason for a task it cannot place (resources, constraints).
+NO_NODE = "no suitable node"
+
+NodeEngines = Callable[[str], docker.DockerClient | None]
+
+
+class NoNodeFits(WharfRuntimeError):
+    """No node has the free resources, or the labels, that the dyno's service asks for."""
+
+
+class SwarmRuntime:
+    """The Runtime for a Docker Swarm, through one manager's engine."""
+
+    def __init__(
+        self,
+        client: docker.DockerClient | None = None,
+        *,
+        installation: str | None = None,
+        node_engines: NodeEngines | None = None,
+    ) -> None:
+        self._client = client or docker.from_env()
+        self._image_users = ImageUsers(self._client)
+        self._scope = scope_labels(installation)
+        self._node_engines = node_engines
+        self._own_node: str | None = None
+        self._node_addresses: dict[str, str] = {}
+        self._max_nano_cpus: int | None = None
+        self._networks = AppNetworks(self._client, driver="overlay", attachable=True, scope="swarm")
+
+    # networks
+
+    def ensure_network(self, app: str) -> str:
+        return self._networks.ensure(app)
+
+    def remove_network(self, app: str) -> None:
+        network = self._find_network(network_name(app))
+        if network is None:
+            return
+        network_id = str(network.id)
+        if any(network_id in _service_networks(s) for s in self._client.api.services()):
+            raise NetworkInUse(f"{network.name} still has services attached")
+        deadline = time.monotonic() + NETWORK_RELEASE_SECONDS
+        while True:
+            try:
+                network.remove()
+                return
+            except docker.errors.NotFound:
+                return
+            except docker.errors.APIError as error:
+                # A removed service's tasks still hold the network until their containers are gone.
+                if time.monotonic() > deadline:
+                    raise NetworkInUse(f"{network.name}: {error.explanation}") from error
+                time.sleep(POLL_SECONDS)
+
+    def _find_network(self, name: str) -> Any:
+        return self._networks.find(name)
+
+    # dynos
+
+    def start_dyno(self, spec: DynoSpec) -> Dyno:
+        service_id = self._create(spec)
+        try:
+            task = self._await_task(service_id, lambda t: is_terminal(t) or task_state(t) == "running")
+        except NoNodeFits:
+            self._remove_service(service_id)
+            raise
+        except BaseException:
+            self._remove_service(service_id)
+            raise
+        if task_state(task) == "rejected" and "No such image" in task_error(task):
+            self._remove_service(service_id)
+            raise ImageNotFound(spec.image)
+        return self.get_dyno(service_id)
+
+    def get_dyno(self, dyno_id: str) -> Dyno:
+        service = self._service(dyno_id)
+        return self._dyno(service, latest_task(self._tasks(dyno_id)))
+
+    def list_dynos(
+        self,
+        app: str | None = None,
+        *,
+        process_type: str | None = None,
+        release: int | None = None,
+        labels: Mapping[str, str] | None = None,
+    ) -> list[Dyno]:
+        wanted = {**label_filters(app, process_type, release, labels), **self._scope}
+        services = self._client.api.services(filters={"label": [f"{k}={v}" for k, v in wanted.items()]})
+        tasks: dict[str, list[Task]] = {}
+        if services:
+            for task in self._client.api.tasks():
+                tasks.setdefault(str(task.get("ServiceID")), []).append(task)
+        dynos = [self._dyno(service, latest_task(tasks.get(str(service["ID"]), []))) for service in services]
+        return sorted(dynos, key=lambda d: (d.app, d.process_type, d.number, d.release, d.id))
+
+    def stop_dyno(self, dyno_id: str, timeout: float = DEFAULT_STOP_TIMEOUT) -> Dyno:
+        self._service(dyno_id)
+        task = latest_task(self._tasks(dyno_id))
+        if task is not None and not is_terminal(task):
+            container = self._container(task)
+            if container is not None:
+                with contextlib.suppress(docker.errors.NotFound):
+                    container.stop(timeout=math.ceil(timeout))
+            else:
+                self._scale(dyno_id, 0)
+            with contextlib.suppress(TimeoutError):
+                self._await_task(dyno_id, is_terminal, timeout=timeout + DEFAULT_STOP_TIMEOUT + 10)
+        return self.get_dyno(dyno_id)
+
+    def remove_dyno(self, dyno_id: str) -> None:
+        try:
+            self._service(dyno_id)
+        except DynoNotFound:
+            return
+        task = latest_task(self._tasks(dyno_id))
+        container = self._container(task) if task is not None and not is_terminal(task) else None
+        if container is not None:
+            with contextlib.suppress(docker.errors.APIError):
+                container.kill()
+        self._remove_service(dyno_id)
+
+    def wait(self, dyno_id: str, timeout: float | None = None) -> int:
+        self._service(dyno_id)
+        try:
+            task = self._await_task(dyno_id, is_terminal, timeout=timeout)
+        except TimeoutError as error:
+            raise TimeoutError(f"dyno {dyno_id} still running after {timeout} s") from error
+        return exit_code(task) or 0
+
+    def run_oneoff(
+        self, spec: DynoSpec, *, on_output: OutputCallback | None = None, timeout: float | None = None
+    ) -> int:
+        service_id = self._create(spec)
+        relay = _LogRelay(self._client, service_id, on_output) if on_output is not None else None
+        try:
+            try:
+                task = self._await_task(service_id, is_terminal, timeout=timeout)
+            except TimeoutError:
+                self.stop_dyno(service_id, timeout=10)
+                task = self._await_task(service_id, is_terminal, timeout=DEFAULT_STOP_TIMEOUT + 10)
+            if relay is not None:
+                relay.finish()
+            return exit_code(task) or 0
+        finally:
+            self._remove_service(service_id)
+
+    def events(self, *, since: float | None = None, timeout: float | None = None) -> Iterator[DynoEvent]:
+        now = time.time()
+        until = now + timeout if timeout is not None else None
+        return self._poll_events(now if since is None else since, until)
+
+    def _poll_events(self, since: float, until: float | None) -> Iterator[DynoEvent]:
+        reported: set[tuple[str, str]] = set()
+        labels: dict[str, dict[str, str]] = {}
+        while True:
+            for service in self._scoped_services():
+                labels[str(service["ID"])] = service_labels(service)
+            fresh = []
+            for task in self._client.api.tasks():
+                service_id = str(task.get("ServiceID"))
+                if service_id not in labels:
+                    continue
+                for event in task_events(task, labels[service_id], service_id, since):
+                    key = (str(task["ID"]), str(event.action))
+                    if key not in reported:
+                        reported.add(key)
+                        fresh.append(event)
+            yield from sorted(fresh, key=lambda e: (e.time, e.action != "start"))
+            if until is not None and time.time() >= until:
+                return
+            time.sleep(POLL_SECONDS if until is None else max(0.0, min(POLL_SECONDS, until - time.time())))
+
+    # helpers
+
+    def _create(self, spec: DynoSpec) -> str:
+        network = self._find_network(spec.network_name)
+        if network is None:
+            raise NetworkNotFound(spec.network_name)
+        try:
+            user = self._image_users.dyno_user(spec.image, spec.user, DEFAULT_USER)
+        except docker.errors.ImageNotFound as error:
+            raise ImageNotFound(spec.image) from error
+        options = service_options(
+            spec,
+            user=user,
+            labels={**spec.all_labels(), **self._scope},
+            network_id=str(network.id),
+            max_nano_cpus=self._node_cpu_limit(),
+        )
+        return str(self._client.api.create_service(**options)["ID"])
+
+    def _service(self, dyno_id: str) -> Mapping[str, Any]:
+        try:
+            service: Mapping[str, Any] = self._client.api.inspect_service(dyno_id)
+        except docker.errors.NotFound as error:
+            raise DynoNotFound(dyno_id) from error
+        found = service_labels(service)
+        if any(found.get(key) != value for key, value in self._scope.items()):
+            raise DynoNotFound(f"{dyno_id} is not a dyno of this Wharf")
+        return service
+
+    def _scoped_services(self) -> list[Mapping[str, Any]]:
+        services: list[Mapping[str, Any]] = self._client.api.services(
+            filters={"label": [f"{key}={value}" for key, value in self._scope.items()]}
+        )
+        return services
+
+    def _tasks(self, service_id: str) -> list[Task]:
+        tasks: list[Task] = self._client.api.tasks(filters={"service": service_id})
+        return tasks
+
+    def _await_task(
+        self, service_id: str, done: Callable[[Task], bool], timeout: float | None = START_TIMEOUT
+    ) -> Task:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            try:
+                tasks = self._client.api.tasks(filters={"service": service_id})
+            except docker.errors.NotFound as error:
+                raise DynoNotFound(service_id) from error
+            task = latest_task(tasks)
+            if task is not None and done(task):
+                return task
+            if task is not None and task_state(task) == "pending" and NO_NODE in task_error(task):
+                raise NoNodeFits(f"no node can run the dyno of service {service_id}: {task_error(task)}")
+            if deadline is not None and time.monotonic() >= deadline:
+                raise TimeoutError(f"service {service_id}: task still {task_state(task) if task else 'new'}")
+            time.sleep(POLL_SECONDS)
+
+    def _dyno(self, service: Mapping[str, Any], task: Task | None) -> Dyno:
+        node_id = str(task.get("NodeID") or "") if task is not None else ""
+        container = self._container(task) if task is not None else None
+        attrs = container.attrs if container is not None else None
+        return dyno_from_task(service, task, self._node_address(node_id) if node_id else None, attrs)
+
+    def _container(self, task: Task) -> Any:
+        """The task's container, where this runtime reaches the engine of the task's node."""
+        found = container_id(task)
+        engine = self._engine_for(str(task.get("NodeID") or ""))
+        if found is None or engine is None:
+            return None
+        try:
+            return engine.containers.get(found)
+        except docker.errors.NotFound:
+            return None
+
+    def _engine_for(self, node_id: str) -> docker.DockerClient | None:
+        if self._own_node is None:
+            self._own_node = str(self._client.info()["Swarm"]["NodeID"])
+        if node_id == self._own_node:
+            return self._client
+        return self._node_engines(node_id) if self._node_engines is not None else None
+
+    def _node_address(self, node_id: str) -> str | None:
+        if node_id not in self._node_addresses:
+            try:
+                node = self._client.api.inspect_node(node_id)
+            except docker.errors.NotFound:
+                return None
+            self._node_addresses[node_id] = str((node.get("Status") or {}).get("Addr") or "")
+        return self._node_addresses[node_id] or None
+
+    def _scale(self, service_id: str, replicas: int) -> None:
+        with contextlib.suppress(docker.errors.NotFound):
+            self._client.services.get(service_id).scale(replicas)
+
+    def _remove_service(self, service_id: str) -> None:
+        with contextlib.suppress(docker.errors.NotFound):
+            self._client.api.remove_service(service_id)
+
+    def _node_cpu_limit(self) -> int:
+        """Swarm refuses no CPU reservation, but no node could hold one above the largest node's CPUs."""
+        if self._max_nano_cpus is None:
+            nodes = self._client.api.nodes()
+            cpus = [
+                int(((n.get("Description") or {}).get("Resources") or {}).get("NanoCPUs", 0)) for n in nodes
+            ]
+            self._max_nano_cpus = max(cpus, default=0) or int(self._client.info()["NCPU"]) * 1_000_000_000
+        return self._max_nano_cpus
+
+
+class _LogRelay:
+    """Streams a one-off service's output to a callback while it runs, with nothing lost at the end.
+
+    Swarm's followed service log does not end when the task does, so once the task has ended the
+    relay stops following and reads the whole log once more, passing on only what it has not yet.
+    """
+
+    def __init__(self, client: docker.DockerClient, service_id: str, on_output: OutputCallback) -> None:
+        self._client = client
+        self._service_id = service_id
+        self._on_output = on_output
+        self._delivered = 0
+        self._lock = threading.Lock()
+        self._finished = False
+        self._thread = threading.Thread(target=self._follow, name=f"logs-{service_id[:12]}", daemon=True)
+        self._thread.start()
+
+    def _follow(self) -> None:
+        with contextlib.suppress(docker.errors.APIError, OSError, ValueError):
+            for chunk in self._client.api.service_logs(
+                self._service_id, follow=True, stdout=True, stderr=True
+            ):
+                with self._lock:
+                    if self._finished:
+                        return
+                    self._delivered += len(chunk)
+                    self._on_output(chunk)
+
+    def finish(self) -> None:
+        time.sleep(LOG_SETTLE_SECONDS)
+        whole = bytearray()
+        with contextlib.suppress(docker.errors.APIError):
+            for chunk in self._client.api.service_logs(self._service_id, stdout=True, stderr=True):
+                whole.extend(chunk)
+        with self._lock:
+            self._finished = True
+            if len(whole) > self._delivered:
+                self._on_output(bytes(whole[self._delivered :]))
+
+
+def _service_networks(service: Mapping[str, Any]) -> set[str]:
+    template = (service.get("Spec") or {}).get("TaskTemplate") or {}
+    return {str(n.get("Target")) for n in template.get("Networks") or []}
+
+
+def swarm_runtime(*, installation: str | None = None) -> SwarmRuntime:
+    """The runtime on the Swarm whose manager is the local Docker Engine."""
+    return SwarmRuntime(installation=installation)

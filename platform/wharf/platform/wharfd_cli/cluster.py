@@ -1,0 +1,146 @@
+"""`wharfd cluster init`, `wharfd nodes`, `nodes:add`, `nodes:drain`, `nodes:remove` and `wharfd node join`:
+the hosts of a Docker Swarm (wharf.platform.cluster), driven through this host's engine."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from wharf.platform.wharfd_cli.common import _fail, _settings, console
+
+if TYPE_CHECKING:
+    import docker
+
+NodeArgument = Annotated[str, typer.Argument(help="The node's id (or a unique prefix of it) or hostname.")]
+
+
+@contextmanager
+def _engine() -> Iterator[docker.DockerClient]:
+    """This host's engine; every cluster error becomes the message that says what to do."""
+    import docker
+
+    from wharf.platform.cluster.errors import ClusterError
+
+    try:
+        client = docker.from_env(timeout=60)
+        client.ping()
+    except docker.errors.DockerException as error:
+        _fail(f"cannot reach the Docker Engine ({error}): start dockerd (systemctl start docker)")
+    try:
+        yield client
+    except ClusterError as error:
+        _fail(str(error))
+    except docker.errors.APIError as error:
+        _fail(f"the Docker Engine refused: {error.explanation or error}")
+    finally:
+        client.close()
+
+
+def cluster_init(
+    advertise_addr: Annotated[
+        str | None,
+        typer.Option("--advertise-addr", help="The address other nodes reach this host at."),
+    ] = None,
+    address_pool: Annotated[
+        str,
+        typer.Option(
+            "--address-pool",
+            help="Where app overlay networks take their /24s from; must not overlap host networks.",
+        ),
+    ] = "10.240.0.0/12",
+) -> None:
+    """Make this host the first node (a manager) of a Docker Swarm; Wharf runs its dynos there from the
+    next start. Refuses an engine with live-restore on, saying what to change."""
+    from wharf.platform.cluster.membership import init_swarm
+    from wharf.platform.cluster.state import save_cluster_choice
+
+    settings = _settings()
+    with _engine() as client:
+        joined = init_swarm(client, advertise_addr, address_pool=address_pool)
+    path = save_cluster_choice(settings.cluster_state_path, node_id=joined.node_id, swarm_id=joined.swarm_id)
+    print(f"This host is the swarm's manager (node {joined.node_id}); the choice is kept in {path}.")
+    print("Add hosts with: wharfd nodes:add")
+
+
+def nodes(as_json: Annotated[bool, typer.Option("--json", help="Print the nodes as JSON.")] = False) -> None:
+    """The swarm's nodes: role, state, availability, Wharf dynos, CPU and memory free."""
+    from wharf.platform.cluster.membership import require_manager
+    from wharf.platform.cluster.nodes import list_nodes
+
+    with _engine() as client:
+        require_manager(client)
+        reports = list_nodes(client)
+    if as_json:
+        print(json.dumps([report.to_json() for report in reports], indent=2))
+        return
+    print(f"{'ID':<13}{'HOSTNAME':<20}{'ROLE':<9}{'STATE':<8}{'AVAIL':<8}{'ADDRESS':<16}DYNOS  CPU  MEMORY")
+    for r in reports:
+        print(
+            f"{r.id[:12]:<13}{r.hostname[:19]:<20}{r.role:<9}{r.state:<8}{r.availability:<8}"
+            f"{r.address:<16}{r.dynos:<7}{r.cpu_free:<5g}{r.memory_free_mb} MB"
+        )
+
+
+def nodes_add(
+    manager: Annotated[bool, typer.Option("--manager", help="Join as a manager, not a worker.")] = False,
+) -> None:
+    """Print the command a new host runs to join this swarm."""
+    from wharf.platform.cluster.membership import format_command, join_command
+
+    with _engine() as client:
+        argv = join_command(client, role="manager" if manager else "worker")
+    print("On the new host (Wharf installed, dockerd running with live-restore off), run:")
+    print(f"  {format_command(argv)}")
+    print("It checks ports 2377/tcp, 7946/tcp+udp and 4789/udp first and installs nothing. Add")
+    print("--advertise-addr ADDRESS if that host has several addresses.")
+
+
+def nodes_drain(
+    node: NodeArgument,
+    timeout: Annotated[float, typer.Option("--timeout", help="Seconds to wait for its dynos to move.")] = 300,
+) -> None:
+    """Move every dyno off NODE (Swarm starts them elsewhere) and wait until none is left on it."""
+    from wharf.platform.cluster.draining import drain_node
+
+    with _engine() as client:
+        drain_node(client, node, progress=print, timeout=timeout)
+
+
+def nodes_remove(
+    node: NodeArgument,
+    force: Annotated[bool, typer.Option("--force", help="Remove it even if it was not drained.")] = False,
+) -> None:
+    """Remove NODE from the swarm (drain it first: wharfd nodes:drain NODE)."""
+    from wharf.platform.cluster.draining import remove_node
+
+    with _engine() as client:
+        removed = remove_node(client, node, force=force)
+    print(f"Removed node {removed}. If that host is still up, run `docker swarm leave` on it.")
+
+
+def node_join(
+    manager: Annotated[str, typer.Argument(help="The manager's address, HOST:2377.")],
+    token: Annotated[str, typer.Option("--token", help="The join token wharfd nodes:add printed.")],
+    advertise_addr: Annotated[
+        str | None,
+        typer.Option("--advertise-addr", help="The address other nodes reach this host at."),
+    ] = None,
+) -> None:
+    """Join this host's engine to a swarm, after checking the ports Swarm needs. Installs nothing."""
+    from wharf.platform.cluster.membership import join_swarm
+    from wharf.platform.cluster.ports import check_ports
+
+    host = manager.rsplit(":", 1)[0]
+    checks = check_ports(host)
+    for check in checks:
+        print(check.line())
+    if not all(check.ok for check in checks):
+        _fail("the ports above must be open before this host joins; nothing was changed")
+    console.print("[dim]4789/udp and 7946/udp must also pass the firewall between the nodes.[/dim]")
+    with _engine() as client:
+        joined = join_swarm(client, token=token, manager=manager, advertise_address=advertise_addr)
+    print(f"This host joined the swarm as node {joined.node_id}.")

@@ -1,0 +1,52 @@
+"""`wharfd cluster init` on an engine of its own: refused with what to change while live-restore is on;
+otherwise the engine becomes a swarm's first manager and the data dir keeps the choice."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.cluster.conftest import Wharfd, said
+from tests.utils.test_cluster import SwarmTestCluster
+from wharf.platform.settings import Settings, runtime_chosen_in_data_dir
+
+pytestmark = [pytest.mark.e2e, pytest.mark.cluster]
+
+
+def test_cluster_init_refuses_an_engine_with_live_restore_and_says_what_to_change(
+    swarm: SwarmTestCluster, wharfd: Wharfd
+) -> None:
+    with swarm.spare_host(live_restore=True) as host:
+        refused = wharfd.run(host, "cluster", "init")
+        message = said(refused)
+        assert refused.returncode == 1
+        assert '"live-restore": false in /etc/docker/daemon.json' in message, message
+        assert "restart dockerd" in message
+        client = host.client()
+        try:
+            assert client.info()["Swarm"]["LocalNodeState"] == "inactive", "the engine was left as it was"
+        finally:
+            client.close()
+    assert not (wharfd.data_dir / "cluster.json").exists()
+
+
+def test_cluster_init_makes_the_first_manager_and_the_data_dir_keeps_the_choice(
+    swarm: SwarmTestCluster, wharfd: Wharfd
+) -> None:
+    with swarm.spare_host() as host:
+        output = wharfd.ok(host, "cluster", "init", "--advertise-addr", host.address)
+        client = host.client()
+        try:
+            state = client.info()["Swarm"]
+            assert state["LocalNodeState"] == "active" and state["ControlAvailable"]
+            assert state["NodeID"] in output and "wharfd nodes:add" in output
+        finally:
+            client.close()
+        record = json.loads((wharfd.data_dir / "cluster.json").read_text())
+        assert (record["runtime"], record["node_id"]) == ("swarm", state["NodeID"])
+        assert runtime_chosen_in_data_dir(Settings(wharf_data_dir=wharfd.data_dir)) == "swarm"
+        again = wharfd.ok(host, "cluster", "init")
+        assert state["NodeID"] in again, "a second init finds the swarm this engine manages"
+        [only] = wharfd.nodes(host)
+        assert (only["role"], only["address"], only["dynos"]) == ("manager", host.address, 0)

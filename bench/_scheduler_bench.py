@@ -165,7 +165,9 @@ def scheduler_world() -> Iterator[World]:
             upgrade_database(url)
             client = docker.from_env()
             build_test_image(client)
-            runtime = DockerRuntime(client)
+            # Scoped to its own installation: unscoped, its scheduler would take every other Wharf's
+            # dynos on this Docker for orphans of deleted apps and remove them.
+            runtime = DockerRuntime(client, installation=f"bench-{secrets.token_hex(6)}")
             cache = redis.Redis(unix_socket_path=str(sock))
             scheduler = Scheduler(
                 runtime=runtime, client=cache, database_url=url, cipher=CIPHER, options=OPTIONS

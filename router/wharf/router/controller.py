@@ -74,6 +74,7 @@ class RouterController:
 
     def apply(self, table: RouteTable) -> bool:
         """Serve ``table``: validate, swap and reload when its config differs. True when nginx reloaded."""
+        started = time.monotonic()
         served = table
         if self.acme is not None:
             self.acme.request(table)
@@ -101,7 +102,12 @@ class RouterController:
             self.redis.set(ROUTES_SERVED_KEY, str(table.generation))
         except redis.RedisError as error:
             logger.warning("cannot record the served generation: %s", error)
-        logger.info("router serving route table generation %d (%d apps)", table.generation, len(table.apps))
+        logger.info(
+            "router serving route table generation %d (%d apps) in %.3f s",
+            table.generation,
+            len(table.apps),
+            time.monotonic() - started,
+        )
         return True
 
     def _with_default_certificates(self, table: RouteTable) -> tuple[RouteTable, TlsCertificate | None]:

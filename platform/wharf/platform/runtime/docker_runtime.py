@@ -56,6 +56,7 @@ from wharf.platform.runtime.base import (
     size_named,
 )
 from wharf.platform.runtime.docker_attach import DockerAttachedDyno
+from wharf.platform.runtime.docker_listing import InspectedDynos
 from wharf.platform.runtime.image_users import ImageUsers
 
 SCRATCH_MOUNT_OPTIONS = "rw,nosuid,nodev,mode=1777"
@@ -107,6 +108,7 @@ class DockerRuntime:
             internal=False,
             options={"com.docker.network.bridge.enable_icc": "true"},
         )
+        self._inspected = InspectedDynos(self._inspect_dyno)
 
     # networks
 
@@ -156,13 +158,18 @@ class DockerRuntime:
         labels: Mapping[str, str] | None = None,
     ) -> list[Dyno]:
         wanted = {**label_filters(app, process_type, release, labels), **self._scope}
-        containers = self._client.containers.list(
-            all=True,
-            filters={"label": [f"{key}={value}" for key, value in wanted.items()]},
-            ignore_removed=True,
+        entries = self._client.api.containers(
+            all=True, filters={"label": [f"{key}={value}" for key, value in wanted.items()]}
         )
-        dynos = [dyno_from_container(container) for container in containers]
+        every_dyno = app is None and process_type is None and release is None and not labels
+        dynos = self._inspected.dynos(entries, complete=every_dyno)
         return sorted(dynos, key=lambda d: (d.app, d.process_type, d.number, d.release, d.id))
+
+    def _inspect_dyno(self, container_id: str) -> Dyno | None:
+        try:
+            return dyno_from_container(self._client.containers.get(container_id))
+        except docker.errors.NotFound:
+            return None
 
     def stop_dyno(self, dyno_id: str, timeout: float = DEFAULT_STOP_TIMEOUT) -> Dyno:
         container = self._container(dyno_id)
@@ -174,6 +181,7 @@ class DockerRuntime:
         return dyno_from_container(container)
 
     def remove_dyno(self, dyno_id: str) -> None:
+        self._inspected.forget(dyno_id)
         try:
             self._container(dyno_id).remove(force=True, v=True)
         except (DynoNotFound, docker.errors.NotFound):

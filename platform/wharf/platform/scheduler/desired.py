@@ -10,6 +10,7 @@ import logging
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from wharf.platform.db import session_scope
@@ -82,8 +83,18 @@ def _app_target(session: Session, cipher: ConfigCipher, app: App) -> AppTarget:
         .order_by(Release.version.desc())
         .limit(1)
     )
+    rows = list(session.scalars(select(Formation).where(Formation.app_id == app.id)))
+    return _assemble(app, current, newest_pending, rows, cipher)
+
+
+def _assemble(
+    app: App,
+    current: ReleaseTarget | None,
+    newest_pending: Release | None,
+    rows: list[Formation],
+    cipher: ConfigCipher,
+) -> AppTarget:
     pending = _release_target(newest_pending, cipher) if newest_pending is not None else None
-    rows = session.scalars(select(Formation).where(Formation.app_id == app.id))
     formation = {r.process_type: ProcessTarget(quantity=r.quantity, size=r.size) for r in rows}
     return AppTarget(
         name=app.name,
@@ -96,12 +107,38 @@ def _app_target(session: Session, cipher: ConfigCipher, app: App) -> AppTarget:
 
 
 def load_targets(database_url: str, cipher: ConfigCipher) -> list[AppTarget]:
-    """Every app's desired state; an app that cannot be read is left out (and logged), never the fleet."""
+    """Every app's desired state; an app that cannot be read is left out (and logged), never the fleet.
+
+    Read in four queries whatever the number of apps: the scheduler reads it on every pass.
+    """
     targets = []
     with session_scope(database_url) as session:
-        for app in session.scalars(select(App).order_by(App.name)):
+        apps = list(session.scalars(select(App).order_by(App.name)))
+        current = {
+            row.app_id: row
+            for row in session.scalars(
+                select(Release).join(
+                    App, (Release.app_id == App.id) & (Release.version == App.current_release_version)
+                )
+            )
+        }
+        pending: dict[int, Release] = {}
+        for row in session.scalars(
+            select(Release)
+            .where(Release.status == PENDING, Release.image.is_not(None))
+            .order_by(Release.app_id, Release.version.desc())
+        ):
+            pending.setdefault(row.app_id, row)
+        formations: dict[int, list[Formation]] = {}
+        for formation_row in session.scalars(select(Formation)):
+            formations.setdefault(formation_row.app_id, []).append(formation_row)
+        for app in apps:
             try:
-                targets.append(_app_target(session, cipher, app))
+                serving = current.get(app.id)
+                release = _release_target(serving, cipher) if serving is not None else None
+                targets.append(
+                    _assemble(app, release, pending.get(app.id), formations.get(app.id, []), cipher)
+                )
             except Exception:
                 log.exception("cannot read the desired state of %s; leaving its dynos as they are", app.name)
     return targets
@@ -120,14 +157,22 @@ def load_target(database_url: str, cipher: ConfigCipher, app_name: str) -> AppTa
 
 
 def set_first_formation(database_url: str, app_id: int, wanted: dict[str, ProcessTarget]) -> None:
-    """An app's first formation (web=1 as on Heroku, then app.json's), unless one exists by now."""
-    with session_scope(database_url) as session:
-        exists = session.scalar(select(Formation).where(Formation.app_id == app_id).limit(1))
-        if exists is None:
-            for kind, process in sorted(wanted.items()):
-                session.add(
-                    Formation(app_id=app_id, process_type=kind, quantity=process.quantity, size=process.size)
-                )
+    """An app's first formation (web=1 as on Heroku, then app.json's), unless one exists by now.
+
+    A `ps:scale` committed between the check and the insert wins: its row stands, the deploy goes on.
+    """
+    try:
+        with session_scope(database_url) as session:
+            exists = session.scalar(select(Formation).where(Formation.app_id == app_id).limit(1))
+            if exists is None:
+                for kind, process in sorted(wanted.items()):
+                    session.add(
+                        Formation(
+                            app_id=app_id, process_type=kind, quantity=process.quantity, size=process.size
+                        )
+                    )
+    except IntegrityError:
+        log.info("app %d got its formation from a ps:scale meanwhile; keeping that one", app_id)
 
 
 def record_deploy(database_url: str, app_id: int, version: int, *, succeeded: bool, message: str) -> None:

@@ -20,7 +20,7 @@ from wharf.platform.scheduler import desired
 from wharf.platform.scheduler.deploy import Deployer
 from wharf.platform.scheduler.desired import AppTarget
 from wharf.platform.scheduler.fleet import Fleet, SchedulerOptions
-from wharf.platform.scheduler.notify import WAKE_CHANNEL, restart_requests
+from wharf.platform.scheduler.notify import WAKE_CHANNEL, restart_requests_of
 from wharf.platform.scheduler.reconciler import AppReconciler
 from wharf.platform.security.crypto import ConfigCipher
 
@@ -64,6 +64,7 @@ class Scheduler:
             targets = desired.load_targets(self.database_url, self.cipher)
             existing = desired.app_names(self.database_url)
             dynos = self.runtime.list_dynos()
+            restarts = restart_requests_of(self.fleet.redis, [target.name for target in targets])
         except Exception:
             log.exception("cannot read the desired or the actual state; retrying")
             return RETRY_SECONDS
@@ -72,7 +73,7 @@ class Scheduler:
             by_app[dyno.app].append(dyno)
         delay = self.fleet.options.resync_seconds
         for target in targets:
-            wanted = self._reconcile_app(target, by_app.pop(target.name, []))
+            wanted = self._reconcile_app(target, by_app.pop(target.name, []), restarts[target.name])
             if wanted is not None:
                 delay = min(delay, wanted)
         for app, orphans in by_app.items():
@@ -80,7 +81,9 @@ class Scheduler:
                 self._remove_orphans(app, orphans)
         return delay
 
-    def _reconcile_app(self, target: AppTarget, dynos: list[Dyno]) -> float | None:
+    def _reconcile_app(
+        self, target: AppTarget, dynos: list[Dyno], restarts: dict[str, float]
+    ) -> float | None:
         if self.deploying(target.name):
             return None
         pending, current = target.pending, target.current
@@ -88,7 +91,7 @@ class Scheduler:
             self._start_deploy(target)
             return None
         try:
-            return self.reconciler.reconcile(target, dynos, restart_requests(self.fleet.redis, target.name))
+            return self.reconciler.reconcile(target, dynos, restarts)
         except Exception:
             log.exception("reconciling %s failed; retrying", target.name)
             return RETRY_SECONDS

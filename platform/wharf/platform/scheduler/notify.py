@@ -46,6 +46,18 @@ def restart_requests(client: redis.Redis[bytes], app_name: str) -> dict[str, flo
     return {k.decode(): float(v) for k, v in client.hgetall(restarts_key(app_name)).items()}
 
 
+def restart_requests_of(client: redis.Redis[bytes], app_names: list[str]) -> dict[str, dict[str, float]]:
+    """`restart_requests` of each app, read in one round trip to Redis."""
+    pipeline = client.pipeline(transaction=False)
+    for name in app_names:
+        pipeline.hgetall(restarts_key(name))
+    answers = pipeline.execute()
+    return {
+        name: {k.decode(): float(v) for k, v in answer.items()}
+        for name, answer in zip(app_names, answers, strict=True)
+    }
+
+
 def matches_target(target: str, process_type: str, number: int) -> bool:
     return target in (ALL_DYNOS, process_type, f"{process_type}.{number}")
 

@@ -3,7 +3,7 @@
 # Installs everything the tests need on a fresh Debian host (a headless Chromium for the dashboard's
 # browser tests included), starts the services, runs ruff and mypy,
 # then pytest: `fast` skips the end-to-end tier (Docker, stack images, nginx); `full` (the default) runs all
-# (the cluster tier too: a one-node Swarm on a private test host, docs/cluster.md).
+# (the cluster and dockerd restart tiers too, on private Docker hosts, beside the main run: docs/cluster.md).
 set -euo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -24,17 +24,33 @@ echo "-----> pytest ($tier)"
 case "$tier" in
   fast) exec .venv/bin/pytest -m "not e2e" "$@" ;;
   full)
-    # The main run includes the cluster tier (tests/cluster, marker `cluster`: a three-node Swarm of private
-    # Docker hosts, docs/cluster.md).
-    # The dockerd restart tier runs on private Docker hosts (network namespaces of its own), as a second
-    # run: either run failing (pytest's exit 5, nothing collected, included) fails the script.
+    # Three pytest runs, each failing the script if it fails (pytest's exit 5, nothing collected, included):
+    # - the main run: every test but the cluster tier;
+    # - the cluster tier (marker `cluster`: a three-node Swarm of private Docker hosts and the runtime
+    #   contract's swarm parameter, docs/cluster.md), then the dockerd restart tier (`dockerd_restart`:
+    #   private Docker hosts whose engines are stopped and started). Both run on private engines in
+    #   network namespaces of their own, so they run beside the main run, one after the other, and their
+    #   output follows the main run's.
+    # Given test paths or options, one run of exactly those.
+    if [ $# -gt 0 ]; then exec .venv/bin/pytest "$@"; fi
+    side_log="$(mktemp /tmp/wharf-tests-private-hosts.XXXXXX)"
+    (
+      side_status=0
+      .venv/bin/pytest --durations=10 -m cluster tests || side_status=$?
+      echo "-----> pytest -m dockerd_restart tests/chaos"
+      .venv/bin/pytest --durations=5 -m dockerd_restart tests/chaos || side_status=$?
+      exit "$side_status"
+    ) >"$side_log" 2>&1 &
+    side_pid=$!
     main_status=0
-    .venv/bin/pytest "$@" || main_status=$?
-    echo "-----> pytest -m dockerd_restart tests/chaos"
-    restart_status=0
-    .venv/bin/pytest -m dockerd_restart tests/chaos || restart_status=$?
+    .venv/bin/pytest --durations=25 -m "not cluster" || main_status=$?
+    side_status=0
+    wait "$side_pid" || side_status=$?
+    echo "-----> pytest -m cluster tests, then pytest -m dockerd_restart tests/chaos (run beside the main run)"
+    cat "$side_log"
+    rm -f "$side_log"
     if [ "$main_status" -ne 0 ]; then exit "$main_status"; fi
-    exit "$restart_status"
+    exit "$side_status"
     ;;
   *) echo " !     Unknown tier '$tier': use fast or full" >&2; exit 2 ;;
 esac

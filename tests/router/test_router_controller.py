@@ -16,6 +16,7 @@ import redis
 from tests.utils.network import KeepaliveClient, free_port
 from tests.utils.router import private_state_dir, running_dynos, running_router
 from wharf.router.controller import run_router
+from wharf.router.render import render_nginx_config
 from wharf.router.routes import ROUTES_KEY, AppRoute, RouteTable, publish_routes
 
 pytestmark = pytest.mark.e2e
@@ -199,3 +200,55 @@ def test_a_slow_request_in_flight_during_a_reload_completes(redis_client: redis.
         slow.join()
         assert answers == [200]
         assert one.server.hits == 1
+
+
+def test_a_change_of_dynos_alone_is_served_without_a_config_check_and_a_new_app_is_checked(
+    redis_client: redis.Redis[bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with running_dynos("web.1", "web.2") as dynos, running_router(redis_client) as router:
+        assert router.controller is not None
+        nginx = router.controller.nginx
+        router.publish(AppRoute(app="myapp", backends=(dynos[0].backend,)))
+        router.wait_for_backend("myapp.localhost", "web.1")
+        checked: list[Path] = []
+        real_validate = nginx.validate
+
+        def counted_validate(config: Path) -> None:
+            checked.append(config)
+            real_validate(config)
+
+        monkeypatch.setattr(nginx, "validate", counted_validate)
+        router.publish(AppRoute(app="myapp", backends=(dynos[1].backend,)))
+        router.wait_for_backend("myapp.localhost", "web.2")
+        assert checked == []
+
+        router.publish(
+            AppRoute(app="myapp", backends=(dynos[1].backend,)),
+            AppRoute(app="other", backends=(dynos[0].backend,)),
+        )
+        router.wait_for_backend("other.localhost", "web.1")
+        assert len(checked) == 1
+
+
+def test_idle_resyncs_render_nothing_until_the_table_changes(
+    redis_client: redis.Redis[bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from wharf.router import controller as controller_module
+
+    with running_dynos("web.1", "web.2") as dynos, running_router(redis_client) as router:
+        assert router.controller is not None
+        router.controller.resync_seconds = 0.1
+        router.publish(AppRoute(app="myapp", backends=(dynos[0].backend,)))
+        renders: list[int] = []
+        real_render = render_nginx_config
+
+        def counted_render(table: RouteTable, *args: object, **kwargs: object) -> str:
+            renders.append(table.generation)
+            return real_render(table, *args, **kwargs)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(controller_module, "render_nginx_config", counted_render)
+        time.sleep(1.5)
+        assert renders == []
+        router.publish(AppRoute(app="myapp", backends=(dynos[1].backend,)))
+        router.wait_for_backend("myapp.localhost", "web.2")
+        assert renders == [router.generation]

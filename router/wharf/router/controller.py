@@ -27,6 +27,7 @@ from wharf.router.acme import (
     AcmeStatus,
     with_issued_certificates,
 )
+from wharf.router.config_changes import only_backends_differ
 from wharf.router.default_certificates import CertificateSource, default_hostnames, with_default_certificates
 from wharf.router.logs import AccessLogTailer, RouterLogSink
 from wharf.router.nginx import ConfigRejected, NginxMaster
@@ -65,6 +66,9 @@ class RouterController:
     changed: threading.Event = field(default_factory=threading.Event)
     _live_config: str | None = None
     _rejected_config: str | None = None
+    # What the last render was made from: an idle resync that finds the same table, certificates and
+    # certificate files renders nothing (a render of hundreds of apps costs a good part of a second).
+    _rendered_from: object = None
     acme: AcmeIssuer | None = None
     certificate_source: CertificateSource | None = None
     instance: str = field(default_factory=new_router_instance)
@@ -80,13 +84,17 @@ class RouterController:
             self.acme.request(table)
             served = with_issued_certificates(table, self.acme.issued(table), self.settings.domain)
         served, api_cert = self._with_default_certificates(served)
+        rendered_from = (served, api_cert, certificate_file_versions(served, api_cert))
+        if rendered_from == self._rendered_from and self.nginx.running:
+            return False
         text = render_nginx_config(
             served, self.settings, self.paths, instance=self.instance, api_cert=api_cert
         )
+        self._rendered_from = rendered_from
         if text == self._live_config or text == self._rejected_config:
             return False
         try:
-            self.nginx.install(text)
+            self.nginx.install(text, validate=not only_backends_differ(self._live_config, text))
         except ConfigRejected as error:
             self._rejected_config = text
             logger.error("route table generation %d rejected by nginx -t: %s", table.generation, error)
@@ -330,6 +338,23 @@ def run_router(
             raise ValueError("default certificates from ACME need ACME settings")
         controller.certificate_source = AcmeCertificateSource(controller.acme, domain, api_hostname)
     controller.run(stop)
+
+
+def certificate_file_versions(
+    table: RouteTable, api_cert: TlsCertificate | None
+) -> tuple[tuple[str, int], ...]:
+    """The modification time of every certificate and key file the config names (a renewal in place
+    rewrites the files under the same names)."""
+    certificates = [cert for route in table.apps for cert in route.tls]
+    if api_cert is not None:
+        certificates.append(api_cert)
+    versions = []
+    for path in sorted({p for cert in certificates for p in (cert.cert_path, cert.key_path)}):
+        try:
+            versions.append((path, os.stat(path).st_mtime_ns))
+        except OSError:
+            versions.append((path, -1))
+    return tuple(versions)
 
 
 def _quoted(text: str) -> str:

@@ -54,15 +54,17 @@ class NginxMaster:
             # config twice would hand one app's traffic to another, so the table is refused.
             raise ConfigRejected("\n".join(conflicts))
 
-    def install(self, text: str) -> None:
-        """Validate ``text`` as a candidate, then make it the live config in one rename."""
+    def install(self, text: str, *, validate: bool = True) -> None:
+        """Validate ``text`` as a candidate (unless told it needs none), then make it the live config in
+        one rename."""
         candidate = self.paths.candidate
         candidate.write_text(text, encoding="utf-8")
-        try:
-            self.validate(candidate)
-        except ConfigRejected:
-            candidate.unlink(missing_ok=True)
-            raise
+        if validate:
+            try:
+                self.validate(candidate)
+            except ConfigRejected:
+                candidate.unlink(missing_ok=True)
+                raise
         os.replace(candidate, self.paths.config)
 
     @property

@@ -15,12 +15,16 @@ from pathlib import Path
 import docker
 import pytest
 
-from tests.utils.test_cluster import SwarmTestCluster
+from tests.utils.busybox_dynos import TRAPS_TERM
+from tests.utils.test_cluster import SwarmTestCluster, join_as_worker
 from tests.utils.test_host import DockerTestHost
+from wharf.platform.cluster.membership import leave_swarm
 from wharf.platform.registry.image import REGISTRY_IMAGE, ensure_registry_image
-from wharf.platform.registry.release_images import collect_release_images, push_image
+from wharf.platform.registry.release_images import ReleaseImages, collect_release_images, push_image
 from wharf.platform.registry.server import RunningRegistry, collect_garbage, start_registry, stop_registry
 from wharf.platform.registry.trust import ca_path, fetch_pinned_root, install_ca, root_fingerprint
+from wharf.platform.runtime.base import DynoSpec, DynoState
+from wharf.platform.runtime.swarm_runtime import SwarmRuntime
 
 pytestmark = [pytest.mark.e2e, pytest.mark.cluster]
 
@@ -109,7 +113,7 @@ def test_a_pinned_fingerprint_that_is_not_the_registrys_root_is_refused(registry
         fetch_pinned_root(registry.host, "sha256:" + "0" * 64)
 
 
-def test_a_node_without_the_image_pulls_it_from_the_registry(
+def test_an_engine_without_the_image_pulls_it_from_the_registry(
     swarm: SwarmTestCluster, trusted: RunningRegistry
 ) -> None:
     manager = swarm.manager.client()
@@ -127,6 +131,47 @@ def test_a_node_without_the_image_pulls_it_from_the_registry(
     finally:
         manager.close()
         worker.close()
+
+
+def test_a_dyno_placed_on_a_node_without_its_release_image_starts_from_the_registry(
+    swarm: SwarmTestCluster, trusted: RunningRegistry
+) -> None:
+    """On a node whose engine pulls task images, as a real node's does (the cluster's other test
+    engines use their own copies and never pull)."""
+    manager = swarm.manager.client()
+    runtime = SwarmRuntime(manager, installation="registry-tier", images=ReleaseImages(manager, trusted.api))
+    with swarm.spare_host(offline_images=False) as node:
+        join_as_worker(swarm.manager, node)
+        node_id = swarm.node_id(node)
+        engine = node.client()
+        try:
+            _release_image(manager, swarm.image, "wharf/placed", "v1")
+            release_id = manager.images.get("wharf/placed:v1").id
+            assert release_id not in {image.id for image in engine.images.list()}
+            runtime.ensure_network("placed")
+            spec = DynoSpec(
+                app="placed",
+                process_type="web",
+                number=1,
+                release=1,
+                image="wharf/placed:v1",
+                command=TRAPS_TERM,
+                labels={"wharf.placement.node": f"node.id=={node_id}"},
+            )
+            dyno = runtime.start_dyno(spec)
+            assert dyno.state == DynoState.UP, dyno
+            service = manager.api.inspect_service(dyno.id)
+            image = service["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"]
+            assert image.startswith(f"{trusted.host}/wharf/placed:v1@sha256:"), image
+            assert release_id in {image.id for image in engine.images.list()}, "the node pulled it"
+        finally:
+            for dyno in runtime.list_dynos(app="placed"):
+                runtime.remove_dyno(dyno.id)
+            runtime.remove_network("placed")
+            leave_swarm(engine, force=True)
+            engine.close()
+            manager.api.remove_node(node_id, force=True)
+            manager.close()
 
 
 def test_gc_deletes_an_old_release_from_the_registry_and_keeps_the_current_one(

@@ -1,13 +1,16 @@
 """Wharf's registry on a three-node Swarm: it runs on the manager's engine at the manager's address with a
 certificate from Wharf's local authority; an engine that does not trust that authority refuses it; a
 release image pushed from the manager is pulled by a node that has no copy, also when a dyno of it is
-placed there; `collect_release_images` and the registry's garbage-collect take an old release away."""
+placed there; `wharfd gc` deletes a release no longer kept from it and the registry's garbage-collect
+frees its blobs."""
 
 from __future__ import annotations
 
 import io
 import secrets
 import shutil
+import subprocess
+import sys
 import tarfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,9 +22,12 @@ from tests.utils.busybox_dynos import TRAPS_TERM
 from tests.utils.test_cluster import SwarmTestCluster, join_as_worker
 from tests.utils.test_host import DockerTestHost
 from wharf.platform.cluster.membership import leave_swarm
+from wharf.platform.db import session_scope
+from wharf.platform.migrate import upgrade_database
+from wharf.platform.models import App, Release, User
 from wharf.platform.registry.image import REGISTRY_IMAGE, ensure_registry_image
-from wharf.platform.registry.release_images import ReleaseImages, collect_release_images, push_image
-from wharf.platform.registry.server import RunningRegistry, collect_garbage, start_registry, stop_registry
+from wharf.platform.registry.release_images import ReleaseImages, push_image
+from wharf.platform.registry.server import RunningRegistry, start_registry, stop_registry
 from wharf.platform.registry.trust import ca_path, fetch_pinned_root, install_ca, root_fingerprint
 from wharf.platform.runtime.base import DynoSpec, DynoState
 from wharf.platform.runtime.swarm_runtime import SwarmRuntime
@@ -174,20 +180,60 @@ def test_a_dyno_placed_on_a_node_without_its_release_image_starts_from_the_regis
             manager.close()
 
 
-def test_gc_deletes_an_old_release_from_the_registry_and_keeps_the_current_one(
+def _releases(data_dir: Path, app: str, tags: list[str], current: int) -> None:
+    database_url = f"sqlite:///{data_dir / 'wharf.db'}"
+    upgrade_database(database_url)
+    with session_scope(database_url) as session:
+        owner = User(email=f"{app}@example.com", password_hash="x")
+        session.add(owner)
+        session.flush()
+        record = App(name=app, owner_id=owner.id, current_release_version=current, release_counter=len(tags))
+        session.add(record)
+        session.flush()
+        for version, tag in enumerate(tags, start=1):
+            session.add(
+                Release(app_id=record.id, version=version, description="", image=tag, config_ciphertext=b"")
+            )
+
+
+def test_wharfd_gc_deletes_a_release_no_longer_kept_from_the_registry_and_its_blobs(
     swarm: SwarmTestCluster, trusted: RunningRegistry
 ) -> None:
+    data_dir = trusted.storage.parent.parent
     manager = swarm.manager.client()
     try:
-        for tag in ("v1", "v2"):
-            _release_image(manager, swarm.image, "wharf/collected", tag)
-            push_image(manager, trusted.host, f"wharf/collected:{tag}")
-        assert sorted(trusted.api.tags("wharf/collected")) == ["v1", "v2"]
-        deleted = collect_release_images(trusted.api, "wharf/collected", lambda tag: tag == "v1")
-        assert deleted == ["v1"]
-        assert trusted.api.tags("wharf/collected") == ["v2"]
+        tags = [f"wharf/collected:v{version}" for version in (1, 2, 3)]
+        for tag in tags:
+            _release_image(manager, swarm.image, *tag.split(":"))
+            push_image(manager, trusted.host, tag)
+        _releases(data_dir, "collected", tags, current=3)
+        env = {
+            "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
+            **swarm.manager.env(),
+            "WHARF_DATA_DIR": str(data_dir),
+            "WHARF_REGISTRY": trusted.host,
+            "WHARF_KEEP_RELEASES": "2",
+        }
+        wharfd = [sys.executable, "-m", "wharf.platform.wharfd", "gc", "--older-than", "0"]
+
+        def gc(*args: str) -> str:
+            done = subprocess.run(
+                swarm.manager.in_netns([*wharfd, *args]), env=env, capture_output=True, text=True, timeout=300
+            )
+            assert done.returncode == 0, done.stdout + done.stderr
+            return done.stdout
+
+        collected = f"registry-image {trusted.host}/wharf/collected:v1"
+        assert f"would remove {collected}" in gc("--dry-run")
+        assert sorted(trusted.api.tags("wharf/collected")) == ["v1", "v2", "v3"], "a dry run deletes nothing"
         before = _blobs(trusted.storage)
-        collect_garbage(manager)
+        said = gc()
+        assert f"removed {collected}" in said, said
+        assert sorted(trusted.api.tags("wharf/collected")) == ["v2", "v3"]
         assert _blobs(trusted.storage) < before, "the old release's own layer left the registry's storage"
+        again = ReleaseImages(manager, trusted.api).reference("wharf/collected:v2")
+        assert again.startswith(f"{trusted.host}/wharf/collected:v2@sha256:"), (
+            "a kept release is still served"
+        )
     finally:
         manager.close()

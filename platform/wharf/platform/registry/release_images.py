@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import docker.errors
@@ -55,17 +56,43 @@ class ReleaseImages:
     def registry(self) -> str:
         return self._api.host
 
-    def reference(self, image: str) -> str:
+    def reference(self, image: str, on_output: Output | None = None) -> str:
         """`image`'s name on the registry with its digest, pushing it first if the registry lacks it."""
         if image.startswith(f"{self.registry}/") or "@" in image:
             return image
-        key = (image, str(self._client.images.get(image).id))
+        local = self._client.images.get(image)
+        key = (image, str(local.id))
         with self._lock:
-            known = self._pushed.get(key)
+            known = self._pushed.get(key) or self._already_there(image, local)
             if known is None:
-                known = push_image(self._client, self.registry, image)
-                self._pushed[key] = known
+                known = push_image(self._client, self.registry, image, on_output)
+            self._pushed[key] = known
             return known
+
+    def _already_there(self, image: str, local: Any) -> str | None:
+        """The reference of an earlier push (by this or another process) the registry still serves."""
+        repository, _, tag = image.rpartition(":")
+        pushed = f"{self.registry}/{repository}@"
+        for repo_digest in local.attrs.get("RepoDigests") or []:
+            if repo_digest.startswith(pushed):
+                digest = repo_digest.removeprefix(pushed)
+                if self._api.digest(repository, tag) == digest:
+                    return f"{self.registry}/{image}@{digest}"
+        return None
+
+
+def release_images_for(client: Any, registry: str, data_dir: Path) -> ReleaseImages:
+    """The release images of the installation whose data dir (and so whose authority) is `data_dir`."""
+    from wharf.platform.security.authority import root_pem
+
+    return ReleaseImages(client, RegistryApi(registry, root_pem(data_dir).encode()))
+
+
+def doomed_release_tags(
+    api: RegistryApi, repository: str, is_collectable: Callable[[str], bool]
+) -> list[str]:
+    """The tags of `repository` that `collect_release_images` would delete."""
+    return _doomed(api, repository, is_collectable)[0]
 
 
 def collect_release_images(
@@ -73,15 +100,16 @@ def collect_release_images(
 ) -> list[str]:
     """Delete the manifests of `repository`'s tags that `is_collectable`, except a manifest a kept tag
     names too (a delete takes every tag of its manifest); the tags deleted."""
+    tags, digests = _doomed(api, repository, is_collectable)
+    for digest in digests:
+        api.delete_manifest(repository, digest)
+    return tags
+
+
+def _doomed(
+    api: RegistryApi, repository: str, is_collectable: Callable[[str], bool]
+) -> tuple[list[str], list[str]]:
     digests = {tag: api.digest(repository, tag) for tag in api.tags(repository)}
     kept = {digest for tag, digest in digests.items() if not is_collectable(tag)}
-    deleted: list[str] = []
-    gone: set[str] = set()
-    for tag, digest in sorted(digests.items()):
-        if digest is None or digest in kept or not is_collectable(tag):
-            continue
-        if digest not in gone:
-            api.delete_manifest(repository, digest)
-            gone.add(digest)
-        deleted.append(tag)
-    return deleted
+    doomed = {tag: digest for tag, digest in sorted(digests.items()) if digest and digest not in kept}
+    return list(doomed), sorted(set(doomed.values()))

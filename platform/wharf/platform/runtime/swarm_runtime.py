@@ -407,13 +407,12 @@ def _service_networks(service: Mapping[str, Any]) -> set[str]:
 def swarm_runtime(*, installation: str | None = None) -> SwarmRuntime:
     """The runtime on the Swarm whose manager is the local Docker Engine, its services naming release
     images on the registry WHARF_REGISTRY names (or `wharfd cluster init` started)."""
-    from wharf.platform.registry.api import RegistryApi
-    from wharf.platform.security.authority import root_pem
+    from wharf.platform.registry.release_images import release_images_for
     from wharf.platform.settings import get_settings
 
     settings = get_settings()
     if not settings.wharf_registry:
         return SwarmRuntime(installation=installation)
     client = docker.from_env()
-    api = RegistryApi(settings.wharf_registry, root_pem(settings.wharf_data_dir).encode())
-    return SwarmRuntime(client, installation=installation, images=ReleaseImages(client, api))
+    images = release_images_for(client, settings.wharf_registry, settings.wharf_data_dir)
+    return SwarmRuntime(client, installation=installation, images=images)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import secrets
+import shlex
 import shutil
 import subprocess
 import sys
@@ -18,10 +19,12 @@ from pathlib import Path
 import docker
 import pytest
 
+from tests.cluster.conftest import Wharfd, said
 from tests.utils.busybox_dynos import TRAPS_TERM
-from tests.utils.test_cluster import SwarmTestCluster, join_as_worker
+from tests.utils.test_cluster import SwarmTestCluster, wait_for_ready_nodes
 from tests.utils.test_host import DockerTestHost
 from wharf.platform.cluster.membership import leave_swarm
+from wharf.platform.cluster.state import save_cluster_choice
 from wharf.platform.db import session_scope
 from wharf.platform.migrate import upgrade_database
 from wharf.platform.models import App, Release, User
@@ -50,6 +53,18 @@ def _release_image(client: docker.DockerClient, base: str, repository: str, tag:
     finally:
         container.remove()
     return token
+
+
+def _token_in(client: docker.DockerClient, image: str) -> str:
+    container = client.containers.create(image, ["true"])
+    try:
+        stream, _stat = container.get_archive("/token")
+        with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as tar:
+            member = tar.extractfile("token")
+            assert member is not None
+            return member.read().decode()
+    finally:
+        container.remove()
 
 
 def _blobs(storage: Path) -> set[str]:
@@ -139,7 +154,31 @@ def test_an_engine_without_the_image_pulls_it_from_the_registry(
         worker.close()
 
 
-def test_a_dyno_placed_on_a_node_without_its_release_image_starts_from_the_registry(
+def _join_with_printed_command(
+    swarm: SwarmTestCluster, registry: RunningRegistry, node: DockerTestHost
+) -> str:
+    """`wharfd nodes:add` on the manager, then the command it printed on `node`; what the join said."""
+    data_dir = registry.storage.parent.parent
+    save_cluster_choice(data_dir / "cluster.json", node_id="", swarm_id="", registry=registry.host)
+    wharfd = Wharfd(data_dir=data_dir)
+    printed = wharfd.ok(swarm.manager, "nodes:add")
+    line = next(line.strip() for line in printed.splitlines() if line.strip().startswith("wharfd node join"))
+    argv = shlex.split(line)
+    fingerprint = argv[argv.index("--registry-ca") + 1]
+    assert argv[argv.index("--registry") + 1] == registry.host
+    assert fingerprint == root_fingerprint(registry.root_pem)
+    forged = [*argv[1:]]
+    forged[forged.index(fingerprint)] = "sha256:" + "1" * 64
+    refused = wharfd.run(node, *forged)
+    assert refused.returncode == 1 and "nothing was changed" in said(refused), said(refused)
+    ca_path(registry.host).unlink()
+    joined = wharfd.ok(node, *argv[1:])
+    assert f"to {ca_path(registry.host)}" in joined, joined
+    assert ca_path(registry.host).read_bytes() == registry.root_pem, "the node trusts Wharf's root"
+    return joined
+
+
+def test_a_node_joined_with_nodes_add_command_trusts_the_registry_and_a_dyno_there_starts_from_it(
     swarm: SwarmTestCluster, trusted: RunningRegistry
 ) -> None:
     """On a node whose engine pulls task images, as a real node's does (the cluster's other test
@@ -147,7 +186,9 @@ def test_a_dyno_placed_on_a_node_without_its_release_image_starts_from_the_regis
     manager = swarm.manager.client()
     runtime = SwarmRuntime(manager, installation="registry-tier", images=ReleaseImages(manager, trusted.api))
     with swarm.spare_host(offline_images=False) as node:
-        join_as_worker(swarm.manager, node)
+        ready = [n for n in manager.api.nodes() if n["Status"]["State"] == "ready"]
+        _join_with_printed_command(swarm, trusted, node)
+        wait_for_ready_nodes(swarm.manager, len(ready) + 1)
         node_id = swarm.node_id(node)
         engine = node.client()
         try:

@@ -23,6 +23,7 @@ from tests.cluster.conftest import Wharfd, said
 from tests.utils.busybox_dynos import TRAPS_TERM
 from tests.utils.test_cluster import SwarmTestCluster, wait_for_ready_nodes
 from tests.utils.test_host import DockerTestHost
+from wharf.platform.builds.pipeline import push_release_image
 from wharf.platform.cluster.membership import leave_swarm
 from wharf.platform.cluster.state import save_cluster_choice
 from wharf.platform.db import session_scope
@@ -34,6 +35,7 @@ from wharf.platform.registry.server import RunningRegistry, start_registry, stop
 from wharf.platform.registry.trust import ca_path, fetch_pinned_root, install_ca, root_fingerprint
 from wharf.platform.runtime.base import DynoSpec, DynoState
 from wharf.platform.runtime.swarm_runtime import SwarmRuntime
+from wharf.platform.settings import Settings
 
 pytestmark = [pytest.mark.e2e, pytest.mark.cluster]
 
@@ -219,6 +221,36 @@ def test_a_node_joined_with_nodes_add_command_trusts_the_registry_and_a_dyno_the
             engine.close()
             manager.api.remove_node(node_id, force=True)
             manager.close()
+
+
+class _Output:
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def write(self, line: str) -> None:
+        self.lines.append(line)
+
+
+def test_a_build_on_the_swarm_pushes_its_release_image_and_a_failed_push_fails_no_build(
+    swarm: SwarmTestCluster, trusted: RunningRegistry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    manager = swarm.manager.client()
+    try:
+        _release_image(manager, swarm.image, "wharf/built", "v7")
+    finally:
+        manager.close()
+    monkeypatch.setenv("DOCKER_HOST", swarm.manager.docker_host)
+    data_dir = trusted.storage.parent.parent
+    settings = Settings(wharf_data_dir=data_dir, wharf_runtime="swarm", wharf_registry=trusted.host)
+    output = _Output()
+    push_release_image(settings, "built", 7, output)  # type: ignore[arg-type]
+    assert output.lines[0] == f"-----> Pushing the release image to the registry ({trusted.host})"
+    assert output.lines[1].startswith(f"       Pushed {trusted.host}/wharf/built:v7@sha256:"), output.lines
+    assert trusted.api.tags("wharf/built") == ["v7"]
+    nobody = settings.model_copy(update={"wharf_registry": f"{swarm.manager.address}:1"})
+    failed = _Output()
+    push_release_image(nobody, "built", 7, failed)  # type: ignore[arg-type]
+    assert failed.lines[-1].startswith(" !     The push failed"), failed.lines
 
 
 def _releases(data_dir: Path, app: str, tags: list[str], current: int) -> None:

@@ -163,7 +163,7 @@ def _tag_release_image(built_tag: str, app_name: str, version: int) -> tuple[str
     return f"{image_name(app_name)}:v{version}", str(image.id)
 
 
-def _push_release_image(settings: Settings, app_name: str, version: int, output: BuildOutput) -> None:
+def push_release_image(settings: Settings, app_name: str, version: int, output: BuildOutput) -> None:
     """On a swarm with a registry, the release image goes there for every node to pull. A failed push
     fails no build: the Swarm runtime pushes again when it starts the release's dynos."""
     if settings.wharf_runtime != "swarm" or not settings.wharf_registry:
@@ -306,7 +306,7 @@ def _build_and_report(settings: Settings, client: redis.Redis[bytes], build_id: 
         version, keep = _record_release(
             settings, cipher, job, built.built, built.manifest, client, output, test_run_id
         )
-        _push_release_image(settings, job.app_name, version, output)
+        push_release_image(settings, job.app_name, version, output)
         wake_scheduler(client, job.app_name)
         collect_old_images(app_name=job.app_name, keep_versions=keep)
         end = BuildEnd(status="succeeded", release_version=version, message=f"Released v{version}")

@@ -186,6 +186,16 @@ def _wait_until_answering(container: Any, api: RegistryApi) -> None:
         time.sleep(0.2)
 
 
+def renew_certificate(client: Any, data_dir: Path, registry: str) -> bool:
+    """Give the registry running on this engine a new certificate once its current one is due (the
+    container restarts with it); False where it does not run here."""
+    if _existing(client) is None:
+        return False
+    address, _, port = registry.rpartition(":")
+    start_registry(client, data_dir, address, int(port))
+    return True
+
+
 def stop_registry(client: Any) -> None:
     container = _existing(client)
     if container is not None:

@@ -44,3 +44,14 @@ def test_a_choice_this_wharf_has_no_runtime_for_leaves_the_default(tmp_path: Pat
     settings = Settings(wharf_data_dir=tmp_path)
     _chosen(settings.cluster_state_path, "no-such-runtime")
     assert with_runtime_from_data_dir(settings).wharf_runtime == "docker"
+
+
+def test_the_registry_cluster_init_started_is_used_unless_the_environment_names_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("WHARF_REGISTRY", raising=False)
+    settings = Settings(wharf_data_dir=tmp_path)
+    save_cluster_choice(settings.cluster_state_path, node_id="n1", swarm_id="s1", registry="10.0.0.5:5443")
+    assert with_runtime_from_data_dir(settings).wharf_registry == "10.0.0.5:5443"
+    monkeypatch.setenv("WHARF_REGISTRY", "10.0.0.6:5443")
+    assert with_runtime_from_data_dir(Settings(wharf_data_dir=tmp_path)).wharf_registry == "10.0.0.6:5443"

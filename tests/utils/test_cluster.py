@@ -47,9 +47,11 @@ class SwarmTestCluster:
             client.close()
 
     @contextlib.contextmanager
-    def spare_host(self, *, live_restore: bool = False) -> Iterator[DockerTestHost]:
+    def spare_host(
+        self, *, live_restore: bool = False, offline_images: bool = True
+    ) -> Iterator[DockerTestHost]:
         """One more engine on the cluster's bridge, in no swarm yet, with the image loaded."""
-        with _node_host(self.link, live_restore=live_restore) as host:
+        with _node_host(self.link, live_restore=live_restore, offline_images=offline_images) as host:
             _load_image(host)
             yield host
 
@@ -100,10 +102,14 @@ def host_bridge() -> Iterator[SharedLink]:
 
 
 @contextlib.contextmanager
-def _node_host(link: SharedLink, *, live_restore: bool = False) -> Iterator[DockerTestHost]:
+def _node_host(
+    link: SharedLink, *, live_restore: bool = False, offline_images: bool = True
+) -> Iterator[DockerTestHost]:
     (CACHE_ROOT / "nodes").mkdir(parents=True, exist_ok=True, mode=0o700)
     data_root = Path(tempfile.mkdtemp(prefix="node-", dir=CACHE_ROOT / "nodes"))
-    with docker_test_host(live_restore=live_restore, data_root=data_root, shared=link) as host:
+    with docker_test_host(
+        live_restore=live_restore, data_root=data_root, shared=link, offline_images=offline_images
+    ) as host:
         yield host
 
 

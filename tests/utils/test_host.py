@@ -62,6 +62,9 @@ class DockerTestHost:
     host_link: str
     run_dir: Path
     data_root: Path
+    # A Swarm task uses the node's own copy of its image and never tries a registry; False for a node
+    # that pulls from a registry on this machine (Wharf's), as a real node does.
+    offline_images: bool = True
     _process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -96,6 +99,10 @@ class DockerTestHost:
     def answers(self) -> bool:
         return engine_answers(self.socket)
 
+    def _dockerd_env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if k != "DOCKER_SERVICE_PREFER_OFFLINE_IMAGE"}
+        return {**env, "DOCKER_SERVICE_PREFER_OFFLINE_IMAGE": "1"} if self.offline_images else env
+
     def start_dockerd(self, timeout: float = 120.0) -> float:
         """Start the engine (in the namespace, detached); the seconds until it answered."""
         began = time.monotonic()
@@ -104,8 +111,7 @@ class DockerTestHost:
             process = self._process = subprocess.Popen(
                 self.in_netns([binary, "--config-file", str(self.config_path)]),
                 stdin=subprocess.DEVNULL,
-                # A Swarm task uses the node's own copy of its image: no pull is ever tried.
-                env={**os.environ, "DOCKER_SERVICE_PREFER_OFFLINE_IMAGE": "1"},
+                env=self._dockerd_env(),
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
@@ -308,25 +314,31 @@ def docker_test_host(
     live_restore: bool = True,
     data_root: Path | None = None,
     shared: SharedLink | None = None,
+    offline_images: bool = True,
 ) -> Iterator[DockerTestHost]:
     """A test host, its engine started (unless `start` is false) with `images` loaded from the host's.
 
     Swarm mode refuses to start on an engine with live-restore: a Swarm node's test host passes
     `live_restore=False`. By default the engine uses the cached data root, one engine at a time; with
     `data_root` (a directory of the caller's, emptied and removed on the way out) several run at once.
-    With `shared` the namespace joins that bridge instead of a veth /30 of its own.
+    With `shared` the namespace joins that bridge instead of a veth /30 of its own. With
+    `offline_images=False` its Swarm tasks pull their images (from a registry on this machine only).
     """
     token = secrets.token_hex(3)
     if data_root is None:
         # One engine at a time uses the cached data root; a second test host waits for it.
         with (
             _locked(CACHE_ROOT / "data-root.lock"),
-            _running_test_host(token, CACHE_ROOT / "data-root", images, start, live_restore, shared) as host,
+            _running_test_host(
+                token, CACHE_ROOT / "data-root", images, start, live_restore, shared, offline_images
+            ) as host,
         ):
             yield host
         return
     try:
-        with _running_test_host(token, data_root, images, start, live_restore, shared) as host:
+        with _running_test_host(
+            token, data_root, images, start, live_restore, shared, offline_images
+        ) as host:
             yield host
     finally:
         _unmount_under(data_root)
@@ -341,6 +353,7 @@ def _running_test_host(
     start: bool,
     live_restore: bool,
     shared: SharedLink | None,
+    offline_images: bool = True,
 ) -> Iterator[DockerTestHost]:
     host = DockerTestHost(
         name=f"wharf-th-{token}",
@@ -349,6 +362,7 @@ def _running_test_host(
         host_link=f"wth{token}",
         run_dir=RUN_ROOT / f"wharf-th-{token}",
         data_root=data_root,
+        offline_images=offline_images,
     )
     try:
         host.run_dir.mkdir(parents=True, mode=0o700)

@@ -109,6 +109,8 @@ def collect_garbage(settings: Settings, *, dry_run: bool, age_hours: float | Non
         _collect_containers(plan, client, usage)
         _collect_release_images(plan, client, keep, sizes)
         _collect_dangling_images(plan, client, set(keep), sizes)
+        if settings.wharf_registry:
+            _collect_registry_images(plan, client, settings, keep)
     finally:
         client.close()
     return plan.report
@@ -180,19 +182,62 @@ def _collect_containers(plan: _Plan, client: docker.DockerClient, usage: dict[st
 def _collect_release_images(
     plan: _Plan, client: docker.DockerClient, keep: dict[str, set[str]], sizes: dict[str, int]
 ) -> None:
-    newest = {app: max((_tag_version(tag) for tag in tags), default=0) for app, tags in keep.items()}
     for app_name, kept in keep.items():
         for image in client.images.list(name=image_name(app_name)):
             for tag in image.tags:
-                version = tag.rsplit(":v", 1)[-1]
-                # A version no release names yet is a build finishing now: its release is on the way.
-                if not version.isdigit() or tag in kept or int(version) > newest.get(app_name, 0):
+                if not _beyond_kept(tag, kept):
                     continue
                 only_tag = len(image.tags) == 1
                 item = Collected(
                     "image", tag, sizes.get(image.id, 0) if only_tag else 0, "release beyond those kept"
                 )
                 plan.take(item, partial(client.images.remove, tag, noprune=False))
+
+
+def _beyond_kept(tag: str, kept: set[str]) -> bool:
+    """A release image tag (`wharf/app:vN`) of a release no longer kept. A version newer than every
+    kept one is a build finishing now: its release is on the way."""
+    version = tag.rsplit(":v", 1)[-1]
+    newest = max((_tag_version(kept_tag) for kept_tag in kept), default=0)
+    return version.isdigit() and tag not in kept and int(version) <= newest
+
+
+def _collect_registry_images(
+    plan: _Plan, client: docker.DockerClient, settings: Settings, keep: dict[str, set[str]]
+) -> None:
+    """The registry's copies of releases no longer kept (their manifests deleted), then the registry's
+    own garbage-collect for the blobs no manifest names; the registry runs on this host (the manager)."""
+    from wharf.platform.registry.api import RegistryApi, RegistryError
+    from wharf.platform.registry.release_images import collect_release_images, doomed_release_tags
+    from wharf.platform.registry.server import collect_garbage as collect_registry_blobs
+    from wharf.platform.security.authority import root_pem
+
+    assert settings.wharf_registry
+    api = RegistryApi(settings.wharf_registry, root_pem(settings.wharf_data_dir).encode())
+    try:
+        for app_name, kept in keep.items():
+            repository = image_name(app_name)
+
+            def is_old(tag: str, kept: set[str] = kept, repository: str = repository) -> bool:
+                return _beyond_kept(f"{repository}:{tag}", kept)
+
+            if plan.dry_run:
+                doomed = doomed_release_tags(api, repository, is_old)
+            else:
+                doomed = collect_release_images(api, repository, is_old)
+            for tag in doomed:
+                plan.report.removed.append(
+                    Collected(
+                        "registry-image",
+                        f"{settings.wharf_registry}/{repository}:{tag}",
+                        0,
+                        "release beyond those kept",
+                    )
+                )
+        if not plan.dry_run:
+            collect_registry_blobs(client)
+    except (RegistryError, RuntimeError, docker.errors.DockerException) as error:
+        plan.report.skipped.append(f"registry {settings.wharf_registry}: {error}")
 
 
 def _tag_version(tag: str) -> int:

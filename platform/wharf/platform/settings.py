@@ -75,6 +75,10 @@ class Settings(BaseSettings):
     # Where dynos run: "docker" (this host's engine), "swarm" (services on the Swarm this host's engine
     # manages, docs/cluster.md) or "fake" (in memory, for tests).
     wharf_runtime: Literal["docker", "fake", "swarm"] = "docker"
+    # The image registry the swarm's nodes pull release images from, ADDRESS:PORT (docs/cluster.md#registry):
+    # `wharfd cluster init` starts it on the manager and records it in cluster.json. Unset: none, and every
+    # node needs the release images itself.
+    wharf_registry: str | None = None
     # A push whose pack is larger is refused by git with a message.
     wharf_max_push_bytes: int = 512 * 1024 * 1024
     # Builds that run at once (one rq worker process each); pushes to one app always wait their turn.
@@ -336,24 +340,34 @@ def _read_or_create_key_file(path: Path) -> str:
     return key
 
 
-def runtime_chosen_in_data_dir(settings: Settings) -> str | None:
-    """The runtime `wharfd cluster init` chose for this installation ("swarm"), or None."""
+def _cluster_record(settings: Settings) -> dict[str, object]:
     try:
         record = json.loads(settings.cluster_state_path.read_text())
     except (OSError, ValueError):
-        return None
-    chosen = record.get("runtime") if isinstance(record, dict) else None
+        return {}
+    return record if isinstance(record, dict) else {}
+
+
+def runtime_chosen_in_data_dir(settings: Settings) -> str | None:
+    """The runtime `wharfd cluster init` chose for this installation ("swarm"), or None."""
+    chosen = _cluster_record(settings).get("runtime")
     return chosen if isinstance(chosen, str) else None
 
 
 def with_runtime_from_data_dir(settings: Settings) -> Settings:
     """`settings` running the runtime the data dir chose, unless WHARF_RUNTIME names one; a choice this
-    Wharf has no runtime for is left unused, so that start-up goes on with the default."""
-    chosen = runtime_chosen_in_data_dir(settings)
+    Wharf has no runtime for is left unused, so that start-up goes on with the default. The registry
+    `wharfd cluster init` started is used too, unless WHARF_REGISTRY names one."""
+    record = _cluster_record(settings)
+    update: dict[str, object] = {}
+    chosen = record.get("runtime")
     known = get_args(Settings.model_fields["wharf_runtime"].annotation)
-    if chosen is None or "wharf_runtime" in settings.model_fields_set or chosen not in known:
-        return settings
-    return settings.model_copy(update={"wharf_runtime": chosen})
+    if isinstance(chosen, str) and "wharf_runtime" not in settings.model_fields_set and chosen in known:
+        update["wharf_runtime"] = chosen
+    registry = record.get("registry")
+    if isinstance(registry, str) and registry and "wharf_registry" not in settings.model_fields_set:
+        update["wharf_registry"] = registry
+    return settings.model_copy(update=update) if update else settings
 
 
 @lru_cache(maxsize=1)

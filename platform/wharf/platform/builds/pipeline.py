@@ -163,6 +163,27 @@ def _tag_release_image(built_tag: str, app_name: str, version: int) -> tuple[str
     return f"{image_name(app_name)}:v{version}", str(image.id)
 
 
+def push_release_image(settings: Settings, app_name: str, version: int, output: BuildOutput) -> None:
+    """On a swarm with a registry, the release image goes there for every node to pull. A failed push
+    fails no build: the Swarm runtime pushes again when it starts the release's dynos."""
+    if settings.wharf_runtime != "swarm" or not settings.wharf_registry:
+        return
+    from wharf.platform.registry.api import RegistryError
+    from wharf.platform.registry.release_images import release_images_for
+
+    output.write(f"-----> Pushing the release image to the registry ({settings.wharf_registry})")
+    client = docker.from_env()
+    try:
+        images = release_images_for(client, settings.wharf_registry, settings.wharf_data_dir)
+        images.reference(
+            f"{image_name(app_name)}:v{version}", on_output=lambda line: output.write("       " + line)
+        )
+    except (RegistryError, docker.errors.DockerException) as error:
+        output.write(f" !     The push failed ({error}); the dynos' start pushes it again.")
+    finally:
+        client.close()
+
+
 def _record_release(
     settings: Settings,
     cipher: ConfigCipher,
@@ -285,6 +306,7 @@ def _build_and_report(settings: Settings, client: redis.Redis[bytes], build_id: 
         version, keep = _record_release(
             settings, cipher, job, built.built, built.manifest, client, output, test_run_id
         )
+        push_release_image(settings, job.app_name, version, output)
         wake_scheduler(client, job.app_name)
         collect_old_images(app_name=job.app_name, keep_versions=keep)
         end = BuildEnd(status="succeeded", release_version=version, message=f"Released v{version}")

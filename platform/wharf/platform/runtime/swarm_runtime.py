@@ -17,6 +17,7 @@ nodes a stop is a scale to zero, which Swarm carries out with the service's 30 s
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import threading
 import time
@@ -26,6 +27,8 @@ from typing import Any
 import docker
 import docker.errors
 
+from wharf.platform.registry.api import RegistryError
+from wharf.platform.registry.release_images import ReleaseImages
 from wharf.platform.runtime.app_networks import AppNetworks
 from wharf.platform.runtime.base import (
     DEFAULT_STOP_TIMEOUT,
@@ -84,8 +87,11 @@ class SwarmRuntime:
         *,
         installation: str | None = None,
         node_engines: NodeEngines | None = None,
+        images: ReleaseImages | None = None,
     ) -> None:
         self._client = client or docker.from_env()
+        # With a registry, services name its copy of the release image, so any node can pull it.
+        self._images = images
         self._image_users = ImageUsers(self._client)
         self._scope = scope_labels(installation)
         self._node_engines = node_engines
@@ -247,6 +253,13 @@ class SwarmRuntime:
             user = self._image_users.dyno_user(spec.image, spec.user, DEFAULT_USER)
         except docker.errors.ImageNotFound as error:
             raise ImageNotFound(spec.image) from error
+        if self._images is not None:
+            try:
+                spec = dataclasses.replace(spec, image=self._images.reference(spec.image))
+            except (RegistryError, docker.errors.APIError) as error:
+                raise WharfRuntimeError(
+                    f"{spec.image} could not be pushed to the registry: {error}"
+                ) from error
         options = service_options(
             spec,
             user=user,
@@ -392,5 +405,14 @@ def _service_networks(service: Mapping[str, Any]) -> set[str]:
 
 
 def swarm_runtime(*, installation: str | None = None) -> SwarmRuntime:
-    """The runtime on the Swarm whose manager is the local Docker Engine."""
-    return SwarmRuntime(installation=installation)
+    """The runtime on the Swarm whose manager is the local Docker Engine, its services naming release
+    images on the registry WHARF_REGISTRY names (or `wharfd cluster init` started)."""
+    from wharf.platform.registry.release_images import release_images_for
+    from wharf.platform.settings import get_settings
+
+    settings = get_settings()
+    if not settings.wharf_registry:
+        return SwarmRuntime(installation=installation)
+    client = docker.from_env()
+    images = release_images_for(client, settings.wharf_registry, settings.wharf_data_dir)
+    return SwarmRuntime(client, installation=installation, images=images)

@@ -15,6 +15,7 @@ The intermediate's certificate and key share one file so that a renewal replaces
 from __future__ import annotations
 
 import datetime
+import ipaddress
 import os
 import shutil
 import tempfile
@@ -185,6 +186,14 @@ class Leaf:
     not_after: datetime.datetime
 
 
+def _subject_name(hostname: str) -> x509.GeneralName:
+    """An IP address SAN for an address (TLS clients match addresses against those only), else a DNS name."""
+    try:
+        return x509.IPAddress(ipaddress.ip_address(hostname))
+    except ValueError:
+        return x509.DNSName(hostname)
+
+
 def issue_leaf(intermediate_file: Path, hostnames: list[str], lifetime: datetime.timedelta) -> Leaf:
     """Sign a server certificate for ``hostnames`` with the intermediate (never the root)."""
     blob = intermediate_file.read_bytes()
@@ -203,7 +212,7 @@ def issue_leaf(intermediate_file: Path, hostnames: list[str], lifetime: datetime
         .not_valid_before(now - BACKDATE)
         .not_valid_after(not_after)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(h) for h in hostnames]), critical=False)
+        .add_extension(x509.SubjectAlternativeName([_subject_name(h) for h in hostnames]), critical=False)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
         .add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()), critical=False

@@ -52,16 +52,33 @@ def cluster_init(
             help="Where app overlay networks take their /24s from; must not overlap host networks.",
         ),
     ] = "10.240.0.0/12",
+    registry: Annotated[
+        bool,
+        typer.Option(
+            "--registry/--no-registry",
+            help="Run the image registry the nodes pull release images from on this host.",
+        ),
+    ] = True,
+    registry_port: Annotated[int, typer.Option("--registry-port", help="The registry's port.")] = 5443,
 ) -> None:
-    """Make this host the first node (a manager) of a Docker Swarm; Wharf runs its dynos there from the
-    next start. Refuses an engine with live-restore on, saying what to change."""
+    """Make this host the first node (a manager) of a Docker Swarm, with the image registry the nodes
+    pull release images from; Wharf runs its dynos there from the next start. Refuses an engine with
+    live-restore on, saying what to change."""
     from wharf.platform.cluster.membership import init_swarm
     from wharf.platform.cluster.state import save_cluster_choice
+    from wharf.platform.registry.nodes import node_address, registry_on_manager
 
     settings = _settings()
+    registry_host = None
     with _engine() as client:
         joined = init_swarm(client, advertise_addr, address_pool=address_pool)
-    path = save_cluster_choice(settings.cluster_state_path, node_id=joined.node_id, swarm_id=joined.swarm_id)
+        if registry:
+            address = advertise_addr or node_address(client, joined.node_id)
+            running = registry_on_manager(client, settings.wharf_data_dir, address, print, port=registry_port)
+            registry_host = running.host
+    path = save_cluster_choice(
+        settings.cluster_state_path, node_id=joined.node_id, swarm_id=joined.swarm_id, registry=registry_host
+    )
     print(f"This host is the swarm's manager (node {joined.node_id}); the choice is kept in {path}.")
     print("Add hosts with: wharfd nodes:add")
 
@@ -88,15 +105,22 @@ def nodes(as_json: Annotated[bool, typer.Option("--json", help="Print the nodes 
 def nodes_add(
     manager: Annotated[bool, typer.Option("--manager", help="Join as a manager, not a worker.")] = False,
 ) -> None:
-    """Print the command a new host runs to join this swarm."""
+    """Print the command a new host runs to join this swarm (and trust its image registry)."""
     from wharf.platform.cluster.membership import format_command, join_command
+    from wharf.platform.registry.nodes import join_options
+    from wharf.platform.security.authority import root_pem
 
+    settings = _settings()
     with _engine() as client:
         argv = join_command(client, role="manager" if manager else "worker")
+    if settings.wharf_registry:
+        registry_root = root_pem(settings.wharf_data_dir).encode()
+        argv[-1:-1] = join_options(settings.wharf_registry, registry_root)
     print("On the new host (Wharf installed, dockerd running with live-restore off), run:")
     print(f"  {format_command(argv)}")
-    print("It checks ports 2377/tcp, 7946/tcp+udp and 4789/udp first and installs nothing. Add")
-    print("--advertise-addr ADDRESS if that host has several addresses.")
+    print("It checks ports 2377/tcp, 7946/tcp+udp and 4789/udp first and installs nothing but the")
+    print("registry's CA in /etc/docker/certs.d. Add --advertise-addr ADDRESS if that host has several")
+    print("addresses.")
 
 
 def nodes_drain(
@@ -129,10 +153,20 @@ def node_join(
         str | None,
         typer.Option("--advertise-addr", help="The address other nodes reach this host at."),
     ] = None,
+    registry: Annotated[
+        str | None, typer.Option("--registry", help="The swarm's image registry, ADDRESS:PORT.")
+    ] = None,
+    registry_ca: Annotated[
+        str | None,
+        typer.Option("--registry-ca", help="The SHA-256 fingerprint of the registry's root CA."),
+    ] = None,
 ) -> None:
-    """Join this host's engine to a swarm, after checking the ports Swarm needs. Installs nothing."""
+    """Join this host's engine to a swarm, after checking the ports Swarm needs. Installs nothing but
+    the registry's root CA where Docker looks for it (/etc/docker/certs.d/ADDRESS:PORT/ca.crt)."""
     from wharf.platform.cluster.membership import join_swarm
     from wharf.platform.cluster.ports import check_ports
+    from wharf.platform.registry.nodes import trust_registry_from_join
+    from wharf.platform.registry.trust import UntrustedRegistry
 
     host = manager.rsplit(":", 1)[0]
     checks = check_ports(host)
@@ -141,6 +175,13 @@ def node_join(
     if not all(check.ok for check in checks):
         _fail("the ports above must be open before this host joins; nothing was changed")
     console.print("[dim]4789/udp and 7946/udp must also pass the firewall between the nodes.[/dim]")
+    if (registry is None) != (registry_ca is None):
+        _fail("--registry and --registry-ca go together: copy both from what wharfd nodes:add printed")
+    if registry is not None and registry_ca is not None:
+        try:
+            trust_registry_from_join(registry, registry_ca, print)
+        except (UntrustedRegistry, OSError) as error:
+            _fail(f"{error}; nothing was changed")
     with _engine() as client:
         joined = join_swarm(client, token=token, manager=manager, advertise_address=advertise_addr)
     print(f"This host joined the swarm as node {joined.node_id}.")

@@ -90,13 +90,33 @@ def _run_build_workers(settings: Settings, stop: threading.Event) -> None:
 
 
 def _keep_authority(settings: Settings, stop: threading.Event) -> None:
-    """Re-sign the local intermediate with the root well before it expires (checked twice a day)."""
+    """Re-sign the local intermediate with the root well before it expires, and renew the swarm
+    registry's certificate when it runs on this host (checked twice a day)."""
     from wharf.platform.security.authority import ensure_authority
 
     while True:
         ensure_authority(settings.wharf_data_dir)
+        if settings.wharf_registry:
+            _renew_registry_certificate(settings, settings.wharf_registry)
         if stop.wait(12 * 3600):
             return
+
+
+def _renew_registry_certificate(settings: Settings, registry: str) -> None:
+    import logging
+
+    import docker
+
+    from wharf.platform.registry.server import renew_certificate
+
+    try:
+        client = docker.from_env()
+        try:
+            renew_certificate(client, settings.wharf_data_dir, registry)
+        finally:
+            client.close()
+    except (docker.errors.DockerException, RuntimeError, OSError) as error:
+        logging.getLogger("wharf.authority").warning("the registry's certificate was not renewed: %s", error)
 
 
 def _run_ssh_server(settings: Settings, stop: threading.Event) -> None:

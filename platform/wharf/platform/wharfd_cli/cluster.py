@@ -10,10 +10,13 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from wharf.platform.cluster.agent_service import ENGINE_SOCKET
 from wharf.platform.wharfd_cli.common import _fail, _settings, console
 
 if TYPE_CHECKING:
     import docker
+
+    from wharf.platform.settings import Settings
 
 NodeArgument = Annotated[str, typer.Argument(help="The node's id (or a unique prefix of it) or hostname.")]
 
@@ -40,6 +43,49 @@ def _engine() -> Iterator[docker.DockerClient]:
         client.close()
 
 
+AgentsRedisUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--agents-redis-url",
+        help="The control plane's Redis as every node reaches it (redis://:PASSWORD@HOST:6379/0), for the "
+        "node agents that ship each node's dyno logs and metrics.",
+    ),
+]
+EngineSocket = Annotated[
+    str,
+    typer.Option("--engine-socket", help="The Docker socket's path on every node, mounted read-only."),
+]
+
+
+def _deploy_agents(
+    client: docker.DockerClient, settings: Settings, redis_url: str | None, engine_socket: str
+) -> None:
+    """Build the node agent's image here and run it on every node (a global service)."""
+    from wharf.platform.cluster.agent_image import ensure_agent_image
+    from wharf.platform.cluster.agent_service import AgentDeployment, deploy_node_agents
+    from wharf.platform.cluster.node_agent import AgentTuning
+
+    redis_url = redis_url or settings.redis_url
+    if not redis_url or redis_url.startswith("unix://"):
+        print("The node agents need the control plane's Redis at an address every node reaches: run")
+        print("  wharfd cluster agents --agents-redis-url redis://:PASSWORD@HOST:6379/0")
+        return
+    image = ensure_agent_image(client, settings.wharf_run_image)
+    deployment = AgentDeployment(
+        image=image,
+        redis_url=redis_url,
+        installation=settings.installation_id,
+        engine_socket=engine_socket,
+        tuning=AgentTuning(
+            log_max_lines=settings.wharf_log_max_lines,
+            log_max_age_hours=settings.wharf_log_max_age_hours,
+            metrics_interval=settings.wharf_metrics_dyno_interval,
+        ),
+    )
+    service_id = deploy_node_agents(client, deployment)
+    print(f"Node agents ({image}) run on every node as the global service {service_id[:12]}.")
+
+
 def cluster_init(
     advertise_addr: Annotated[
         str | None,
@@ -52,18 +98,37 @@ def cluster_init(
             help="Where app overlay networks take their /24s from; must not overlap host networks.",
         ),
     ] = "10.240.0.0/12",
+    agents_redis_url: AgentsRedisUrl = None,
+    engine_socket: EngineSocket = ENGINE_SOCKET,
 ) -> None:
     """Make this host the first node (a manager) of a Docker Swarm; Wharf runs its dynos there from the
-    next start. Refuses an engine with live-restore on, saying what to change."""
+    next start, and a node agent on every node. Refuses an engine with live-restore on, saying what to
+    change."""
     from wharf.platform.cluster.membership import init_swarm
     from wharf.platform.cluster.state import save_cluster_choice
 
     settings = _settings()
     with _engine() as client:
         joined = init_swarm(client, advertise_addr, address_pool=address_pool)
-    path = save_cluster_choice(settings.cluster_state_path, node_id=joined.node_id, swarm_id=joined.swarm_id)
-    print(f"This host is the swarm's manager (node {joined.node_id}); the choice is kept in {path}.")
+        path = save_cluster_choice(
+            settings.cluster_state_path, node_id=joined.node_id, swarm_id=joined.swarm_id
+        )
+        print(f"This host is the swarm's manager (node {joined.node_id}); the choice is kept in {path}.")
+        _deploy_agents(client, settings, agents_redis_url, engine_socket)
     print("Add hosts with: wharfd nodes:add")
+
+
+def cluster_agents(
+    agents_redis_url: AgentsRedisUrl = None,
+    engine_socket: EngineSocket = ENGINE_SOCKET,
+) -> None:
+    """Run (or update) the node agents: every node's dyno logs and metrics into the control plane's Redis."""
+    from wharf.platform.cluster.membership import require_manager
+
+    settings = _settings()
+    with _engine() as client:
+        require_manager(client)
+        _deploy_agents(client, settings, agents_redis_url, engine_socket)
 
 
 def nodes(as_json: Annotated[bool, typer.Option("--json", help="Print the nodes as JSON.")] = False) -> None:
@@ -141,6 +206,10 @@ def node_join(
     if not all(check.ok for check in checks):
         _fail("the ports above must be open before this host joins; nothing was changed")
     console.print("[dim]4789/udp and 7946/udp must also pass the firewall between the nodes.[/dim]")
+    from wharf.platform.cluster.agent_image import ensure_agent_image
+
     with _engine() as client:
         joined = join_swarm(client, token=token, manager=manager, advertise_address=advertise_addr)
-    print(f"This host joined the swarm as node {joined.node_id}.")
+        print(f"This host joined the swarm as node {joined.node_id}.")
+        # No registry: the node agent's global service finds its image on this node.
+        print(f"Built the node agent's image {ensure_agent_image(client, _settings().wharf_run_image)}.")

@@ -5,7 +5,7 @@ There is no registry: every node builds the image itself (`wharfd cluster init` 
 libraries it loads, and nothing else of that image, plus the Wharf packages and the few pure-Python
 clients the agent imports (Redis, Docker and theirs) copied in from this installation: nothing is
 downloaded. Its tag is a digest of those files, so nodes running the same
-Wharf build the same tag, and an upgraded Wharf builds a new one.
+Wharf build the same tag, and an upgraded Wharf builds a new one (and moves `latest` to it).
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     import docker
 
 AGENT_REPOSITORY = "wharf/node-agent"
+# The newest build is also `wharf/node-agent:latest`, the name the stack file (compose.yaml) runs.
+LATEST = "latest"
 # The packages the agent imports, besides Wharf's own (pure Python, or with a pure fallback).
 CLIENT_PACKAGES = ("redis", "docker", "requests", "urllib3", "idna", "certifi", "charset_normalizer")
 SKIPPED = shutil.ignore_patterns("__pycache__", "*.pyc", "static", "templates")
@@ -77,7 +79,7 @@ def ensure_agent_image(client: docker.DockerClient, base: str = DEFAULT_RUN_IMAG
 
     tag = agent_image_tag(base)
     try:
-        client.images.get(tag)
+        client.images.get(tag).tag(AGENT_REPOSITORY, LATEST)
         return tag
     except docker_sdk.errors.ImageNotFound:
         pass
@@ -86,5 +88,8 @@ def ensure_agent_image(client: docker.DockerClient, base: str = DEFAULT_RUN_IMAG
         (root / "Dockerfile").write_text(DOCKERFILE.format(base=base))
         for name, folder in _package_folders():
             shutil.copytree(folder, root / "packages" / name, ignore=SKIPPED)
-        client.images.build(path=context, tag=tag, rm=True, forcerm=True, labels={"wharf.node-agent": "1"})
+        image, _ = client.images.build(
+            path=context, tag=tag, rm=True, forcerm=True, labels={"wharf.node-agent": "1"}
+        )
+    image.tag(AGENT_REPOSITORY, LATEST)
     return tag

@@ -59,7 +59,7 @@ class AgentConfig:
 
     redis_url: str
     node_id: str
-    installation: str
+    installation: str | None
     tuning: AgentTuning
 
     @classmethod
@@ -68,7 +68,8 @@ class AgentConfig:
         return cls(
             redis_url=secret.read_text().strip(),
             node_id=environ["WHARF_NODE_ID"],
-            installation=environ["WHARF_INSTALLATION_ID"],
+            # None: every Wharf dyno on this engine, as when one Wharf runs the swarm.
+            installation=environ.get("WHARF_INSTALLATION_ID") or None,
             tuning=AgentTuning.from_environment(environ),
         )
 

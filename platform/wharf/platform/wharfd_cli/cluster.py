@@ -61,7 +61,6 @@ def _deploy_agents(
     client: docker.DockerClient, settings: Settings, redis_url: str | None, engine_socket: str
 ) -> None:
     """Build the node agent's image here and run it on every node (a global service)."""
-    from wharf.platform.cluster.agent_image import ensure_agent_image
     from wharf.platform.cluster.agent_service import AgentDeployment, deploy_node_agents
     from wharf.platform.cluster.node_agent import AgentTuning
 
@@ -70,7 +69,9 @@ def _deploy_agents(
         print("The node agents need the control plane's Redis at an address every node reaches: run")
         print("  wharfd cluster agents --agents-redis-url redis://:PASSWORD@HOST:6379/0")
         return
-    image = ensure_agent_image(client, settings.wharf_run_image)
+    image = _build_agent_image(client, settings.wharf_run_image)
+    if image is None:
+        return
     deployment = AgentDeployment(
         image=image,
         redis_url=redis_url,
@@ -206,10 +207,24 @@ def node_join(
     if not all(check.ok for check in checks):
         _fail("the ports above must be open before this host joins; nothing was changed")
     console.print("[dim]4789/udp and 7946/udp must also pass the firewall between the nodes.[/dim]")
-    from wharf.platform.cluster.agent_image import ensure_agent_image
-
     with _engine() as client:
         joined = join_swarm(client, token=token, manager=manager, advertise_address=advertise_addr)
         print(f"This host joined the swarm as node {joined.node_id}.")
-        # No registry: the node agent's global service finds its image on this node.
-        print(f"Built the node agent's image {ensure_agent_image(client, _settings().wharf_run_image)}.")
+        _build_agent_image(client, _settings().wharf_run_image)
+
+
+def _build_agent_image(client: docker.DockerClient, run_image: str) -> str | None:
+    """No registry: the node agents' global service finds its image on each node, built there.
+    The image's tag, or None, said, when this engine has neither that image nor the run image."""
+    import docker as docker_sdk
+
+    from wharf.platform.cluster.agent_image import ensure_agent_image
+
+    try:
+        tag = ensure_agent_image(client, run_image)
+    except docker_sdk.errors.BuildError as error:
+        print(f"Cannot build the node agent's image from {run_image} here ({error.msg}): run `wharfd stack")
+        print("build`, then `wharfd cluster agents` on the manager, or no node agent starts on this node.")
+        return None
+    print(f"The node agent's image here: {tag}.")
+    return tag

@@ -6,7 +6,8 @@ imports the Docker SDK. Callers ask choose() for a factory instead of branching 
 themselves.
 
 "swarm" chooses Swarm services for dynos; its other families are the Docker ones, on the manager's own
-engine (add-ons, builds and release images live on the manager; see docs/cluster.md).
+engine (add-ons, builds and release images live on the manager; see docs/cluster.md), except dyno
+log shipping, which the node agent of every node does (wharf.platform.cluster.node_agent).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ FAMILIES: Mapping[str, Mapping[str, str]] = {
     "dyno_log_shipper": {
         "docker": "wharf.platform.logs.shipper:docker_log_shipper",
         "fake": "wharf.platform.logs.shipper:no_log_shipper",
-        "swarm": "wharf.platform.logs.shipper:docker_log_shipper",
+        "swarm": "wharf.platform.logs.shipper:node_agents_ship",
     },
     # Another name for a release image, for promotion: `factory()` -> tag(source, repository, tag) -> id.
     "image_tagger": {

@@ -66,8 +66,13 @@ class LogShipper:
         batch_lines: int = 2_000,
         resync_seconds: float = 5.0,
         installation: str | None = None,
+        node: str | None = None,
     ) -> None:
         self.api = docker_api
+        # On a swarm each node's agent ships its own engine's dynos, with cursors of its own: a resync
+        # forgets the cursors of containers its engine no longer lists, never another node's.
+        self.cursors_key = f"{CURSORS_KEY}:{node}" if node else CURSORS_KEY
+        self.alive_key = f"{ALIVE_KEY}:{node}" if node else ALIVE_KEY
         # Only this installation's dynos: another Wharf on the same Docker ships its own.
         self.label_filter = [f"{LABEL_MANAGED}=1"] + (
             [f"{LABEL_INSTALLATION}={installation}"] if installation else []
@@ -105,8 +110,9 @@ class LogShipper:
     def resync(self) -> None:
         """Follow every running dyno, and finish reading dynos that ended while no one was reading."""
         containers = self.api.containers(all=True, filters={"label": self.label_filter})
-        cursors = {key.decode(): value.decode() for key, value in self.redis.hgetall(CURSORS_KEY).items()}
-        alive_raw = self.redis.get(ALIVE_KEY)
+        stored = self.redis.hgetall(self.cursors_key)
+        cursors = {key.decode(): value.decode() for key, value in stored.items()}
+        alive_raw = self.redis.get(self.alive_key)
         last_alive = float(alive_raw) if alive_raw else None
         for container in containers:
             labels = container.get("Labels") or {}
@@ -120,8 +126,8 @@ class LogShipper:
                 self._finished.add(identity.container_id)
         gone = set(cursors) - {container["Id"] for container in containers}
         if gone:
-            self.redis.hdel(CURSORS_KEY, *gone)
-        self.redis.set(ALIVE_KEY, str(time.time()))
+            self.redis.hdel(self.cursors_key, *gone)
+        self.redis.set(self.alive_key, str(time.time()))
 
     def _should_read(self, container: dict[str, Any], has_cursor: bool, last_alive: float | None) -> bool:
         if container.get("State") == "running":
@@ -156,7 +162,7 @@ class LogShipper:
             self._finished.discard(identity.container_id)
             if attributes.get(LABEL_ATTACHED) == "1":
                 return
-            cursor = self.redis.hget(CURSORS_KEY, identity.container_id)
+            cursor = self.redis.hget(self.cursors_key, identity.container_id)
             self.follow(identity, cursor.decode() if cursor else None)
         elif event.get("Action") == "die":
             self._note(identity, f"Process exited with status {attributes.get('exitCode', '?')}")
@@ -257,7 +263,7 @@ class LogShipper:
             try:
                 self.writer.write_many(
                     (item.entry for item in batch),
-                    extra=(lambda pipe: pipe.hset(CURSORS_KEY, mapping=cursors)) if cursors else None,
+                    extra=(lambda pipe: pipe.hset(self.cursors_key, mapping=cursors)) if cursors else None,
                 )
                 self.stats.lines_stored += len(batch)
                 self.stats.batches += 1
@@ -282,4 +288,10 @@ def docker_log_shipper(writer: LogWriter, *, installation: str | None) -> LogShi
 
 def no_log_shipper(writer: LogWriter, *, installation: str | None) -> None:
     """Fake dynos write their output into the app logs themselves: nothing to ship."""
+    return None
+
+
+def node_agents_ship(writer: LogWriter, *, installation: str | None) -> None:
+    """On a swarm the node agent of every node, the managers' included, ships its own engine's dynos
+    (wharf.platform.cluster.node_agent): the manager's log shipper ships none, so no line comes twice."""
     return None

@@ -10,10 +10,13 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from wharf.platform.cluster.agent_service import ENGINE_SOCKET
 from wharf.platform.wharfd_cli.common import _fail, _settings, console
 
 if TYPE_CHECKING:
     import docker
+
+    from wharf.platform.settings import Settings
 
 NodeArgument = Annotated[str, typer.Argument(help="The node's id (or a unique prefix of it) or hostname.")]
 
@@ -40,6 +43,50 @@ def _engine() -> Iterator[docker.DockerClient]:
         client.close()
 
 
+AgentsRedisUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--agents-redis-url",
+        help="The control plane's Redis as every node reaches it (redis://:PASSWORD@HOST:6379/0), for the "
+        "node agents that ship each node's dyno logs and metrics.",
+    ),
+]
+EngineSocket = Annotated[
+    str,
+    typer.Option("--engine-socket", help="The Docker socket's path on every node, mounted read-only."),
+]
+
+
+def _deploy_agents(
+    client: docker.DockerClient, settings: Settings, redis_url: str | None, engine_socket: str
+) -> None:
+    """Build the node agent's image here and run it on every node (a global service)."""
+    from wharf.platform.cluster.agent_service import AgentDeployment, deploy_node_agents
+    from wharf.platform.cluster.node_agent import AgentTuning
+
+    redis_url = redis_url or settings.redis_url
+    if not redis_url or redis_url.startswith("unix://"):
+        print("The node agents need the control plane's Redis at an address every node reaches: run")
+        print("  wharfd cluster agents --agents-redis-url redis://:PASSWORD@HOST:6379/0")
+        return
+    image = _build_agent_image(client, settings.wharf_run_image)
+    if image is None:
+        return
+    deployment = AgentDeployment(
+        image=image,
+        redis_url=redis_url,
+        installation=settings.installation_id,
+        engine_socket=engine_socket,
+        tuning=AgentTuning(
+            log_max_lines=settings.wharf_log_max_lines,
+            log_max_age_hours=settings.wharf_log_max_age_hours,
+            metrics_interval=settings.wharf_metrics_dyno_interval,
+        ),
+    )
+    service_id = deploy_node_agents(client, deployment)
+    print(f"Node agents ({image}) run on every node as the global service {service_id[:12]}.")
+
+
 def cluster_init(
     advertise_addr: Annotated[
         str | None,
@@ -60,10 +107,12 @@ def cluster_init(
         ),
     ] = True,
     registry_port: Annotated[int, typer.Option("--registry-port", help="The registry's port.")] = 5443,
+    agents_redis_url: AgentsRedisUrl = None,
+    engine_socket: EngineSocket = ENGINE_SOCKET,
 ) -> None:
     """Make this host the first node (a manager) of a Docker Swarm, with the image registry the nodes
-    pull release images from; Wharf runs its dynos there from the next start. Refuses an engine with
-    live-restore on, saying what to change."""
+    pull release images from; Wharf runs its dynos there from the next start, and a node agent on every
+    node. Refuses an engine with live-restore on, saying what to change."""
     from wharf.platform.cluster.membership import init_swarm
     from wharf.platform.cluster.state import save_cluster_choice
     from wharf.platform.registry.nodes import node_address, registry_on_manager
@@ -76,11 +125,28 @@ def cluster_init(
             address = advertise_addr or node_address(client, joined.node_id)
             running = registry_on_manager(client, settings.wharf_data_dir, address, print, port=registry_port)
             registry_host = running.host
-    path = save_cluster_choice(
-        settings.cluster_state_path, node_id=joined.node_id, swarm_id=joined.swarm_id, registry=registry_host
-    )
-    print(f"This host is the swarm's manager (node {joined.node_id}); the choice is kept in {path}.")
+        path = save_cluster_choice(
+            settings.cluster_state_path,
+            node_id=joined.node_id,
+            swarm_id=joined.swarm_id,
+            registry=registry_host,
+        )
+        print(f"This host is the swarm's manager (node {joined.node_id}); the choice is kept in {path}.")
+        _deploy_agents(client, settings, agents_redis_url, engine_socket)
     print("Add hosts with: wharfd nodes:add")
+
+
+def cluster_agents(
+    agents_redis_url: AgentsRedisUrl = None,
+    engine_socket: EngineSocket = ENGINE_SOCKET,
+) -> None:
+    """Run (or update) the node agents: every node's dyno logs and metrics into the control plane's Redis."""
+    from wharf.platform.cluster.membership import require_manager
+
+    settings = _settings()
+    with _engine() as client:
+        require_manager(client)
+        _deploy_agents(client, settings, agents_redis_url, engine_socket)
 
 
 def nodes(as_json: Annotated[bool, typer.Option("--json", help="Print the nodes as JSON.")] = False) -> None:
@@ -184,4 +250,22 @@ def node_join(
             _fail(f"{error}; nothing was changed")
     with _engine() as client:
         joined = join_swarm(client, token=token, manager=manager, advertise_address=advertise_addr)
-    print(f"This host joined the swarm as node {joined.node_id}.")
+        print(f"This host joined the swarm as node {joined.node_id}.")
+        _build_agent_image(client, _settings().wharf_run_image)
+
+
+def _build_agent_image(client: docker.DockerClient, run_image: str) -> str | None:
+    """No registry: the node agents' global service finds its image on each node, built there.
+    The image's tag, or None, said, when this engine has neither that image nor the run image."""
+    import docker as docker_sdk
+
+    from wharf.platform.cluster.agent_image import ensure_agent_image
+
+    try:
+        tag = ensure_agent_image(client, run_image)
+    except docker_sdk.errors.BuildError as error:
+        print(f"Cannot build the node agent's image from {run_image} here ({error.msg}): run `wharfd stack")
+        print("build`, then `wharfd cluster agents` on the manager, or no node agent starts on this node.")
+        return None
+    print(f"The node agent's image here: {tag}.")
+    return tag

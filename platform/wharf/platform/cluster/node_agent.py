@@ -1,0 +1,115 @@
+"""The node agent: on every node of a swarm, its own engine's dyno logs and metrics into the control
+plane's Redis.
+
+It runs as a task of Wharf's global service (wharf.platform.cluster.agent_service), one per node, as
+`python3 -m wharf.platform.cluster.node_agent`, with the node's Docker socket mounted read-only. It
+runs the log shipper (with cursors of its own node) and the dyno metrics collector against that
+engine, so each node ships only the dynos it runs, the managers' included. It reads its settings from
+the environment and the Redis URL (with its password) from a Swarm secret file, and imports neither
+the settings nor the database: its image holds only the Redis and Docker clients.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from wharf.platform.logs.shipper import LogShipper
+from wharf.platform.logs.stream import DEFAULT_MAX_AGE_HOURS, DEFAULT_MAX_LINES, LogWriter
+from wharf.platform.metrics.dynos import DynoCollector, DynoDirectory
+from wharf.platform.metrics.store import MetricsStore
+
+logger = logging.getLogger(__name__)
+
+# The name of the Swarm secret (and of its file in the task) that holds the Redis URL, not a secret.
+REDIS_URL_SECRET = "wharf-node-agent-redis-url"  # noqa: S105
+
+
+@dataclass(frozen=True)
+class AgentTuning:
+    """How much log the agent keeps per app and how often it reads the dynos' stats."""
+
+    log_max_lines: int = DEFAULT_MAX_LINES
+    log_max_age_hours: float = DEFAULT_MAX_AGE_HOURS
+    metrics_interval: float = 15.0
+
+    def to_environment(self) -> dict[str, str]:
+        return {
+            "WHARF_LOG_MAX_LINES": str(self.log_max_lines),
+            "WHARF_LOG_MAX_AGE_HOURS": str(self.log_max_age_hours),
+            "WHARF_METRICS_DYNO_INTERVAL": str(self.metrics_interval),
+        }
+
+    @classmethod
+    def from_environment(cls, environ: dict[str, str]) -> AgentTuning:
+        return cls(
+            log_max_lines=int(environ.get("WHARF_LOG_MAX_LINES", DEFAULT_MAX_LINES)),
+            log_max_age_hours=float(environ.get("WHARF_LOG_MAX_AGE_HOURS", DEFAULT_MAX_AGE_HOURS)),
+            metrics_interval=float(environ.get("WHARF_METRICS_DYNO_INTERVAL", "15")),
+        )
+
+
+@dataclass(frozen=True)
+class AgentConfig:
+    """What a task of the agent's service reads from its environment and its secret."""
+
+    redis_url: str
+    node_id: str
+    installation: str | None
+    tuning: AgentTuning
+
+    @classmethod
+    def from_environment(cls, environ: dict[str, str]) -> AgentConfig:
+        secret = Path(environ.get("WHARF_REDIS_URL_FILE", f"/run/secrets/{REDIS_URL_SECRET}"))
+        return cls(
+            redis_url=secret.read_text().strip(),
+            node_id=environ["WHARF_NODE_ID"],
+            # None: every Wharf dyno on this engine, as when one Wharf runs the swarm.
+            installation=environ.get("WHARF_INSTALLATION_ID") or None,
+            tuning=AgentTuning.from_environment(environ),
+        )
+
+
+def run_node_agent(config: AgentConfig, docker_api: object, stop: threading.Event) -> None:
+    """Ship this engine's dyno output and collect its dynos' stats until `stop` is set."""
+    import redis
+
+    client = redis.Redis.from_url(config.redis_url, socket_timeout=30, health_check_interval=30)
+    tuning = config.tuning
+    writer = LogWriter(client, max_lines=tuning.log_max_lines, max_age_hours=tuning.log_max_age_hours)
+    shipper = LogShipper(docker_api, writer, installation=config.installation, node=config.node_id)
+    collector = DynoCollector(
+        DynoDirectory(docker_api, installation=config.installation),
+        MetricsStore(client),
+        interval=tuning.metrics_interval,
+    )
+    threads = [
+        threading.Thread(target=shipper.run, name="log-shipper"),
+        threading.Thread(target=collector.run, args=(stop,), name="dyno-metrics"),
+    ]
+    for thread in threads:
+        thread.start()
+    stop.wait()
+    shipper.stop.set()
+    for thread in threads:
+        thread.join(timeout=30)
+
+
+def main() -> None:
+    import docker
+
+    logging.basicConfig(level=logging.INFO, format="node-agent: %(levelname)s %(message)s")
+    config = AgentConfig.from_environment(dict(os.environ))
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    logger.info("shipping the dynos of node %s", config.node_id)
+    run_node_agent(config, docker.from_env(timeout=30).api, stop)
+
+
+if __name__ == "__main__":
+    main()

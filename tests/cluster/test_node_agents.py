@@ -1,0 +1,105 @@
+"""What an operator checks after `wharfd cluster agents`: a dyno on a worker node has its output in its
+app's log (once, though every node runs an agent) and its memory in the app's metrics, shipped by the
+node agent of that worker, through the control plane's Redis as the nodes reach it."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import docker
+import pytest
+
+from tests.cluster.conftest import Wharfd
+from tests.utils.bridge_redis import BridgeRedis, bridge_redis
+from tests.utils.busybox_dynos import Apps, make_spec
+from tests.utils.network import free_port
+from tests.utils.test_cluster import SwarmTestCluster
+from wharf.platform.cluster.agent_image import ensure_agent_image
+from wharf.platform.cluster.agent_service import AGENT_SERVICE, remove_node_agents
+from wharf.platform.logs.stream import recent_lines
+from wharf.platform.metrics.store import MetricsStore
+from wharf.platform.runtime.swarm_runtime import SwarmRuntime
+from wharf.platform.settings import Settings
+
+pytestmark = [pytest.mark.e2e, pytest.mark.cluster]
+
+PRINTS_AND_STAYS = "echo hello from a worker node; while true; do sleep 0.2; done"
+
+
+def _until(check: object, what: str, timeout: float = 90.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not callable(check) or not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} after {timeout:.0f} s")
+        time.sleep(0.5)
+
+
+@pytest.fixture
+def agents(swarm: SwarmTestCluster, wharfd: Wharfd, tmp_path: Path) -> Iterator[BridgeRedis]:
+    """The node agents of every node of the test swarm, shipping into a Redis on the swarm's bridge."""
+    host_engine = docker.from_env()
+    try:
+        image = ensure_agent_image(host_engine)
+    finally:
+        host_engine.close()
+    sockets = tmp_path / "engines"
+    sockets.mkdir()
+    for node in swarm.nodes:
+        # No registry, and the test engines have no run image to build it from: load the host's build.
+        node.load_images([image])
+        # All test engines share one file system: each node finds its own socket by its node id.
+        (sockets / f"{swarm.node_id(node)}.sock").symlink_to(node.socket)
+    with bridge_redis(swarm.link, free_port()) as served:
+        wharfd.ok(
+            swarm.manager,
+            "cluster",
+            "agents",
+            "--agents-redis-url",
+            served.url,
+            "--engine-socket",
+            f"{sockets}/{{{{.Node.ID}}}}.sock",
+        )
+        try:
+            yield served
+        finally:
+            client = swarm.manager.client()
+            try:
+                remove_node_agents(client)
+            finally:
+                client.close()
+
+
+def test_a_worker_dynos_output_and_memory_reach_the_control_plane_through_its_node_agent(
+    swarm: SwarmTestCluster, wharfd: Wharfd, agents: BridgeRedis
+) -> None:
+    manager = swarm.manager.client()
+    runtime = SwarmRuntime(manager, installation=Settings(wharf_data_dir=wharfd.data_dir).installation_id)
+    apps = Apps(runtime)
+    worker = swarm.workers[0]
+    try:
+        service = manager.api.inspect_service(AGENT_SERVICE)
+        assert "Global" in service["Spec"]["Mode"], "one agent task per node"
+        app = apps.new()
+        placement = {"wharf.placement.node": f"node.id=={swarm.node_id(worker)}"}
+        dyno = runtime.start_dyno(make_spec(app, PRINTS_AND_STAYS, labels=placement))
+        redis_client = agents.client()
+        store = MetricsStore(redis_client)
+
+        def app_lines() -> list[str]:
+            return [line.line for line in recent_lines(redis_client, app, source="app")]
+
+        _until(lambda: "hello from a worker node" in app_lines(), "no line of the worker's dyno")
+        _until(
+            lambda: any(point.memory_rss_mb for point in store.minute_points(app)),
+            "no memory sample of the worker's dyno",
+        )
+
+        assert app_lines().count("hello from a worker node") == 1, "shipped by its own node's agent only"
+        assert runtime.get_dyno(dyno.id).address is not None
+        assert runtime.get_dyno(dyno.id).address[0] == worker.address  # type: ignore[index]
+        redis_client.close()
+    finally:
+        apps.cleanup()
+        manager.close()

@@ -197,6 +197,8 @@ class DockerAddonProvider:
     def health(self, spec: AddonSpec) -> AddonHealth:
         container = self._find(spec)
         if container is None:
+            if self.persistent and not self._volume_exists(spec):
+                return AddonHealth(AddonState.MISSING, "no container and no volume", data_lost=True)
             return AddonHealth(AddonState.MISSING, "no container")
         state: Mapping[str, Any] = container.attrs.get("State") or {}
         if state.get("Status") != "running":
@@ -304,6 +306,13 @@ class DockerAddonProvider:
             "retries": 3,
             "start_period": 30 * SECOND_NS,
         }
+
+    def _volume_exists(self, spec: AddonSpec) -> bool:
+        try:
+            self._client.volumes.get(volume_name(spec.name))
+        except docker.errors.NotFound:
+            return False
+        return True
 
     def _mounts(self, spec: AddonSpec) -> list[Mount]:
         if not self.persistent:

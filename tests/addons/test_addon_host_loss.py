@@ -8,11 +8,13 @@ add-on upkeep starts the add-on there again, empty, and `wharf pg:backups:restor
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import subprocess
 from pathlib import Path
 
 import docker
+import docker.errors
 import httpx
 import pytest
 
@@ -23,6 +25,8 @@ from tests.utils.wharf_cli import cli_env, run_wharf
 from wharf.platform.addons.docker_provider import volume_name
 from wharf.platform.addons.upkeep import upkeep_addons_once, upkeep_context
 from wharf.platform.migrate import upgrade_database
+from wharf.platform.runtime.base import NetworkInUse
+from wharf.platform.runtime.docker_runtime import DockerRuntime
 from wharf.platform.settings import Settings
 
 pytestmark = pytest.mark.e2e
@@ -49,22 +53,26 @@ def test_rows_come_back_from_a_backup_after_the_addons_host_is_lost(redis_url: s
     with (
         docker_test_host(images=(POSTGRES_IMAGE,)) as lost_host,
         running_api(database_url, redis_url, data_dir, DOCKER_HOST=lost_host.docker_host, **settings) as api,
+        httpx.Client(base_url=api.url, timeout=120) as client,
+        contextlib.closing(lost_host.client()) as lost_engine,
     ):
         _email, token = api.signup()
-        client = httpx.Client(base_url=api.url, headers={"Authorization": f"Bearer {token}"}, timeout=120)
+        client.headers["Authorization"] = f"Bearer {token}"
         app = new_app(client)
         addon = create_addon(client, app, "postgres")["name"]
-        wharf = cli_env(api.url, token, tmp_path)
-        ok(run_wharf(wharf, "pg:psql", "-a", app, "-c", "CREATE TABLE notes (body text)"))
-        ok(run_wharf(wharf, "pg:psql", "-a", app, "-c", "INSERT INTO notes VALUES ('kept'), ('safe')"))
-        captured = ok(run_wharf(wharf, "pg:backups:capture", "-a", app))
-        dump_size = (backups_dir / addon / "b001.dump").stat().st_size
-        on_lost_host = [
-            c.name for c in lost_host.client().containers.list(filters={"label": f"wharf.app={app}"})
-        ]
-        # The host goes, and its disk with it: the add-on's container and volume are gone for good.
-        lost_host.remove_containers()
-        lost_host.client().volumes.get(volume_name(addon)).remove(force=True)
+        try:
+            wharf = cli_env(api.url, token, tmp_path)
+            ok(run_wharf(wharf, "pg:psql", "-a", app, "-c", "CREATE TABLE notes (body text)"))
+            ok(run_wharf(wharf, "pg:psql", "-a", app, "-c", "INSERT INTO notes VALUES ('kept'), ('safe')"))
+            captured = ok(run_wharf(wharf, "pg:backups:capture", "-a", app))
+            dump_size = (backups_dir / addon / "b001.dump").stat().st_size
+            on_lost_host = [
+                c.name for c in lost_engine.containers.list(filters={"label": f"wharf.app={app}"})
+            ]
+        finally:
+            # The host goes, and its disk with it: the add-on's container and volume are gone for good.
+            lost_host.remove_containers()
+            lost_engine.volumes.get(volume_name(addon)).remove(force=True)
 
     host_engine = docker.from_env()
     try:
@@ -88,6 +96,10 @@ def test_rows_come_back_from_a_backup_after_the_addons_host_is_lost(redis_url: s
     finally:
         for container in host_engine.containers.list(all=True, filters={"label": f"wharf.app={app}"}):
             container.remove(force=True, v=True)
+        with contextlib.suppress(docker.errors.NotFound):
+            host_engine.volumes.get(volume_name(addon)).remove(force=True)
+        with contextlib.suppress(NetworkInUse):
+            DockerRuntime(host_engine).remove_network(app)
         host_engine.close()
 
     assert "Backup b001 completed" in captured

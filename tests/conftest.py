@@ -149,8 +149,8 @@ def api_env(database_url: str, redis_url: str, data_dir: Path, port: int, **over
         WHARF_API_HOST="127.0.0.1",
         WHARF_ENV="test",
         WHARF_RUNTIME="fake",
-        **overrides,
     )
+    env.update(overrides)
     return env
 
 

@@ -32,7 +32,7 @@ def context(tmp_path: Path) -> UpkeepContext:
         database_url=database_url,
         cipher=ConfigCipher(secrets.token_hex(32)),
         providers=providers,
-        data_dir=tmp_path,
+        backups_dir=tmp_path / "backups",
     )
 
 
@@ -100,6 +100,26 @@ def test_a_stopped_addon_is_started_and_an_unhealthy_one_restarted_keeping_data(
     assert fake.addons[name].data == {"rows": "3"}
 
 
+def test_an_addon_lost_with_its_host_starts_empty_and_says_how_to_restore_it(context: UpkeepContext) -> None:
+    addon_id, name = new_addon(context)
+    upkeep_addons_once(context, say=lambda _m: None)
+    fake = world(context.providers)
+    fake.addons[name].data["rows"] = "3"
+
+    fake.lose(name)
+    said = upkeep_addons_once(context, say=lambda _m: None)
+
+    with session_scope(context.database_url) as session:
+        app_name = session.get(Addon, addon_id).app.name  # type: ignore[union-attr]
+        event = session.scalars(select(Event).where(Event.action == "addon-heal")).one()
+    assert said == [
+        f"started {name} again (no container and no volume); its volume was gone, so it starts empty: "
+        f"restore a backup with `wharf pg:backups:restore -a {app_name} --confirm {app_name}`"
+    ]
+    assert event.message == said[0]
+    assert fake.addons[name].running and fake.addons[name].data == {}
+
+
 def test_scheduled_backups_are_taken_once_a_day_and_pruned_to_retention(context: UpkeepContext) -> None:
     addon_id, name = new_addon(context)
     upkeep_addons_once(context, say=lambda _m: None)
@@ -122,7 +142,7 @@ def test_scheduled_backups_are_taken_once_a_day_and_pruned_to_retention(context:
     with session_scope(context.database_url) as session:
         labels = sorted(b.label for b in session.query(AddonBackup).filter_by(addon_id=addon_id))
     assert labels == ["a002", "a003"]
-    assert sorted(p.name for p in (context.data_dir / "backups" / name).iterdir()) == [
+    assert sorted(p.name for p in (context.backups_dir / name).iterdir()) == [
         "a002.dump",
         "a003.dump",
     ]

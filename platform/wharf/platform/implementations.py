@@ -6,8 +6,9 @@ imports the Docker SDK. Callers ask choose() for a factory instead of branching 
 themselves.
 
 "swarm" chooses Swarm services for dynos; its other families are the Docker ones, on the manager's own
-engine (add-ons, builds and release images live on the manager; see docs/cluster.md), except dyno
-log shipping, which the node agent of every node does (wharf.platform.cluster.node_agent).
+engine (add-ons, builds and release images live on the manager; see docs/cluster.md), the add-ons on
+the apps' attachable overlay networks, except dyno log shipping, which the node agent of every node does
+(wharf.platform.cluster.node_agent).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ FAMILIES: Mapping[str, Mapping[str, str]] = {
     "addon_providers": {
         "docker": "wharf.platform.addons.docker_provider:docker_addon_providers",
         "fake": "wharf.platform.addons.fake:fake_addon_providers",
-        "swarm": "wharf.platform.addons.docker_provider:docker_addon_providers",
+        "swarm": "wharf.platform.addons.docker_provider:swarm_addon_providers",
     },
     # What carries dyno output into the app logs: `factory(writer, installation=...)`, or None.
     "dyno_log_shipper": {

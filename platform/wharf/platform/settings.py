@@ -115,6 +115,9 @@ class Settings(BaseSettings):
     wharf_addon_certificate_days: float = Field(default=90.0, gt=0)
     # ... and per user (more answer 429).
     wharf_addon_operations_per_user: int = Field(default=2, ge=1)
+    # Where Postgres backups are written; default <data dir>/backups. Storage that is not the add-ons'
+    # host (another machine's mount) keeps them when that host is lost.
+    wharf_backups_dir: Path | None = None
 
     # Language runtimes installed on demand (Node.js, CPython), shared by every app's builds on this host.
     wharf_runtimes_dir: Path | None = None
@@ -270,6 +273,11 @@ class Settings(BaseSettings):
     def installation_id(self) -> str:
         """Labels this installation's containers, so two Wharfs on one Docker never touch each other's."""
         return hashlib.sha256(str(self.wharf_data_dir.resolve()).encode()).hexdigest()[:16]
+
+    @property
+    def backups_dir(self) -> Path:
+        """Postgres backups: `<addon>/<label>.dump` under it."""
+        return self.wharf_backups_dir or self.wharf_data_dir / "backups"
 
     @property
     def runtimes_dir(self) -> Path:

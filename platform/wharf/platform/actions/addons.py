@@ -13,7 +13,6 @@ from functools import partial
 from sqlalchemy.orm import Session
 
 from wharf.platform.addons import AddonProviders
-from wharf.platform.addons.backups import backups_root
 from wharf.platform.addons.base import AddonError, UnsupportedOperation
 from wharf.platform.addons.lifecycle import (
     create_addon,
@@ -113,6 +112,6 @@ def remove_addon(
             actor=actor,
             addon=addon,
             confirm=confirm,
-            backups_root=backups_root(settings.wharf_data_dir),
+            backups_root=settings.backups_dir,
         )
     session.commit()

@@ -18,7 +18,6 @@ from wharf.platform.actions.names import generate_app_name, validate_app_name
 from wharf.platform.actions.roles import MEMBER, VIEWER, app_for_role
 from wharf.platform.actions.teams import team_for
 from wharf.platform.addons import AddonProviders
-from wharf.platform.addons.backups import backups_root
 from wharf.platform.addons.lifecycle import destroy_app_addons
 from wharf.platform.builds.reuse import ReuseStore
 from wharf.platform.db import session_scope
@@ -190,7 +189,7 @@ def destroy_app(
         cipher=cipher,
         providers=providers,
         app=app,
-        backups_root=backups_root(settings.wharf_data_dir),
+        backups_root=settings.backups_dir,
     )
     session.execute(delete(Formation).where(Formation.app_id == app.id))
     session.execute(delete(Release).where(Release.app_id == app.id))

@@ -1,4 +1,8 @@
-"""Postgres backups: `pg_dump -Fc` files in $WHARF_DATA_DIR/backups/<addon>/, each with its size and sha256.
+"""Postgres backups: `pg_dump -Fc` files in <backups dir>/<addon>/, each with its size and sha256.
+
+The dump is streamed from the add-on's container through the Docker API to the control plane, which
+writes it under `Settings.backups_dir` (WHARF_BACKUPS_DIR, default $WHARF_DATA_DIR/backups): nothing
+of a backup is kept on the add-on's own volume.
 
 Manual backups (`b001`) stay until the add-on is destroyed; scheduled ones (`a001`) are taken daily
 at the add-on's UTC time and pruned to its retention count.
@@ -26,10 +30,6 @@ from wharf.platform.settings import ensure_private_dir
 BACKUP_LABEL = re.compile(r"([ab])(\d+)")
 SCHEDULE_TIME = re.compile(r"([01]\d|2[0-3]):([0-5]\d)")
 MAX_RETENTION = 100
-
-
-def backups_root(data_dir: Path) -> Path:
-    return data_dir / "backups"
 
 
 def backup_path(root: Path, addon_name: str, backup: AddonBackup) -> Path:

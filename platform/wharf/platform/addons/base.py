@@ -103,6 +103,8 @@ class AddonState(enum.StrEnum):
 class AddonHealth:
     state: AddonState
     detail: str = ""
+    # MISSING with its data gone too (no volume left): recreating it starts an empty server.
+    data_lost: bool = False
 
     @property
     def ok(self) -> bool:

@@ -37,7 +37,7 @@ from wharf.platform.addons.base import (
     ignore_progress,
 )
 from wharf.platform.addons.images import ADDON_HOME, DEFAULT_RUN_IMAGE, ensure_addon_image, recipe_for
-from wharf.platform.runtime.base import LABEL_APP, NetworkInUse
+from wharf.platform.runtime.base import LABEL_APP, NetworkInUse, Runtime
 from wharf.platform.runtime.docker_runtime import DockerRuntime
 from wharf.platform.security.authority import Leaf, issue_leaf
 from wharf.platform.settings import Settings
@@ -74,8 +74,12 @@ class DockerAddonProvider:
         run_image: str = DEFAULT_RUN_IMAGE,
         tls_intermediate: Path | None = None,
         certificate_lifetime: datetime.timedelta = DEFAULT_CERTIFICATE_LIFETIME,
+        networks: Runtime | None = None,
     ) -> None:
         self._client = client or docker.from_env()
+        # Who makes the apps' networks: the dynos' runtime, so that an add-on made before the app's
+        # first dyno sits on the network its dynos use (an attachable overlay on a Swarm).
+        self._networks: Runtime = networks or DockerRuntime(self._client)
         self._home = home
         self._lock_dir = lock_dir
         self._run_image = run_image
@@ -167,7 +171,7 @@ class DockerAddonProvider:
         ensure_addon_image(
             self._client, self.kind, lock_dir=self._lock_dir, run_image=self._run_image, progress=progress
         )
-        DockerRuntime(self._client).ensure_network(spec.app)
+        self.ensure_app_network(spec.app)
         container = self._find(spec)
         if container is None:
             progress(f"-----> Starting {spec.name} on the network of {spec.app}")
@@ -186,7 +190,7 @@ class DockerAddonProvider:
             self._client.volumes.get(volume_name(spec.name)).remove(force=True)
         with contextlib.suppress(NetworkInUse):
             # An app without dynos has nothing else that would ever remove its network.
-            DockerRuntime(self._client).remove_network(spec.app)
+            self._networks.remove_network(spec.app)
 
     def restart(self, spec: AddonSpec) -> None:
         container = self._find(spec)
@@ -197,6 +201,8 @@ class DockerAddonProvider:
     def health(self, spec: AddonSpec) -> AddonHealth:
         container = self._find(spec)
         if container is None:
+            if self.persistent and not self._volume_exists(spec):
+                return AddonHealth(AddonState.MISSING, "no container and no volume", data_lost=True)
             return AddonHealth(AddonState.MISSING, "no container")
         state: Mapping[str, Any] = container.attrs.get("State") or {}
         if state.get("Status") != "running":
@@ -227,7 +233,7 @@ class DockerAddonProvider:
             entrypoint=argv,
             environment=env,
             labels={LABEL_APP: spec.app, LABEL_ADDON_KIND: f"{self.kind}-console"},
-            network=DockerRuntime(self._client).ensure_network(spec.app),
+            network=self.ensure_app_network(spec.app),
             **self._hardening(memory_bytes=128 * MIB),
         )
         try:
@@ -243,6 +249,10 @@ class DockerAddonProvider:
         return ConsoleResult(exit_code=code, output=output)
 
     # helpers
+
+    def ensure_app_network(self, app: str) -> str:
+        """The app's network, made by the dynos' runtime if missing; its name."""
+        return self._networks.ensure_network(app)
 
     def exec_in(
         self, spec: AddonSpec, argv: list[str], env: Mapping[str, str] | None = None
@@ -305,6 +315,13 @@ class DockerAddonProvider:
             "start_period": 30 * SECOND_NS,
         }
 
+    def _volume_exists(self, spec: AddonSpec) -> bool:
+        try:
+            self._client.volumes.get(volume_name(spec.name))
+        except docker.errors.NotFound:
+            return False
+        return True
+
     def _mounts(self, spec: AddonSpec) -> list[Mount]:
         if not self.persistent:
             return []
@@ -325,7 +342,7 @@ class DockerAddonProvider:
             entrypoint=["/bin/sh", "-c", recipe.entrypoint.read_text(encoding="utf-8"), "wharf-addon"],
             environment={**self.environment(spec), **self.creation_environment(spec)},
             labels=self._labels(spec),
-            network=DockerRuntime(self._client).ensure_network(spec.app),
+            network=self.ensure_app_network(spec.app),
             restart_policy={"Name": "unless-stopped"},
             healthcheck=self._healthcheck(spec),
             mounts=self._mounts(spec),
@@ -336,11 +353,26 @@ class DockerAddonProvider:
 
 def docker_addon_providers(settings: Settings) -> AddonProviders:
     """A Docker provider for every kind, locking across processes under the data directory."""
+    client = docker.from_env()
+    return _providers_on(client, settings, networks=DockerRuntime(client))
+
+
+def swarm_addon_providers(settings: Settings) -> AddonProviders:
+    """The Docker providers on the manager's engine, on the apps' attachable overlay networks, so that
+    dynos on every node reach the add-ons by name."""
+    from wharf.platform.runtime.swarm_runtime import SwarmRuntime
+
+    client = docker.from_env()
+    return _providers_on(
+        client, settings, networks=SwarmRuntime(client, installation=settings.installation_id)
+    )
+
+
+def _providers_on(client: docker.DockerClient, settings: Settings, *, networks: Runtime) -> AddonProviders:
     from wharf.platform.addons.kv_addons import MemcachedProvider, RedisProvider
     from wharf.platform.addons.postgres_addon import PostgresProvider
     from wharf.platform.security.authority import ensure_authority
 
-    client = docker.from_env()
     lock_dir = settings.wharf_data_dir / "addons" / "locks"
     home = installation_id(settings.wharf_data_dir)
     intermediate = ensure_authority(settings.wharf_data_dir).intermediate
@@ -352,6 +384,7 @@ def docker_addon_providers(settings: Settings) -> AddonProviders:
             run_image=settings.wharf_run_image,
             tls_intermediate=intermediate,
             certificate_lifetime=datetime.timedelta(days=settings.wharf_addon_certificate_days),
+            networks=networks,
         )
         for provider_class in (PostgresProvider, RedisProvider, MemcachedProvider)
     }

@@ -57,6 +57,11 @@ class FakeAddonWorld:
     def break_health(self, name: str) -> None:
         self.addons[name].healthy = False
 
+    def lose(self, name: str) -> None:
+        """The add-on's host is gone: its server and its data with it."""
+        with self.lock:
+            self.addons.pop(name)
+
 
 class FakeAddonProvider:
     def __init__(self, kind: str, world: FakeAddonWorld | None = None) -> None:
@@ -102,7 +107,8 @@ class FakeAddonProvider:
     def health(self, spec: AddonSpec) -> AddonHealth:
         addon = self.world.addons.get(spec.name)
         if addon is None:
-            return AddonHealth(AddonState.MISSING, "no container")
+            # A fake add-on's data lives in it: gone with it, as a container with its volume on a lost host.
+            return AddonHealth(AddonState.MISSING, "no container and no volume", data_lost=True)
         if not addon.running:
             return AddonHealth(AddonState.STOPPED, "container exited")
         if not addon.healthy:

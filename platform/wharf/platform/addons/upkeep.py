@@ -2,7 +2,8 @@
 scheduled backups.
 
 Docker's `unless-stopped` policy brings a crashed server back by itself; this loop covers the
-rest: a container that was stopped or removed is started or recreated on its volume, a server that
+rest: a container that was stopped or removed is started or recreated on its volume (on a new, empty one,
+said as such, when the volume went with its host), a server that
 fails its health check is restarted, an add-on whose provisioning was interrupted is finished, and a
 certificate with less than a third of its life left is replaced in the running server (no restart).
 """
@@ -19,12 +20,11 @@ from sqlalchemy import select
 
 from wharf.platform.addons import AddonProviders, get_addon_providers
 from wharf.platform.addons.backups import (
-    backups_root,
     capture_backup,
     prune_scheduled_backups,
     scheduled_backup_due,
 )
-from wharf.platform.addons.base import AddonSpec, AddonState, CertificateRenewer
+from wharf.platform.addons.base import AddonHealth, AddonSpec, AddonState, CertificateRenewer
 from wharf.platform.addons.lifecycle import addon_spec, finish_provisioning
 from wharf.platform.db import session_scope
 from wharf.platform.logs.events import record_event
@@ -41,7 +41,7 @@ class UpkeepContext:
     database_url: str
     cipher: ConfigCipher
     providers: AddonProviders
-    data_dir: Path
+    backups_dir: Path
 
 
 def _available(context: UpkeepContext, addon_id: int) -> tuple[AddonSpec, str] | None:
@@ -71,11 +71,25 @@ def _heal(context: UpkeepContext, addon_id: int, say: Say) -> str | None:
             action = f"restarted {spec.name}: {health.detail}"
         else:
             provider.provision(spec)
-            action = f"started {spec.name} again ({health.detail}); its data was kept"
+            action = f"started {spec.name} again ({health.detail}); " + _what_became_of_the_data(
+                spec, app_name, health
+            )
     say(action)
     with session_scope(context.database_url) as session:
         record_event(session=session, actor=None, action="addon-heal", app_name=app_name, message=action)
     return action
+
+
+def _what_became_of_the_data(spec: AddonSpec, app_name: str, health: AddonHealth) -> str:
+    """A server recreated without its volume (its host was lost) starts empty: say how to refill it."""
+    if not health.data_lost:
+        return "its data was kept"
+    if spec.kind == "postgres":
+        return (
+            "its volume was gone, so it starts empty: restore a backup with "
+            f"`wharf pg:backups:restore -a {app_name} --confirm {app_name}`"
+        )
+    return "its volume was gone, so it starts empty"
 
 
 def _renew_certificate(context: UpkeepContext, addon_id: int, say: Say) -> str | None:
@@ -107,7 +121,7 @@ def _scheduled_backup(context: UpkeepContext, addon_id: int, now: datetime | Non
             return None
         if not scheduled_backup_due(session=session, addon=addon, now=now):
             return None
-        root = backups_root(context.data_dir)
+        root = context.backups_dir
         backup = capture_backup(
             session=session,
             cipher=context.cipher,
@@ -161,7 +175,7 @@ def upkeep_context(settings: Settings) -> UpkeepContext:
         database_url=settings.resolved_database_url,
         cipher=ConfigCipher(settings.secret_key()),
         providers=get_addon_providers(settings),
-        data_dir=settings.wharf_data_dir,
+        backups_dir=settings.backups_dir,
     )
 
 

@@ -89,7 +89,7 @@ def _capture_backup(
             cipher=context.cipher,
             providers=providers_for(context),
             addon=addon,
-            root=backups.backups_root(context.settings.wharf_data_dir),
+            root=context.settings.backups_dir,
             actor=user,
         )
     return backup_public(backup, addon.name)
@@ -112,7 +112,7 @@ def download_backup(
     addon_name: str, backup_id: str, app: MemberApp, session: SessionDep, context: ContextDep
 ) -> FileResponse:
     name, backup = _backup(addon_name, backup_id, app, session)
-    path = backups.backup_path(backups.backups_root(context.settings.wharf_data_dir), name, backup)
+    path = backups.backup_path(context.settings.backups_dir, name, backup)
     if backup.status != "completed" or not path.is_file():
         raise NotFound(f"Backup {backup.label} has no file to download.", error_id="backup_not_found")
     return FileResponse(
@@ -194,7 +194,7 @@ def _restore_backup(
             app=app,
             addon=addon,
             backup=backup,
-            root=backups.backups_root(context.settings.wharf_data_dir),
+            root=context.settings.backups_dir,
             actor=user,
             confirm=body.confirm,
         )

@@ -148,7 +148,7 @@ def decide(
             return Decision(
                 current, f"holding: a higher recommendation within the window ({reason})", remembered
             )
-        if history.last_down_at is not None and now - history.last_down_at < policy.down_step:
+        if history.last_down_at is not None and within(policy.down_step, history.last_down_at, now):
             return Decision(
                 current,
                 f"holding: one step down per {policy.down_step.total_seconds():g} s ({reason})",

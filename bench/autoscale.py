@@ -8,7 +8,7 @@ needs 4 dynos (`ps:autoscale web --min 1 --max 4 --p95 450`). p95 is the clients
 answers. The autoscaler's clock is the production one unless the flags shorten it; the figures say which.
 
 Run: .venv/bin/python -m bench.autoscale [--window 300] [--interval 60] [--step 60]
-     (needs Docker, git and the stack images; about window + 6 minutes with the defaults)
+     (needs Docker, git and the stack images; about window + 4 minutes with the defaults)
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
-"""The scaling rule on recorded series: up at once (several dynos when far over), down one dyno a minute
-after the stabilization window, the concurrency signal, and min/max."""
+"""The scaling rule on recorded series: up at once (several dynos when far over), down after the
+stabilization window to its highest recommendation, one step a minute at most, the concurrency signal,
+and min/max."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from tests.alerts.fakes import minute
-from wharf.platform.autoscale.policy import History, Policy, decide, recommend
+from wharf.platform.autoscale.policy import History, Policy, decide, recommend, within
+from wharf.platform.autoscale.scaler import seconds_to_next_decision
 
 T0 = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 POLICY = Policy(min_dynos=1, max_dynos=10, p95_ms=300)
@@ -38,19 +40,23 @@ def test_within_the_tolerance_band_nothing_changes() -> None:
     assert replay(3, [(3000, 320), (3000, 280)]) == [3, 3]
 
 
-def test_scale_down_waits_for_the_window_then_steps_one_a_minute() -> None:
+def test_scale_down_waits_for_the_window_then_goes_to_its_highest_recommendation() -> None:
     quiet = [(100, 30)] * 9
-    # The window is 300 s: minutes 0-4 hold; from minute 5 one dyno a minute.
-    assert replay(4, quiet) == [4, 4, 4, 4, 4, 3, 2, 1, 1]
+    # The window is 300 s: minutes 0-4 hold; at minute 5 every recommendation of the window was 1.
+    assert replay(4, quiet) == [4, 4, 4, 4, 4, 1, 1, 1, 1]
+
+
+def test_a_step_down_stops_at_the_highest_recommendation_of_the_window() -> None:
+    # On 4 dynos, minute 4 still asks for 2 (p95 at half the target): minute 5 goes from 4 to 2 in one
+    # step, and 2 stays until minute 4 leaves the window at minute 9.
+    series = [(100, 30)] * 4 + [(3000, 150)] + [(100, 30)] * 5
+    assert replay(4, series) == [4, 4, 4, 4, 4, 2, 2, 2, 2, 1]
 
 
 def test_a_spike_within_the_window_keeps_the_dynos() -> None:
-    series = [(100, 30)] * 6 + [(4000, 330)] + [(100, 30)] * 3
-    counts = replay(3, series)
-    assert counts[:5] == [3, 3, 3, 3, 3]
-    assert counts[5] == 2  # the window saw only low recommendations
-    # After the spike asks for 3 again, the window holds 3 until it slides past.
-    assert counts[6] == 3 and counts[7:] == [3, 3, 3]
+    # Minute 3 on 4 dynos is at the target (asks for 4): nothing goes until it leaves the window.
+    series = [(100, 30)] * 3 + [(4000, 300)] + [(100, 30)] * 6
+    assert replay(4, series) == [4, 4, 4, 4, 4, 4, 4, 4, 1, 1]
 
 
 def test_the_concurrency_signal_adds_dynos_when_latency_still_looks_fine() -> None:
@@ -94,14 +100,37 @@ def test_a_minute_measured_before_a_scale_up_does_not_scale_up_again() -> None:
     assert again.quantity == 8
 
 
-def test_the_step_down_interval_is_a_policy_setting() -> None:
+def test_one_step_down_per_step_interval_however_the_recommendation_falls() -> None:
+    # No window; every 5 s the concurrency signal asks for one dyno fewer, but steps keep 10 s apart.
     policy = Policy(
-        min_dynos=1, max_dynos=10, p95_ms=300, down_window=timedelta(0), down_step=timedelta(seconds=10)
+        min_dynos=1,
+        max_dynos=10,
+        p95_ms=300,
+        requests_per_dyno=1000,
+        down_window=timedelta(0),
+        down_step=timedelta(seconds=10),
     )
     history, current, counts = History(), 4, []
-    for second in range(0, 40, 5):
+    for second, requests in zip(range(0, 30, 5), (3000, 2000, 2000, 1000, 1000, 1000), strict=True):
         now = T0 + timedelta(seconds=second)
-        decision = decide(current=current, point=None, policy=policy, history=history, now=now)
+        point = minute(T0, requests=requests, p95=30)
+        decision = decide(current=current, point=point, policy=policy, history=history, now=now)
         history, current = decision.history, decision.quantity
         counts.append(current)
-    assert counts == [3, 3, 2, 2, 1, 1, 1, 1]
+    assert counts == [3, 3, 2, 2, 1, 1]
+
+
+def test_decisions_keep_to_the_minute_a_few_seconds_after_it_ends() -> None:
+    minute_start = T0.timestamp()
+    assert seconds_to_next_decision(minute_start, 60) == 6
+    assert seconds_to_next_decision(minute_start + 6, 60) == 60
+    assert seconds_to_next_decision(minute_start + 40.5, 60) == 25.5
+    # A shortened interval keeps its own grid, half an interval in at most.
+    assert seconds_to_next_decision(minute_start + 1, 3) == 0.5
+
+
+def test_a_recommendation_a_window_old_to_the_second_has_left_it() -> None:
+    window = timedelta(seconds=300)
+    assert within(window, T0, T0 + timedelta(seconds=299.4))
+    assert not within(window, T0, T0 + timedelta(seconds=299.996))
+    assert not within(window, T0, T0 + timedelta(seconds=300))

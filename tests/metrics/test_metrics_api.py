@@ -89,6 +89,32 @@ def test_wharf_metrics_json_prints_the_api_list_and_the_table_has_sparklines(
     assert wrong.returncode != 0 and "since must look like" in wrong.stderr
 
 
+def test_wharf_metrics_marks_the_apps_events_on_the_time_axis_and_lists_them(
+    live_server: LiveServer, tmp_path: Path
+) -> None:
+    name, token, api = app_with_traffic(live_server)
+    api.post(f"/api/apps/{name}/dynos/restart", json={"target": "web"}).raise_for_status()
+    env = cli_env(live_server.url, token, tmp_path)
+    table = run_wharf(env, "metrics", "-a", name, "--since", "10m")
+    assert table.returncode == 0, table.stderr
+    lines = table.stdout.splitlines()
+    requests_row = next(line for line in lines if line.startswith("requests"))
+    events_row = next(line for line in lines if line.startswith("events"))
+    # The sparkline's last column is this minute: the app's first release (d) and the restart (r) are in
+    # it, or in the one before if a minute turned meanwhile; a deploy wins a column it shares.
+    sparkline = requests_row.split()[1]
+    last = requests_row.index(sparkline) + len(sparkline) - 1
+    marked = {i: mark for i, mark in enumerate(events_row) if i >= len("events") and mark != " "}
+    assert set(marked) <= {last - 1, last} and "d" in marked.values(), table.stdout
+    assert set(marked.values()) <= {"d", "r"}, table.stdout
+    listed = lines[lines.index(next(line for line in lines if line.startswith("=== Events"))) + 1 :]
+    assert [line.split("  ", 1)[1].split(":")[0] for line in listed] == ["d v1 deploy", "r restart"], listed
+    assert "Restart of web dynos requested by" in listed[1]
+    # --json stays the contract's list of points.
+    printed = json.loads(run_wharf(env, "metrics", "-a", name, "--since", "10m", "--json").stdout)
+    assert isinstance(printed, list) and all("time" in point and "kind" not in point for point in printed)
+
+
 def test_prometheus_metrics_need_an_operator_token(live_server: LiveServer) -> None:
     # Prometheus sees the last complete minute.
     name, token, _ = app_with_traffic(live_server, at=time.time() - 60)

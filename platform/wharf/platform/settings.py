@@ -153,7 +153,7 @@ class Settings(BaseSettings):
     # Alerts per app (each one evaluated every interval).
     wharf_max_alerts_per_app: int = 20
     # How often the autoscaler decides; a scale-down waits for this window of lower recommendations,
-    # then steps down one dyno at most per down step.
+    # then steps down to the highest of them, one step at most per down step.
     wharf_autoscale_interval_seconds: float = Field(default=60.0, gt=0)
     wharf_autoscale_down_window_seconds: float = Field(default=300.0, ge=0)
     wharf_autoscale_down_step_seconds: float = Field(default=60.0, ge=0)

@@ -1,8 +1,13 @@
-"""App metrics: `wharf metrics [-a APP] [--type web] [--since 1h] [--json]`."""
+"""App metrics: `wharf metrics [-a APP] [--type web] [--since 1h] [--json]`.
+
+The table's last row marks the app's events (deploys, restarts, dyno exits, scaling) on the same time
+axis as the sparklines, and the events are listed below it; `--json` prints the points alone."""
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from typing import Annotated, Any, cast
 from urllib.parse import quote, urlencode
 
@@ -14,6 +19,16 @@ from wharf.cli.resolve import AppOption, JsonOption, RemoteOption, resolve_app
 
 SPARKS = "▁▂▃▄▅▆▇█"
 WIDTH = 60
+# The mark of each event kind on the time axis; where a point has several, the first kind here wins.
+EVENT_MARKS = {
+    "crash": "x",
+    "deploy-failed": "!",
+    "deploy": "d",
+    "restart": "r",
+    "scale": "s",
+    "autoscale": "a",
+}
+EVENTS_LISTED = 20
 
 Series = Callable[[dict[str, Any]], float | None]
 
@@ -73,6 +88,38 @@ def _rows(points: list[dict[str, Any]]) -> list[list[str]]:
     return rows
 
 
+def _epoch(iso: str) -> float:
+    return datetime.fromisoformat(iso).timestamp()
+
+
+def event_marks(points: Sequence[dict[str, Any]], events: Sequence[dict[str, Any]]) -> str:
+    """One character per point shown (as in `sparkline`): the mark of the events in its minute (or ten
+    minutes), blank where nothing happened."""
+    shown = list(points)[-WIDTH:]
+    starts = [_epoch(point["time"]) for point in shown]
+    found: list[set[str]] = [set() for _ in shown]
+    for event in events:
+        index = bisect.bisect_right(starts, _epoch(event["time"])) - 1
+        if index >= 0:
+            found[index].add(event["kind"])
+    return "".join(
+        next((mark for kind, mark in EVENT_MARKS.items() if kind in kinds), " ") for kinds in found
+    )
+
+
+def _event_lines(events: Sequence[dict[str, Any]]) -> list[str]:
+    """The newest EVENTS_LISTED events, oldest first, with their time in UTC and their mark."""
+    listed = list(events)[-EVENTS_LISTED:]
+    lines = []
+    if len(events) > len(listed):
+        lines.append(f"({len(events) - len(listed)} earlier events not listed)")
+    for event in listed:
+        at = datetime.fromisoformat(event["time"]).astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+        mark = EVENT_MARKS.get(event["kind"], "?")
+        lines.append(f"{at}  {mark} {event['label']}: {event['message']}")
+    return lines
+
+
 def metrics(
     app: AppOption = None,
     remote: RemoteOption = gitrepo.DEFAULT_REMOTE,
@@ -85,17 +132,21 @@ def metrics(
     """Show an app's requests, response times, memory, CPU and statsd series, minute by minute."""
     name = resolve_app(app, remote)
     query = {"since": since, **({"type": process_type} if process_type else {})}
+    base = f"/apps/{quote(name, safe='')}/metrics"
     with session.authenticated_client() as client:
-        points = cast(
-            list[dict[str, Any]],
-            client.request("GET", f"/apps/{quote(name, safe='')}/metrics?{urlencode(query)}"),
-        )
-    if json:
-        output.print_json(points)
-        return
+        points = cast(list[dict[str, Any]], client.request("GET", f"{base}?{urlencode(query)}"))
+        if json:
+            output.print_json(points)
+            return
+        events = cast(list[dict[str, Any]], client.request("GET", f"{base}/events?{urlencode(query)}"))
     label = f"{name} ({process_type})" if process_type else name
     output.header(f"Metrics of {label} since {since} ago")
-    output.table(_rows(points))
+    marks = ", ".join(f"{mark} {kind}" for kind, mark in EVENT_MARKS.items())
+    output.table([*_rows(points), ["events", event_marks(points, events), "", ""]])
+    output.line()
+    output.header(f"Events since {since} ago (UTC; on the events row: {marks})")
+    for text in _event_lines(events) or ["No events."]:
+        output.line(text)
 
 
 def register(app: typer.Typer) -> None:

@@ -6,9 +6,10 @@ tolerance band); the concurrency signal recommends `ceil(requests per minute / r
 serves)`. The larger wins, within min and max.
 
 Up quickly: a higher recommendation applies at once, by up to max(100%, 4 dynos) per decision.
-Down slowly: the type scales to the highest recommendation of the stabilization window (300 s by
-default, Kubernetes' scale-down window), only when the window's whole history is known, and by one
-dyno a minute at most (`down_step`).
+Down slowly: the type scales down to the highest recommendation of the stabilization window (the
+last 300 s by default, Kubernetes' scale-down window), only when the window's whole history is known,
+and one step a minute at most (`down_step`). As with Kubernetes' default scale-down policy, a step goes
+straight to that recommendation, however many dynos it removes: the window is what keeps it slow.
 
 A minute that began before the last change measured the formation before it (and its new dynos still
 booting): it never scales up again, since its p95 would be read against dynos it never had. The next
@@ -96,6 +97,12 @@ def measured_before(point: MinutePoint | None, changed_at: datetime | None) -> b
     return point is not None and changed_at is not None and point.time < changed_at
 
 
+def within(window: timedelta, at: datetime, now: datetime) -> bool:
+    """Whether AT is less than WINDOW before NOW, to the second: decisions a window apart on the
+    scaler's grid differ by a few milliseconds either way, and the older one has left the window."""
+    return round((now - at).total_seconds()) < window.total_seconds()
+
+
 def idle_for(*, since: datetime, last_request_at: datetime | None, now: datetime) -> timedelta:
     """How long the type has been without a request, as far as the rule has watched it."""
     quiet_since = since if last_request_at is None else max(since, last_request_at)
@@ -123,7 +130,7 @@ def decide(
         idle = idle_for(since=since, last_request_at=last_request_at, now=now)
         if idle >= policy.idle_window and wanted <= policy.floor:
             return Decision(0, f"sleep: no requests for {idle.total_seconds():.0f} s", History())
-    kept = tuple((at, n) for at, n in history.recommendations if now - at <= policy.down_window)
+    kept = tuple((at, n) for at, n in history.recommendations if within(policy.down_window, at, now))
     remembered = replace(history, since=since, recommendations=(*kept, (now, wanted)))
     changed = replace(remembered, last_change_at=now)
     if current < policy.floor or current > policy.max_dynos:
@@ -134,18 +141,23 @@ def decide(
         step = max(current, UP_STEP_DYNOS)
         return Decision(min(wanted, current + step), f"up: {reason}", changed)
     if wanted < current:
-        if now - since < policy.down_window:
+        if within(policy.down_window, since, now):
             return Decision(current, f"holding: {reason} (stabilization window)", remembered)
         highest = max(n for _, n in remembered.recommendations)
         if highest >= current:
             return Decision(
                 current, f"holding: a higher recommendation within the window ({reason})", remembered
             )
-        if history.last_down_at is not None and now - history.last_down_at < policy.down_step:
+        if history.last_down_at is not None and within(policy.down_step, history.last_down_at, now):
             return Decision(
                 current,
                 f"holding: one step down per {policy.down_step.total_seconds():g} s ({reason})",
                 remembered,
             )
-        return Decision(current - 1, f"down: {reason}", replace(changed, last_down_at=now))
+        window = policy.down_window.total_seconds()
+        return Decision(
+            highest,
+            f"down: {reason} (the highest recommendation of the last {window:g} s)",
+            replace(changed, last_down_at=now),
+        )
     return Decision(current, f"steady: {reason}", remembered)

@@ -2,6 +2,9 @@
 through the formation action (`wharf ps:scale`'s), so quotas and the scheduler's wake-up apply as for
 a person scaling. Each change is an autoscale event and an `app[autoscale]` line of the app's log.
 
+Decisions keep to the interval's grid, a few seconds after each minute ends with the default 60 s, so
+every decision reads a minute that has just ended and whose routers have flushed it.
+
 A web type with min 0 sleeps (0 dynos) after IDLE_WINDOW without a request; ON_ASLEEP then tells the
 router (wharf.platform.autoscale.sleep) so the waker answers its next request.
 """
@@ -10,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
@@ -35,6 +39,16 @@ log = logging.getLogger(__name__)
 LineWriter = Callable[[str, str], None]
 AsleepMarker = Callable[[str, datetime], None]
 IDLE_WINDOW = timedelta(minutes=30)
+# After a minute ends, the routers' last flush of it (every 5 s) has landed.
+DECISION_SETTLE_SECONDS = 6.0
+
+
+def seconds_to_next_decision(now: float, interval: float, settle: float = DECISION_SETTLE_SECONDS) -> float:
+    """From NOW (epoch seconds) to the next decision: SETTLE seconds (at most half an interval) past a
+    multiple of INTERVAL, which for 60 s is a few seconds after the minute ends."""
+    offset = min(settle, interval / 2)
+    delay = (offset - now) % interval
+    return delay if delay > 0 else interval
 
 
 def last_complete_minute(points: Sequence[MinutePoint], now: datetime) -> MinutePoint | None:
@@ -160,5 +174,5 @@ class Autoscaler:
                 self.scale_once()
             except Exception:
                 log.exception("autoscaling failed")
-            if stop.wait(interval):
+            if stop.wait(seconds_to_next_decision(time.time(), interval)):
                 return

@@ -7,7 +7,13 @@ from typing import Any
 from tests.utils.busybox_dynos import WEB, make_spec
 from wharf.platform.runtime import DynoState, EventAction, size_named
 from wharf.platform.runtime.swarm_specs import cpu_reservation, service_options
-from wharf.platform.runtime.swarm_tasks import EXIT_CODE_NOT_RUN, dyno_from_task, task_events
+from wharf.platform.runtime.swarm_tasks import (
+    EXIT_CODE_NODE_LOST,
+    EXIT_CODE_NOT_RUN,
+    dyno_from_task,
+    node_lost_at,
+    task_events,
+)
 
 LABELS = {
     "wharf.app": "shop",
@@ -52,6 +58,27 @@ def test_ended_tasks_read_as_exited_or_crashed_by_exit_code_and_a_rejected_one_a
     rejected = dyno_from_task(SERVICE, task("rejected", container=False, Err="No such image"), "n")
     assert (rejected.state, rejected.exit_code) == (DynoState.CRASHED, EXIT_CODE_NOT_RUN)
     assert dyno_from_task(SERVICE, task("preparing", container=False), "n").state is DynoState.STARTING
+
+
+def test_a_running_task_on_a_down_node_is_a_crashed_dyno_without_an_address_since_it_went_down() -> None:
+    ports = {"Ports": [{"TargetPort": 5000, "PublishedPort": 30001, "PublishMode": "host"}]}
+    down = {"ID": "n2", "UpdatedAt": "2026-12-03T09:01:00.25Z", "Status": {"State": "down"}}
+
+    lost = dyno_from_task(SERVICE, task("running", PortStatus=ports), "10.1.0.2", lost_at=node_lost_at(down))
+
+    assert (lost.state, lost.exit_code, lost.address) == (DynoState.CRASHED, EXIT_CODE_NODE_LOST, None)
+    assert lost.finished_at is not None and lost.finished_at.isoformat() == "2026-12-03T09:01:00.250000+00:00"
+    assert lost.started_at is not None and lost.started_at.isoformat() == "2026-12-03T09:00:05.500000+00:00"
+
+
+def test_only_a_down_node_loses_its_tasks_and_a_task_that_had_ended_keeps_its_exit_code() -> None:
+    for state in ("ready", "unknown", "disconnected"):
+        assert node_lost_at({"ID": "n2", "Status": {"State": state}}) is None
+    down = node_lost_at({"ID": "n2", "UpdatedAt": "2026-12-03T09:01:00Z", "Status": {"State": "down"}})
+
+    failed = dyno_from_task(SERVICE, task("failed", exit_code=2), "n", lost_at=down)
+
+    assert (failed.state, failed.exit_code) == (DynoState.CRASHED, 2)
 
 
 def test_an_ended_task_shows_its_start_then_its_die_and_only_what_came_after_since() -> None:

@@ -41,6 +41,8 @@ def test_cluster_init_makes_the_first_manager_and_the_data_dir_keeps_the_choice(
             state = client.info()["Swarm"]
             assert state["LocalNodeState"] == "active" and state["ControlAvailable"]
             assert state["NodeID"] in output and "wharfd nodes:add" in output
+            heartbeat = client.swarm.attrs["Spec"]["Dispatcher"]["HeartbeatPeriod"]
+            assert heartbeat == 2_000_000_000, "nodes report every 2 s, so a dead one is down in ~6 s"
         finally:
             client.close()
         record = json.loads((wharfd.data_dir / "cluster.json").read_text())

@@ -95,6 +95,20 @@ def test_an_ended_task_shows_its_start_then_its_die_and_only_what_came_after_sin
     assert task_events(task("rejected", container=False), LABELS, "svc1", since=0) == []
 
 
+def test_a_running_task_dies_with_its_node_when_the_node_goes_down() -> None:
+    running = task("running")
+    down = node_lost_at({"ID": "n2", "UpdatedAt": "2026-12-03T09:01:00Z", "Status": {"State": "down"}})
+    became_running = 1796288405.5  # 2026-12-03T09:00:05.5Z
+
+    events = task_events(running, LABELS, "svc1", since=became_running, lost_at=down)
+
+    assert [(e.action, e.exit_code, e.time) for e in events] == [
+        (EventAction.START, None, became_running),
+        (EventAction.DIE, EXIT_CODE_NODE_LOST, became_running + 54.5),
+    ]
+    assert [e.action for e in task_events(running, LABELS, "svc1", since=0)] == [EventAction.START]
+
+
 def test_a_dyno_reserves_its_memory_and_its_cpu_share_and_is_limited_to_its_size() -> None:
     size = size_named("basic")
     options = service_options(

@@ -236,11 +236,13 @@ class SwarmRuntime:
             for service in self._scoped_services():
                 labels[str(service["ID"])] = service_labels(service)
             fresh = []
+            lost = {str(node["ID"]): node_lost_at(node) for node in self._client.api.nodes()}
             for task in self._client.api.tasks():
                 service_id = str(task.get("ServiceID"))
                 if service_id not in labels:
                     continue
-                for event in task_events(task, labels[service_id], service_id, since):
+                lost_at = lost.get(_node_of(task))
+                for event in task_events(task, labels[service_id], service_id, since, lost_at=lost_at):
                     key = (str(task["ID"]), str(event.action))
                     if key not in reported:
                         reported.add(key)

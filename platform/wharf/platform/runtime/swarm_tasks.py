@@ -172,10 +172,13 @@ def _dyno_state(state: str, code: int | None) -> DynoState:
     return DynoState.STARTING
 
 
-def task_events(task: Task, labels: Mapping[str, str], dyno_id: str, since: float) -> list[DynoEvent]:
+def task_events(
+    task: Task, labels: Mapping[str, str], dyno_id: str, since: float, *, lost_at: datetime | None = None
+) -> list[DynoEvent]:
     """The start and die a task shows since `since` (a Unix time), in order; none for a task whose
     container never ran. A task's start counts from when it became running (from its creation once
-    it has ended, since Swarm keeps only the latest state's time)."""
+    it has ended, since Swarm keeps only the latest state's time). On a node that is down (`lost_at`,
+    see node_lost_at) a task still running dies with EXIT_CODE_NODE_LOST when the node went down."""
     if container_id(task) is None or task_state(task) in STARTING_STATES:
         return []
     events = []
@@ -184,6 +187,8 @@ def task_events(task: Task, labels: Mapping[str, str], dyno_id: str, since: floa
         events.append(event_from_labels(EventAction.START, dyno_id, labels, started.timestamp(), None))
     code = exit_code(task)
     ended = parse_docker_time((task.get("Status") or {}).get("Timestamp"))
+    if code is None and lost_at is not None:
+        code, ended = EXIT_CODE_NODE_LOST, lost_at
     if code is not None and ended is not None and ended.timestamp() >= since:
         events.append(event_from_labels(EventAction.DIE, dyno_id, labels, ended.timestamp(), code))
     return events

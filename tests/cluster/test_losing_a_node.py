@@ -18,7 +18,7 @@ from tests.utils.test_host import DockerTestHost
 pytestmark = [pytest.mark.e2e, pytest.mark.cluster]
 # The figure: the formation is whole again within 30 s of the node's death.
 WHOLE_WITHIN_SECONDS = 30.0
-WEB = 6
+WEB = 4
 
 
 def app_containers(node: DockerTestHost, app: str) -> list[str]:
@@ -41,26 +41,26 @@ def test_a_dead_nodes_dynos_come_back_on_the_others_and_the_node_back_takes_new_
                 wait_for(lambda: load.counts()[0] >= 20, 30, "the app answers through the router")
                 killed = time.monotonic()
                 kill_node(victim)
-                took = wait_for(
+                wait_for(
                     lambda: scenario.whole(without=victim),
-                    WHOLE_WITHIN_SECONDS,
-                    f"{WEB} web dynos up and routed on the live nodes",
+                    WHOLE_WITHIN_SECONDS - (time.monotonic() - killed),
+                    f"{WEB} web dynos up and routed on the live nodes, counted from the kill",
                 )
                 whole = time.monotonic()
                 answered_then = load.counts()[0]
-                wait_for(lambda: load.counts()[0] >= answered_then + 40, 30, "more requests answered")
+                wait_for(lambda: load.counts()[0] >= answered_then + 30, 30, "more requests answered")
             answered, failed = load.counts()
             print(
-                f"formation whole {took:.1f} s after the kill ({whole - killed:.1f} s); "
+                f"formation whole {whole - killed:.1f} s after the kill; "
                 f"{answered} requests answered, {failed} failed: {load.failures[:5]}"
             )
-            assert not scenario.routed_to(victim), "the router has no backend on the dead node"
+            wait_for(lambda: not scenario.routed_to(victim), 10, "the router has no backend on the dead node")
             assert load.failures_since(whole) == [], "no request sent once the formation was whole failed"
             assert not lost & {d.id for d in scenario.web_dynos()}, "the dead node's dynos are removed"
         finally:
             revive_node(swarm, victim)
         wait_for(lambda: not app_containers(victim, scenario.app), 60, "the old dynos gone from the node")
         assert sorted(d.number for d in scenario.web_dynos()) == list(range(1, WEB + 1)), "no duplicates"
-        scenario.scale(WEB + 2)
-        wait_for(lambda: scenario.whole(quantity=WEB + 2), 120, f"{WEB + 2} web dynos up and routed")
+        scenario.scale(WEB + 1)
+        wait_for(lambda: scenario.whole(quantity=WEB + 1), 120, f"{WEB + 1} web dynos up and routed")
         assert scenario.dynos_on(victim), "new dynos land on the node that came back"

@@ -26,9 +26,9 @@ from tests.utils.scheduler_world import QUICK_OPTIONS, World, world_on
 from tests.utils.test_cluster import SwarmTestCluster, wait_for_ready_nodes
 from tests.utils.test_host import DockerTestHost
 from wharf.platform.migrate import upgrade_database
-from wharf.platform.routing import GENERATION_KEY
 from wharf.platform.runtime.base import Dyno
 from wharf.platform.runtime.swarm_runtime import SwarmRuntime
+from wharf.router.render import RouterPaths
 
 POLL_SECONDS = 0.1
 
@@ -63,11 +63,9 @@ class Failover:
         return max(self.cluster.workers, key=lambda node: len(self.dynos_on(node)))
 
     def routed_to(self, node: DockerTestHost) -> bool:
-        """Whether the router's applied table still has a backend on `node`."""
-        on_node = any(host == node.address for host, _ in self.world.backend_addresses(self.app))
-        applied = self.router.applied_generation()
-        published = int(self.world.redis.get(GENERATION_KEY) or 0)
-        return on_node or applied < published
+        """Whether the router's nginx still has a backend on `node` (in the config it serves)."""
+        served = RouterPaths(self.router.state_dir).config.read_text()
+        return f"server {node.address}:" in served
 
     def whole(self, *, without: DockerTestHost | None = None, quantity: int | None = None) -> bool:
         """Every web slot has an up dyno (on a node other than `without`), and all are routed."""

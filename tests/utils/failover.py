@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
+import docker
 import redis
 
 from tests.utils.busybox_dynos import WEB
@@ -26,8 +27,9 @@ from tests.utils.scheduler_world import QUICK_OPTIONS, World, world_on
 from tests.utils.test_cluster import SwarmTestCluster, wait_for_ready_nodes
 from tests.utils.test_host import DockerTestHost
 from wharf.platform.migrate import upgrade_database
-from wharf.platform.runtime.base import Dyno
+from wharf.platform.runtime.base import LABEL_APP, Dyno
 from wharf.platform.runtime.swarm_runtime import SwarmRuntime
+from wharf.platform.runtime.swarm_tasks import is_terminal
 from wharf.router.render import RouterPaths
 
 POLL_SECONDS = 0.1
@@ -116,6 +118,7 @@ def failover_app(
     upgrade_database(url)
     client = cluster.manager.client()
     runtime = SwarmRuntime(client, installation=f"failover-{secrets.token_hex(4)}")
+    app = ""
     try:
         with (
             running_router(redis_client) as router,
@@ -136,5 +139,17 @@ def failover_app(
                 scenario.stop.set()
                 world.scheduler.wake()
                 loop.join(timeout=30)
+        # A removed service's tasks hold their nodes' reservations until they have stopped.
+        wait_for(lambda: not live_tasks_of(client, app), 60, f"every task of {app} gone")
     finally:
         client.close()
+
+
+def live_tasks_of(client: docker.DockerClient, app: str) -> list[str]:
+    """The tasks of `app`'s dynos that have not ended, removed services' included."""
+    return [
+        str(task["ID"])
+        for task in client.api.tasks()
+        if ((task.get("Spec") or {}).get("ContainerSpec") or {}).get("Labels", {}).get(LABEL_APP) == app
+        and not is_terminal(task)
+    ]

@@ -142,44 +142,55 @@ class World:
 
 
 @contextmanager
-def scheduler_world() -> Iterator[World]:
-    with tempfile.TemporaryDirectory(prefix="wharf-bench-") as scratch:
-        sock = Path(scratch) / "redis.sock"
-        server = subprocess.Popen(
-            [
-                shutil.which("redis-server") or "redis-server",
-                "--port",
-                "0",
-                "--unixsocket",
-                str(sock),
-                "--save",
-                "",
-            ],
-            stdout=subprocess.DEVNULL,
-        )
-        os.environ["REDIS_URL"] = f"unix://{sock}"  # audit lines of the scratch control plane go here too
+def private_redis(scratch: Path) -> Iterator[redis.Redis[bytes]]:
+    """A redis-server of the bench's own on a socket in `scratch`, and REDIS_URL pointing at it (audit
+    lines of the scratch control plane go there too); stopped on the way out."""
+    sock = scratch / "redis.sock"
+    server = subprocess.Popen(
+        [
+            shutil.which("redis-server") or "redis-server",
+            "--port",
+            "0",
+            "--unixsocket",
+            str(sock),
+            "--save",
+            "",
+        ],
+        stdout=subprocess.DEVNULL,
+    )
+    os.environ["REDIS_URL"] = f"unix://{sock}"
+    try:
+        while not sock.exists():
+            time.sleep(0.05)
+        cache = redis.Redis(unix_socket_path=str(sock))
         try:
-            while not sock.exists():
-                time.sleep(0.05)
-            url = f"sqlite:///{scratch}/wharf.db"
-            upgrade_database(url)
-            client = docker.from_env()
-            build_test_image(client)
-            # Scoped to its own installation: unscoped, its scheduler would take every other Wharf's
-            # dynos on this Docker for orphans of deleted apps and remove them.
-            runtime = DockerRuntime(client, installation=f"bench-{secrets.token_hex(6)}")
-            cache = redis.Redis(unix_socket_path=str(sock))
-            scheduler = Scheduler(
-                runtime=runtime, client=cache, database_url=url, cipher=CIPHER, options=OPTIONS
-            )
-            world = World(database_url=url, redis=cache, runtime=runtime, scheduler=scheduler)
-            try:
-                yield world
-            finally:
-                scheduler.fleet.wait_for_retirements()
-                for dyno in runtime.list_dynos():
-                    if dyno.app.startswith("s-"):
-                        runtime.remove_dyno(dyno.id)
+            yield cache
         finally:
-            server.terminate()
-            server.wait(timeout=10)
+            cache.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+@contextmanager
+def scheduler_world() -> Iterator[World]:
+    with (
+        tempfile.TemporaryDirectory(prefix="wharf-bench-") as scratch,
+        private_redis(Path(scratch)) as cache,
+    ):
+        url = f"sqlite:///{scratch}/wharf.db"
+        upgrade_database(url)
+        client = docker.from_env()
+        build_test_image(client)
+        # Scoped to its own installation: unscoped, its scheduler would take every other Wharf's
+        # dynos on this Docker for orphans of deleted apps and remove them.
+        runtime = DockerRuntime(client, installation=f"bench-{secrets.token_hex(6)}")
+        scheduler = Scheduler(runtime=runtime, client=cache, database_url=url, cipher=CIPHER, options=OPTIONS)
+        world = World(database_url=url, redis=cache, runtime=runtime, scheduler=scheduler)
+        try:
+            yield world
+        finally:
+            scheduler.fleet.wait_for_retirements()
+            for dyno in runtime.list_dynos():
+                if dyno.app.startswith("s-"):
+                    runtime.remove_dyno(dyno.id)

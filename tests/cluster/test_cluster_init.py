@@ -56,6 +56,8 @@ def test_cluster_init_makes_the_first_manager_with_the_registry_and_the_data_dir
                 assert state["LocalNodeState"] == "active" and state["ControlAvailable"]
                 assert state["NodeID"] in output and "wharfd nodes:add" in output
                 assert client.containers.get("wharf-registry").status == "running"
+                heartbeat = client.swarm.attrs["Spec"]["Dispatcher"]["HeartbeatPeriod"]
+                assert heartbeat == 2_000_000_000, "nodes report every 2 s, so a dead one is down in ~6 s"
             finally:
                 client.close()
             root = root_pem(wharfd.data_dir).encode()

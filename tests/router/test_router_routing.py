@@ -13,8 +13,8 @@ import pytest
 import redis
 
 from tests.utils.network import KeepaliveClient
-from tests.utils.router import frame, read_frame, running_dynos, running_router
-from wharf.router.routes import AppRoute
+from tests.utils.router import frame, read_frame, running_dynos, running_router, unanswering_backend
+from wharf.router.routes import AppRoute, Backend
 
 pytestmark = pytest.mark.e2e
 
@@ -50,6 +50,20 @@ def test_requests_are_balanced_over_every_web_dyno(redis_client: redis.Redis[byt
         served = Counter(router.request("myapp.localhost").json()["backend"] for _ in range(60))
         assert set(served) == {"web.1", "web.2", "web.3"}
         assert min(served.values()) >= 10
+
+
+def test_a_get_to_a_dyno_that_never_answers_its_connect_is_served_by_another_dyno(
+    redis_client: redis.Redis[bytes],
+) -> None:
+    """A dyno on a node that died: connects to it time out, and each GET goes on to a live dyno."""
+    with (
+        unanswering_backend() as gone,
+        running_dynos("web.2") as (alive,),
+        running_router(redis_client) as router,
+    ):
+        router.publish(AppRoute(app="myapp", backends=(Backend("web.1", "127.0.0.1", gone), alive.backend)))
+        answers = [router.request("myapp.localhost", f"/n/{n}") for n in range(6)]
+        assert [(a.status, a.json()["backend"]) for a in answers] == [(200, "web.2")] * 6
 
 
 def test_headers_reach_the_dyno_as_on_heroku(redis_client: redis.Redis[bytes]) -> None:

@@ -7,7 +7,13 @@ from typing import Any
 from tests.utils.busybox_dynos import WEB, make_spec
 from wharf.platform.runtime import DynoState, EventAction, size_named
 from wharf.platform.runtime.swarm_specs import cpu_reservation, service_options
-from wharf.platform.runtime.swarm_tasks import EXIT_CODE_NOT_RUN, dyno_from_task, task_events
+from wharf.platform.runtime.swarm_tasks import (
+    EXIT_CODE_NODE_LOST,
+    EXIT_CODE_NOT_RUN,
+    dyno_from_task,
+    node_lost_at,
+    task_events,
+)
 
 LABELS = {
     "wharf.app": "shop",
@@ -54,6 +60,27 @@ def test_ended_tasks_read_as_exited_or_crashed_by_exit_code_and_a_rejected_one_a
     assert dyno_from_task(SERVICE, task("preparing", container=False), "n").state is DynoState.STARTING
 
 
+def test_a_running_task_on_a_down_node_is_a_crashed_dyno_without_an_address_since_it_went_down() -> None:
+    ports = {"Ports": [{"TargetPort": 5000, "PublishedPort": 30001, "PublishMode": "host"}]}
+    down = {"ID": "n2", "UpdatedAt": "2026-12-03T09:01:00.25Z", "Status": {"State": "down"}}
+
+    lost = dyno_from_task(SERVICE, task("running", PortStatus=ports), "10.1.0.2", lost_at=node_lost_at(down))
+
+    assert (lost.state, lost.exit_code, lost.address) == (DynoState.CRASHED, EXIT_CODE_NODE_LOST, None)
+    assert lost.finished_at is not None and lost.finished_at.isoformat() == "2026-12-03T09:01:00.250000+00:00"
+    assert lost.started_at is not None and lost.started_at.isoformat() == "2026-12-03T09:00:05.500000+00:00"
+
+
+def test_only_a_down_node_loses_its_tasks_and_a_task_that_had_ended_keeps_its_exit_code() -> None:
+    for state in ("ready", "unknown", "disconnected"):
+        assert node_lost_at({"ID": "n2", "Status": {"State": state}}) is None
+    down = node_lost_at({"ID": "n2", "UpdatedAt": "2026-12-03T09:01:00Z", "Status": {"State": "down"}})
+
+    failed = dyno_from_task(SERVICE, task("failed", exit_code=2), "n", lost_at=down)
+
+    assert (failed.state, failed.exit_code) == (DynoState.CRASHED, 2)
+
+
 def test_an_ended_task_shows_its_start_then_its_die_and_only_what_came_after_since() -> None:
     ended = task("failed", exit_code=2)
     created = 1796288400.0  # 2026-12-03T09:00:00Z
@@ -66,6 +93,20 @@ def test_an_ended_task_shows_its_start_then_its_die_and_only_what_came_after_sin
     assert [e.action for e in task_events(ended, LABELS, "svc1", since=created + 1)] == [EventAction.DIE]
     assert task_events(ended, LABELS, "svc1", since=created + 10) == []
     assert task_events(task("rejected", container=False), LABELS, "svc1", since=0) == []
+
+
+def test_a_running_task_dies_with_its_node_when_the_node_goes_down() -> None:
+    running = task("running")
+    down = node_lost_at({"ID": "n2", "UpdatedAt": "2026-12-03T09:01:00Z", "Status": {"State": "down"}})
+    became_running = 1796288405.5  # 2026-12-03T09:00:05.5Z
+
+    events = task_events(running, LABELS, "svc1", since=became_running, lost_at=down)
+
+    assert [(e.action, e.exit_code, e.time) for e in events] == [
+        (EventAction.START, None, became_running),
+        (EventAction.DIE, EXIT_CODE_NODE_LOST, became_running + 54.5),
+    ]
+    assert [e.action for e in task_events(running, LABELS, "svc1", since=0)] == [EventAction.START]
 
 
 def test_a_dyno_reserves_its_memory_and_its_cpu_share_and_is_limited_to_its_size() -> None:

@@ -13,19 +13,11 @@ import pytest
 import redis
 
 from tests.utils.busybox_dynos import TEST_IMAGE, TRAPS_TERM, WEB, build_test_image, http_get
-from tests.utils.scheduler_world import World, world_on
+from tests.utils.scheduler_world import QUICK_OPTIONS, World, world_on
 from wharf.platform.runtime.docker_runtime import DockerRuntime
-from wharf.platform.scheduler.fleet import SchedulerOptions
 
 pytestmark = pytest.mark.e2e
-OPTIONS = SchedulerOptions(
-    resync_seconds=0.5,
-    boot_timeout=20.0,
-    stop_timeout=5.0,
-    drain_seconds=1.0,
-    probe_interval=0.1,
-    launcher=(),
-)
+OPTIONS = QUICK_OPTIONS
 
 
 @pytest.fixture

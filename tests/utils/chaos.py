@@ -25,11 +25,14 @@ class Load:
     clients: int = 4
     answered: int = 0
     failures: list[str] = field(default_factory=list)
+    # When each failed request was sent (time.monotonic()), in the order of `failures`.
+    failed_at: list[float] = field(default_factory=list)
     stop: threading.Event = field(default_factory=threading.Event)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def _client(self) -> None:
         while not self.stop.is_set():
+            sent = time.monotonic()
             try:
                 answer = httpx.get(self.url, headers={"Host": self.host, "Connection": "close"}, timeout=10)
                 failure = None if answer.status_code == 200 else f"status {answer.status_code}"
@@ -40,6 +43,7 @@ class Load:
                     self.answered += 1
                 else:
                     self.failures.append(failure)
+                    self.failed_at.append(sent)
             time.sleep(0.01)
 
     def __enter__(self) -> Load:
@@ -52,6 +56,11 @@ class Load:
         self.stop.set()
         for thread in self._threads:
             thread.join(timeout=15)
+
+    def failures_since(self, moment: float) -> list[str]:
+        """The failures of requests sent after `moment` (time.monotonic())."""
+        with self._lock:
+            return [f for f, at in zip(self.failures, self.failed_at, strict=True) if at > moment]
 
     def counts(self) -> tuple[int, int]:
         with self._lock:

@@ -204,6 +204,22 @@ def closing_backend() -> Iterator[int]:
         listener.close()
 
 
+@contextmanager
+def unanswering_backend() -> Iterator[int]:
+    """A 'dyno' whose connects time out, as on a node that is gone: its one-place accept queue is
+    full and never accepted, so the kernel drops every further SYN."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port = int(listener.getsockname()[1])
+    queued = socket.create_connection(("127.0.0.1", port), timeout=1)
+    try:
+        yield port
+    finally:
+        queued.close()
+        listener.close()
+
+
 def frame(payload: bytes, *, mask: bool) -> bytes:
     """One final text frame (RFC 6455); clients must mask, servers must not."""
     header = bytes([0x81])

@@ -28,6 +28,15 @@ from wharf.platform.security.crypto import ConfigCipher
 from wharf.platform.settings import Settings
 
 CIPHER = ConfigCipher("scheduler-tests-" + "k" * 32)
+# Short timings for tests on real engines with the busybox test image (no launcher in it).
+QUICK_OPTIONS = SchedulerOptions(
+    resync_seconds=0.5,
+    boot_timeout=20.0,
+    stop_timeout=5.0,
+    drain_seconds=1.0,
+    probe_interval=0.1,
+    launcher=(),
+)
 
 
 @dataclass

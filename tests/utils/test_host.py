@@ -128,14 +128,24 @@ class DockerTestHost:
         try:
             stop_dockerd(self.socket, timeout=timeout)
         except DockerUnavailable:
-            for pid in pids:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
+            self.kill_dockerd()
+        self._reap()
+        return pids
+
+    def kill_dockerd(self) -> list[int]:
+        """SIGKILL this engine's dockerd, as a crash would end it: its containers keep running."""
+        pids = dockerd_pids(self.socket)
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        self._reap()
+        return pids
+
+    def _reap(self) -> None:
         if self._process is not None:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self._process.wait(timeout=10)
             self._process = None
-        return pids
 
     def log_tail(self, lines: int = 30) -> str:
         with contextlib.suppress(OSError):

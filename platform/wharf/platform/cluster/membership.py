@@ -21,6 +21,11 @@ SWARM_PORT = 2377
 # which overlaps the app networks' pools (10.200.0.0/13) and most private networks.
 OVERLAY_ADDRESS_POOL = "10.240.0.0/12"
 OVERLAY_SUBNET_SIZE = 24
+# How often each node reports to the managers. Swarm marks a node down after about three missed
+# periods: at Swarm's default of 5 s that is ~15 s, and at 2 s ~6 s, so a dead node's dynos are
+# replaced well within 30 s (see docs/cluster.md, "Losing a node"), for one small message every 2 s
+# per node.
+DISPATCHER_HEARTBEAT_SECONDS = 2
 LIVE_RESTORE_REFUSED = (
     'Swarm mode refuses an engine with live-restore on. Set "live-restore": false in '
     "/etc/docker/daemon.json, restart dockerd (systemctl restart docker; the dynos on this host restart "
@@ -75,7 +80,8 @@ def init_swarm(
     address_pool: str = OVERLAY_ADDRESS_POOL,
 ) -> SwarmMembership:
     """Make this engine the first manager of a new swarm (or return the swarm it already manages),
-    its overlay networks' /24s taken from `address_pool`."""
+    its overlay networks' /24s taken from `address_pool`, its nodes' heartbeat every
+    DISPATCHER_HEARTBEAT_SECONDS."""
     import docker
 
     if local_swarm_state(client) == "active":
@@ -87,6 +93,7 @@ def init_swarm(
             listen_addr=f"0.0.0.0:{SWARM_PORT}",
             default_addr_pool=[address_pool],
             subnet_size=OVERLAY_SUBNET_SIZE,
+            dispatcher_heartbeat_period=DISPATCHER_HEARTBEAT_SECONDS * 1_000_000_000,
         )
     except docker.errors.APIError as error:
         raise ClusterError(_advice(str(error.explanation or error))) from None

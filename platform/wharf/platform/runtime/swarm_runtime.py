@@ -12,6 +12,9 @@ A manager sees every task but not other nodes' containers, so state, exits and e
 tasks (events are polled). Where this runtime can reach the engine of a task's node (always its own
 node), it stops a dyno with the caller's timeout and reads exact times from the container; on other
 nodes a stop is a scale to zero, which Swarm carries out with the service's 30 s grace period.
+A dyno whose node is down reads as crashed (swarm_tasks.py), so the scheduler replaces it on another
+node and removes its service: a node that comes back then removes the task's container itself, and
+the dyno never returns as a duplicate.
 """
 
 from __future__ import annotations
@@ -55,6 +58,7 @@ from wharf.platform.runtime.swarm_tasks import (
     exit_code,
     is_terminal,
     latest_task,
+    node_lost_at,
     service_labels,
     task_error,
     task_events,
@@ -72,6 +76,7 @@ LOG_SETTLE_SECONDS = 1.0
 NO_NODE = "no suitable node"
 
 NodeEngines = Callable[[str], docker.DockerClient | None]
+Node = Mapping[str, Any]
 
 
 class NoNodeFits(WharfRuntimeError):
@@ -147,7 +152,9 @@ class SwarmRuntime:
 
     def get_dyno(self, dyno_id: str) -> Dyno:
         service = self._service(dyno_id)
-        return self._dyno(service, latest_task(self._tasks(dyno_id)))
+        task = latest_task(self._tasks(dyno_id))
+        node_id = _node_of(task)
+        return self._dyno(service, task, self._inspect_node(node_id) if node_id else None)
 
     def list_dynos(
         self,
@@ -160,16 +167,21 @@ class SwarmRuntime:
         wanted = {**label_filters(app, process_type, release, labels), **self._scope}
         services = self._client.api.services(filters={"label": [f"{k}={v}" for k, v in wanted.items()]})
         tasks: dict[str, list[Task]] = {}
+        nodes: dict[str, Node] = {}
         if services:
             for task in self._client.api.tasks():
                 tasks.setdefault(str(task.get("ServiceID")), []).append(task)
-        dynos = [self._dyno(service, latest_task(tasks.get(str(service["ID"]), []))) for service in services]
+            nodes = {str(node["ID"]): node for node in self._client.api.nodes()}
+        dynos = []
+        for service in services:
+            task = latest_task(tasks.get(str(service["ID"]), []))
+            dynos.append(self._dyno(service, task, nodes.get(_node_of(task))))
         return sorted(dynos, key=lambda d: (d.app, d.process_type, d.number, d.release, d.id))
 
     def stop_dyno(self, dyno_id: str, timeout: float = DEFAULT_STOP_TIMEOUT) -> Dyno:
         self._service(dyno_id)
         task = latest_task(self._tasks(dyno_id))
-        if task is not None and not is_terminal(task):
+        if task is not None and not is_terminal(task) and not self._lost(task):
             container = self._container(task)
             if container is not None:
                 with contextlib.suppress(docker.errors.NotFound):
@@ -186,7 +198,8 @@ class SwarmRuntime:
         except DynoNotFound:
             return
         task = latest_task(self._tasks(dyno_id))
-        container = self._container(task) if task is not None and not is_terminal(task) else None
+        ended = task is None or is_terminal(task) or self._lost(task)
+        container = self._container(task) if task is not None and not ended else None
         if container is not None:
             with contextlib.suppress(docker.errors.APIError):
                 container.kill()
@@ -229,11 +242,13 @@ class SwarmRuntime:
             for service in self._scoped_services():
                 labels[str(service["ID"])] = service_labels(service)
             fresh = []
+            lost = {str(node["ID"]): node_lost_at(node) for node in self._client.api.nodes()}
             for task in self._client.api.tasks():
                 service_id = str(task.get("ServiceID"))
                 if service_id not in labels:
                     continue
-                for event in task_events(task, labels[service_id], service_id, since):
+                lost_at = lost.get(_node_of(task))
+                for event in task_events(task, labels[service_id], service_id, since, lost_at=lost_at):
                     key = (str(task["ID"]), str(event.action))
                     if key not in reported:
                         reported.add(key)
@@ -307,11 +322,27 @@ class SwarmRuntime:
                 raise TimeoutError(f"service {service_id}: task still {task_state(task) if task else 'new'}")
             time.sleep(POLL_SECONDS)
 
-    def _dyno(self, service: Mapping[str, Any], task: Task | None) -> Dyno:
-        node_id = str(task.get("NodeID") or "") if task is not None else ""
-        container = self._container(task) if task is not None else None
+    def _dyno(self, service: Mapping[str, Any], task: Task | None, node: Node | None) -> Dyno:
+        """The service's dyno; `node` is its task's node as Swarm sees it now (down: the dyno is lost)."""
+        node_id = _node_of(task)
+        lost_at = node_lost_at(node)
+        container = self._container(task) if task is not None and lost_at is None else None
         attrs = container.attrs if container is not None else None
-        return dyno_from_task(service, task, self._node_address(node_id) if node_id else None, attrs)
+        address = self._node_address(node_id) if node_id else None
+        return dyno_from_task(service, task, address, attrs, lost_at=lost_at)
+
+    def _lost(self, task: Task) -> bool:
+        """Whether the task's node is down: its container cannot be reached to stop (Swarm has
+        already set the task's desired state to shutdown; the node's engine ends it if it returns)."""
+        node_id = _node_of(task)
+        return bool(node_id) and node_lost_at(self._inspect_node(node_id)) is not None
+
+    def _inspect_node(self, node_id: str) -> Node | None:
+        try:
+            node: Node = self._client.api.inspect_node(node_id)
+        except docker.errors.NotFound:
+            return None
+        return node
 
     def _container(self, task: Task) -> Any:
         """The task's container, where this runtime reaches the engine of the task's node."""
@@ -333,9 +364,8 @@ class SwarmRuntime:
 
     def _node_address(self, node_id: str) -> str | None:
         if node_id not in self._node_addresses:
-            try:
-                node = self._client.api.inspect_node(node_id)
-            except docker.errors.NotFound:
+            node = self._inspect_node(node_id)
+            if node is None:
                 return None
             self._node_addresses[node_id] = str((node.get("Status") or {}).get("Addr") or "")
         return self._node_addresses[node_id] or None
@@ -397,6 +427,10 @@ class _LogRelay:
             self._finished = True
             if len(whole) > self._delivered:
                 self._on_output(bytes(whole[self._delivered :]))
+
+
+def _node_of(task: Task | None) -> str:
+    return str(task.get("NodeID") or "") if task is not None else ""
 
 
 def _service_networks(service: Mapping[str, Any]) -> set[str]:

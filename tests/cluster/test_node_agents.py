@@ -14,6 +14,7 @@ import pytest
 from tests.cluster.conftest import Wharfd
 from tests.utils.bridge_redis import BridgeRedis, bridge_redis
 from tests.utils.busybox_dynos import Apps, make_spec
+from tests.utils.failover import live_tasks_of, wait_for
 from tests.utils.network import free_port
 from tests.utils.test_cluster import SwarmTestCluster
 from wharf.platform.cluster.agent_image import ensure_agent_image
@@ -102,4 +103,8 @@ def test_a_worker_dynos_output_and_memory_reach_the_control_plane_through_its_no
         redis_client.close()
     finally:
         apps.cleanup()
+        # A removed service's tasks hold their nodes' reservations until they have stopped.
+        for app_name in apps.names:
+            gone = f"every task of {app_name} gone"
+            wait_for(lambda name=app_name: not live_tasks_of(manager, name), 60, gone)
         manager.close()

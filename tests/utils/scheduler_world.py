@@ -27,7 +27,8 @@ from wharf.platform.scheduler.loop import Scheduler
 from wharf.platform.security.crypto import ConfigCipher
 from wharf.platform.settings import Settings
 
-CIPHER = ConfigCipher("scheduler-tests-" + "k" * 32)
+CIPHER_KEY = "scheduler-tests-" + "k" * 32
+CIPHER = ConfigCipher(CIPHER_KEY)
 
 
 @dataclass

@@ -83,6 +83,9 @@ def disk_limit_supported(info: Mapping[str, Any]) -> bool:
     return driver == "overlay2" and status.get("Backing Filesystem") == "xfs"
 
 
+SWARM_SERVICE_LABEL = "com.docker.swarm.service.id"
+
+
 class DockerRuntime:
     """The Runtime for one Docker host, through the Docker SDK for Python."""
 
@@ -161,7 +164,8 @@ class DockerRuntime:
             filters={"label": [f"{key}={value}" for key, value in wanted.items()]},
             ignore_removed=True,
         )
-        dynos = [dyno_from_container(container) for container in containers]
+        # A Swarm task's container carries its service's labels, but the dyno is the service's.
+        dynos = [dyno_from_container(c) for c in containers if SWARM_SERVICE_LABEL not in c.labels]
         return sorted(dynos, key=lambda d: (d.app, d.process_type, d.number, d.release, d.id))
 
     def stop_dyno(self, dyno_id: str, timeout: float = DEFAULT_STOP_TIMEOUT) -> Dyno:

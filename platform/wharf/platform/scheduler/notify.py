@@ -16,6 +16,8 @@ from sqlalchemy.orm import Session
 WAKE_CHANNEL = "wharf:scheduler:wake"
 RESTART_TTL_SECONDS = 7 * 24 * 3600
 ALL_DYNOS = "*"
+# The runtime the installation's dynos run on, once `wharfd cluster init` moved them.
+RUNTIME_KEY = "wharf:scheduler:runtime"
 
 
 def restarts_key(app_name: str) -> str:
@@ -44,6 +46,18 @@ def request_restart(client: redis.Redis[bytes], app_name: str, target: str | Non
 def restart_requests(client: redis.Redis[bytes], app_name: str) -> dict[str, float]:
     """Target -> the time before which matching dynos are to be replaced."""
     return {k.decode(): float(v) for k, v in client.hgetall(restarts_key(app_name)).items()}
+
+
+def hand_over_runtime(client: redis.Redis[bytes], runtime_name: str) -> None:
+    """From now on only a scheduler on `runtime_name` acts; one on another runtime stands aside."""
+    client.set(RUNTIME_KEY, runtime_name)
+    wake_scheduler(client)
+
+
+def runs_here(client: redis.Redis[bytes], runtime_name: str) -> bool:
+    """Whether a scheduler on `runtime_name` may act (yes, unless the runtime was handed over)."""
+    chosen = client.get(RUNTIME_KEY)
+    return chosen is None or chosen.decode() == runtime_name
 
 
 def matches_target(target: str, process_type: str, number: int) -> bool:

@@ -15,6 +15,8 @@ from wharf.platform.wharfd_cli.common import _fail, _settings, console
 if TYPE_CHECKING:
     import docker
 
+    from wharf.platform.settings import Settings
+
 NodeArgument = Annotated[str, typer.Argument(help="The node's id (or a unique prefix of it) or hostname.")]
 
 
@@ -53,17 +55,51 @@ def cluster_init(
         ),
     ] = "10.240.0.0/12",
 ) -> None:
-    """Make this host the first node (a manager) of a Docker Swarm; Wharf runs its dynos there from the
-    next start. Refuses an engine with live-restore on, saying what to change."""
+    """Make this host the first node (a manager) of a Docker Swarm and, with `wharfd up` running, move
+    every app's dynos onto it without a failed request. Refuses an engine with live-restore on, saying
+    what to change."""
     from wharf.platform.cluster.membership import init_swarm
     from wharf.platform.cluster.state import save_cluster_choice
+    from wharf.platform.operations import running_supervisor
 
     settings = _settings()
     with _engine() as client:
         joined = init_swarm(client, advertise_addr, address_pool=address_pool)
-    path = save_cluster_choice(settings.cluster_state_path, node_id=joined.node_id, swarm_id=joined.swarm_id)
-    print(f"This host is the swarm's manager (node {joined.node_id}); the choice is kept in {path}.")
+        path = save_cluster_choice(
+            settings.cluster_state_path, node_id=joined.node_id, swarm_id=joined.swarm_id
+        )
+        print(f"This host is the swarm's manager (node {joined.node_id}); the choice is kept in {path}.")
+        if running_supervisor(settings.supervisor_state_path) is None:
+            print("wharfd up is not running: start it, then run `wharfd cluster init` again to move the")
+            print("apps' dynos onto the swarm (until then they keep running as plain containers).")
+            return
+        _move_apps(settings, client)
     print("Add hosts with: wharfd nodes:add")
+
+
+MOVED_COMPONENTS = ("api", "services")
+
+
+def _move_apps(settings: Settings, client: docker.DockerClient) -> None:
+    """The move onto the swarm (wharf.platform.cluster.moving), then the control plane's API and
+    services restarted by `wharfd up` on the Swarm runtime."""
+    from wharf.platform.cluster.moving import move_to_swarm
+    from wharf.platform.operations import restart_components
+    from wharf.platform.runtime.docker_runtime import DockerRuntime
+    from wharf.platform.runtime.swarm_runtime import SwarmRuntime
+
+    installation = settings.installation_id
+    report = move_to_swarm(
+        settings,
+        engine=client,
+        source=DockerRuntime(client, installation=installation),
+        target=SwarmRuntime(client, installation=installation),
+    )
+    print(
+        f"Moved {report.started} dynos of {len(report.apps)} apps onto the swarm in {report.seconds:.0f} s."
+    )
+    restarted = restart_components(settings.supervisor_state_path, MOVED_COMPONENTS)
+    print(f"Restarted {', '.join(restarted) or 'nothing'}: wharfd up now runs on the Swarm runtime.")
 
 
 def nodes(as_json: Annotated[bool, typer.Option("--json", help="Print the nodes as JSON.")] = False) -> None:

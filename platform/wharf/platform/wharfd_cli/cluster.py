@@ -69,11 +69,11 @@ def cluster_init(
             settings.cluster_state_path, node_id=joined.node_id, swarm_id=joined.swarm_id
         )
         print(f"This host is the swarm's manager (node {joined.node_id}); the choice is kept in {path}.")
-        if running_supervisor(settings.supervisor_state_path) is None:
+        if running_supervisor(settings.supervisor_state_path) is not None:
+            _move_apps(settings, client)
+        else:
             print("wharfd up is not running: start it, then run `wharfd cluster init` again to move the")
             print("apps' dynos onto the swarm (until then they keep running as plain containers).")
-            return
-        _move_apps(settings, client)
     print("Add hosts with: wharfd nodes:add")
 
 

@@ -51,7 +51,7 @@ class MoveReport:
 def move_to_swarm(
     settings: Settings,
     *,
-    engine: docker.DockerClient,
+    engine: docker.DockerClient | None,
     source: Runtime,
     target: Runtime,
     options: SchedulerOptions | None = None,
@@ -59,11 +59,14 @@ def move_to_swarm(
     timeout: float = MOVE_TIMEOUT,
 ) -> MoveReport:
     """Replace every dyno `source` (the Docker runtime on `engine`) runs by one on `target` (the
-    swarm `engine` manages), slot by slot, each routed before the one it replaces leaves routing."""
+    swarm `engine` manages), slot by slot, each routed before the one it replaces leaves routing;
+    the add-ons on `engine` join each app's network on the swarm."""
     began = time.monotonic()
     report = MoveReport(apps=sorted({d.app for d in _leaving(source)}))
     for app in report.apps:
-        join_addons_to_overlay(engine, app, target.ensure_network(app))
+        overlay = target.ensure_network(app)
+        if engine is not None:
+            join_addons_to_overlay(engine, app, overlay)
     scheduler = build_scheduler(
         settings.model_copy(update={"wharf_runtime": SWARM}), options, runtime=MovingRuntime(source, target)
     )

@@ -1,6 +1,7 @@
 """Deploy an app, then `ps:scale web=1` -> `web=10` until all ten are routed and answer: on the Swarm
-runtime (a one-node Swarm of a private test host) against the Docker runtime (a plain private test
-host), same run, same scheduler, same busybox dyno.
+runtime (the three-node test Swarm of private test hosts, since ten basic dynos reserve 2.5 CPUs, more
+than one node of a 2-core machine has) against the Docker runtime (a plain private test host), same
+run, same scheduler, same busybox dyno.
 
 Each side runs inside its test host's network namespace (where the Docker runtime's container
 addresses answer), with a private redis-server on a unix socket and a scratch SQLite database.
@@ -24,7 +25,8 @@ import redis
 from tests.utils.busybox_dynos import TEST_IMAGE, WEB, http_get
 from tests.utils.netns_thread import run_in_netns
 from tests.utils.scheduler_world import world_on
-from tests.utils.swarm_host import swarm_test_host, swarmless_test_host
+from tests.utils.swarm_host import swarmless_test_host
+from tests.utils.test_cluster import swarm_test_cluster
 from tests.utils.test_host import DockerTestHost
 from wharf.platform.migrate import upgrade_database
 from wharf.platform.runtime.base import Runtime
@@ -101,8 +103,8 @@ def main() -> None:
         scratch = Path(scratch_dir)
         with private_redis(scratch) as redis_url, swarmless_test_host(prefix="bench-") as plain:
             on_host = measure(plain, DockerRuntime, redis_url, scratch)
-        with private_redis(scratch) as redis_url, swarm_test_host() as manager:
-            on_swarm = measure(manager, SwarmRuntime, redis_url, scratch)
+        with private_redis(scratch) as redis_url, swarm_test_cluster(workers=2) as cluster:
+            on_swarm = measure(cluster.manager, SwarmRuntime, redis_url, scratch)
     print(
         f"deploy (web=1, routed):           docker {on_host.deploy:6.2f} s   swarm {on_swarm.deploy:6.2f} s"
     )

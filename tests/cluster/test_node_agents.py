@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import docker
@@ -35,6 +36,10 @@ def _until(check: object, what: str, timeout: float = 90.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"{what} after {timeout:.0f} s")
         time.sleep(0.5)
+
+
+def _no_live_task(client: docker.DockerClient, app: str) -> bool:
+    return not live_tasks_of(client, app)
 
 
 @pytest.fixture
@@ -105,6 +110,5 @@ def test_a_worker_dynos_output_and_memory_reach_the_control_plane_through_its_no
         apps.cleanup()
         # A removed service's tasks hold their nodes' reservations until they have stopped.
         for app_name in apps.names:
-            gone = f"every task of {app_name} gone"
-            wait_for(lambda name=app_name: not live_tasks_of(manager, name), 60, gone)
+            wait_for(partial(_no_live_task, manager, app_name), 60, f"every task of {app_name} gone")
         manager.close()

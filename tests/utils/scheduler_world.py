@@ -27,7 +27,8 @@ from wharf.platform.scheduler.loop import Scheduler
 from wharf.platform.security.crypto import ConfigCipher
 from wharf.platform.settings import Settings
 
-CIPHER = ConfigCipher("scheduler-tests-" + "k" * 32)
+CIPHER_KEY = "scheduler-tests-" + "k" * 32
+CIPHER = ConfigCipher(CIPHER_KEY)
 # Short timings for tests on real engines with the busybox test image (no launcher in it).
 QUICK_OPTIONS = SchedulerOptions(
     resync_seconds=0.5,

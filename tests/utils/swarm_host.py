@@ -24,11 +24,25 @@ OVERLAY_ADDRESS_POOL = "10.235.0.0/16"
 
 
 @contextlib.contextmanager
+def swarmless_test_host(prefix: str = "swarm-") -> Iterator[DockerTestHost]:
+    """A private test host that may become a Swarm manager (live-restore off, a data root of its own),
+    in no swarm yet, with the busybox image loaded; it leaves any swarm it joined on the way out."""
+    (CACHE_ROOT / "swarms").mkdir(parents=True, exist_ok=True, mode=0o700)
+    data_root = Path(tempfile.mkdtemp(prefix=prefix, dir=CACHE_ROOT / "swarms"))
+    with docker_test_host(live_restore=False, data_root=data_root) as host:
+        client = host.client()
+        try:
+            build_test_image(client)
+            yield host
+        finally:
+            _leave_swarm(client)
+            client.close()
+
+
+@contextlib.contextmanager
 def swarm_test_host() -> Iterator[DockerTestHost]:
     """A private test host that is the manager of a Swarm of its own, with the busybox image loaded."""
-    (CACHE_ROOT / "swarms").mkdir(parents=True, exist_ok=True, mode=0o700)
-    data_root = Path(tempfile.mkdtemp(prefix="swarm-", dir=CACHE_ROOT / "swarms"))
-    with docker_test_host(live_restore=False, data_root=data_root) as host:
+    with swarmless_test_host() as host:
         client = host.client()
         try:
             client.swarm.init(
@@ -37,10 +51,8 @@ def swarm_test_host() -> Iterator[DockerTestHost]:
                 default_addr_pool=[OVERLAY_ADDRESS_POOL],
                 subnet_size=24,
             )
-            build_test_image(client)
             yield host
         finally:
-            _leave_swarm(client)
             client.close()
 
 

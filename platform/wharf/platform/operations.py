@@ -70,6 +70,19 @@ def stop_control_plane(state_path: Path, *, timeout: float = 90.0) -> int | None
     return pid
 
 
+def restart_components(state_path: Path, names: tuple[str, ...]) -> list[str]:
+    """SIGTERM the named components of the running `wharfd up`, which its supervisor starts again
+    (reading the settings afresh); the names it signalled."""
+    state = running_supervisor(state_path)
+    signalled: list[str] = []
+    for component in (state or {}).get("components", []):
+        pid = component.get("pid")
+        if component.get("name") in names and isinstance(pid, int) and _alive(pid):
+            os.kill(pid, signal.SIGTERM)
+            signalled.append(str(component["name"]))
+    return signalled
+
+
 def stop_router_nginx(router_state_dir: Path) -> int | None:
     """Stop the nginx that serves the apps from this data dir; its pid, or None when none ran."""
     from wharf.router.nginx import NginxMaster

@@ -84,6 +84,9 @@ def disk_limit_supported(info: Mapping[str, Any]) -> bool:
     return driver == "overlay2" and status.get("Backing Filesystem") == "xfs"
 
 
+SWARM_SERVICE_LABEL = "com.docker.swarm.service.id"
+
+
 class DockerRuntime:
     """The Runtime for one Docker host, through the Docker SDK for Python."""
 
@@ -161,6 +164,8 @@ class DockerRuntime:
         entries = self._client.api.containers(
             all=True, filters={"label": [f"{key}={value}" for key, value in wanted.items()]}
         )
+        # A Swarm task's container carries its service's labels, but the dyno is the service's.
+        entries = [entry for entry in entries if SWARM_SERVICE_LABEL not in (entry.get("Labels") or {})]
         every_dyno = app is None and process_type is None and release is None and not labels
         dynos = self._inspected.dynos(entries, complete=every_dyno)
         return sorted(dynos, key=lambda d: (d.app, d.process_type, d.number, d.release, d.id))

@@ -32,7 +32,7 @@ import docker.errors
 
 from wharf.platform.registry.api import RegistryError
 from wharf.platform.registry.release_images import ReleaseImages
-from wharf.platform.runtime.app_networks import AppNetworks
+from wharf.platform.runtime.app_networks import OVERLAY_PREFIX, AppNetworks
 from wharf.platform.runtime.base import (
     DEFAULT_STOP_TIMEOUT,
     DEFAULT_USER,
@@ -46,7 +46,6 @@ from wharf.platform.runtime.base import (
     OutputCallback,
     WharfRuntimeError,
     label_filters,
-    network_name,
     scope_labels,
 )
 from wharf.platform.runtime.image_users import ImageUsers
@@ -103,7 +102,13 @@ class SwarmRuntime:
         self._own_node: str | None = None
         self._node_addresses: dict[str, str] = {}
         self._max_nano_cpus: int | None = None
-        self._networks = AppNetworks(self._client, driver="overlay", attachable=True, scope="swarm")
+        self._networks = AppNetworks(
+            self._client,
+            other_driver_prefix=OVERLAY_PREFIX,
+            driver="overlay",
+            attachable=True,
+            scope="swarm",
+        )
 
     # networks
 
@@ -111,7 +116,7 @@ class SwarmRuntime:
         return self._networks.ensure(app)
 
     def remove_network(self, app: str) -> None:
-        network = self._find_network(network_name(app))
+        network = self._find_network(self._networks.name_for(app))
         if network is None:
             return
         network_id = str(network.id)
@@ -261,9 +266,10 @@ class SwarmRuntime:
     # helpers
 
     def _create(self, spec: DynoSpec) -> str:
-        network = self._find_network(spec.network_name)
+        name = spec.network or self._networks.name_for(spec.app)
+        network = self._find_network(name)
         if network is None:
-            raise NetworkNotFound(spec.network_name)
+            raise NetworkNotFound(name)
         try:
             user = self._image_users.dyno_user(spec.image, spec.user, DEFAULT_USER)
         except docker.errors.ImageNotFound as error:

@@ -20,7 +20,7 @@ from wharf.platform.scheduler import desired
 from wharf.platform.scheduler.deploy import Deployer
 from wharf.platform.scheduler.desired import AppTarget
 from wharf.platform.scheduler.fleet import Fleet, SchedulerOptions
-from wharf.platform.scheduler.notify import WAKE_CHANNEL, restart_requests_of
+from wharf.platform.scheduler.notify import WAKE_CHANNEL, restart_requests_of, runs_here
 from wharf.platform.scheduler.reconciler import AppReconciler
 from wharf.platform.security.crypto import ConfigCipher
 
@@ -37,8 +37,11 @@ class Scheduler:
         database_url: str,
         cipher: ConfigCipher,
         options: SchedulerOptions | None = None,
+        runtime_name: str | None = None,
     ) -> None:
         self.fleet = Fleet(runtime, client, options or SchedulerOptions())
+        # A scheduler that knows its runtime's name stands aside while the installation runs on another.
+        self.runtime_name = runtime_name
         self.database_url = database_url
         self.cipher = cipher
         self.reconciler = AppReconciler(self.fleet)
@@ -60,6 +63,8 @@ class Scheduler:
 
     def reconcile_once(self) -> float:
         """Look at every app once; returns the seconds until the next pass is wanted."""
+        if self.runtime_name is not None and not runs_here(self.fleet.redis, self.runtime_name):
+            return self.fleet.options.resync_seconds
         try:
             targets = desired.load_targets(self.database_url, self.cipher)
             existing = desired.app_names(self.database_url)

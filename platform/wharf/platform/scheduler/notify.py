@@ -16,6 +16,8 @@ from sqlalchemy.orm import Session
 WAKE_CHANNEL = "wharf:scheduler:wake"
 RESTART_TTL_SECONDS = 7 * 24 * 3600
 ALL_DYNOS = "*"
+# The runtime the installation's dynos run on, once `wharfd cluster init` moved them.
+RUNTIME_KEY = "wharf:scheduler:runtime"
 
 
 def restarts_key(app_name: str) -> str:
@@ -56,6 +58,18 @@ def restart_requests_of(client: redis.Redis[bytes], app_names: list[str]) -> dic
         name: {k.decode(): float(v) for k, v in answer.items()}
         for name, answer in zip(app_names, answers, strict=True)
     }
+
+
+def hand_over_runtime(client: redis.Redis[bytes], runtime_name: str) -> None:
+    """From now on only a scheduler on `runtime_name` acts; one on another runtime stands aside."""
+    client.set(RUNTIME_KEY, runtime_name)
+    wake_scheduler(client)
+
+
+def runs_here(client: redis.Redis[bytes], runtime_name: str) -> bool:
+    """Whether a scheduler on `runtime_name` may act (yes, unless the runtime was handed over)."""
+    chosen = client.get(RUNTIME_KEY)
+    return chosen is None or chosen.decode() == runtime_name
 
 
 def matches_target(target: str, process_type: str, number: int) -> bool:

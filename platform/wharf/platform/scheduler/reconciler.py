@@ -2,8 +2,9 @@
 
 Each slot (process type and number, like web.2) should hold exactly one ready dyno of the current
 release and the formation's size. A dyno that crashed is replaced after its backoff; a dyno of the
-wrong size or with a restart requested is replaced by starting its successor first and retiring it
-only once the successor is ready, so a restart never leaves a slot without a serving dyno.
+wrong size, with a restart requested, or on a runtime being left (runtime.moving) is replaced by
+starting its successor first and retiring it only once the successor is ready, so a restart never
+leaves a slot without a serving dyno.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field
 
 from wharf.platform.app_manifest import HealthCheck
 from wharf.platform.runtime.base import Dyno, DynoSpec
+from wharf.platform.runtime.moving import is_leaving
 from wharf.platform.scheduler.desired import AppTarget, ProcessTarget, ReleaseTarget
 from wharf.platform.scheduler.dynos import (
     crash_streak,
@@ -55,7 +57,7 @@ class PassPlan:
 
 
 def _outdated(dyno: Dyno, process: ProcessTarget, restarts: dict[str, float]) -> bool:
-    if dyno.size != process.size:
+    if dyno.size != process.size or is_leaving(dyno):
         return True
     started = dyno.started_at.timestamp() if dyno.started_at else time.time()
     return any(

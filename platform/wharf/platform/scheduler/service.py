@@ -14,7 +14,7 @@ import redis
 from wharf.platform.addons.upkeep import run_addon_upkeep
 from wharf.platform.app_manifest import AppManifest
 from wharf.platform.implementations import choose
-from wharf.platform.runtime import get_runtime
+from wharf.platform.runtime import Runtime, get_runtime
 from wharf.platform.scheduler.fleet import SchedulerOptions
 from wharf.platform.scheduler.loop import Scheduler
 from wharf.platform.security.crypto import ConfigCipher
@@ -23,17 +23,21 @@ from wharf.platform.settings import Settings
 log = logging.getLogger(__name__)
 
 
-def build_scheduler(settings: Settings, options: SchedulerOptions | None = None) -> Scheduler:
+def build_scheduler(
+    settings: Settings, options: SchedulerOptions | None = None, *, runtime: Runtime | None = None
+) -> Scheduler:
+    """The scheduler of `settings` on their runtime (or on `runtime`, a move onto that runtime)."""
     options = options or SchedulerOptions()
     chosen = choose("release_manifest", settings.wharf_runtime)
     manifest_for = cast("Callable[[str], AppManifest]", chosen)
     options = dataclasses.replace(options, manifest_for=manifest_for, quotas=settings.quotas)
     return Scheduler(
-        runtime=get_runtime(settings.wharf_runtime, installation=settings.installation_id),
+        runtime=runtime or get_runtime(settings.wharf_runtime, installation=settings.installation_id),
         client=redis.Redis.from_url(settings.resolved_redis_url),
         database_url=settings.resolved_database_url,
         cipher=ConfigCipher(settings.secret_key()),
         options=options,
+        runtime_name=settings.wharf_runtime,
     )
 
 

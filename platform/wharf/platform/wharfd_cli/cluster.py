@@ -111,10 +111,12 @@ def cluster_init(
     engine_socket: EngineSocket = ENGINE_SOCKET,
 ) -> None:
     """Make this host the first node (a manager) of a Docker Swarm, with the image registry the nodes
-    pull release images from; Wharf runs its dynos there from the next start, and a node agent on every
-    node. Refuses an engine with live-restore on, saying what to change."""
+    pull release images from and a node agent on every node, and, with `wharfd up` running, move every
+    app's dynos onto it without a failed request. Refuses an engine with live-restore on, saying what to
+    change."""
     from wharf.platform.cluster.membership import init_swarm
     from wharf.platform.cluster.state import save_cluster_choice
+    from wharf.platform.operations import running_supervisor
     from wharf.platform.registry.nodes import node_address, registry_on_manager
 
     settings = _settings()
@@ -133,6 +135,11 @@ def cluster_init(
         )
         print(f"This host is the swarm's manager (node {joined.node_id}); the choice is kept in {path}.")
         _deploy_agents(client, settings, agents_redis_url, engine_socket)
+        if running_supervisor(settings.supervisor_state_path) is not None:
+            _move_apps(settings, client, registry_host)
+        else:
+            print("wharfd up is not running: start it, then run `wharfd cluster init` again to move the")
+            print("apps' dynos onto the swarm (until then they keep running as plain containers).")
     print("Add hosts with: wharfd nodes:add")
 
 
@@ -147,6 +154,34 @@ def cluster_agents(
     with _engine() as client:
         require_manager(client)
         _deploy_agents(client, settings, agents_redis_url, engine_socket)
+
+
+MOVED_COMPONENTS = ("api", "services")
+
+
+def _move_apps(settings: Settings, client: docker.DockerClient, registry: str | None) -> None:
+    """The move onto the swarm (wharf.platform.cluster.moving), its services naming the registry's copy
+    of each release image when there is a registry, then the control plane's API and services restarted
+    by `wharfd up` on the Swarm runtime."""
+    from wharf.platform.cluster.moving import move_to_swarm
+    from wharf.platform.operations import restart_components
+    from wharf.platform.registry.release_images import release_images_for
+    from wharf.platform.runtime.docker_runtime import DockerRuntime
+    from wharf.platform.runtime.swarm_runtime import SwarmRuntime
+
+    installation = settings.installation_id
+    images = release_images_for(client, registry, settings.wharf_data_dir) if registry else None
+    report = move_to_swarm(
+        settings,
+        engine=client,
+        source=DockerRuntime(client, installation=installation),
+        target=SwarmRuntime(client, installation=installation, images=images),
+    )
+    print(
+        f"Moved {report.started} dynos of {len(report.apps)} apps onto the swarm in {report.seconds:.0f} s."
+    )
+    restarted = restart_components(settings.supervisor_state_path, MOVED_COMPONENTS)
+    print(f"Restarted {', '.join(restarted) or 'nothing'}: wharfd up now runs on the Swarm runtime.")
 
 
 def nodes(as_json: Annotated[bool, typer.Option("--json", help="Print the nodes as JSON.")] = False) -> None:

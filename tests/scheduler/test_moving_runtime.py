@@ -1,0 +1,59 @@
+"""The move between runtimes (wharf.platform.cluster.moving), on two in-memory runtimes: every slot is
+refilled on the new runtime before its old dyno leaves, the app always has its routed web dynos, and a
+scheduler on the runtime that was left stands aside."""
+
+from __future__ import annotations
+
+from tests.utils.busybox_dynos import TEST_IMAGE, TRAPS_TERM, WEB, fake_program_for
+from tests.utils.scheduler_world import CIPHER_KEY, World
+from wharf.platform.cluster.moving import move_to_swarm
+from wharf.platform.runtime.fake import FakeRuntime
+from wharf.platform.scheduler.notify import hand_over_runtime
+from wharf.platform.settings import Settings
+
+from .conftest import FAST
+
+
+def test_every_slot_moves_to_the_new_runtime_while_the_app_stays_routed(
+    world: World, database_url: str, redis_url: str
+) -> None:
+    app = world.new_app()
+    version = world.release(app, {"web": WEB, "worker": TRAPS_TERM}, image=TEST_IMAGE)
+    assert world.deploy(app)[0] == "succeeded"
+    world.scale(app, web=2, worker=1)
+    world.converge(lambda: len(world.backends(app)) == 2 and len(world.running(app)) == 3)
+    target = FakeRuntime(fake_program_for)
+    routed: list[list[str]] = []
+    settings = Settings(database_url=database_url, redis_url=redis_url, wharf_secret_key=CIPHER_KEY)
+
+    def note(_line: str) -> None:
+        routed.append(world.backends(app))
+
+    report = move_to_swarm(
+        settings, engine=None, source=world.runtime, target=target, options=FAST, progress=note, timeout=30
+    )
+
+    assert app in report.apps and report.started >= 3  # earlier tests' apps of the database move too
+    assert world.runtime.list_dynos(app) == []
+    assert sorted(f"{d.dyno}@v{d.release}" for d in target.list_dynos(app) if d.running) == [
+        f"web.1@v{version}",
+        f"web.2@v{version}",
+        f"worker.1@v{version}",
+    ]
+    assert routed and all(len(backends) == 2 for backends in routed), routed
+    moved = sorted(d.address for d in target.list_dynos(app, process_type="web") if d.address)
+    assert sorted(world.backend_addresses(app)) == moved
+
+
+def test_a_scheduler_on_the_runtime_left_behind_stands_aside(world: World) -> None:
+    app = world.new_app()
+    world.release(app, {"web": WEB}, image=TEST_IMAGE)
+    assert world.deploy(app)[0] == "succeeded"
+    world.scheduler.runtime_name = "docker"
+    hand_over_runtime(world.redis, "swarm")
+    for dyno in world.runtime.list_dynos(app):
+        world.runtime.remove_dyno(dyno.id)
+    world.scheduler.reconcile_once()
+    assert world.running(app) == [], "the formation is the swarm's scheduler's to keep now"
+    world.scheduler.runtime_name = "swarm"
+    world.converge(lambda: len(world.running(app)) == 1)

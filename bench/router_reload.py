@@ -17,18 +17,16 @@ from __future__ import annotations
 import argparse
 import shutil
 import statistics
-import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from unittest import mock
 
-import redis
-
+from bench._scheduler_bench import private_redis
 from tests.utils.network import free_port
 from wharf.platform.security.authority import ensure_authority
 from wharf.platform.security.leaves import LocalCertificates
@@ -47,7 +45,6 @@ class Figures:
     dynos_changed_checked: float = 0.0
     idle_resync: float = 0.0
     render: float = 0.0
-    rounds: dict[str, list[float]] = field(default_factory=dict)
 
 
 def table(generation: int, apps: int, *, port: int = 5000, extra: int = 0) -> RouteTable:
@@ -65,30 +62,6 @@ def timed(action: Callable[[], object]) -> float:
     started = time.perf_counter()
     action()
     return time.perf_counter() - started
-
-
-@contextmanager
-def private_redis(folder: Path) -> Iterator[redis.Redis[bytes]]:
-    socket = folder / "redis.sock"
-    server = subprocess.Popen(
-        [
-            shutil.which("redis-server") or "redis-server",
-            "--port",
-            "0",
-            "--unixsocket",
-            str(socket),
-            "--save",
-            "",
-        ],
-        stdout=subprocess.DEVNULL,
-    )
-    try:
-        while not socket.exists():
-            time.sleep(0.05)
-        yield redis.Redis(unix_socket_path=str(socket))
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 @contextmanager
@@ -155,7 +128,6 @@ def measure(apps: int, rounds: int, folder: Path) -> Figures:
     figures.dynos_changed_checked = statistics.median(samples["checked"])
     figures.idle_resync = statistics.median(samples["idle"])
     figures.render = statistics.median(samples["render"])
-    figures.rounds = samples
     return figures
 
 

@@ -31,7 +31,13 @@ from wharf.router.config_changes import only_backends_differ
 from wharf.router.default_certificates import CertificateSource, default_hostnames, with_default_certificates
 from wharf.router.logs import AccessLogTailer, RouterLogSink
 from wharf.router.nginx import ConfigRejected, NginxMaster
-from wharf.router.render import RouterPaths, RouterSettings, new_router_instance, render_nginx_config
+from wharf.router.render import (
+    RouterPaths,
+    RouterSettings,
+    certificate_files_version,
+    new_router_instance,
+    render_nginx_config,
+)
 from wharf.router.routes import (
     ACME_STATUS_KEY,
     ROUTES_CHANNEL,
@@ -342,19 +348,12 @@ def run_router(
 
 def certificate_file_versions(
     table: RouteTable, api_cert: TlsCertificate | None
-) -> tuple[tuple[str, int], ...]:
-    """The modification time of every certificate and key file the config names (a renewal in place
-    rewrites the files under the same names)."""
+) -> tuple[tuple[str, str], ...]:
+    """The file version of every certificate the config names, as the rendered config records it."""
     certificates = [cert for route in table.apps for cert in route.tls]
     if api_cert is not None:
         certificates.append(api_cert)
-    versions = []
-    for path in sorted({p for cert in certificates for p in (cert.cert_path, cert.key_path)}):
-        try:
-            versions.append((path, os.stat(path).st_mtime_ns))
-        except OSError:
-            versions.append((path, -1))
-    return tuple(versions)
+    return tuple((cert.cert_path, certificate_files_version(cert)) for cert in certificates)
 
 
 def _quoted(text: str) -> str:

@@ -144,12 +144,16 @@ class ServerBlock:
     @property
     def cert_version(self) -> str:
         """Changes when certificate files are replaced in place, so that nginx reloads them."""
-        if self.cert is None:
-            return ""
-        try:
-            return "-".join(str(os.stat(p).st_mtime_ns) for p in (self.cert.cert_path, self.cert.key_path))
-        except OSError:
-            return "missing"
+        return "" if self.cert is None else certificate_files_version(self.cert)
+
+
+def certificate_files_version(cert: TlsCertificate) -> str:
+    """The modification times of a certificate's files: a renewal in place rewrites them under the same
+    names."""
+    try:
+        return "-".join(str(os.stat(p).st_mtime_ns) for p in (cert.cert_path, cert.key_path))
+    except OSError:
+        return "missing"
 
 
 def nginx_string(text: str) -> str:

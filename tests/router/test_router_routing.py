@@ -13,7 +13,14 @@ import pytest
 import redis
 
 from tests.utils.network import KeepaliveClient
-from tests.utils.router import frame, read_frame, running_dynos, running_router, unanswering_backend
+from tests.utils.router import (
+    frame,
+    late_accepting_dyno,
+    read_frame,
+    running_dynos,
+    running_router,
+    unanswering_backend,
+)
 from wharf.router.routes import AppRoute, Backend
 
 pytestmark = pytest.mark.e2e
@@ -64,6 +71,17 @@ def test_a_get_to_a_dyno_that_never_answers_its_connect_is_served_by_another_dyn
         router.publish(AppRoute(app="myapp", backends=(Backend("web.1", "127.0.0.1", gone), alive.backend)))
         answers = [router.request("myapp.localhost", f"/n/{n}") for n in range(6)]
         assert [(a.status, a.json()["backend"]) for a in answers] == [(200, "web.2")] * 6
+
+
+def test_a_dyno_whose_accept_queue_is_full_for_two_seconds_still_answers(
+    redis_client: redis.Redis[bytes],
+) -> None:
+    """A burst beyond a dyno's backlog: the kernel drops SYNs and the client retransmits them (after
+    1 s, then 3 s). The router waits for the connect as long as Heroku's does, and the app answers."""
+    with running_router(redis_client) as router, late_accepting_dyno("web.1", after=2.0) as dyno:
+        router.publish(AppRoute(app="myapp", backends=(dyno.backend,)))
+        answer = router.request("myapp.localhost", "/")
+        assert (answer.status, answer.json()["backend"]) == (200, "web.1")
 
 
 def test_headers_reach_the_dyno_as_on_heroku(redis_client: redis.Redis[bytes]) -> None:

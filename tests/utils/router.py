@@ -138,7 +138,8 @@ class EchoHandler(BaseHTTPRequestHandler):
 class EchoServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, backlog: int = 5) -> None:
+        self.request_queue_size = backlog
         super().__init__(("127.0.0.1", 0), EchoHandler)
         self.name = name
         self.hits = 0
@@ -218,6 +219,33 @@ def unanswering_backend() -> Iterator[int]:
     finally:
         queued.close()
         listener.close()
+
+
+@contextmanager
+def late_accepting_dyno(name: str, after: float) -> Iterator[Dyno]:
+    """A dyno caught in a burst: its one-place accept queue is full, so the kernel drops SYNs until it
+    starts accepting ``after`` seconds from now, as a server with a small backlog does under load."""
+    server = EchoServer(name, backlog=0)
+    filler = socket.create_connection(("127.0.0.1", int(server.server_address[1])), timeout=1)
+    leaving = threading.Event()
+    serving = threading.Event()
+
+    def serve_later() -> None:
+        if not leaving.wait(after):
+            serving.set()
+            server.serve_forever(poll_interval=0.05)
+
+    thread = threading.Thread(target=serve_later)
+    thread.start()
+    try:
+        yield Dyno(name=name, server=server)
+    finally:
+        leaving.set()
+        if serving.is_set():
+            server.shutdown()
+        thread.join()
+        filler.close()
+        server.server_close()
 
 
 def frame(payload: bytes, *, mask: bool) -> bytes:

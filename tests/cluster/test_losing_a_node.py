@@ -38,7 +38,13 @@ def test_a_dead_nodes_dynos_come_back_on_the_others_and_the_node_back_takes_new_
         assert lost, f"the formation is spread over the nodes: {scenario.web_dynos()}"
         try:
             with scenario.load() as load:
-                wait_for(lambda: load.counts()[0] >= 20, 30, "the app answers through the router")
+                try:
+                    wait_for(lambda: load.counts()[0] >= 20, 30, "the app answers through the router")
+                except AssertionError as error:
+                    answered, failed = load.counts()
+                    raise AssertionError(
+                        f"{error}: {answered} answered, {failed} failed: {load.failures[:3]}"
+                    ) from None
                 killed = time.monotonic()
                 kill_node(victim)
                 wait_for(

@@ -3,6 +3,7 @@ structure (which nginx -t must check), on configs rendered by the router itself.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -33,7 +34,15 @@ def test_other_dynos_behind_the_same_apps_need_no_config_check(tmp_path: Path) -
         tmp_path, 8, AppRoute(app="shop", hostnames=SHOP.hostnames, backends=(WEB_1, WEB_2)), BLOG
     )
     deployed = rendered(tmp_path, 19, AppRoute(app="shop", hostnames=SHOP.hostnames, backends=(WEB_2,)), BLOG)
+    on_standby = rendered(
+        tmp_path,
+        9,
+        AppRoute(app="shop", hostnames=SHOP.hostnames, backends=(WEB_1, replace(WEB_2, standby=True))),
+        BLOG,
+    )
+    assert "server 172.18.0.6:5000 max_fails=1 fail_timeout=5s backup;" in on_standby
     assert only_backends_differ(live, scaled)
+    assert only_backends_differ(scaled, on_standby)
     assert only_backends_differ(scaled, deployed)
     assert only_backends_differ(deployed, live)
 

@@ -69,6 +69,14 @@ class Failover:
         served = RouterPaths(self.router.state_dir).config.read_text()
         return f"server {node.address}:" in served
 
+    def sent_to(self, node: DockerTestHost) -> bool:
+        """Whether nginx sends requests to a dyno on `node`: routed, not standby, in the config it serves."""
+        served = RouterPaths(self.router.state_dir).config.read_text()
+        return any(
+            line.strip().startswith(f"server {node.address}:") and " backup;" not in line
+            for line in served.splitlines()
+        )
+
     def whole(self, *, without: DockerTestHost | None = None, quantity: int | None = None) -> bool:
         """Every web slot has an up dyno (on a node other than `without`), and all are routed."""
         wanted = self.web if quantity is None else quantity

@@ -138,9 +138,9 @@ class EchoHandler(BaseHTTPRequestHandler):
 class EchoServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, name: str, backlog: int = 5) -> None:
+    def __init__(self, name: str, backlog: int = 5, host: str = "127.0.0.1") -> None:
         self.request_queue_size = backlog
-        super().__init__(("127.0.0.1", 0), EchoHandler)
+        super().__init__((host, 0), EchoHandler)
         self.name = name
         self.hits = 0
 
@@ -158,12 +158,12 @@ class Dyno:
 
     @property
     def backend(self) -> Backend:
-        return Backend(dyno=self.name, host="127.0.0.1", port=self.port)
+        return Backend(dyno=self.name, host=str(self.server.server_address[0]), port=self.port)
 
 
 @contextmanager
-def running_dynos(*names: str) -> Iterator[list[Dyno]]:
-    dynos = [Dyno(name=name, server=EchoServer(name)) for name in names]
+def running_dynos(*names: str, host: str = "127.0.0.1") -> Iterator[list[Dyno]]:
+    dynos = [Dyno(name=name, server=EchoServer(name, host=host)) for name in names]
     threads = [threading.Thread(target=d.server.serve_forever, kwargs={"poll_interval": 0.05}) for d in dynos]
     for thread in threads:
         thread.start()

@@ -26,19 +26,42 @@ APP_ROUTES_KEY = "wharf:app-routes"
 BACKENDS_KEY = "wharf:backends"
 # Apps whose web type sleeps (wharf.platform.autoscale.sleep writes it): their requests go to the waker.
 ASLEEP_KEY = "wharf:asleep"
+# Set of node addresses that do not answer (wharf.platform.cluster.reachability writes it): the
+# dynos on them are standby backends, sent requests only when none of the app's other dynos can take them.
+UNREACHABLE_HOSTS_KEY = "wharf:routes:unreachable-hosts"
 GENERATION_KEY = "wharf:routes:generation"
 PUBLISH_LOCK = "wharf:routes:publish-lock"
 
 
+def _backends(raw: list[dict[str, Any]], unreachable: frozenset[str]) -> tuple[Backend, ...]:
+    """The app's dynos, those on a node that does not answer as standby, unless that is all of them:
+    nginx then tries each as usual (a node slow to answer the probe may still serve)."""
+    standby = {b["host"] in unreachable for b in raw}
+    every = standby == {True}
+    return tuple(
+        Backend(
+            dyno=b["dyno"],
+            host=b["host"],
+            port=int(b["port"]),
+            standby=not every and b["host"] in unreachable,
+        )
+        for b in raw
+    )
+
+
 def _route_for(
-    app: str, settings_json: bytes | None, backends_json: bytes | None, asleep: bool = False
+    app: str,
+    settings_json: bytes | None,
+    backends_json: bytes | None,
+    asleep: bool = False,
+    unreachable: frozenset[str] = frozenset(),
 ) -> AppRoute:
     settings: dict[str, Any] = json.loads(settings_json) if settings_json else {}
     backends = json.loads(backends_json) if backends_json else []
     return AppRoute(
         app=app,
         hostnames=tuple(settings.get("hostnames", ())),
-        backends=tuple(Backend(dyno=b["dyno"], host=b["host"], port=int(b["port"])) for b in backends),
+        backends=_backends(backends, unreachable),
         maintenance=bool(settings.get("maintenance", False)),
         tls=tuple(TlsCertificate(**cert) for cert in settings.get("tls", ())),
         acme=bool(settings.get("acme", False)),
@@ -52,13 +75,24 @@ def publish_route_table(client: redis.Redis[bytes]) -> RouteTable:
         app_settings = {k.decode(): v for k, v in client.hgetall(APP_ROUTES_KEY).items()}
         backends = {k.decode(): v for k, v in client.hgetall(BACKENDS_KEY).items()}
         asleep = {k.decode() for k in client.hkeys(ASLEEP_KEY)}
+        unreachable = frozenset(m.decode() for m in client.smembers(UNREACHABLE_HOSTS_KEY))
         apps = tuple(
-            _route_for(app, app_settings[app], backends.get(app), app in asleep)
+            _route_for(app, app_settings[app], backends.get(app), app in asleep, unreachable)
             for app in sorted(app_settings)
         )
         table = RouteTable(generation=int(client.incr(GENERATION_KEY)), apps=apps)
         publish_routes(client, table)
     return table
+
+
+def set_unreachable_hosts(client: redis.Redis[bytes], hosts: set[str]) -> None:
+    """The node addresses that do not answer now; their dynos become standby backends at once."""
+    with client.pipeline(transaction=True) as pipe:
+        pipe.delete(UNREACHABLE_HOSTS_KEY)
+        if hosts:
+            pipe.sadd(UNREACHABLE_HOSTS_KEY, *sorted(hosts))
+        pipe.execute()
+    publish_route_table(client)
 
 
 def set_app_backends(client: redis.Redis[bytes], app_name: str, backends: list[dict[str, Any]]) -> None:

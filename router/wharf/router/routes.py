@@ -36,11 +36,12 @@ class InvalidRoute(ValueError):
 
 @dataclass(frozen=True)
 class Backend:
-    """One web dyno that takes traffic."""
+    """One web dyno that takes traffic; a standby one (its node does not answer) only when none other can."""
 
     dyno: str
     host: str
     port: int
+    standby: bool = False
 
     @property
     def address(self) -> str:
@@ -104,8 +105,10 @@ def _parse_backend(raw: dict[str, Any]) -> Backend:
     _require(isinstance(dyno, str) and bool(DYNO_NAME.fullmatch(dyno)), f"bad dyno name {dyno!r}")
     _require(isinstance(host, str) and bool(BACKEND_HOST.fullmatch(host)), f"bad backend host {host!r}")
     _require(isinstance(port, int) and not isinstance(port, bool) and 0 < port < 65536, f"bad port {port!r}")
+    standby = raw.get("standby", False)
+    _require(isinstance(standby, bool), f"bad standby flag {standby!r}")
     assert isinstance(dyno, str) and isinstance(host, str) and isinstance(port, int)
-    return Backend(dyno=dyno, host=host, port=port)
+    return Backend(dyno=dyno, host=host, port=port, standby=bool(standby))
 
 
 def _parse_hostname(raw: Any) -> str:

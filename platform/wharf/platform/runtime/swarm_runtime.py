@@ -337,6 +337,11 @@ class SwarmRuntime:
         address = self._node_address(node_id) if node_id else None
         return dyno_from_task(service, task, address, attrs, lost_at=lost_at)
 
+    def node_addresses(self) -> list[str]:
+        """Every node's address, where its dynos publish their ports (the route table's hosts)."""
+        addresses = {str((node.get("Status") or {}).get("Addr") or "") for node in self._client.api.nodes()}
+        return sorted(a for a in addresses if a and a != "0.0.0.0")  # noqa: S104
+
     def _lost(self, task: Task) -> bool:
         """Whether the task's node is down: its container cannot be reached to stop (Swarm has
         already set the task's desired state to shutdown; the node's engine ends it if it returns)."""

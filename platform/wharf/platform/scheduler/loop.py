@@ -21,6 +21,7 @@ from wharf.platform.scheduler.deploy import Deployer
 from wharf.platform.scheduler.desired import AppTarget
 from wharf.platform.scheduler.fleet import Fleet, SchedulerOptions
 from wharf.platform.scheduler.notify import WAKE_CHANNEL, restart_requests_of, runs_here
+from wharf.platform.scheduler.reachability import MultiNodeRuntime, NodeReachability
 from wharf.platform.scheduler.reconciler import AppReconciler
 from wharf.platform.security.crypto import ConfigCipher
 
@@ -140,6 +141,12 @@ class Scheduler:
     def run(self, stop: threading.Event) -> None:
         for waker in (self._listen_for_wakes, self._listen_for_exits):
             threading.Thread(target=waker, args=(stop,), name=waker.__name__, daemon=True).start()
+        if isinstance(self.runtime, MultiNodeRuntime):
+            # Dynos on a node that stops answering leave rotation before Swarm marks the node down.
+            prober = NodeReachability(self.fleet.redis)
+            threading.Thread(
+                target=prober.run, args=(self.runtime, stop), name="node-reachability", daemon=True
+            ).start()
         log.info("scheduler running")
         while not stop.is_set():
             delay = self.reconcile_once()

@@ -92,10 +92,21 @@ def test_rows_come_back_from_a_backup_after_the_addons_host_is_lost(redis_url: s
             restored = run_wharf(wharf, "pg:backups:restore", "b001", "-a", app, "--confirm", app)
             after = run_wharf(wharf, "pg:psql", "-a", app, "-c", "SELECT body FROM notes ORDER BY body")
             running_here = host_engine.containers.get(addon).status
+            # Or a new add-on, on an engine that is still there, takes the lost one's backup.
+            client = httpx.Client(base_url=api.url, timeout=120, headers={"Authorization": f"Bearer {token}"})
+            with client:
+                rescue = create_addon(client, app, "postgres", **{"as": "RESCUE"})["name"]
+            into_new = run_wharf(
+                wharf, "pg:backups:restore", f"{addon}::b001", "-d", "RESCUE", "-a", app, "--confirm", app
+            )
+            in_new = run_wharf(wharf, "pg:psql", "RESCUE", "-a", app, "-c", "SELECT count(*) FROM notes")
+            ok(run_wharf(wharf, "addons:destroy", rescue, "-a", app, "--confirm", rescue))
             ok(run_wharf(wharf, "addons:destroy", addon, "-a", app, "--confirm", addon))
     finally:
         for container in host_engine.containers.list(all=True, filters={"label": f"wharf.app={app}"}):
             container.remove(force=True, v=True)
+        for volume in host_engine.volumes.list(filters={"label": f"wharf.app={app}"}):
+            volume.remove(force=True)
         with contextlib.suppress(docker.errors.NotFound):
             host_engine.volumes.get(volume_name(addon)).remove(force=True)
         with contextlib.suppress(NetworkInUse):
@@ -113,3 +124,5 @@ def test_rows_come_back_from_a_backup_after_the_addons_host_is_lost(redis_url: s
     assert restored.returncode == 0, restored.stdout + restored.stderr
     assert "kept" in after.stdout and "safe" in after.stdout, after.stdout + after.stderr
     assert running_here == "running"
+    assert into_new.returncode == 0, into_new.stdout + into_new.stderr
+    assert " 2\n" in in_new.stdout, in_new.stdout + in_new.stderr

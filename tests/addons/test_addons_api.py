@@ -111,6 +111,29 @@ def test_backups_capture_download_and_restore_after_saying_what_is_overwritten(
     assert [b["id"] for b in client.get(f"{base}/backups").json()] == ["b001"]
 
 
+def test_another_addons_backup_restores_into_a_new_addon(
+    live_server: LiveServer,
+) -> None:
+    """After losing an add-on's node: a new Postgres add-on of the app takes the old one's backup."""
+    client = user_client(live_server)
+    app = new_app(client)
+    old = create_addon(client, app, "postgres")
+    client.post(f"/api/apps/{app}/addons/DATABASE/console", json={"command": "SET rows 7"}).raise_for_status()
+    client.post(f"/api/apps/{app}/addons/DATABASE/backups").raise_for_status()
+    new = create_addon(client, app, "postgres", **{"as": "RESTORED"})
+    base = f"/api/apps/{app}/addons/RESTORED"
+
+    preview = client.get(f"{base}/backups/{old['name']}::latest/restore").json()
+    missing = client.post(f"{base}/backups/{old['name']}::b009/restore", json={"confirm": app})
+    stranger = client.post(f"{base}/backups/no-such-addon::b001/restore", json={"confirm": app})
+    restored = client.post(f"{base}/backups/DATABASE::b001/restore", json={"confirm": app})
+
+    assert preview["database"].startswith(new["name"]) and preview["backup"]["id"] == "b001"
+    assert missing.status_code == 404 and stranger.status_code == 404
+    assert restored.status_code == 200, restored.text
+    assert client.post(f"{base}/console", json={"command": "GET rows"}).json()["output"] == "7\n"
+
+
 def test_backup_schedule_is_validated_and_shown(live_server: LiveServer) -> None:
     client = user_client(live_server)
     app = new_app(client)

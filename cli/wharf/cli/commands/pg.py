@@ -22,7 +22,11 @@ DatabaseArgument = Annotated[
     str, typer.Argument(metavar="[DATABASE]", help="Add-on name or config var (default DATABASE_URL).")
 ]
 BackupArgument = Annotated[
-    str, typer.Argument(metavar="[BACKUP_ID]", help="Like b001 (default: the latest).")
+    str,
+    typer.Argument(
+        metavar="[BACKUP_ID]",
+        help="Like b001 (default: the latest); ADDON::b001 names another Postgres add-on's backup.",
+    ),
 ]
 DatabaseOption = Annotated[str, typer.Option("--database", "-d", help="Add-on name or config var.")]
 DEFAULT_DATABASE = "DATABASE"

@@ -136,7 +136,11 @@ def restore_backup(
     root: Path,
     actor: User,
     confirm: str | None,
+    backup_of: str | None = None,
 ) -> None:
+    """Replace `addon`'s data with `backup`, taken of `addon` or of the add-on named `backup_of` (a new
+    add-on restored from an old one's backup, e.g. after the old one's node was lost)."""
+    origin = backup_of or addon.name
     if confirm != app.name:
         raise BadRequest(
             f"Confirmation did not match {app.name}. Nothing was restored. Pass --confirm {app.name}.",
@@ -148,13 +152,14 @@ def restore_backup(
         )
     spec = addon_spec(addon, cipher, app_name=app.name)
     with providers.exclusive(addon.name):
-        providers.backups_for(addon.kind).restore_backup(spec, backup_path(root, addon.name, backup))
+        providers.backups_for(addon.kind).restore_backup(spec, backup_path(root, origin, backup))
+    taken = backup.label if origin == addon.name else f"{origin}::{backup.label}"
     record_event(
         session=session,
         actor=actor,
         action="restore",
         app_name=app.name,
-        message=f"Restore backup {backup.label} into {addon.name} by {actor.email}",
+        message=f"Restore backup {taken} into {addon.name} by {actor.email}",
     )
 
 

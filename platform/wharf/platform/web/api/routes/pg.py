@@ -96,8 +96,11 @@ def _capture_backup(
 
 
 def _backup(addon_name: str, backup_id: str, app: App, session: Session) -> tuple[str, AddonBackup]:
-    addon = get_addon(session=session, app=app, name=addon_name, kind="postgres")
-    label = None if backup_id == "latest" else backups.parse_label(backup_id)
+    """The add-on a backup was taken of, by name, and the backup: `b001` or `latest` of `addon_name`,
+    or `OTHER::b001` of another Postgres add-on of the app (to restore it into `addon_name`)."""
+    source, _, label_text = backup_id.rpartition("::")
+    addon = get_addon(session=session, app=app, name=source or addon_name, kind="postgres")
+    label = None if label_text == "latest" else backups.parse_label(label_text)
     return addon.name, backups.get_backup(session=session, addon=addon, label=label)
 
 
@@ -194,6 +197,7 @@ def _restore_backup(
             app=app,
             addon=addon,
             backup=backup,
+            backup_of=name,
             root=context.settings.backups_dir,
             actor=user,
             confirm=body.confirm,

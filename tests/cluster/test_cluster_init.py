@@ -12,8 +12,9 @@ import pytest
 
 from tests.cluster.conftest import Wharfd, said
 from tests.utils.test_cluster import SwarmTestCluster
+from wharf.platform.registry.ca_file import ca_path
 from wharf.platform.registry.image import REGISTRY_IMAGE, ensure_registry_image
-from wharf.platform.registry.trust import ca_path, root_fingerprint
+from wharf.platform.registry.trust import root_fingerprint
 from wharf.platform.security.authority import root_pem
 from wharf.platform.settings import Settings, runtime_chosen_in_data_dir, with_runtime_from_data_dir
 

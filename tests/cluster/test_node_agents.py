@@ -13,13 +13,12 @@ import docker
 import pytest
 
 from tests.cluster.conftest import Wharfd
-from tests.utils.bridge_redis import BridgeRedis, bridge_redis
+from tests.utils.bridge_redis import BridgeRedis
 from tests.utils.busybox_dynos import Apps, make_spec
 from tests.utils.failover import live_tasks_of, wait_for
-from tests.utils.network import free_port
+from tests.utils.node_agents import running_node_agents
 from tests.utils.test_cluster import SwarmTestCluster
-from wharf.platform.cluster.agent_image import ensure_agent_image
-from wharf.platform.cluster.agent_service import AGENT_SERVICE, remove_node_agents
+from wharf.platform.cluster.agent_service import AGENT_SERVICE
 from wharf.platform.logs.stream import recent_lines
 from wharf.platform.metrics.store import MetricsStore
 from wharf.platform.runtime.swarm_runtime import SwarmRuntime
@@ -45,36 +44,8 @@ def _no_live_task(client: docker.DockerClient, app: str) -> bool:
 @pytest.fixture
 def agents(swarm: SwarmTestCluster, wharfd: Wharfd, tmp_path: Path) -> Iterator[BridgeRedis]:
     """The node agents of every node of the test swarm, shipping into a Redis on the swarm's bridge."""
-    host_engine = docker.from_env()
-    try:
-        image = ensure_agent_image(host_engine)
-    finally:
-        host_engine.close()
-    sockets = tmp_path / "engines"
-    sockets.mkdir()
-    for node in swarm.nodes:
-        # No registry, and the test engines have no run image to build it from: load the host's build.
-        node.load_images([image])
-        # All test engines share one file system: each node finds its own socket by its node id.
-        (sockets / f"{swarm.node_id(node)}.sock").symlink_to(node.socket)
-    with bridge_redis(swarm.link, free_port()) as served:
-        wharfd.ok(
-            swarm.manager,
-            "cluster",
-            "agents",
-            "--agents-redis-url",
-            served.url,
-            "--engine-socket",
-            f"{sockets}/{{{{.Node.ID}}}}.sock",
-        )
-        try:
-            yield served
-        finally:
-            client = swarm.manager.client()
-            try:
-                remove_node_agents(client)
-            finally:
-                client.close()
+    with running_node_agents(swarm, partial(wharfd.ok, swarm.manager), tmp_path / "engines") as running:
+        yield running.redis
 
 
 def test_a_worker_dynos_output_and_memory_reach_the_control_plane_through_its_node_agent(

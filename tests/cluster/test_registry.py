@@ -14,6 +14,7 @@ import subprocess
 import sys
 import tarfile
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import docker
@@ -21,6 +22,8 @@ import pytest
 
 from tests.cluster.conftest import Wharfd, said
 from tests.utils.busybox_dynos import TRAPS_TERM
+from tests.utils.failover import wait_for
+from tests.utils.node_agents import running_node_agents
 from tests.utils.test_cluster import SwarmTestCluster, wait_for_ready_nodes
 from tests.utils.test_host import DockerTestHost
 from wharf.platform.builds.pipeline import push_release_image
@@ -29,10 +32,11 @@ from wharf.platform.cluster.state import save_cluster_choice
 from wharf.platform.db import session_scope
 from wharf.platform.migrate import upgrade_database
 from wharf.platform.models import App, Release, User
+from wharf.platform.registry.ca_file import ca_path, install_ca
 from wharf.platform.registry.image import REGISTRY_IMAGE, ensure_registry_image
 from wharf.platform.registry.release_images import ReleaseImages, push_image
 from wharf.platform.registry.server import RunningRegistry, start_registry, stop_registry
-from wharf.platform.registry.trust import ca_path, fetch_pinned_root, install_ca, root_fingerprint
+from wharf.platform.registry.trust import fetch_pinned_root, root_fingerprint
 from wharf.platform.runtime.base import DynoSpec, DynoState
 from wharf.platform.runtime.swarm_runtime import SwarmRuntime
 from wharf.platform.settings import Settings
@@ -220,6 +224,38 @@ def test_a_node_joined_with_nodes_add_command_trusts_the_registry_and_a_dyno_the
             engine.close()
             manager.api.remove_node(node_id, force=True)
             manager.close()
+
+
+def test_a_node_that_lost_the_registrys_ca_gets_it_back_from_its_node_agent_and_pulls_a_release(
+    swarm: SwarmTestCluster, trusted: RunningRegistry, tmp_path: Path
+) -> None:
+    """Every node of the swarm was in it before the registry started; `wharfd cluster agents` then
+    makes each node's agent keep the registry's CA in its node's certs.d (one file system for all the
+    test engines, so the file is the worker's as much as any node's)."""
+    data_dir = trusted.storage.parent.parent
+    save_cluster_choice(data_dir / "cluster.json", node_id="", swarm_id="", registry=trusted.host)
+    wharfd = Wharfd(data_dir=data_dir)
+    manager = swarm.manager.client()
+    worker = _ready_worker(swarm).client()
+    ca = ca_path(trusted.host)
+    try:
+        token = _release_image(manager, swarm.image, "wharf/retrusted", "v1")
+        reference = push_image(manager, trusted.host, "wharf/retrusted:v1")
+        ca.unlink()
+        with pytest.raises(docker.errors.APIError, match="certificate signed by unknown authority"):
+            worker.images.pull(reference)
+        with running_node_agents(swarm, partial(wharfd.ok, swarm.manager), tmp_path / "engines") as agents:
+            assert f"/etc/docker/certs.d/{trusted.host}/ca.crt" in agents.said, agents.said
+            wait_for(ca.exists, 90, "the registry's CA back in certs.d")
+            assert ca.read_bytes() == trusted.root_pem, "Wharf's root, and no key"
+            assert ca.stat().st_mode & 0o777 == 0o644
+            worker.images.pull(reference)
+            assert _token_in(worker, reference) == token, "the worker pulled the release from the registry"
+    finally:
+        if not ca.exists():
+            install_ca(trusted.host, trusted.root_pem)
+        manager.close()
+        worker.close()
 
 
 class _Output:

@@ -4,12 +4,16 @@ scheduler on the runtime that was left stands aside."""
 
 from __future__ import annotations
 
+import threading
+from pathlib import Path
+
 from tests.utils.busybox_dynos import TEST_IMAGE, TRAPS_TERM, WEB, fake_program_for
 from tests.utils.scheduler_world import CIPHER_KEY, World
 from wharf.platform.cluster.moving import move_to_swarm
+from wharf.platform.cluster.state import save_cluster_choice
 from wharf.platform.runtime.fake import FakeRuntime
-from wharf.platform.scheduler.notify import hand_over_runtime
-from wharf.platform.settings import Settings
+from wharf.platform.scheduler.notify import RUNTIME_KEY, hand_over_runtime, runs_here
+from wharf.platform.settings import Settings, with_runtime_from_data_dir
 
 from .conftest import FAST
 
@@ -57,3 +61,43 @@ def test_a_scheduler_on_the_runtime_left_behind_stands_aside(world: World) -> No
     assert world.running(app) == [], "the formation is the swarm's scheduler's to keep now"
     world.scheduler.runtime_name = "swarm"
     world.converge(lambda: len(world.running(app)) == 1)
+
+
+def _start_scheduler(world: World, settings: Settings) -> None:
+    """The world's scheduler as `wharfd up` starts it, on the runtime `settings` choose: its loop's
+    start (stopped at once; the passes that follow are world.converge's)."""
+    world.scheduler.runtime_name = with_runtime_from_data_dir(settings).wharf_runtime
+    stopped = threading.Event()
+    stopped.set()
+    world.scheduler.run(stopped)
+
+
+def test_going_back_to_the_docker_runtime_ends_the_handover_when_the_scheduler_starts(
+    world: World, tmp_path: Path
+) -> None:
+    app = world.new_app()
+    world.release(app, {"web": WEB}, image=TEST_IMAGE)
+    assert world.deploy(app)[0] == "succeeded"
+    data_dir = tmp_path / "data"
+    save_cluster_choice(data_dir / "cluster.json", node_id="n1", swarm_id="s1")
+    hand_over_runtime(world.redis, "swarm")
+    for dyno in world.runtime.list_dynos(app):
+        world.runtime.remove_dyno(dyno.id)
+    (data_dir / "cluster.json").unlink()  # the operator went back to one host, then started wharfd up
+
+    _start_scheduler(world, Settings(wharf_data_dir=data_dir))
+    assert world.scheduler.runtime_name == "docker"
+    assert world.redis.get(RUNTIME_KEY) is None, "no Redis DEL by hand"
+    world.converge(lambda: len(world.running(app)) == 1)
+
+
+def test_a_scheduler_started_on_the_runtime_the_data_dir_chose_keeps_the_handover(
+    world: World, tmp_path: Path
+) -> None:
+    data_dir = tmp_path / "data"
+    save_cluster_choice(data_dir / "cluster.json", node_id="n1", swarm_id="s1")
+    hand_over_runtime(world.redis, "swarm")
+    _start_scheduler(world, Settings(wharf_data_dir=data_dir))
+    assert world.scheduler.runtime_name == "swarm"
+    assert world.redis.get(RUNTIME_KEY) == b"swarm"
+    assert not runs_here(world.redis, "docker"), "a scheduler left on the Docker runtime still stands aside"

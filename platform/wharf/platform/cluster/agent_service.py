@@ -11,10 +11,19 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from wharf.platform.cluster.node_agent import REDIS_URL_SECRET, AgentTuning
+from wharf.platform.cluster.registry_trust import (
+    CA_CONFIG_FILE,
+    CA_FILE_ENV,
+    MOUNTED_DOCKER_CONFIG,
+    NODE_DOCKER_CONFIG,
+    REGISTRY_ENV,
+    RegistryTrust,
+)
 from wharf.platform.runtime.base import LABEL_INSTALLATION
 
 if TYPE_CHECKING:
@@ -24,6 +33,7 @@ AGENT_SERVICE = "wharf-node-agent"
 AGENT_LABEL = "wharf.node-agent"
 ENGINE_SOCKET = "/var/run/docker.sock"
 AGENT_MEMORY_BYTES = 256 * 1024 * 1024
+REGISTRY_CA_CONFIG = "wharf-registry-ca"
 
 
 @dataclass(frozen=True)
@@ -36,23 +46,51 @@ class AgentDeployment:
     # The engine socket's path on each node; Swarm expands templates such as {{.Node.ID}} in it.
     engine_socket: str = ENGINE_SOCKET
     tuning: AgentTuning = field(default_factory=AgentTuning)
+    # The swarm's registry and its CA, which every agent keeps in its node's certs.d; None: no registry.
+    registry_trust: RegistryTrust | None = None
 
 
-def _secret_id(client: docker.DockerClient, redis_url: str) -> tuple[str, str]:
-    """The secret holding this Redis URL (created if missing): its id and name."""
-    name = f"{REDIS_URL_SECRET}-{hashlib.sha256(redis_url.encode()).hexdigest()[:12]}"
-    found = client.api.secrets(filters={"name": name})
-    for secret in found:
-        if secret["Spec"]["Name"] == name:
-            return str(secret["ID"]), name
-    created = client.api.create_secret(name, redis_url.encode(), labels={AGENT_LABEL: "1"})
+def _stored_id(
+    listed: Callable[..., list[dict[str, Any]]],
+    create: Callable[..., dict[str, Any]],
+    prefix: str,
+    data: bytes,
+) -> tuple[str, str]:
+    """The Swarm secret or config holding `data` (created if missing, named after its digest, since
+    neither can change): its id and name."""
+    name = f"{prefix}-{hashlib.sha256(data).hexdigest()[:12]}"
+    for stored in listed(filters={"name": name}):
+        if stored["Spec"]["Name"] == name:
+            return str(stored["ID"]), name
+    created = create(name, data, labels={AGENT_LABEL: "1"})
     return str(created["ID"]), name
+
+
+def _registry_trust_parts(
+    client: docker.DockerClient, trust: RegistryTrust | None
+) -> tuple[dict[str, str], list[Any], list[Any]]:
+    """The environment, mount and config that let each agent write the registry's CA on its node."""
+    from docker import types
+
+    if trust is None:
+        return {}, [], []
+    config_id, config_name = _stored_id(
+        client.api.configs, client.api.create_config, REGISTRY_CA_CONFIG, trust.ca_pem
+    )
+    return (
+        {REGISTRY_ENV: trust.registry, CA_FILE_ENV: CA_CONFIG_FILE},
+        [types.Mount(MOUNTED_DOCKER_CONFIG, NODE_DOCKER_CONFIG, type="bind")],
+        [types.ConfigReference(config_id, config_name, filename=CA_CONFIG_FILE, mode=0o444)],
+    )
 
 
 def _task_template(client: docker.DockerClient, deployment: AgentDeployment) -> Any:
     from docker import types
 
-    secret_id, secret_name = _secret_id(client, deployment.redis_url)
+    secret_id, secret_name = _stored_id(
+        client.api.secrets, client.api.create_secret, REDIS_URL_SECRET, deployment.redis_url.encode()
+    )
+    trust_env, trust_mounts, trust_configs = _registry_trust_parts(client, deployment.registry_trust)
     container = types.ContainerSpec(
         deployment.image,
         env={
@@ -60,9 +98,14 @@ def _task_template(client: docker.DockerClient, deployment: AgentDeployment) -> 
             "WHARF_INSTALLATION_ID": deployment.installation,
             **deployment.tuning.to_environment(),
             "DOCKER_HOST": f"unix://{ENGINE_SOCKET}",
+            **trust_env,
         },
-        mounts=[types.Mount(ENGINE_SOCKET, deployment.engine_socket, type="bind", read_only=True)],
+        mounts=[
+            types.Mount(ENGINE_SOCKET, deployment.engine_socket, type="bind", read_only=True),
+            *trust_mounts,
+        ],
         secrets=[types.SecretReference(secret_id, secret_name, filename=REDIS_URL_SECRET, mode=0o400)],
+        configs=trust_configs,
         labels={AGENT_LABEL: "1"},
     )
     return types.TaskTemplate(
@@ -99,7 +142,7 @@ def deploy_node_agents(client: docker.DockerClient, deployment: AgentDeployment)
 
 
 def remove_node_agents(client: docker.DockerClient) -> None:
-    """Remove the global service and its secrets (the data they shipped stays in Redis)."""
+    """Remove the global service, its secrets and configs (the data they shipped stays in Redis)."""
     import docker as docker_sdk
 
     for service in client.api.services(filters={"name": AGENT_SERVICE}):
@@ -109,3 +152,6 @@ def remove_node_agents(client: docker.DockerClient) -> None:
         # A secret is refused removal while a task still holds it: a later removal takes it.
         with contextlib.suppress(docker_sdk.errors.APIError):
             client.api.remove_secret(secret["ID"])
+    for config in client.api.configs(filters={"label": f"{AGENT_LABEL}=1"}):
+        with contextlib.suppress(docker_sdk.errors.APIError):
+            client.api.remove_config(config["ID"])

@@ -102,13 +102,18 @@ def run_node_agent(config: AgentConfig, docker_api: object, stop: threading.Even
 def main() -> None:
     import docker
 
+    from wharf.platform.cluster.registry_trust import start_registry_trust
+
     logging.basicConfig(level=logging.INFO, format="node-agent: %(levelname)s %(message)s")
     config = AgentConfig.from_environment(dict(os.environ))
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     logger.info("shipping the dynos of node %s", config.node_id)
+    trust = start_registry_trust(dict(os.environ), stop)
     run_node_agent(config, docker.from_env(timeout=30).api, stop)
+    if trust is not None:
+        trust.join(timeout=30)
 
 
 if __name__ == "__main__":

@@ -7,8 +7,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from wharf.platform.registry.ca_file import DOCKER_CERTS_DIR, install_ca
 from wharf.platform.registry.server import REGISTRY_PORT, RunningRegistry, start_registry
-from wharf.platform.registry.trust import DOCKER_CERTS_DIR, fetch_pinned_root, install_ca, root_fingerprint
+from wharf.platform.registry.trust import fetch_pinned_root, root_fingerprint
 
 Say = Callable[[str], None]
 

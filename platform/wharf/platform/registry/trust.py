@@ -1,37 +1,22 @@
-"""Engines trust the registry through Wharf's root: Docker reads /etc/docker/certs.d/HOST:PORT/ca.crt on
-each pull and push. A joining node fetches the root from the registry itself (the chain it serves ends
-with it) and keeps it only if its SHA-256 fingerprint is the one `wharfd nodes:add` printed."""
+"""Engines trust the registry through Wharf's root, in /etc/docker/certs.d/HOST:PORT/ca.crt
+(wharf.platform.registry.ca_file). A joining node fetches the root from the registry itself (the chain
+it serves ends with it) and keeps it only if its SHA-256 fingerprint is the one `wharfd nodes:add`
+printed."""
 
 from __future__ import annotations
 
 import hashlib
 import socket
 import ssl
-from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-
-DOCKER_CERTS_DIR = Path("/etc/docker/certs.d")
 
 
 def root_fingerprint(root_pem: bytes) -> str:
     """`sha256:` and the hex digest of the root's DER, as `wharfd nodes:add` prints it."""
     der = x509.load_pem_x509_certificate(root_pem).public_bytes(serialization.Encoding.DER)
     return "sha256:" + hashlib.sha256(der).hexdigest()
-
-
-def ca_path(registry: str, certs_dir: Path = DOCKER_CERTS_DIR) -> Path:
-    return certs_dir / registry / "ca.crt"
-
-
-def install_ca(registry: str, root_pem: bytes, certs_dir: Path = DOCKER_CERTS_DIR) -> Path:
-    """Write the root where this host's engine looks for `registry`'s CA; the path written."""
-    path = ca_path(registry, certs_dir)
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o755)
-    path.write_bytes(root_pem)
-    path.chmod(0o644)
-    return path
 
 
 class UntrustedRegistry(Exception):

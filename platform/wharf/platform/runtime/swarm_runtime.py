@@ -174,8 +174,7 @@ class SwarmRuntime:
         tasks: dict[str, list[Task]] = {}
         nodes: dict[str, Node] = {}
         if services:
-            for task in self._client.api.tasks():
-                tasks.setdefault(str(task.get("ServiceID")), []).append(task)
+            tasks = self._tasks_labelled(wanted)
             nodes = {str(node["ID"]): node for node in self._client.api.nodes()}
         dynos = []
         for service in services:
@@ -248,16 +247,16 @@ class SwarmRuntime:
                 labels[str(service["ID"])] = service_labels(service)
             fresh = []
             lost = {str(node["ID"]): node_lost_at(node) for node in self._client.api.nodes()}
-            for task in self._client.api.tasks():
-                service_id = str(task.get("ServiceID"))
+            for service_id, tasks in self._tasks_labelled(self._scope).items():
                 if service_id not in labels:
                     continue
-                lost_at = lost.get(_node_of(task))
-                for event in task_events(task, labels[service_id], service_id, since, lost_at=lost_at):
-                    key = (str(task["ID"]), str(event.action))
-                    if key not in reported:
-                        reported.add(key)
-                        fresh.append(event)
+                for task in tasks:
+                    lost_at = lost.get(_node_of(task))
+                    for event in task_events(task, labels[service_id], service_id, since, lost_at=lost_at):
+                        key = (str(task["ID"]), str(event.action))
+                        if key not in reported:
+                            reported.add(key)
+                            fresh.append(event)
             yield from sorted(fresh, key=lambda e: (e.time, e.action != "start"))
             if until is not None and time.time() >= until:
                 return
@@ -305,6 +304,15 @@ class SwarmRuntime:
             filters={"label": [f"{key}={value}" for key, value in self._scope.items()]}
         )
         return services
+
+    def _tasks_labelled(self, labels: Mapping[str, str]) -> dict[str, list[Task]]:
+        """The tasks of the services carrying all of `labels`, by service id: Swarm matches a task
+        list's label filter on the task's service's labels (a removed service's tasks included), so a
+        swarm's other stacks and installations are never read."""
+        tasks: dict[str, list[Task]] = {}
+        for task in self._client.api.tasks(filters={"label": [f"{k}={v}" for k, v in labels.items()]}):
+            tasks.setdefault(str(task.get("ServiceID")), []).append(task)
+        return tasks
 
     def _tasks(self, service_id: str) -> list[Task]:
         tasks: list[Task] = self._client.api.tasks(filters={"service": service_id})

@@ -20,7 +20,7 @@ from wharf.platform.scheduler import desired
 from wharf.platform.scheduler.deploy import Deployer
 from wharf.platform.scheduler.desired import AppTarget
 from wharf.platform.scheduler.fleet import Fleet, SchedulerOptions
-from wharf.platform.scheduler.notify import WAKE_CHANNEL, restart_requests_of, runs_here
+from wharf.platform.scheduler.notify import WAKE_CHANNEL, end_stale_handover, restart_requests_of, runs_here
 from wharf.platform.scheduler.reachability import MultiNodeRuntime, NodeReachability
 from wharf.platform.scheduler.reconciler import AppReconciler
 from wharf.platform.security.crypto import ConfigCipher
@@ -139,6 +139,7 @@ class Scheduler:
     # the loop
 
     def run(self, stop: threading.Event) -> None:
+        self._end_stale_handover()
         for waker in (self._listen_for_wakes, self._listen_for_exits):
             threading.Thread(target=waker, args=(stop,), name=waker.__name__, daemon=True).start()
         if isinstance(self.runtime, MultiNodeRuntime):
@@ -153,6 +154,19 @@ class Scheduler:
             self._wake.wait(delay)
             self._wake.clear()
         self.wait_for_deploys(timeout=5)
+
+    def _end_stale_handover(self) -> None:
+        """A scheduler started on its settings' runtime is the installation's: an earlier handover of
+        the scheduling to another runtime no longer holds (scheduler.notify.end_stale_handover)."""
+        if self.runtime_name is None:
+            return
+        try:
+            ended = end_stale_handover(self.fleet.redis, self.runtime_name)
+        except (redis.RedisError, OSError):
+            log.warning("cannot read the runtime the scheduling was handed over to; going on")
+            return
+        if ended is not None:
+            log.info("the installation runs on %s: the handover to %s is over", self.runtime_name, ended)
 
     def _listen_for_wakes(self, stop: threading.Event) -> None:
         while not stop.is_set():

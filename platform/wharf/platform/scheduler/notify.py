@@ -66,6 +66,19 @@ def hand_over_runtime(client: redis.Redis[bytes], runtime_name: str) -> None:
     wake_scheduler(client)
 
 
+def end_stale_handover(client: redis.Redis[bytes], runtime_name: str) -> str | None:
+    """For a scheduler starting on `runtime_name`, the runtime the installation's settings choose as it
+    starts (WHARF_RUNTIME, else the choice `wharfd cluster init` kept in the data dir, else the
+    default): a handover to another runtime is over, since the move that made it has ended or the
+    installation went back (its choice removed from the data dir), so it is cleared. The runtime it
+    named, or None when there was none or it named `runtime_name`."""
+    chosen = client.get(RUNTIME_KEY)
+    if chosen is None or chosen.decode() == runtime_name:
+        return None
+    client.delete(RUNTIME_KEY)
+    return chosen.decode()
+
+
 def runs_here(client: redis.Redis[bytes], runtime_name: str) -> bool:
     """Whether a scheduler on `runtime_name` may act (yes, unless the runtime was handed over)."""
     chosen = client.get(RUNTIME_KEY)

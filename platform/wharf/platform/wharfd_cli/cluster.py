@@ -58,11 +58,18 @@ EngineSocket = Annotated[
 
 
 def _deploy_agents(
-    client: docker.DockerClient, settings: Settings, redis_url: str | None, engine_socket: str
+    client: docker.DockerClient,
+    settings: Settings,
+    redis_url: str | None,
+    engine_socket: str,
+    registry: str | None,
 ) -> None:
-    """Build the node agent's image here and run it on every node (a global service)."""
+    """Build the node agent's image here and run it on every node (a global service), each agent
+    keeping its node trusting `registry`, if the swarm has one."""
     from wharf.platform.cluster.agent_service import AgentDeployment, deploy_node_agents
     from wharf.platform.cluster.node_agent import AgentTuning
+    from wharf.platform.cluster.registry_trust import RegistryTrust
+    from wharf.platform.security.authority import root_pem
 
     redis_url = redis_url or settings.redis_url
     if not redis_url or redis_url.startswith("unix://"):
@@ -72,6 +79,7 @@ def _deploy_agents(
     image = _build_agent_image(client, settings.wharf_run_image)
     if image is None:
         return
+    trust = RegistryTrust(registry, root_pem(settings.wharf_data_dir).encode()) if registry else None
     deployment = AgentDeployment(
         image=image,
         redis_url=redis_url,
@@ -82,9 +90,12 @@ def _deploy_agents(
             log_max_age_hours=settings.wharf_log_max_age_hours,
             metrics_interval=settings.wharf_metrics_dyno_interval,
         ),
+        registry_trust=trust,
     )
     service_id = deploy_node_agents(client, deployment)
     print(f"Node agents ({image}) run on every node as the global service {service_id[:12]}.")
+    if registry:
+        print(f"Each keeps Wharf's root CA in its node's /etc/docker/certs.d/{registry}/ca.crt.")
 
 
 def cluster_init(
@@ -134,7 +145,7 @@ def cluster_init(
             registry=registry_host,
         )
         print(f"This host is the swarm's manager (node {joined.node_id}); the choice is kept in {path}.")
-        _deploy_agents(client, settings, agents_redis_url, engine_socket)
+        _deploy_agents(client, settings, agents_redis_url, engine_socket, registry_host)
         if running_supervisor(settings.supervisor_state_path) is not None:
             _move_apps(settings, client, registry_host)
         else:
@@ -153,7 +164,7 @@ def cluster_agents(
     settings = _settings()
     with _engine() as client:
         require_manager(client)
-        _deploy_agents(client, settings, agents_redis_url, engine_socket)
+        _deploy_agents(client, settings, agents_redis_url, engine_socket, settings.wharf_registry)
 
 
 MOVED_COMPONENTS = ("api", "services")

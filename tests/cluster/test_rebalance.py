@@ -1,6 +1,6 @@
 """A node that comes back takes its share of a formation (docs/cluster.md, "Rebalancing"): six web
-dynos served through a real router run on two nodes while the third is drained; once it is set
-active again, Wharf's scheduler moves dynos onto it one at a time, each successor up and routed before
+dynos served through a real router run on the swarm's other nodes while one worker is drained; once it
+is set active again, Wharf's scheduler moves dynos onto it one at a time, each successor up and routed before
 the dyno it replaces leaves, until the spread is even, with clients requesting the app all along."""
 
 from __future__ import annotations
@@ -31,9 +31,24 @@ def set_node_availability(swarm: SwarmTestCluster, host: DockerTestHost, availab
         client.close()
 
 
-def spread(scenario: Failover) -> list[int]:
-    """How many up web dynos each node runs, in the cluster's node order."""
-    return [len(scenario.dynos_on(node)) for node in scenario.cluster.nodes]
+def members(swarm: SwarmTestCluster) -> list[DockerTestHost]:
+    """The cluster's hosts that are ready and active nodes of its swarm now, manager first (the node
+    tests, tests/cluster/test_nodes.py, remove a worker from the session's swarm)."""
+    client = swarm.manager.client()
+    try:
+        taking = {
+            n["ID"]
+            for n in client.api.nodes()
+            if n["Status"]["State"] == "ready" and n["Spec"]["Availability"] == "active"
+        }
+    finally:
+        client.close()
+    return [host for host in swarm.nodes if swarm.node_id(host) in taking]
+
+
+def spread(scenario: Failover, nodes: list[DockerTestHost]) -> list[int]:
+    """How many up web dynos each of `nodes` runs, in that order."""
+    return [len(scenario.dynos_on(node)) for node in nodes]
 
 
 def rebalance_events(scenario: Failover) -> list[str]:
@@ -45,20 +60,23 @@ def rebalance_events(scenario: Failover) -> list[str]:
 def test_a_node_set_active_again_gets_its_share_of_the_formation_without_a_failed_request(
     swarm: SwarmTestCluster, redis_client: redis.Redis[bytes], tmp_path: Path
 ) -> None:
-    joining = swarm.workers[1]
+    nodes = members(swarm)
+    assert len(nodes) >= 2, "a worker to drain and set active again"
+    joining, share = nodes[-1], WEB // len(nodes)
+    before = sorted([0] + [WEB // (len(nodes) - 1)] * (len(nodes) - 1))
     with failover_app(swarm, redis_client, str(tmp_path), web=1) as scenario:
         set_node_availability(swarm, joining, "drain")
         try:
             scenario.scale(WEB)
-            wait_for(lambda: scenario.whole(without=joining), 120, f"{WEB} web dynos on the two other nodes")
-            assert spread(scenario)[2] == 0 and sorted(spread(scenario)) == [0, 3, 3], spread(scenario)
+            wait_for(lambda: scenario.whole(without=joining), 120, f"{WEB} web dynos on the other nodes")
+            assert sorted(spread(scenario, nodes)) == before, spread(scenario, nodes)
             with scenario.load() as load:
                 wait_for(lambda: load.counts()[0] >= 20, 30, "the app answers through the router")
                 set_node_availability(swarm, joining, "active")
                 wait_for(
-                    lambda: scenario.whole() and spread(scenario) == [2, 2, 2],
+                    lambda: scenario.whole() and spread(scenario, nodes) == [share] * len(nodes),
                     90,
-                    "two web dynos on each node, every one routed",
+                    f"{share} web dynos on each node, every one routed",
                 )
                 sent_then = sum(load.counts())
                 wait_for(lambda: sum(load.counts()) >= sent_then + 10, 60, "more requests sent and done")
@@ -73,6 +91,8 @@ def test_a_node_set_active_again_gets_its_share_of_the_formation_without_a_faile
         assert sorted(numbers) == list(range(1, WEB + 1)) and set(numbers.values()) == {1}, numbers
         events = rebalance_events(scenario)
         moved = [message for message in events if message.startswith("Moved web.")]
-        assert len(moved) == 2 and all(swarm.node_id(joining)[:12] in m for m in moved), events
-        first = re.search(r"\(web spread (\d+)/(\d+)/(\d+)\)", events[0])
-        assert first and sorted(int(n) for n in first.groups()) == [0, 3, 3], events
+        assert len(moved) == share and all(f"to node {swarm.node_id(joining)[:12]}" in m for m in moved), (
+            events
+        )
+        first = re.search(r"\(web spread ([\d/]+)\)", events[0])
+        assert first and sorted(int(n) for n in first.group(1).split("/")) == before, events

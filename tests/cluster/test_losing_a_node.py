@@ -1,7 +1,7 @@
 """Losing a node of the Swarm under load (docs/cluster.md, "Losing a node"): a web formation spread
 over the three nodes is served through a real router while a worker dies; Wharf's scheduler replaces
 the dead node's dynos on the others within the issue's 30 s, the router stops sending to it, and
-once the node is back the old dynos do not return and new ones land on it."""
+once the node is back the old dynos do not return and the formation is spread over it again."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from tests.utils.failover import failover_app, kill_node, revive_node, wait_for
+from tests.utils.failover import Failover, failover_app, kill_node, revive_node, wait_for
 from tests.utils.test_cluster import SwarmTestCluster
 from tests.utils.test_host import DockerTestHost
 
@@ -21,12 +21,19 @@ WHOLE_WITHIN_SECONDS = 30.0
 WEB = 4
 
 
-def app_containers(node: DockerTestHost, app: str) -> list[str]:
+def app_services_running_on(node: DockerTestHost, app: str) -> set[str]:
+    """The services (dynos) whose containers of the app run on the node."""
     client = node.client()
     try:
-        return [str(c.name) for c in client.containers.list(filters={"label": f"wharf.app={app}"})]
+        containers = client.containers.list(filters={"label": f"wharf.app={app}"})
+        return {str(c.labels.get("com.docker.swarm.service.id")) for c in containers}
     finally:
         client.close()
+
+
+def spread_within_one(scenario: Failover) -> bool:
+    per_node = [len(scenario.dynos_on(node)) for node in scenario.cluster.nodes]
+    return max(per_node) - min(per_node) <= 1
 
 
 def test_a_dead_nodes_dynos_come_back_on_the_others_and_the_node_back_takes_new_ones(
@@ -67,8 +74,16 @@ def test_a_dead_nodes_dynos_come_back_on_the_others_and_the_node_back_takes_new_
             assert not lost & {d.id for d in scenario.web_dynos()}, "the dead node's dynos are removed"
         finally:
             revive_node(swarm, victim)
-        wait_for(lambda: not app_containers(victim, scenario.app), 60, "the old dynos gone from the node")
+        wait_for(
+            lambda: not lost & app_services_running_on(victim, scenario.app),
+            60,
+            "the old dynos gone from the node",
+        )
+        wait_for(
+            lambda: scenario.whole() and spread_within_one(scenario) and len(scenario.web_dynos()) == WEB,
+            90,
+            "the formation spread over the node that came back (docs/cluster.md, rebalancing)",
+        )
+        assert scenario.dynos_on(victim), "dynos moved onto the node that came back"
+        assert not lost & {d.id for d in scenario.web_dynos()}, "the old dynos did not return"
         assert sorted(d.number for d in scenario.web_dynos()) == list(range(1, WEB + 1)), "no duplicates"
-        scenario.scale(WEB + 1)
-        wait_for(lambda: scenario.whole(quantity=WEB + 1), 120, f"{WEB + 1} web dynos up and routed")
-        assert scenario.dynos_on(victim), "new dynos land on the node that came back"

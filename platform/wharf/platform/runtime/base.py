@@ -220,6 +220,8 @@ class Dyno:
     address: tuple[str, int] | None
     labels: Mapping[str, str]
     oom_killed: bool = False
+    # The node it runs on, on a runtime of several nodes (placement.NodeAwareRuntime); else None.
+    node: str | None = None
 
     @property
     def dyno(self) -> str:

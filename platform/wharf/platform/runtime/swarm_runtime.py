@@ -49,6 +49,7 @@ from wharf.platform.runtime.base import (
     scope_labels,
 )
 from wharf.platform.runtime.image_users import ImageUsers
+from wharf.platform.runtime.placement import PlacementNode, swarm_placement_node
 from wharf.platform.runtime.swarm_specs import service_options
 from wharf.platform.runtime.swarm_tasks import (
     Task,
@@ -181,6 +182,10 @@ class SwarmRuntime:
             task = latest_task(tasks.get(str(service["ID"]), []))
             dynos.append(self._dyno(service, task, nodes.get(_node_of(task))))
         return sorted(dynos, key=lambda d: (d.app, d.process_type, d.number, d.release, d.id))
+
+    def placement_nodes(self) -> list[PlacementNode]:
+        """The swarm's nodes, for the scheduler's rebalance (Dyno.node names one of them)."""
+        return [swarm_placement_node(node) for node in self._client.api.nodes()]
 
     def stop_dyno(self, dyno_id: str, timeout: float = DEFAULT_STOP_TIMEOUT) -> Dyno:
         self._service(dyno_id)

@@ -28,10 +28,8 @@ from docker.types import (
 )
 
 from wharf.platform.runtime.base import DEFAULT_STOP_TIMEOUT, DynoSpec, size_named
+from wharf.platform.runtime.placement import placement_constraints
 
-# A DynoSpec label of this prefix is a placement constraint:
-# `wharf.placement.role=node.labels.wharf.role==web`.
-LABEL_PLACEMENT_PREFIX = "wharf.placement."
 HOSTNAME_MAX = 63
 SERVICE_NAME_MAX = 63
 LOG_DRIVER = DriverConfig("json-file", {"max-size": "10m", "max-file": "3"})
@@ -47,11 +45,6 @@ def cpu_reservation(cpu_shares: int) -> int:
     a two-CPU node holds eight basic dynos, not two; memory is reserved in full.
     """
     return cpu_shares * NANOSECONDS // CPU_SHARES_PER_CPU
-
-
-def placement_constraints(labels: Mapping[str, str]) -> list[str]:
-    """The constraints a spec's placement labels carry, sorted so a spec always makes one service."""
-    return sorted(value for key, value in labels.items() if key.startswith(LABEL_PLACEMENT_PREFIX))
 
 
 def service_name(spec: DynoSpec) -> str:

@@ -99,6 +99,11 @@ def published_port(task: Task, target_port: int) -> int | None:
     return None
 
 
+def task_node(task: Task | None) -> str | None:
+    """The id of the node Swarm assigned the task to, once it did."""
+    return str(task.get("NodeID") or "") or None if task is not None else None
+
+
 def service_labels(service: Mapping[str, Any]) -> dict[str, str]:
     return dict((service.get("Spec") or {}).get("Labels") or {})
 
@@ -142,6 +147,7 @@ def dyno_from_task(
         address=(node_address, published) if node_address and published else None,
         labels=labels,
         oom_killed=bool(container_state.get("OOMKilled")),
+        node=task_node(task),
     )
 
 

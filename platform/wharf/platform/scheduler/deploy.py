@@ -22,13 +22,11 @@ from wharf.platform.runtime.base import DEFAULT_SIZE, Dyno, DynoNotFound
 from wharf.platform.scheduler import desired
 from wharf.platform.scheduler.desired import RELEASE_PROCESS, AppTarget, ReleaseTarget
 from wharf.platform.scheduler.dynos import formation_spec, is_oneoff, oneoff_spec
-from wharf.platform.scheduler.fleet import Fleet
+from wharf.platform.scheduler.fleet import ROUTER_WAIT_SECONDS, Fleet
 from wharf.platform.scheduler.health import check_failure
 from wharf.platform.textlines import LineSplitter
 
 log = logging.getLogger(__name__)
-# How long a deploy waits for the router to serve its new dynos (nginx reloads in well under one).
-ROUTER_WAIT_SECONDS = 5.0
 TargetLoader = Callable[[str], AppTarget | None]
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from wharf.platform.runtime.base import Dyno, DynoSpec, DynoState
 from wharf.platform.scheduler.desired import ReleaseTarget
@@ -31,7 +31,9 @@ def formation_spec(
     *,
     restarts: int = 0,
     launcher: Sequence[str] = LAUNCHER,
+    placement: Mapping[str, str] | None = None,
 ) -> DynoSpec:
+    """A dyno of the formation; `placement` adds placement labels (runtime/placement.py)."""
     return DynoSpec(
         app=app,
         process_type=process_type,
@@ -41,7 +43,7 @@ def formation_spec(
         command=_command(release.process_types[process_type], launcher),
         env=release.config,
         size=size,
-        labels={LABEL_RESTARTS: str(restarts)},
+        labels={**(placement or {}), LABEL_RESTARTS: str(restarts)},
     )
 
 

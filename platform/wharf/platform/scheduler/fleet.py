@@ -17,7 +17,7 @@ from typing import Any
 import redis
 
 from wharf.platform.app_manifest import EMPTY, AppManifest, HealthCheck
-from wharf.platform.routing import set_app_backends
+from wharf.platform.routing import set_app_backends, wait_until_served
 from wharf.platform.runtime.base import Dyno, DynoNotFound, DynoSpec, NetworkInUse, Runtime
 from wharf.platform.scheduler.dynos import LAUNCHER
 from wharf.platform.scheduler.health import probe
@@ -27,6 +27,9 @@ log = logging.getLogger(__name__)
 # After failed starts an app waits 1, 2, 4 ... seconds, at most START_BACKOFF_CAP, before the next try.
 START_BACKOFF_BASE = 1.0
 START_BACKOFF_CAP = 120.0
+# How long a deploy waits for the router to serve its new dynos, and a drain for the table without
+# the dyno before it counts down (nginx reloads in well under one).
+ROUTER_WAIT_SECONDS = 5.0
 BackendsPublisher = Callable[["redis.Redis[bytes]", str, list[dict[str, Any]]], None]
 
 
@@ -189,6 +192,9 @@ class Fleet:
     def _retire(self, dyno: Dyno, wait: float) -> None:
         try:
             if wait:
+                # The drain counts from when the router serves the table without the dyno, so the
+                # requests it sent there before have `wait` seconds to finish.
+                wait_until_served(self.redis, timeout=ROUTER_WAIT_SECONDS)
                 time.sleep(wait)
             if dyno.running:
                 self.runtime.stop_dyno(dyno.id, timeout=self.options.stop_timeout)

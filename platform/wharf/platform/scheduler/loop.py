@@ -3,7 +3,8 @@
 It wakes on the Redis wake channel (the API announces formation, config and release changes), on
 dyno exits reported by the runtime, and on a resync interval, and then looks at everything again:
 missing a wake-up only delays convergence by one interval. Deploys run in a thread per app; the
-steady-state pass leaves an app alone while its deploy runs.
+steady-state pass leaves an app alone while its deploy runs. On a runtime of several nodes the pass
+also spreads formations over a node that joins or comes back (scheduler/rebalance.py).
 """
 
 from __future__ import annotations
@@ -16,12 +17,14 @@ from collections import defaultdict
 import redis
 
 from wharf.platform.runtime.base import Dyno, Runtime
+from wharf.platform.runtime.placement import NodeAwareRuntime, PlacementNode
 from wharf.platform.scheduler import desired
 from wharf.platform.scheduler.deploy import Deployer
 from wharf.platform.scheduler.desired import AppTarget
 from wharf.platform.scheduler.fleet import Fleet, SchedulerOptions
 from wharf.platform.scheduler.notify import WAKE_CHANNEL, end_stale_handover, restart_requests_of, runs_here
 from wharf.platform.scheduler.reachability import MultiNodeRuntime, NodeReachability
+from wharf.platform.scheduler.rebalance import Rebalancer, record_app_event
 from wharf.platform.scheduler.reconciler import AppReconciler
 from wharf.platform.security.crypto import ConfigCipher
 
@@ -47,6 +50,7 @@ class Scheduler:
         self.cipher = cipher
         self.reconciler = AppReconciler(self.fleet)
         self.deployer = Deployer(self.fleet, database_url, self._load_target)
+        self.rebalancer = Rebalancer(record_app_event(database_url), self.fleet.is_retiring)
         self._deploys: dict[str, threading.Thread] = {}
         self._wake = threading.Event()
 
@@ -71,9 +75,11 @@ class Scheduler:
             existing = desired.app_names(self.database_url)
             dynos = self.runtime.list_dynos()
             restarts = restart_requests_of(self.fleet.redis, [target.name for target in targets])
+            nodes = self._placement_nodes()
         except Exception:
             log.exception("cannot read the desired or the actual state; retrying")
             return RETRY_SECONDS
+        self.rebalancer.observe(nodes, [target.name for target in targets])
         by_app: dict[str, list[Dyno]] = defaultdict(list)
         for dyno in dynos:
             by_app[dyno.app].append(dyno)
@@ -87,6 +93,10 @@ class Scheduler:
                 self._remove_orphans(app, orphans)
         return delay
 
+    def _placement_nodes(self) -> list[PlacementNode]:
+        runtime = self.runtime
+        return runtime.placement_nodes() if isinstance(runtime, NodeAwareRuntime) else []
+
     def _reconcile_app(
         self, target: AppTarget, dynos: list[Dyno], restarts: dict[str, float]
     ) -> float | None:
@@ -94,13 +104,18 @@ class Scheduler:
             return None
         pending, current = target.pending, target.current
         if pending is not None and (current is None or pending.version > current.version):
+            self.rebalancer.forget(target.name)
             self._start_deploy(target)
             return None
         try:
-            return self.reconciler.reconcile(target, dynos, restarts)
+            move = self.rebalancer.current(target.name, dynos)
+            plan = self.reconciler.reconcile(target, dynos, restarts, move)
+            again = self.rebalancer.after_pass(target.name, dynos, settled=plan.settled)
         except Exception:
             log.exception("reconciling %s failed; retrying", target.name)
             return RETRY_SECONDS
+        looks = [delay for delay in (plan.next_look, again) if delay is not None]
+        return min(looks) if looks else None
 
     def _remove_orphans(self, app: str, dynos: list[Dyno]) -> None:
         """Dynos of an app that no longer exists: out of routing, stopped, and the network removed."""

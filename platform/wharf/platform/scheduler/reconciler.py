@@ -2,9 +2,9 @@
 
 Each slot (process type and number, like web.2) should hold exactly one ready dyno of the current
 release and the formation's size. A dyno that crashed is replaced after its backoff; a dyno of the
-wrong size, with a restart requested, or on a runtime being left (runtime.moving) is replaced by
-starting its successor first and retiring it only once the successor is ready, so a restart never
-leaves a slot without a serving dyno.
+wrong size, with a restart requested, on a runtime being left (runtime.moving), or being moved onto
+another node (scheduler.rebalance) is replaced by starting its successor first and retiring it only
+once the successor is ready, so a restart never leaves a slot without a serving dyno.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from wharf.platform.scheduler.dynos import (
 )
 from wharf.platform.scheduler.fleet import Fleet
 from wharf.platform.scheduler.notify import matches_target
+from wharf.platform.scheduler.rebalance import Move
 
 Slot = tuple[str, int]
 
@@ -51,13 +52,18 @@ class PassPlan:
     routed: list[Dyno] = field(default_factory=list)
     next_look: float | None = None
 
+    @property
+    def settled(self) -> bool:
+        """Nothing to start, retire or wait for: every slot holds its one ready dyno."""
+        return not (self.starts or self.retire or self.remove_now) and self.next_look is None
+
     def look_within(self, seconds: float) -> None:
         seconds = max(seconds, 0.05)
         self.next_look = seconds if self.next_look is None else min(self.next_look, seconds)
 
 
-def _outdated(dyno: Dyno, process: ProcessTarget, restarts: dict[str, float]) -> bool:
-    if dyno.size != process.size or is_leaving(dyno):
+def _outdated(dyno: Dyno, process: ProcessTarget, restarts: dict[str, float], move: Move | None) -> bool:
+    if dyno.size != process.size or is_leaving(dyno) or (move is not None and dyno.id == move.dyno_id):
         return True
     started = dyno.started_at.timestamp() if dyno.started_at else time.time()
     return any(
@@ -88,9 +94,12 @@ class AppReconciler:
     def __init__(self, fleet: Fleet) -> None:
         self.fleet = fleet
 
-    def reconcile(self, target: AppTarget, dynos: list[Dyno], restarts: dict[str, float]) -> float | None:
-        """Converge one app; returns how soon it wants another pass (None: at the resync interval)."""
-        plan = self.plan(target, dynos, restarts)
+    def reconcile(
+        self, target: AppTarget, dynos: list[Dyno], restarts: dict[str, float], move: Move | None = None
+    ) -> PassPlan:
+        """Converge one app; the plan's next_look says how soon it wants another pass (None: at the
+        resync interval). `move` is a dyno to start again on another node (scheduler.rebalance)."""
+        plan = self.plan(target, dynos, restarts, move)
         self.fleet.route(target.name, plan.routed)
         for dyno in plan.remove_now:
             self.fleet.retire([dyno], drain=False)
@@ -102,9 +111,11 @@ class AppReconciler:
                 self.fleet.start(plan.starts)
                 waiting = self.fleet.start_backoff(target.name)
             plan.look_within(max(waiting, self.fleet.options.probe_interval))
-        return plan.next_look
+        return plan
 
-    def plan(self, target: AppTarget, dynos: list[Dyno], restarts: dict[str, float]) -> PassPlan:
+    def plan(
+        self, target: AppTarget, dynos: list[Dyno], restarts: dict[str, float], move: Move | None = None
+    ) -> PassPlan:
         plan = PassPlan()
         release = target.current
         wanted = target.wanted(release) if release else {}
@@ -118,7 +129,9 @@ class AppReconciler:
             for number in range(1, process.quantity + 1):
                 slot = SlotTarget(app=target.name, release=release, kind=kind, number=number, process=process)
                 group = slots.get((kind, number), [])
-                self._plan_slot(slot, group, restarts=restarts, health_check=health_check, plan=plan)
+                self._plan_slot(
+                    slot, group, restarts=restarts, move=move, health_check=health_check, plan=plan
+                )
         return plan
 
     def _plan_slot(
@@ -127,11 +140,12 @@ class AppReconciler:
         group: list[Dyno],
         *,
         restarts: dict[str, float],
+        move: Move | None,
         health_check: HealthCheck | None,
         plan: PassPlan,
     ) -> None:
         """Decide for one slot: keep its ready dyno, restart a crashed one after its backoff, or start one."""
-        fresh = [d for d in group if not _outdated(d, slot.process, restarts)]
+        fresh = [d for d in group if not _outdated(d, slot.process, restarts, move)]
         old = [d for d in group if d not in fresh]
         plan.remove_now.extend(d for d in old if not d.running)
         old_serving = [d for d in old if d.running]
@@ -143,7 +157,8 @@ class AppReconciler:
         elif stopped:
             self._restart_stopped(slot, stopped, plan)
         else:
-            plan.starts.append(self._spec(slot))
+            placement = move.placement(slot.kind, slot.number) if move is not None else {}
+            plan.starts.append(self._spec(slot, placement=placement))
         if slot.kind == "web":
             plan.routed.extend(d for d in old_serving if self.fleet.ready(d, health_check))
 
@@ -178,7 +193,9 @@ class AppReconciler:
         else:
             plan.look_within(due - time.time())
 
-    def _spec(self, slot: SlotTarget, *, restarts: int = 0) -> DynoSpec:
+    def _spec(
+        self, slot: SlotTarget, *, restarts: int = 0, placement: dict[str, str] | None = None
+    ) -> DynoSpec:
         return formation_spec(
             slot.app,
             slot.release,
@@ -187,6 +204,7 @@ class AppReconciler:
             slot.process.size,
             restarts=restarts,
             launcher=self.fleet.options.launcher,
+            placement=placement,
         )
 
     def _ready(self, dyno: Dyno, health_check: HealthCheck | None, plan: PassPlan) -> bool:

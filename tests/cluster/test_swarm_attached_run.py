@@ -43,7 +43,8 @@ def test_an_attached_one_off_runs_on_the_manager_and_reaches_a_worker_dyno_over_
     apps = Apps(runtime)
     app = apps.new()
     try:
-        on_a_worker = {"wharf.placement.node": f"node.id=={swarm.node_id(swarm.workers[0])}"}
+        worker = swarm.ready_worker()
+        on_a_worker = {"wharf.placement.node": f"node.id=={swarm.node_id(worker)}"}
         web = runtime.start_dyno(make_spec(app, WEB, labels=on_a_worker))
         service_name = manager.api.inspect_service(web.id)["Spec"]["Name"]
         spec = make_spec(app, ASKS_THE_WEB_DYNO.format(host=service_name), process_type="run", number=4821)
@@ -60,7 +61,7 @@ def test_an_attached_one_off_runs_on_the_manager_and_reaches_a_worker_dyno_over_
         finally:
             attached.remove()
 
-        assert runtime.get_dyno(web.id).address[0] == swarm.workers[0].address  # type: ignore[index]
+        assert runtime.get_dyno(web.id).address[0] == worker.address  # type: ignore[index]
         text = output.decode(errors="replace")
         assert code == 5, text
         assert " 200 OK" in text and "wharf test dyno" in text, text

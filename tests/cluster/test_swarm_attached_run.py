@@ -13,7 +13,7 @@ from tests.utils.busybox_dynos import WEB, Apps, make_spec
 from tests.utils.failover import live_tasks_of, wait_for
 from tests.utils.test_cluster import SwarmTestCluster
 from wharf.platform.actions.dynos import list_dyno_statuses
-from wharf.platform.runtime.base import STDOUT, AttachedDyno, DynoNotFound, DynoState
+from wharf.platform.runtime.base import STDOUT, AttachedDyno, DynoNotFound, DynoState, NetworkInUse
 from wharf.platform.runtime.swarm_runtime import SwarmRuntime
 
 pytestmark = [pytest.mark.e2e, pytest.mark.cluster]
@@ -55,6 +55,8 @@ def test_an_attached_one_off_runs_on_the_manager_and_reaches_a_worker_dyno_over_
             container = manager.containers.get(attached.id)
             assert f"wharf-app-{app}" in container.attrs["NetworkSettings"]["Networks"]
             assert "no-new-privileges" in container.attrs["HostConfig"]["SecurityOpt"]
+            with pytest.raises(NetworkInUse):
+                runtime.remove_network(app)
 
             output = asyncio.run(_end_input_and_read(attached))
             code = attached.wait()

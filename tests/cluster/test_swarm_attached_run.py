@@ -13,7 +13,14 @@ from tests.utils.busybox_dynos import WEB, Apps, make_spec
 from tests.utils.failover import live_tasks_of, wait_for
 from tests.utils.test_cluster import SwarmTestCluster
 from wharf.platform.actions.dynos import list_dyno_statuses
-from wharf.platform.runtime.base import STDOUT, AttachedDyno, DynoNotFound, DynoState, NetworkInUse
+from wharf.platform.runtime.base import (
+    STDOUT,
+    AttachedDyno,
+    DynoNotFound,
+    DynoState,
+    NetworkInUse,
+    size_named,
+)
 from wharf.platform.runtime.swarm_runtime import SwarmRuntime
 
 pytestmark = [pytest.mark.e2e, pytest.mark.cluster]
@@ -54,7 +61,10 @@ def test_an_attached_one_off_runs_on_the_manager_and_reaches_a_worker_dyno_over_
             assert listed == {"run.4821": "up", "web.1": "up"}
             container = manager.containers.get(attached.id)
             assert f"wharf-app-{app}" in container.attrs["NetworkSettings"]["Networks"]
-            assert "no-new-privileges" in container.attrs["HostConfig"]["SecurityOpt"]
+            host_config = container.attrs["HostConfig"]
+            assert "no-new-privileges" in host_config["SecurityOpt"] and host_config["CapDrop"] == ["ALL"]
+            assert host_config["Memory"] == size_named("basic").memory_bytes
+            assert container.attrs["Config"]["User"] == "1000:1000"
             with pytest.raises(NetworkInUse):
                 runtime.remove_network(app)
 

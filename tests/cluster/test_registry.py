@@ -77,20 +77,6 @@ def _blobs(storage: Path) -> set[str]:
     return {path.parent.name for path in (storage / "docker/registry/v2/blobs").rglob("data")}
 
 
-def _ready_worker(swarm: SwarmTestCluster) -> DockerTestHost:
-    """A worker still in the swarm (the node tests remove one)."""
-    manager = swarm.manager.client()
-    try:
-        ready = {
-            node["Status"].get("Addr")
-            for node in manager.api.nodes()
-            if node["Status"]["State"] == "ready" and node["Spec"]["Availability"] == "active"
-        }
-    finally:
-        manager.close()
-    return next(host for host in swarm.workers if host.address in ready)
-
-
 @pytest.fixture(scope="module")
 def registry(swarm: SwarmTestCluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningRegistry]:
     """The registry on the manager's engine (its image built on this machine's engine from the run stack,
@@ -144,7 +130,7 @@ def test_an_engine_without_the_image_pulls_it_from_the_registry(
     swarm: SwarmTestCluster, trusted: RunningRegistry
 ) -> None:
     manager = swarm.manager.client()
-    worker_host = _ready_worker(swarm)
+    worker_host = swarm.ready_worker()
     worker = worker_host.client()
     try:
         token = _release_image(manager, swarm.image, "wharf/pulled", "v1")

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import docker
 import pytest
 
-from tests.utils.busybox_dynos import Apps, build_test_image, fake_program_for
+from tests.utils.busybox_dynos import Apps, apps_for, build_test_image, fake_program_for
 from wharf.platform.runtime import Runtime
 from wharf.platform.runtime.docker_runtime import DockerRuntime
 from wharf.platform.runtime.fake import FakeRuntime
@@ -46,9 +46,7 @@ def runtime(request: pytest.FixtureRequest) -> Runtime:
 
 @pytest.fixture
 def apps(runtime: Runtime) -> Iterator[Apps]:
-    apps = Apps(runtime)
-    yield apps
-    apps.cleanup()
+    yield from apps_for(runtime)
 
 
 @pytest.fixture
@@ -58,6 +56,4 @@ def docker_runtime(docker_client: docker.DockerClient, test_image: str) -> Docke
 
 @pytest.fixture
 def docker_apps(docker_runtime: DockerRuntime) -> Iterator[Apps]:
-    apps = Apps(docker_runtime)
-    yield apps
-    apps.cleanup()
+    yield from apps_for(docker_runtime)

@@ -15,6 +15,7 @@ import secrets
 import shutil
 import tarfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import docker
@@ -119,6 +120,13 @@ class Apps:
             for dyno in self.runtime.list_dynos(name):
                 self.runtime.remove_dyno(dyno.id)
             self.runtime.remove_network(name)
+
+
+def apps_for(runtime: Runtime) -> Iterator[Apps]:
+    """Apps on `runtime` for one test, cleaned up after it: a fixture body (`yield from apps_for(...)`)."""
+    apps = Apps(runtime)
+    yield apps
+    apps.cleanup()
 
 
 def make_spec(

@@ -46,6 +46,19 @@ class SwarmTestCluster:
         finally:
             client.close()
 
+    def ready_worker(self) -> DockerTestHost:
+        """A worker still in the swarm, ready and active (the node tests remove one)."""
+        manager = self.manager.client()
+        try:
+            ready = {
+                node["Status"].get("Addr")
+                for node in manager.api.nodes()
+                if node["Status"]["State"] == "ready" and node["Spec"]["Availability"] == "active"
+            }
+        finally:
+            manager.close()
+        return next(host for host in self.workers if host.address in ready)
+
     @contextlib.contextmanager
     def spare_host(
         self, *, live_restore: bool = False, offline_images: bool = True

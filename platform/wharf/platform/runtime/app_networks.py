@@ -39,7 +39,9 @@ class AppNetworks:
             return name
         found = self.find(name)
         driver = self._options.get("driver")
-        if found is not None and driver is not None and found.attrs.get("Driver") != driver:
+        # A Swarm overlay reads with no driver at all until the swarm's allocator has taken it up.
+        found_driver = found.attrs.get("Driver") if found is not None else None
+        if driver is not None and found_driver and found_driver != driver:
             return f"{self._other_driver_prefix}{app}"
         return name
 

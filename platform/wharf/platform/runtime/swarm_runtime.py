@@ -15,6 +15,10 @@ nodes a stop is a scale to zero, which Swarm carries out with the service's 30 s
 A dyno whose node is down reads as crashed (swarm_tasks.py), so the scheduler replaces it on another
 node and removes its service: a node that comes back then removes the task's container itself, and
 the dyno never returns as a duplicate.
+
+An attached one-off (`wharf run` without --detach) is no service, since Swarm cannot attach a client
+to a task: it is a container on the manager's engine, on the app's overlay (swarm_attached.py), and
+this runtime lists, stops and removes it with the services.
 """
 
 from __future__ import annotations
@@ -22,7 +26,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import math
-import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
@@ -36,6 +39,8 @@ from wharf.platform.runtime.app_networks import OVERLAY_PREFIX, AppNetworks
 from wharf.platform.runtime.base import (
     DEFAULT_STOP_TIMEOUT,
     DEFAULT_USER,
+    LABEL_APP,
+    AttachedDyno,
     Dyno,
     DynoEvent,
     DynoNotFound,
@@ -50,6 +55,8 @@ from wharf.platform.runtime.base import (
 )
 from wharf.platform.runtime.image_users import ImageUsers
 from wharf.platform.runtime.placement import PlacementNode, swarm_placement_node
+from wharf.platform.runtime.swarm_attached import AttachedOneOffs
+from wharf.platform.runtime.swarm_logs import ServiceLogRelay
 from wharf.platform.runtime.swarm_specs import service_options
 from wharf.platform.runtime.swarm_tasks import (
     Task,
@@ -69,8 +76,6 @@ POLL_SECONDS = 0.2
 START_TIMEOUT = 120.0
 # How long a removed network may still be held by a removed service's tasks.
 NETWORK_RELEASE_SECONDS = 30.0
-# How long a one-off's last output may take to reach its log once the task has ended.
-LOG_SETTLE_SECONDS = 1.0
 
 # Swarm's reason for a task it cannot place (resources, constraints).
 NO_NODE = "no suitable node"
@@ -99,6 +104,7 @@ class SwarmRuntime:
         self._images = images
         self._image_users = ImageUsers(self._client)
         self._scope = scope_labels(installation)
+        self._attached = AttachedOneOffs(self._client, installation=installation)
         self._node_engines = node_engines
         self._own_node: str | None = None
         self._node_addresses: dict[str, str] = {}
@@ -120,6 +126,8 @@ class SwarmRuntime:
         network = self._find_network(self._networks.name_for(app))
         if network is None:
             return
+        if any(dyno.running for dyno in self._attached.dynos({LABEL_APP: app})):
+            raise NetworkInUse(f"{network.name} still has an attached one-off on it")
         network_id = str(network.id)
         if any(network_id in _service_networks(s) for s in self._client.api.services()):
             raise NetworkInUse(f"{network.name} still has services attached")
@@ -157,7 +165,10 @@ class SwarmRuntime:
         return self.get_dyno(service_id)
 
     def get_dyno(self, dyno_id: str) -> Dyno:
-        service = self._service(dyno_id)
+        try:
+            service = self._service(dyno_id)
+        except DynoNotFound:
+            return self._attached.get(dyno_id)
         task = latest_task(self._tasks(dyno_id))
         node_id = _node_of(task)
         return self._dyno(service, task, self._inspect_node(node_id) if node_id else None)
@@ -181,6 +192,7 @@ class SwarmRuntime:
         for service in services:
             task = latest_task(tasks.get(str(service["ID"]), []))
             dynos.append(self._dyno(service, task, nodes.get(_node_of(task))))
+        dynos += self._attached.dynos(wanted)
         return sorted(dynos, key=lambda d: (d.app, d.process_type, d.number, d.release, d.id))
 
     def placement_nodes(self) -> list[PlacementNode]:
@@ -188,7 +200,10 @@ class SwarmRuntime:
         return [swarm_placement_node(node) for node in self._client.api.nodes()]
 
     def stop_dyno(self, dyno_id: str, timeout: float = DEFAULT_STOP_TIMEOUT) -> Dyno:
-        self._service(dyno_id)
+        try:
+            self._service(dyno_id)
+        except DynoNotFound:
+            return self._attached.stop(dyno_id, timeout)
         task = latest_task(self._tasks(dyno_id))
         if task is not None and not is_terminal(task) and not self._lost(task):
             container = self._container(task)
@@ -205,6 +220,7 @@ class SwarmRuntime:
         try:
             self._service(dyno_id)
         except DynoNotFound:
+            self._attached.remove(dyno_id)
             return
         task = latest_task(self._tasks(dyno_id))
         ended = task is None or is_terminal(task) or self._lost(task)
@@ -215,7 +231,10 @@ class SwarmRuntime:
         self._remove_service(dyno_id)
 
     def wait(self, dyno_id: str, timeout: float | None = None) -> int:
-        self._service(dyno_id)
+        try:
+            self._service(dyno_id)
+        except DynoNotFound:
+            return self._attached.wait(dyno_id, timeout)
         try:
             task = self._await_task(dyno_id, is_terminal, timeout=timeout)
         except TimeoutError as error:
@@ -226,7 +245,7 @@ class SwarmRuntime:
         self, spec: DynoSpec, *, on_output: OutputCallback | None = None, timeout: float | None = None
     ) -> int:
         service_id = self._create(spec)
-        relay = _LogRelay(self._client, service_id, on_output) if on_output is not None else None
+        relay = ServiceLogRelay(self._client, service_id, on_output) if on_output is not None else None
         try:
             try:
                 task = self._await_task(service_id, is_terminal, timeout=timeout)
@@ -238,6 +257,13 @@ class SwarmRuntime:
             return exit_code(task) or 0
         finally:
             self._remove_service(service_id)
+
+    def start_attached(self, spec: DynoSpec, *, tty: bool = True) -> AttachedDyno:
+        """The one-off runs on the manager's engine, on the app's overlay network (swarm_attached.py)."""
+        return self._attached.start(spec, self._app_network(spec).name, tty=tty)
+
+    def remove_attached_dynos(self) -> list[str]:
+        return self._attached.remove_all()
 
     def events(self, *, since: float | None = None, timeout: float | None = None) -> Iterator[DynoEvent]:
         now = time.time()
@@ -269,11 +295,15 @@ class SwarmRuntime:
 
     # helpers
 
-    def _create(self, spec: DynoSpec) -> str:
+    def _app_network(self, spec: DynoSpec) -> Any:
         name = spec.network or self._networks.name_for(spec.app)
         network = self._find_network(name)
         if network is None:
             raise NetworkNotFound(name)
+        return network
+
+    def _create(self, spec: DynoSpec) -> str:
+        network = self._app_network(spec)
         try:
             user = self._image_users.dyno_user(spec.image, spec.user, DEFAULT_USER)
         except docker.errors.ImageNotFound as error:
@@ -411,46 +441,6 @@ class SwarmRuntime:
             ]
             self._max_nano_cpus = max(cpus, default=0) or int(self._client.info()["NCPU"]) * 1_000_000_000
         return self._max_nano_cpus
-
-
-class _LogRelay:
-    """Streams a one-off service's output to a callback while it runs, with nothing lost at the end.
-
-    Swarm's followed service log does not end when the task does, so once the task has ended the
-    relay stops following and reads the whole log once more, passing on only what it has not yet.
-    """
-
-    def __init__(self, client: docker.DockerClient, service_id: str, on_output: OutputCallback) -> None:
-        self._client = client
-        self._service_id = service_id
-        self._on_output = on_output
-        self._delivered = 0
-        self._lock = threading.Lock()
-        self._finished = False
-        self._thread = threading.Thread(target=self._follow, name=f"logs-{service_id[:12]}", daemon=True)
-        self._thread.start()
-
-    def _follow(self) -> None:
-        with contextlib.suppress(docker.errors.APIError, OSError, ValueError):
-            for chunk in self._client.api.service_logs(
-                self._service_id, follow=True, stdout=True, stderr=True
-            ):
-                with self._lock:
-                    if self._finished:
-                        return
-                    self._delivered += len(chunk)
-                    self._on_output(chunk)
-
-    def finish(self) -> None:
-        time.sleep(LOG_SETTLE_SECONDS)
-        whole = bytearray()
-        with contextlib.suppress(docker.errors.APIError):
-            for chunk in self._client.api.service_logs(self._service_id, stdout=True, stderr=True):
-                whole.extend(chunk)
-        with self._lock:
-            self._finished = True
-            if len(whole) > self._delivered:
-                self._on_output(bytes(whole[self._delivered :]))
 
 
 def _node_of(task: Task | None) -> str:

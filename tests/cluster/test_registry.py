@@ -222,7 +222,7 @@ def test_a_node_that_lost_the_registrys_ca_gets_it_back_from_its_node_agent_and_
     save_cluster_choice(data_dir / "cluster.json", node_id="", swarm_id="", registry=trusted.host)
     wharfd = Wharfd(data_dir=data_dir)
     manager = swarm.manager.client()
-    worker = _ready_worker(swarm).client()
+    worker = swarm.ready_worker().client()
     ca = ca_path(trusted.host)
     try:
         token = _release_image(manager, swarm.image, "wharf/retrusted", "v1")

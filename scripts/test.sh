@@ -34,7 +34,11 @@ case "$tier" in
     # Given test paths or options, one run of exactly those.
     if [ $# -gt 0 ]; then exec .venv/bin/pytest "$@"; fi
     side_log="$(mktemp /tmp/wharf-tests-private-hosts.XXXXXX)"
+    # The side run's tests flush the Redis they use before each test (the redis_client fixture), as
+    # the main run's do: each run gets a database of its own on the one redis-server.
+    side_redis_url="${REDIS_URL%/*}/1"
     (
+      export REDIS_URL="$side_redis_url"
       side_status=0
       .venv/bin/pytest --durations=10 -m cluster tests || side_status=$?
       echo "-----> pytest -m dockerd_restart tests/chaos"

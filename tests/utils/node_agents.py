@@ -15,6 +15,7 @@ from tests.utils.network import free_port
 from tests.utils.test_cluster import SwarmTestCluster
 from wharf.platform.cluster.agent_image import ensure_agent_image
 from wharf.platform.cluster.agent_service import AGENT_LABEL, remove_node_agents
+from wharf.platform.stack import ensure_stack_images
 
 # `wharfd` on the swarm's manager: its arguments, then what it printed.
 WharfdOnManager = Callable[..., str]
@@ -46,6 +47,8 @@ def running_node_agents(
     write on its node after the test)."""
     host_engine = docker.from_env()
     try:
+        # Built on the stack's run image: built here if this run is the first to need it.
+        ensure_stack_images(progress=lambda line: print(line, flush=True))
         image = ensure_agent_image(host_engine)
     finally:
         host_engine.close()

@@ -6,11 +6,14 @@ The run image is a Debian root made by mmdebstrap and imported with `docker impo
 
 from __future__ import annotations
 
+import fcntl
+import os
 import shutil
 import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -236,10 +239,31 @@ def ensure_stack_images(
     mirror: str | None = None,
     progress: Progress = print,
 ) -> bool:
-    """Build the stack images unless both exist; True when a build happened (for `wharfd up`)."""
+    """Build the stack images unless both exist; True when a build happened (for `wharfd up`).
+
+    Processes that ask at the same time (`wharfd up` and a test run, two test runs) build once: the
+    others wait on a lock for the first one's build and find the images there."""
     if stack_images_present(run_image=run_image, build_image=build_image):
         return False
-    build_stack_images(
-        run_image=run_image, build_image=build_image, suite=suite, mirror=mirror, progress=progress
-    )
+    with _build_lock(progress):
+        if stack_images_present(run_image=run_image, build_image=build_image):
+            return False
+        build_stack_images(
+            run_image=run_image, build_image=build_image, suite=suite, mirror=mirror, progress=progress
+        )
     return True
+
+
+@contextmanager
+def _build_lock(progress: Progress) -> Iterator[None]:
+    folder = Path("/run/lock") if Path("/run/lock").is_dir() else Path(tempfile.gettempdir())
+    fd = os.open(folder / "wharf-stack-images.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            progress("-----> Another process builds the stack images; waiting for it")
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)

@@ -117,7 +117,9 @@ def test_a_crash_loop_backs_off_with_growing_delays_until_a_new_release(scoped_w
     gaps = [starts[n + 1] - starts[n] for n in (1, 2, 3)]
     for restarts, gap in zip((1, 2, 3), gaps, strict=True):
         assert gap >= backoff_seconds(restarts) - 0.05, gaps
-    assert gaps[0] < gaps[1] < gaps[2], gaps
+    # Each gap is its backoff plus a crash and a container start, which a loaded host stretches by
+    # a second or more: the first and third gaps (1 s and 4 s of backoff) show the growth.
+    assert gaps[0] < gaps[2], gaps
     ps = {s.name: s for s in list_dyno_statuses(world.runtime, app)}
     assert ps["crasher.1"].restarts >= 4
 

@@ -26,6 +26,7 @@ def _wharf(env: dict[str, str], *args: str, stdin: str = "") -> subprocess.Compl
     return subprocess.run(
         [wharf_executable(), *args],
         env=env,
+        cwd=env.get("HOME"),
         input=stdin,
         capture_output=True,
         text=True,

@@ -26,8 +26,16 @@ def cli_env(api_url: str, token: str, home: Path) -> dict[str, str]:
 
 
 def run_wharf(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """The command run in the user's home (cli_env's HOME), so `apps:create` never adds a git remote
+    to the checkout the tests run from."""
     return subprocess.run(
-        [wharf_executable(), *args], env=env, capture_output=True, text=True, timeout=60, check=False
+        [wharf_executable(), *args],
+        env=env,
+        cwd=env.get("HOME"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
 
 
@@ -38,6 +46,7 @@ class Tail:
         self.process = subprocess.Popen(
             [wharf_executable(), "logs", "--tail", *args],
             env=env,
+            cwd=env.get("HOME"),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

@@ -7,11 +7,15 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+import redis
+
 from tests.utils.busybox_dynos import TEST_IMAGE, TRAPS_TERM, WEB, fake_program_for
-from tests.utils.scheduler_world import CIPHER_KEY, World
+from tests.utils.network import free_port
+from tests.utils.scheduler_world import CIPHER, CIPHER_KEY, World
 from wharf.platform.cluster.moving import move_to_swarm
 from wharf.platform.cluster.state import save_cluster_choice
 from wharf.platform.runtime.fake import FakeRuntime
+from wharf.platform.scheduler.loop import RETRY_SECONDS, Scheduler
 from wharf.platform.scheduler.notify import RUNTIME_KEY, hand_over_runtime, runs_here
 from wharf.platform.settings import Settings, with_runtime_from_data_dir
 
@@ -101,3 +105,23 @@ def test_a_scheduler_started_on_the_runtime_the_data_dir_chose_keeps_the_handove
     assert world.scheduler.runtime_name == "swarm"
     assert world.redis.get(RUNTIME_KEY) == b"swarm"
     assert not runs_here(world.redis, "docker"), "a scheduler left on the Docker runtime still stands aside"
+
+
+def test_a_scheduler_whose_redis_is_away_retries_its_pass_instead_of_ending(
+    world: World, database_url: str
+) -> None:
+    """The handover check reads Redis: an outage there is one more reason to retry the pass, like the
+    state reads after it, never an exception that ends the scheduler's loop."""
+    away = redis.Redis(host="127.0.0.1", port=free_port(), socket_connect_timeout=0.5)
+    scheduler = Scheduler(
+        runtime=world.runtime,
+        client=away,
+        database_url=database_url,
+        cipher=CIPHER,
+        options=FAST,
+        runtime_name="docker",
+    )
+    try:
+        assert scheduler.reconcile_once() == RETRY_SECONDS
+    finally:
+        scheduler.fleet.close()

@@ -68,9 +68,9 @@ class Scheduler:
 
     def reconcile_once(self) -> float:
         """Look at every app once; returns the seconds until the next pass is wanted."""
-        if self.runtime_name is not None and not runs_here(self.fleet.redis, self.runtime_name):
-            return self.fleet.options.resync_seconds
         try:
+            if self.runtime_name is not None and not runs_here(self.fleet.redis, self.runtime_name):
+                return self.fleet.options.resync_seconds
             targets = desired.load_targets(self.database_url, self.cipher)
             existing = desired.app_names(self.database_url)
             dynos = self.runtime.list_dynos()

@@ -20,6 +20,7 @@ def wharf_executable() -> str:
 
 
 def cli_env(api_url: str, token: str, home: Path) -> dict[str, str]:
+    home.mkdir(parents=True, exist_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("WHARF_", "GIT_"))}
     env.update(HOME=str(home), WHARF_API_URL=api_url, WHARF_API_TOKEN=token)
     return env

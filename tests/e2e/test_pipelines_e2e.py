@@ -147,6 +147,9 @@ def test_review_branch_push_creates_an_app_and_branch_deletion_destroys_it(
     assert [a["kind"] for a in addons] == ["redis"]
     config = dev.api.get(f"/api/apps/{review_app}/config").json()
     assert config["GREETING"] == "from-review" and "REDIS_URL" in config
+    # As on Heroku, a review app's web dyno sleeps when idle and a request wakes it.
+    sleeping = dev.api.get(f"/api/apps/{review_app}/autoscale").json()
+    assert [(a["type"], a["min"], a["max"]) for a in sleeping] == [("web", 0, 1)]
 
     (repo / "VERSION").write_text("review-two\n")
     dev.commit_all(repo, "review two")

@@ -17,6 +17,9 @@ from wharf.platform.settings import Quotas
 EVENTS_SHOWN = 100
 # The one process type that may autoscale to zero: it sleeps when idle, a request wakes it.
 SLEEPING_TYPE = "web"
+# A review app's web type: one dyno that sleeps when idle, as Heroku's review apps on eco dynos. The
+# target is the highest --p95 takes, so it is the idle window, not the response time, that scales it.
+REVIEW_APP_SLEEP = (0, 1, 60_000)
 
 
 @dataclass(frozen=True)
@@ -92,6 +95,26 @@ def set_autoscaling(
             f"Autoscaling {request.process_type} between {request.min_dynos} and {request.max_dynos} dynos "
             f"for a p95 under {request.p95_ms} ms, set by {actor.email}"
         ),
+    )
+    return row
+
+
+def sleep_review_app_when_idle(*, session: Session, app: App, actor: User) -> Autoscaling:
+    """A new review app's web type autoscales between 0 and 1 dyno: it sleeps when idle and a request
+    wakes it. Set before its first release (the autoscaler leaves a type alone until a release has it);
+    `wharf ps:autoscale web --off` keeps it awake, `wharf ps:autoscale web ...` sets other bounds."""
+    min_dynos, max_dynos, p95_ms = REVIEW_APP_SLEEP
+    row = Autoscaling(
+        app_id=app.id, process_type=SLEEPING_TYPE, min_dynos=min_dynos, max_dynos=max_dynos, p95_ms=p95_ms
+    )
+    session.add(row)
+    session.flush()
+    record_event(
+        session=session,
+        actor=actor,
+        action="autoscale",
+        app_name=app.name,
+        message=f"Review app: {SLEEPING_TYPE} sleeps when idle and wakes on the next request",
     )
     return row
 

@@ -34,6 +34,7 @@ from wharf.platform.db import utcnow
 from wharf.platform.errors import WharfError
 from wharf.platform.metrics.points import MetricsReader, MinutePoint
 from wharf.platform.models import App, AutoscaleEvent, Autoscaling
+from wharf.platform.records.releases import latest_release
 
 log = logging.getLogger(__name__)
 LineWriter = Callable[[str, str], None]
@@ -123,6 +124,10 @@ class Autoscaler:
         self, session: Session, app: App, setting: Autoscaling, now: datetime
     ) -> AutoscaleEvent | None:
         kind = setting.process_type
+        release = latest_release(session=session, app=app)
+        if release is None or kind not in (release.process_types or {}):
+            # Nothing of this type has been released (a review app before its first build): leave it be.
+            return None
         current = next(
             (r.quantity for r in list_formation(session=session, app=app) if r.process_type == kind), 0
         )

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from wharf.platform.actions import reviewapps
 from wharf.platform.actions.addons import add_addon
 from wharf.platform.actions.apps import create_app, destroy_app
+from wharf.platform.actions.autoscale import sleep_review_app_when_idle
 from wharf.platform.actions.config import update_config
 from wharf.platform.actions.dynos import current_release_target, runtime_for
 from wharf.platform.actions.pipelines import membership
@@ -202,6 +203,7 @@ def prepare_review_app(
                 last_push_at=utcnow(),
             )
         )
+        sleep_review_app_when_idle(session=session, app=app, actor=actor)
         session.commit()
         changes = _review_env(review)
         if changes:

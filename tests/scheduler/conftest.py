@@ -29,8 +29,8 @@ def world(database_url: str, redis_client: redis.Redis[bytes]) -> Iterator[World
     scheduler = Scheduler(
         runtime=runtime, client=redis_client, database_url=database_url, cipher=CIPHER, options=FAST
     )
-    yield World(database_url=database_url, redis=redis_client, runtime=runtime, scheduler=scheduler)
-    scheduler.wait_for_deploys(timeout=30)
-    scheduler.fleet.wait_for_retirements()
+    world = World(database_url=database_url, redis=redis_client, runtime=runtime, scheduler=scheduler)
+    yield world
+    world.close()
     for dyno in runtime.list_dynos():
         runtime.remove_dyno(dyno.id)

@@ -179,10 +179,7 @@ def test_a_node_set_active_again_takes_two_moves_one_at_a_time_with_every_slot_r
             assert moving.endswith(tuple(f"(web spread {s})" for s in spread_then)), said
             assert moved == moving.replace("Moving", "Moved").split(" (")[0], said
     finally:
-        scheduler.wait_for_deploys(timeout=30)
-        scheduler.fleet.wait_for_retirements()
-        for leftover in runtime.list_dynos():
-            runtime.remove_dyno(leftover.id)
+        world.close()
 
 
 def spread(runtime: NodesRuntime, app: str) -> dict[str, int]:

@@ -60,8 +60,7 @@ def scoped_world(
     )
     world = World(database_url=url, redis=redis_client, runtime=runtime, scheduler=scheduler)
     yield world
-    world.scheduler.wait_for_deploys(timeout=60)
-    world.scheduler.fleet.wait_for_retirements()
+    world.close(deploy_timeout=60)
     apps = {dyno.app for dyno in runtime.list_dynos()}
     for dyno in runtime.list_dynos():
         runtime.remove_dyno(dyno.id)

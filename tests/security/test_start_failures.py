@@ -57,8 +57,7 @@ def exhausted(database_url: str, redis_client: redis.Redis[bytes]) -> Iterator[t
     )
     world = World(database_url=database_url, redis=redis_client, runtime=runtime, scheduler=scheduler)
     yield world, runtime
-    scheduler.wait_for_deploys(timeout=30)
-    scheduler.fleet.wait_for_retirements()
+    world.close()
     for dyno in runtime.list_dynos():
         runtime.remove_dyno(dyno.id)
 

@@ -10,13 +10,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import redis
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from wharf.platform.actions.apps import create_app
 from wharf.platform.actions.formation import FormationChange, update_formation
 from wharf.platform.db import session_scope
-from wharf.platform.models import App, Release, User
+from wharf.platform.models import App, Formation, Release, User
 from wharf.platform.progress import follow_deploy
 from wharf.platform.records.releases import create_release, current_config
 from wharf.platform.routing import BACKENDS_KEY
@@ -47,6 +47,7 @@ class World:
     runtime: Runtime
     scheduler: Scheduler
     owner_email: str = field(default_factory=lambda: f"owner-{secrets.token_hex(4)}@example.com")
+    made: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         with session_scope(self.database_url) as session:
@@ -66,7 +67,25 @@ class World:
                 owner=self._owner(session),
                 name=name,
             )
+        self.made.append(name)
         return name
+
+    def close(self, deploy_timeout: float = 30.0) -> None:
+        """End the test's world: once deploys and retirements are done, every app it made leaves the
+        runtime (dynos and network) and the database, so a later test's scheduler, on the same
+        session-wide database, has none of them to converge."""
+        self.scheduler.wait_for_deploys(timeout=deploy_timeout)
+        self.scheduler.fleet.wait_for_retirements()
+        for app in self.made:
+            for dyno in self.runtime.list_dynos(app):
+                self.runtime.remove_dyno(dyno.id)
+            self.runtime.remove_network(app)
+        with session_scope(self.database_url) as session:
+            for row in session.scalars(select(App).where(App.name.in_(self.made))):
+                session.execute(delete(Formation).where(Formation.app_id == row.id))
+                session.execute(delete(Release).where(Release.app_id == row.id))
+                session.delete(row)
+        self.made.clear()
 
     def release(
         self,
@@ -157,21 +176,7 @@ def world_on(
         runtime=runtime, client=redis_client, database_url=database_url, cipher=CIPHER, options=options
     )
     world = World(database_url=database_url, redis=redis_client, runtime=runtime, scheduler=scheduler)
-    made: list[str] = []
-    original = world.new_app
-
-    def tracked() -> str:
-        name = original()
-        made.append(name)
-        return name
-
-    world.new_app = tracked  # type: ignore[method-assign]
     try:
         yield world
     finally:
-        world.scheduler.wait_for_deploys(timeout=60)
-        world.scheduler.fleet.wait_for_retirements()
-        for app in made:
-            for dyno in runtime.list_dynos(app):
-                runtime.remove_dyno(dyno.id)
-            runtime.remove_network(app)
+        world.close(deploy_timeout=60)

@@ -1,9 +1,13 @@
 """What an operator checks after `wharfd cluster agents`: a dyno on a worker node has its output in its
-app's log (once, though every node runs an agent) and its memory in the app's metrics, shipped by the
-node agent of that worker, through the control plane's Redis as the nodes reach it."""
+app's log (once, though every node runs an agent), its memory in the app's metrics and what it sends to
+STATSD_HOST:STATSD_PORT in its app's own series, by the node agent of that worker, through the control
+plane's Redis as the nodes reach it."""
 
 from __future__ import annotations
 
+import dataclasses
+import io
+import tarfile
 import time
 from collections.abc import Iterator
 from functools import partial
@@ -18,7 +22,9 @@ from tests.utils.busybox_dynos import Apps, make_spec
 from tests.utils.failover import live_tasks_of, wait_for
 from tests.utils.node_agents import running_node_agents
 from tests.utils.test_cluster import SwarmTestCluster
+from wharf.platform.cluster.agent_image import ensure_agent_image
 from wharf.platform.cluster.agent_service import AGENT_SERVICE
+from wharf.platform.cluster.node_agent import NODE_STATSD_PORT
 from wharf.platform.logs.stream import recent_lines
 from wharf.platform.metrics.store import MetricsStore
 from wharf.platform.runtime.swarm_runtime import SwarmRuntime
@@ -27,6 +33,44 @@ from wharf.platform.settings import Settings
 pytestmark = [pytest.mark.e2e, pytest.mark.cluster]
 
 PRINTS_AND_STAYS = "echo hello from a worker node; while true; do sleep 0.2; done"
+# A dyno that counts a signup every half second with a statsd client's one call, and claims another
+# app's series too (which counts in its own).
+SENDS_STATSD = """
+import os, socket, time
+sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+while True:
+    statsd = (os.environ["STATSD_HOST"], int(os.environ["STATSD_PORT"]))
+    sock.sendto(b"signups:1|c\\nother-app.signups:1|c", statsd)
+    time.sleep(0.5)
+"""
+SENDER_IMAGE = "wharf/test-statsd-sender:latest"
+
+
+def statsd_sender_image(swarm: SwarmTestCluster) -> str:
+    """An image with python3 (the agent's) and /etc/nsswitch.conf (hosts from files first, as the
+    stack's images), on every node."""
+    host = docker.from_env()
+    files = {
+        "Dockerfile": "\n".join(
+            (f"FROM {ensure_agent_image(host)}", "COPY nsswitch.conf /etc/", "ENTRYPOINT []\n")
+        ),
+        "nsswitch.conf": "hosts: files dns\n",
+    }
+    context = io.BytesIO()
+    with tarfile.open(fileobj=context, mode="w") as tar:
+        for name, text in files.items():
+            data = text.encode()
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    context.seek(0)
+    try:
+        host.images.build(fileobj=context, custom_context=True, tag=SENDER_IMAGE, rm=True)
+    finally:
+        host.close()
+    for node in swarm.nodes:
+        node.load_images([SENDER_IMAGE])
+    return SENDER_IMAGE
 
 
 def _until(check: object, what: str, timeout: float = 90.0) -> None:
@@ -48,11 +92,15 @@ def agents(swarm: SwarmTestCluster, wharfd: Wharfd, tmp_path: Path) -> Iterator[
         yield running.redis
 
 
-def test_a_worker_dynos_output_and_memory_reach_the_control_plane_through_its_node_agent(
+def test_a_worker_dynos_output_memory_and_statsd_reach_the_control_plane_through_its_node_agent(
     swarm: SwarmTestCluster, wharfd: Wharfd, agents: BridgeRedis
 ) -> None:
     manager = swarm.manager.client()
-    runtime = SwarmRuntime(manager, installation=Settings(wharf_data_dir=wharfd.data_dir).installation_id)
+    runtime = SwarmRuntime(
+        manager,
+        installation=Settings(wharf_data_dir=wharfd.data_dir).installation_id,
+        statsd_port=NODE_STATSD_PORT,
+    )
     apps = Apps(runtime)
     worker = swarm.workers[0]
     try:
@@ -76,6 +124,19 @@ def test_a_worker_dynos_output_and_memory_reach_the_control_plane_through_its_no
         assert app_lines().count("hello from a worker node") == 1, "shipped by its own node's agent only"
         assert runtime.get_dyno(dyno.id).address is not None
         assert runtime.get_dyno(dyno.id).address[0] == worker.address  # type: ignore[index]
+
+        sender_app = apps.new()
+        sender = make_spec(sender_app, ("python3", "-c", SENDS_STATSD), image=statsd_sender_image(swarm))
+        runtime.start_dyno(dataclasses.replace(sender, labels=placement))
+
+        def signups() -> float:
+            return sum(point.custom.get("signups", 0.0) for point in store.minute_points(sender_app))
+
+        _until(lambda: signups() >= 3, "no statsd counter of the worker's dyno")
+        customs = [point.custom for point in store.minute_points(sender_app)]
+        assert all(set(custom) <= {"signups", "other-app.signups"} for custom in customs), customs
+        assert not any(point.custom for point in store.minute_points(app)), "the other app has none"
+        assert not any(point.custom for point in store.minute_points("other-app"))
         redis_client.close()
     finally:
         apps.cleanup()

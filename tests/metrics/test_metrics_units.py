@@ -9,6 +9,7 @@ import time
 from datetime import timedelta
 from typing import Any
 
+import docker
 import pytest
 import redis
 
@@ -157,10 +158,16 @@ def test_statsd_listener_takes_the_app_from_the_source_address(redis_client: red
 class FakeDockerApi:
     def __init__(self) -> None:
         self.listed: list[dict[str, Any]] = []
+        self.networks: dict[str, dict[str, Any]] = {}
         self.usage = 0
 
     def containers(self, *, all: bool, filters: dict[str, Any]) -> list[dict[str, Any]]:
         return [c for c in self.listed if all or c["State"] == "running"]
+
+    def inspect_network(self, name: str) -> dict[str, Any]:
+        if name not in self.networks:
+            raise docker.errors.NotFound(f"network {name} not found")
+        return self.networks[name]
 
     def stats(self, container_id: str, *, stream: bool, one_shot: bool) -> dict[str, Any]:
         assert stream is False
@@ -246,3 +253,24 @@ def test_since_is_validated() -> None:
         except ValueError:
             continue
         raise AssertionError(bad)
+
+
+def test_a_swarm_nodes_directory_knows_its_dynos_by_their_gateway_bridge_address() -> None:
+    api = FakeDockerApi()
+    api.listed = [dyno("a", "running"), dyno("gone", "exited", "Exited (0) 1 second ago")]
+    gateway_bridge = "docker_gwbridge"
+    api.networks[gateway_bridge] = {
+        "Containers": {
+            "a": {"Name": "gateway_1", "IPv4Address": "10.232.0.2/24"},
+            "gone": {"Name": "gateway_2", "IPv4Address": "10.232.0.3/24"},
+            "not-a-dyno": {"Name": "gateway_3", "IPv4Address": "10.232.0.4/24"},
+            "ingress-sbox": {"Name": "gateway_ingress-sbox", "IPv4Address": "10.232.0.5/24"},
+        }
+    }
+    on_node = DynoDirectory(api, gateway_bridge=gateway_bridge)
+    assert on_node.app_of("10.232.0.2") == "shop"
+    assert on_node.app_of("172.30.0.5") == "shop"
+    assert [on_node.app_of(f"10.232.0.{n}") for n in (3, 4, 5)] == [None, None, None]
+    assert DynoDirectory(api).app_of("10.232.0.2") is None, "one host: app networks only"
+    del api.networks[gateway_bridge]
+    assert DynoDirectory(api, gateway_bridge=gateway_bridge).app_of("172.30.0.5") == "shop"

@@ -136,3 +136,19 @@ def test_a_dyno_reserves_its_memory_and_its_cpu_share_and_is_limited_to_its_size
     assert options["endpoint_spec"]["Ports"] == [
         {"Protocol": "tcp", "TargetPort": 5000, "PublishMode": "host"}
     ]
+
+
+def test_a_dyno_sends_statsd_to_its_own_node_by_a_name_its_hosts_file_gives() -> None:
+    spec = make_spec("shop", WEB, env={"STATSD_HOST": "forged.example"})
+    options = service_options(
+        spec, user="1000:1000", labels=LABELS, network_id="net1", max_nano_cpus=10**9, statsd_port=8126
+    )
+    container = options["task_template"]["ContainerSpec"]
+    assert "STATSD_HOST=statsd.wharf.internal" in container["Env"]
+    assert "STATSD_PORT=8126" in container["Env"]
+    assert "STATSD_HOST=forged.example" not in container["Env"], "the platform's value wins"
+    assert container["Hosts"] == ["host-gateway statsd.wharf.internal"]
+
+    without = service_options(spec, user="1000:1000", labels=LABELS, network_id="net1", max_nano_cpus=10**9)
+    assert "Hosts" not in without["task_template"]["ContainerSpec"]
+    assert not any(e.startswith("STATSD_PORT=") for e in without["task_template"]["ContainerSpec"]["Env"])

@@ -142,6 +142,9 @@ class Settings(BaseSettings):
     # only packets from dyno addresses count. 0 turns it off.
     wharf_statsd_port: int = Field(default=8125, ge=0, le=65535)
     wharf_statsd_bind: str = "0.0.0.0"  # noqa: S104  (packets from anything but a dyno are dropped)
+    # On a swarm, each node's agent listens for its dynos' statsd packets on this port (STATSD_HOST is
+    # a name for the node); 0: no STATSD_HOST on the Swarm runtime.
+    wharf_node_statsd_port: int = Field(default=8126, ge=0, le=65535)
     # statsd series names one app may use per minute; more are dropped.
     wharf_statsd_max_series: int = Field(default=100, ge=1, le=10_000)
 

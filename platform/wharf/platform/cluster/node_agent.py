@@ -4,7 +4,11 @@ plane's Redis.
 It runs as a task of Wharf's global service (wharf.platform.cluster.agent_service), one per node, as
 `python3 -m wharf.platform.cluster.node_agent`, with the node's Docker socket mounted read-only. It
 runs the log shipper (with cursors of its own node) and the dyno metrics collector against that
-engine, so each node ships only the dynos it runs, the managers' included. It reads its settings from
+engine, so each node ships only the dynos it runs, the managers' included. It also receives its node's
+dynos' statsd packets: a dyno on the Swarm runtime sends to STATSD_HOST, a name its service maps to the
+node's `host-gateway` address (the default bridge's), which the agent, in the node's network
+namespace, listens on; a packet's source is the sending dyno's address on the node's gateway bridge,
+and so names its app, as on one host. It reads its settings from
 the environment and the Redis URL (with its password) from a Swarm secret file, and imports neither
 the settings nor the database: its image holds only the Redis and Docker clients.
 """
@@ -21,12 +25,18 @@ from pathlib import Path
 from wharf.platform.logs.shipper import LogShipper
 from wharf.platform.logs.stream import DEFAULT_MAX_AGE_HOURS, DEFAULT_MAX_LINES, LogWriter
 from wharf.platform.metrics.dynos import DynoCollector, DynoDirectory
+from wharf.platform.metrics.statsd import StatsdAggregator, StatsdListener
 from wharf.platform.metrics.store import MetricsStore
 
 logger = logging.getLogger(__name__)
 
 # The name of the Swarm secret (and of its file in the task) that holds the Redis URL, not a secret.
 REDIS_URL_SECRET = "wharf-node-agent-redis-url"  # noqa: S105
+# The network through which a node's Swarm tasks reach the node itself (and the outside).
+GATEWAY_BRIDGE = "docker_gwbridge"
+# The agents' statsd port on every node: not the single-host listener's 8125, since both run on the
+# first manager while `wharfd cluster init` moves its apps.
+NODE_STATSD_PORT = 8126
 
 
 @dataclass(frozen=True)
@@ -36,12 +46,17 @@ class AgentTuning:
     log_max_lines: int = DEFAULT_MAX_LINES
     log_max_age_hours: float = DEFAULT_MAX_AGE_HOURS
     metrics_interval: float = 15.0
+    # 0: no statsd listener.
+    statsd_port: int = NODE_STATSD_PORT
+    statsd_max_series: int = 100
 
     def to_environment(self) -> dict[str, str]:
         return {
             "WHARF_LOG_MAX_LINES": str(self.log_max_lines),
             "WHARF_LOG_MAX_AGE_HOURS": str(self.log_max_age_hours),
             "WHARF_METRICS_DYNO_INTERVAL": str(self.metrics_interval),
+            "WHARF_NODE_STATSD_PORT": str(self.statsd_port),
+            "WHARF_STATSD_MAX_SERIES": str(self.statsd_max_series),
         }
 
     @classmethod
@@ -50,6 +65,8 @@ class AgentTuning:
             log_max_lines=int(environ.get("WHARF_LOG_MAX_LINES", DEFAULT_MAX_LINES)),
             log_max_age_hours=float(environ.get("WHARF_LOG_MAX_AGE_HOURS", DEFAULT_MAX_AGE_HOURS)),
             metrics_interval=float(environ.get("WHARF_METRICS_DYNO_INTERVAL", "15")),
+            statsd_port=int(environ.get("WHARF_NODE_STATSD_PORT", NODE_STATSD_PORT)),
+            statsd_max_series=int(environ.get("WHARF_STATSD_MAX_SERIES", "100")),
         )
 
 
@@ -75,22 +92,27 @@ class AgentConfig:
 
 
 def run_node_agent(config: AgentConfig, docker_api: object, stop: threading.Event) -> None:
-    """Ship this engine's dyno output and collect its dynos' stats until `stop` is set."""
+    """Ship this engine's dyno output, collect its dynos' stats and receive their statsd packets
+    until `stop` is set."""
     import redis
 
     client = redis.Redis.from_url(config.redis_url, socket_timeout=30, health_check_interval=30)
     tuning = config.tuning
     writer = LogWriter(client, max_lines=tuning.log_max_lines, max_age_hours=tuning.log_max_age_hours)
     shipper = LogShipper(docker_api, writer, installation=config.installation, node=config.node_id)
-    collector = DynoCollector(
-        DynoDirectory(docker_api, installation=config.installation),
-        MetricsStore(client),
-        interval=tuning.metrics_interval,
-    )
+    directory = DynoDirectory(docker_api, installation=config.installation, gateway_bridge=GATEWAY_BRIDGE)
+    store = MetricsStore(client)
+    collector = DynoCollector(directory, store, interval=tuning.metrics_interval)
     threads = [
         threading.Thread(target=shipper.run, name="log-shipper"),
         threading.Thread(target=collector.run, args=(stop,), name="dyno-metrics"),
     ]
+    if tuning.statsd_port:
+        aggregator = StatsdAggregator(store, max_series=tuning.statsd_max_series)
+        # Every address of the node: a dyno sends to the default bridge's, which its service names.
+        listener = StatsdListener(aggregator, directory.app_of, port=tuning.statsd_port)
+        logger.info("statsd listening on port %d (udp)", listener.port)
+        threads.append(threading.Thread(target=listener.serve, args=(stop,), name="statsd"))
     for thread in threads:
         thread.start()
     stop.wait()

@@ -3,7 +3,9 @@
 Every `interval` seconds the collector lists this installation's dynos once and reads each running
 one's stats with a single one-shot call (no streaming, no second sample: CPU is the difference from
 the collector's own previous reading). A dyno that exited since the last round counts as a restart
-of its process type, with its exit code. The same listing maps dyno addresses to apps for statsd.
+of its process type, with its exit code. The same listing maps dyno addresses to apps for statsd:
+on one host, each dyno's address on its app network; on a swarm node, also its address on the node's
+gateway bridge (`docker_gwbridge`), the source of what it sends to its node (see node_agent).
 """
 
 from __future__ import annotations
@@ -38,10 +40,17 @@ class DynoAddress:
 
 
 class DynoDirectory:
-    """Which app's dyno has which address, from the container listing (refreshed on a miss, 1/s at most)."""
+    """Which app's dyno has which address, from the container listing (refreshed on a miss, 1/s at most).
 
-    def __init__(self, docker_api: Any, *, installation: str | None = None) -> None:
+    With `gateway_bridge`, a dyno's address on that network counts too: Swarm lists a task's
+    endpoint on the node's gateway bridge there, not in the container's own networks.
+    """
+
+    def __init__(
+        self, docker_api: Any, *, installation: str | None = None, gateway_bridge: str | None = None
+    ) -> None:
         self.api = docker_api
+        self.gateway_bridge = gateway_bridge
         self.label_filter = [f"{LABEL_MANAGED}=1"] + (
             [f"{LABEL_INSTALLATION}={installation}"] if installation else []
         )
@@ -67,9 +76,34 @@ class DynoDirectory:
             for network in networks.values():
                 if network.get("IPAddress"):
                     addresses[network["IPAddress"]] = dyno
+        if self.gateway_bridge:
+            addresses.update(self._on_gateway_bridge(listed, addresses))
         with self._lock:
             self._addresses = addresses
             self._refreshed = time.monotonic()
+
+    def _on_gateway_bridge(
+        self, listed: list[dict[str, Any]], known: dict[str, DynoAddress]
+    ) -> dict[str, DynoAddress]:
+        """The running dynos' addresses on the gateway bridge (none if the node has no such network)."""
+        try:
+            endpoints = self.api.inspect_network(self.gateway_bridge).get("Containers") or {}
+        except Exception as error:  # no swarm on this node yet, or Docker away
+            logger.debug("cannot read %s: %s", self.gateway_bridge, error)
+            return {}
+        running = {
+            container["Id"]: DynoAddress(
+                container["Labels"][LABEL_APP], container["Labels"].get(LABEL_PROCESS_TYPE, "")
+            )
+            for container in listed
+            if container.get("State") == "running" and LABEL_APP in (container.get("Labels") or {})
+        }
+        found: dict[str, DynoAddress] = {}
+        for container_id, endpoint in endpoints.items():
+            address = str((endpoint or {}).get("IPv4Address") or "").partition("/")[0]
+            if container_id in running and address and address not in known:
+                found[address] = running[container_id]
+        return found
 
     def app_of(self, address: str) -> str | None:
         with self._lock:

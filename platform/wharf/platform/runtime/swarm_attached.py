@@ -31,7 +31,7 @@ class AttachedOneOffs:
     """The attached one-offs of one installation on the manager's engine."""
 
     def __init__(self, client: docker.DockerClient, *, installation: str | None = None) -> None:
-        # STATSD_HOST is not set on the Swarm runtime, so none here either.
+        # No statsd port: an attached one-off gets no STATSD_HOST (its services' dynos do).
         self._containers = DockerRuntime(client, installation=installation)
 
     def start(self, spec: DynoSpec, network: str, *, tty: bool) -> DockerAttachedDyno:

@@ -98,8 +98,11 @@ class SwarmRuntime:
         installation: str | None = None,
         node_engines: NodeEngines | None = None,
         images: ReleaseImages | None = None,
+        statsd_port: int | None = None,
     ) -> None:
         self._client = client or docker.from_env()
+        # Dynos send statsd packets to their node, where its agent listens on this port.
+        self._statsd_port = statsd_port
         # With a registry, services name its copy of the release image, so any node can pull it.
         self._images = images
         self._image_users = ImageUsers(self._client)
@@ -321,6 +324,7 @@ class SwarmRuntime:
             labels={**spec.all_labels(), **self._scope},
             network_id=str(network.id),
             max_nano_cpus=self._node_cpu_limit(),
+            statsd_port=self._statsd_port,
         )
         return str(self._client.api.create_service(**options)["ID"])
 
@@ -459,8 +463,9 @@ def swarm_runtime(*, installation: str | None = None) -> SwarmRuntime:
     from wharf.platform.settings import get_settings
 
     settings = get_settings()
+    statsd_port = settings.wharf_node_statsd_port or None
     if not settings.wharf_registry:
-        return SwarmRuntime(installation=installation)
+        return SwarmRuntime(installation=installation, statsd_port=statsd_port)
     client = docker.from_env()
     images = release_images_for(client, settings.wharf_registry, settings.wharf_data_dir)
-    return SwarmRuntime(client, installation=installation, images=images)
+    return SwarmRuntime(client, installation=installation, images=images, statsd_port=statsd_port)

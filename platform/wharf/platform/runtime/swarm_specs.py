@@ -36,6 +36,9 @@ LOG_DRIVER = DriverConfig("json-file", {"max-size": "10m", "max-file": "3"})
 SCRATCH_MODE = 0o1777
 NANOSECONDS = 1_000_000_000
 CPU_SHARES_PER_CPU = 1024
+# STATSD_HOST on the Swarm runtime: a name each task's /etc/hosts gives the address of its own node
+# (Docker's `host-gateway`, the node's default bridge), where the node's agent receives statsd.
+STATSD_HOSTNAME = "statsd.wharf.internal"
 
 
 def cpu_reservation(cpu_shares: int) -> int:
@@ -54,8 +57,19 @@ def service_name(spec: DynoSpec) -> str:
     return base[: SERVICE_NAME_MAX - len(suffix)] + suffix
 
 
+def statsd_environment(statsd_port: int | None) -> dict[str, str]:
+    """STATSD_HOST and STATSD_PORT of a dyno on the Swarm runtime (none without a port)."""
+    return {"STATSD_HOST": STATSD_HOSTNAME, "STATSD_PORT": str(statsd_port)} if statsd_port else {}
+
+
 def service_options(
-    spec: DynoSpec, *, user: str, labels: Mapping[str, str], network_id: str, max_nano_cpus: int
+    spec: DynoSpec,
+    *,
+    user: str,
+    labels: Mapping[str, str],
+    network_id: str,
+    max_nano_cpus: int,
+    statsd_port: int | None = None,
 ) -> dict[str, Any]:
     """Keyword arguments of APIClient.create_service for the dyno's service."""
     size = size_named(spec.size)
@@ -78,7 +92,8 @@ def service_options(
         image=spec.image,
         args=spec.argv,
         hostname=f"{spec.process_type}-{spec.number}"[-HOSTNAME_MAX:].lstrip("-_"),
-        env=spec.environment(),
+        env={**spec.environment(), **statsd_environment(statsd_port)},
+        hosts={STATSD_HOSTNAME: "host-gateway"} if statsd_port else None,
         user=user,
         labels=dict(labels),
         mounts=mounts,

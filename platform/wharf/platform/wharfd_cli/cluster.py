@@ -89,6 +89,8 @@ def _deploy_agents(
             log_max_lines=settings.wharf_log_max_lines,
             log_max_age_hours=settings.wharf_log_max_age_hours,
             metrics_interval=settings.wharf_metrics_dyno_interval,
+            statsd_port=settings.wharf_node_statsd_port,
+            statsd_max_series=settings.wharf_statsd_max_series,
         ),
         registry_trust=trust,
     )

@@ -11,8 +11,8 @@ from sqlalchemy import select
 
 from tests.conftest import LiveServer
 from tests.utils.api import new_user_client
-from wharf.platform.actions.reviewapps import sweep_idle_review_apps
 from wharf.platform.db import session_scope, utcnow
+from wharf.platform.git.review import sweep_idle_review_apps
 from wharf.platform.models import App, Pipeline, PipelineApp
 from wharf.platform.settings import Settings
 

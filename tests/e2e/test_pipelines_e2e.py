@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -171,3 +172,63 @@ def test_review_branch_push_creates_an_app_and_branch_deletion_destroys_it(
     while wharf.app_get(review_app).status_code == 200:
         assert time.monotonic() < deadline, "the destroyed review app still answers through the router"
         time.sleep(0.5)
+
+
+# Run as `wharfd up`'s API runs its sweep, with the install's own settings: the review app's branch is
+# made idle (its last push 30 days back), then swept; what the sweep says is printed.
+SWEEP = """
+import sys
+from datetime import timedelta
+
+from sqlalchemy import select, update
+
+from wharf.platform.db import session_scope, utcnow
+from wharf.platform.git.review import sweep_idle_review_apps
+from wharf.platform.models import App, PipelineApp
+from wharf.platform.settings import get_settings
+import redis
+
+settings = get_settings()
+with session_scope(settings.resolved_database_url) as session:
+    app_id = session.scalars(select(App.id).where(App.name == sys.argv[1])).one()
+    pushed = utcnow() - timedelta(days=30)
+    session.execute(update(PipelineApp).where(PipelineApp.app_id == app_id).values(last_push_at=pushed))
+client = redis.Redis.from_url(settings.resolved_redis_url)
+print("destroyed:", " ".join(sweep_idle_review_apps(settings=settings, client=client, say=print)))
+"""
+
+
+def test_an_idle_review_app_is_swept_after_its_branchs_pr_predestroy(
+    dev: Developer, wharf: Wharf, staged: tuple[str, str, Path]
+) -> None:
+    staging, _production, repo = staged
+    pipeline = f"pl-{staging[4:]}"
+    wharf_cli(dev, "reviewapps:enable", "-p", pipeline, "--idle-days", "2")
+    dev.git("checkout", "-q", "-B", "idle", cwd=repo)
+    manifest = {
+        "environments": {"review": {"env": {"GREETING": "from-idle-review"}}},
+        "scripts": {"pr-predestroy": "echo predestroy-swept-$GREETING"},
+    }
+    (repo / "app.json").write_text(json.dumps(manifest))
+    (repo / "VERSION").write_text("idle\n")
+    dev.commit_all(repo, "idle review")
+    review_app = f"{pipeline}-rv-idle-one"
+    output = push(dev, repo, "HEAD:refs/heads/review/idle-one")
+    assert f"Creating review app {review_app}" in output, output
+    assert "version=idle greeting=from-idle-review" in served(wharf, review_app, "version=idle")
+
+    swept = subprocess.run(
+        [sys.executable, "-c", SWEEP, review_app],
+        env=wharf.env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    said = swept.stdout
+    assert swept.returncode == 0, said + swept.stderr
+    assert "predestroy-swept-from-idle-review" in said, said
+    assert said.index("predestroy-swept") < said.index(f"Destroyed review app {review_app}"), said
+    assert review_app in said.splitlines()[-1].split(), said
+    assert dev.api.get(f"/api/apps/{review_app}").status_code == 404
+    info = json.loads(wharf_cli(dev, "pipelines:info", pipeline, "--json"))
+    assert review_app not in [a["app"] for a in info["apps"]]

@@ -6,18 +6,12 @@ import fnmatch
 import re
 from datetime import datetime, timedelta
 
-import redis
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from wharf.platform.actions.apps import destroy_app
-from wharf.platform.addons import get_addon_providers
-from wharf.platform.db import session_scope, utcnow
 from wharf.platform.errors import BadRequest
 from wharf.platform.models import App, Pipeline, PipelineApp, User
-from wharf.platform.security.crypto import ConfigCipher
 from wharf.platform.security.names import refuse_unsafe_characters
-from wharf.platform.settings import Settings
 
 PATTERN = re.compile(r"[A-Za-z0-9._/*?-]{1,100}")
 BRANCH = re.compile(r"[A-Za-z0-9._/-]{1,255}")
@@ -61,9 +55,9 @@ def review_app_name(pipeline: Pipeline, branch: str) -> str:
     return f"{pipeline.name}{REVIEW_INFIX}{slug}"
 
 
-def idle_review_apps(*, session: Session, now: datetime) -> list[tuple[App, User]]:
-    """Review apps whose branch was last pushed longer ago than their pipeline's idle days, with the
-    pipeline's owner."""
+def idle_review_apps(*, session: Session, now: datetime) -> list[tuple[App, PipelineApp, User]]:
+    """Review apps whose branch was last pushed longer ago than their pipeline's idle days, with their
+    pipeline membership and the pipeline's owner."""
     rows = session.execute(
         select(App, PipelineApp, Pipeline, User)
         .join(PipelineApp, PipelineApp.app_id == App.id)
@@ -72,30 +66,20 @@ def idle_review_apps(*, session: Session, now: datetime) -> list[tuple[App, User
         .where(PipelineApp.review_branch.is_not(None))
     ).all()
     return [
-        (app, owner)
+        (app, member, owner)
         for app, member, pipeline, owner in rows
         if (member.last_push_at or member.created_at) < now - timedelta(days=pipeline.review_idle_days)
     ]
 
 
-def sweep_idle_review_apps(
-    *, settings: Settings, client: redis.Redis[bytes], now: datetime | None = None
-) -> list[str]:
-    """Destroy idle review apps with their add-ons; the names destroyed."""
-    cipher = ConfigCipher(settings.secret_key())
-    destroyed = []
-    with session_scope(settings.resolved_database_url) as session:
-        for app, owner in idle_review_apps(session=session, now=now or utcnow()):
-            name = app.name
-            destroy_app(
-                session=session,
-                cipher=cipher,
-                client=client,
-                settings=settings,
-                providers=get_addon_providers(settings),
-                actor=owner,
-                app=app,
-                confirm=name,
-            )
-            destroyed.append(name)
-    return destroyed
+def review_sources(*, session: Session, member: PipelineApp) -> list[str]:
+    """The names of the pipeline's apps that are not review apps: the repositories a review branch is
+    pushed to."""
+    return list(
+        session.scalars(
+            select(App.name)
+            .join(PipelineApp, PipelineApp.app_id == App.id)
+            .where(PipelineApp.pipeline_id == member.pipeline_id, PipelineApp.review_branch.is_(None))
+            .order_by(App.name)
+        )
+    )

@@ -1,13 +1,17 @@
 """Pushes of review branches: `git push wharf HEAD:refs/heads/review/NAME` to an app of a pipeline with
 review apps enabled creates or updates the app `<pipeline>-rv-<name>` and builds the pushed commit on it;
-deleting the branch (`git push wharf :review/NAME`) destroys that app with its add-ons.
+deleting the branch (`git push wharf :review/NAME`) destroys that app with its add-ons, and so does the
+API's sweep once the branch has been idle longer than the pipeline allows; either runs app.json's
+`scripts.pr-predestroy` of the branch's last pushed commit first.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +31,7 @@ from wharf.platform.addons import get_addon_providers
 from wharf.platform.db import session_scope, utcnow
 from wharf.platform.errors import BadRequest, WharfError
 from wharf.platform.models import App, Pipeline, PipelineApp, User
+from wharf.platform.repos import repo_path
 from wharf.platform.scheduler.dynos import LAUNCHER, oneoff_spec
 from wharf.platform.security.crypto import ConfigCipher
 from wharf.platform.security.names import validate_app_name
@@ -38,6 +43,7 @@ PREDESTROY_TIMEOUT = 600.0
 APP_JSON_MAX_BYTES = 64 * 1024
 MAX_REVIEW_ADDONS = 5
 Say = Callable[[str], None]
+logger = logging.getLogger(__name__)
 
 
 def review_pipeline(*, settings: Settings, app_name: str, branch: str) -> bool:
@@ -239,7 +245,6 @@ def destroy_review_app(
 ) -> int:
     """Run app.json's pr-predestroy (from the branch's last commit OLD), then destroy the branch's review
     app with its add-ons; 0."""
-    cipher = ConfigCipher(settings.secret_key())
     with session_scope(settings.resolved_database_url) as session:
         pipeline = _pipeline_of(session, app_name)
         assert pipeline is not None
@@ -253,24 +258,98 @@ def destroy_review_app(
         if app is None or actor is None:
             say(f"-----> {branch} has no review app")
             return 0
-        name = app.name
-        command = predestroy_command(repo, old)
-        if command:
-            run_predestroy(
-                settings=settings, session=session, cipher=cipher, app=app, command=command, say=say
-            )
-        destroy_app(
-            session=session,
-            cipher=cipher,
-            client=client,
+        _predestroy_and_destroy(
             settings=settings,
-            providers=get_addon_providers(settings),
-            actor=actor,
+            session=session,
+            client=client,
             app=app,
-            confirm=name,
+            actor=actor,
+            command=predestroy_command(repo, old),
+            say=say,
         )
-    say(f"-----> Destroyed review app {name} and its add-ons")
     return 0
+
+
+def _predestroy_and_destroy(
+    *,
+    settings: Settings,
+    session: Session,
+    client: redis.Redis[bytes],
+    app: App,
+    actor: User,
+    command: str | None,
+    say: Say,
+) -> None:
+    cipher = ConfigCipher(settings.secret_key())
+    name = app.name
+    if command:
+        run_predestroy(settings=settings, session=session, cipher=cipher, app=app, command=command, say=say)
+    destroy_app(
+        session=session,
+        cipher=cipher,
+        client=client,
+        settings=settings,
+        providers=get_addon_providers(settings),
+        actor=actor,
+        app=app,
+        confirm=name,
+    )
+    say(f"-----> Destroyed review app {name} and its add-ons")
+
+
+def branch_head(repo: Path, branch: str) -> str | None:
+    """The commit `refs/heads/BRANCH` names in the bare repository REPO, if any."""
+    if not BRANCH.fullmatch(branch) or not (repo / "HEAD").is_file():
+        return None
+    found = subprocess.run(
+        [
+            "git",
+            "--git-dir",
+            str(repo),
+            "rev-parse",
+            "--verify",
+            "--quiet",
+            f"refs/heads/{branch}^{{commit}}",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    commit = found.stdout.strip()
+    return commit if found.returncode == 0 and commit else None
+
+
+def _idle_predestroy(settings: Settings, session: Session, member: PipelineApp) -> str | None:
+    """pr-predestroy at the idle branch's last pushed commit, from the pipeline app it was pushed to."""
+    branch = member.review_branch or ""
+    for source in reviewapps.review_sources(session=session, member=member):
+        repo = repo_path(settings.wharf_data_dir, source)
+        commit = branch_head(repo, branch)
+        if commit is not None:
+            return predestroy_command(repo, commit)
+    return None
+
+
+def sweep_idle_review_apps(
+    *, settings: Settings, client: redis.Redis[bytes], now: datetime | None = None, say: Say = logger.info
+) -> list[str]:
+    """Destroy the review apps idle longer than their pipeline allows, each with its add-ons, after its
+    branch's pr-predestroy; the names destroyed."""
+    destroyed = []
+    with session_scope(settings.resolved_database_url) as session:
+        for app, member, owner in reviewapps.idle_review_apps(session=session, now=now or utcnow()):
+            name = app.name
+            say(f"-----> {name}: {member.review_branch} was last pushed over the pipeline's idle days ago")
+            _predestroy_and_destroy(
+                settings=settings,
+                session=session,
+                client=client,
+                app=app,
+                actor=owner,
+                command=_idle_predestroy(settings, session, member),
+                say=say,
+            )
+            destroyed.append(name)
+    return destroyed
 
 
 def review_error(error: WharfError, say: Say) -> int:

@@ -11,8 +11,8 @@ from fastapi import FastAPI
 
 from wharf.platform.actions.domains import sync_all_app_routes
 from wharf.platform.actions.dynos import runtime_for
-from wharf.platform.actions.reviewapps import sweep_idle_review_apps
 from wharf.platform.db import POOL_CAPACITY, session_scope
+from wharf.platform.git.review import sweep_idle_review_apps
 from wharf.platform.logs.platform_lines import install_platform_lines
 from wharf.platform.metering.buckets import RateLimiter
 from wharf.platform.metering.identity import TokenOwners

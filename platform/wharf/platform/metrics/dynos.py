@@ -67,37 +67,34 @@ class DynoDirectory:
 
     def _remember(self, listed: list[dict[str, Any]]) -> None:
         addresses: dict[str, DynoAddress] = {}
+        running: dict[str, DynoAddress] = {}
         for container in listed:
             labels = container.get("Labels") or {}
             if container.get("State") != "running" or LABEL_APP not in labels:
                 continue
-            dyno = DynoAddress(labels[LABEL_APP], labels.get(LABEL_PROCESS_TYPE, ""))
+            dyno = running[container.get("Id", "")] = DynoAddress(
+                labels[LABEL_APP], labels.get(LABEL_PROCESS_TYPE, "")
+            )
             networks = (container.get("NetworkSettings") or {}).get("Networks") or {}
             for network in networks.values():
                 if network.get("IPAddress"):
                     addresses[network["IPAddress"]] = dyno
         if self.gateway_bridge:
-            addresses.update(self._on_gateway_bridge(listed, addresses))
+            addresses.update(self._on_gateway_bridge(running, addresses))
         with self._lock:
             self._addresses = addresses
             self._refreshed = time.monotonic()
 
     def _on_gateway_bridge(
-        self, listed: list[dict[str, Any]], known: dict[str, DynoAddress]
+        self, running: dict[str, DynoAddress], known: dict[str, DynoAddress]
     ) -> dict[str, DynoAddress]:
-        """The running dynos' addresses on the gateway bridge (none if the node has no such network)."""
+        """The addresses of the running dynos (by container id) on the gateway bridge (none if the node
+        has no such network)."""
         try:
             endpoints = self.api.inspect_network(self.gateway_bridge).get("Containers") or {}
         except Exception as error:  # no swarm on this node yet, or Docker away
             logger.debug("cannot read %s: %s", self.gateway_bridge, error)
             return {}
-        running = {
-            container["Id"]: DynoAddress(
-                container["Labels"][LABEL_APP], container["Labels"].get(LABEL_PROCESS_TYPE, "")
-            )
-            for container in listed
-            if container.get("State") == "running" and LABEL_APP in (container.get("Labels") or {})
-        }
         found: dict[str, DynoAddress] = {}
         for container_id, endpoint in endpoints.items():
             address = str((endpoint or {}).get("IPv4Address") or "").partition("/")[0]

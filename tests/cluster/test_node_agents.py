@@ -1,10 +1,12 @@
 """What an operator checks after `wharfd cluster agents`: a dyno on a worker node has its output in its
 app's log (once, though every node runs an agent), its memory in the app's metrics and what it sends to
 STATSD_HOST:STATSD_PORT in its app's own series, by the node agent of that worker, through the control
-plane's Redis as the nodes reach it."""
+plane's Redis as the nodes reach it; an attached `wharf run` (a container on the manager's engine) sends
+to its own STATSD_HOST, received by the manager's agent."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import io
 import tarfile
@@ -17,6 +19,7 @@ import docker
 import pytest
 
 from tests.cluster.conftest import Wharfd
+from tests.utils.attached_output import stdout_after_end_of_input
 from tests.utils.bridge_redis import BridgeRedis
 from tests.utils.busybox_dynos import Apps, make_spec
 from tests.utils.failover import live_tasks_of, wait_for
@@ -42,6 +45,15 @@ while True:
     statsd = (os.environ["STATSD_HOST"], int(os.environ["STATSD_PORT"]))
     sock.sendto(b"signups:1|c\\nother-app.signups:1|c", statsd)
     time.sleep(0.5)
+"""
+# A one-off job that counts what it did, then ends.
+JOB_SENDS_STATSD = """
+import os, socket, time
+sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for _ in range(40):
+    sock.sendto(b"jobs.done:1|c", (os.environ["STATSD_HOST"], int(os.environ["STATSD_PORT"])))
+    time.sleep(0.25)
+print("sent to", os.environ["STATSD_HOST"])
 """
 SENDER_IMAGE = "wharf/test-statsd-sender:latest"
 
@@ -81,6 +93,11 @@ def _until(check: object, what: str, timeout: float = 90.0) -> None:
         time.sleep(0.5)
 
 
+def _sending_statsd_to_the_agents(manager: docker.DockerClient, wharfd: Wharfd) -> SwarmRuntime:
+    installation = Settings(wharf_data_dir=wharfd.data_dir).installation_id
+    return SwarmRuntime(manager, installation=installation, statsd_port=NODE_STATSD_PORT)
+
+
 def _no_live_task(client: docker.DockerClient, app: str) -> bool:
     return not live_tasks_of(client, app)
 
@@ -96,11 +113,7 @@ def test_a_worker_dynos_output_memory_and_statsd_reach_the_control_plane_through
     swarm: SwarmTestCluster, wharfd: Wharfd, agents: BridgeRedis
 ) -> None:
     manager = swarm.manager.client()
-    runtime = SwarmRuntime(
-        manager,
-        installation=Settings(wharf_data_dir=wharfd.data_dir).installation_id,
-        statsd_port=NODE_STATSD_PORT,
-    )
+    runtime = _sending_statsd_to_the_agents(manager, wharfd)
     apps = Apps(runtime)
     worker = swarm.workers[0]
     try:
@@ -143,4 +156,36 @@ def test_a_worker_dynos_output_memory_and_statsd_reach_the_control_plane_through
         # A removed service's tasks hold their nodes' reservations until they have stopped.
         for app_name in apps.names:
             wait_for(partial(_no_live_task, manager, app_name), 60, f"every task of {app_name} gone")
+        manager.close()
+
+
+def test_an_attached_one_offs_statsd_reaches_its_apps_series_through_the_managers_agent(
+    swarm: SwarmTestCluster, wharfd: Wharfd, agents: BridgeRedis
+) -> None:
+    manager = swarm.manager.client()
+    runtime = _sending_statsd_to_the_agents(manager, wharfd)
+    apps = Apps(runtime)
+    try:
+        app = apps.new()
+        job = make_spec(
+            app, ("python3", "-c", JOB_SENDS_STATSD), image=statsd_sender_image(swarm), process_type="run"
+        )
+        attached = runtime.start_attached(job, tty=False)
+        try:
+            output = asyncio.run(stdout_after_end_of_input(attached)).decode(errors="replace")
+            assert attached.wait() == 0, output
+        finally:
+            attached.remove()
+        assert "sent to statsd.wharf.internal" in output, output
+        redis_client = agents.client()
+        store = MetricsStore(redis_client)
+
+        def jobs_done() -> float:
+            return sum(point.custom.get("jobs.done", 0.0) for point in store.minute_points(app))
+
+        _until(lambda: jobs_done() >= 20, "no statsd counter of the attached one-off")
+        assert all(set(point.custom) <= {"jobs.done"} for point in store.minute_points(app))
+        redis_client.close()
+    finally:
+        apps.cleanup()
         manager.close()

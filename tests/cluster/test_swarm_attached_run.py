@@ -9,13 +9,12 @@ import asyncio
 import docker
 import pytest
 
+from tests.utils.attached_output import stdout_after_end_of_input
 from tests.utils.busybox_dynos import WEB, Apps, make_spec
 from tests.utils.failover import live_tasks_of, wait_for
 from tests.utils.test_cluster import SwarmTestCluster
 from wharf.platform.actions.dynos import list_dyno_statuses
 from wharf.platform.runtime.base import (
-    STDOUT,
-    AttachedDyno,
     DynoNotFound,
     DynoState,
     NetworkInUse,
@@ -27,19 +26,6 @@ pytestmark = [pytest.mark.e2e, pytest.mark.cluster]
 
 # Waits for the end of its input, so that it is seen running first, then asks the web dyno by name.
 ASKS_THE_WEB_DYNO = "cat >/dev/null; printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 10 {host} 5000; exit 5"
-
-
-async def _end_input_and_read(attached: AttachedDyno) -> bytes:
-    await attached.open()
-    try:
-        await attached.close_stdin()
-        output = bytearray()
-        while chunk := await attached.read():
-            if chunk[0] == STDOUT:
-                output += chunk[1]
-        return bytes(output)
-    finally:
-        await attached.close()
 
 
 def test_an_attached_one_off_runs_on_the_manager_and_reaches_a_worker_dyno_over_the_overlay(
@@ -68,7 +54,7 @@ def test_an_attached_one_off_runs_on_the_manager_and_reaches_a_worker_dyno_over_
             with pytest.raises(NetworkInUse):
                 runtime.remove_network(app)
 
-            output = asyncio.run(_end_input_and_read(attached))
+            output = asyncio.run(stdout_after_end_of_input(attached))
             code = attached.wait()
         finally:
             attached.remove()

@@ -96,11 +96,14 @@ class DockerRuntime:
         *,
         installation: str | None = None,
         statsd_port: int | None = None,
+        statsd_hostname: str | None = None,
     ) -> None:
         self._client = client or docker.from_env()
         self._image_users = ImageUsers(self._client)
-        # Dynos send statsd packets to their network's gateway (the host) on this port.
+        # Dynos send statsd packets to their network's gateway (the host) on this port; with a
+        # hostname, to that name, which their hosts file maps to the host's `host-gateway` address.
         self._statsd_port = statsd_port
+        self._statsd_hostname = statsd_hostname
         # The labels every dyno of this runtime carries and every query filters on.
         self._scope = scope_labels(installation)
         self._host_nano_cpus: int | None = None
@@ -328,6 +331,7 @@ class DockerRuntime:
             "name": f"{spec.name}.v{spec.release}.{secrets.token_hex(3)}",
             "hostname": f"{spec.process_type}-{spec.number}"[-HOSTNAME_MAX:].lstrip("-_"),
             "environment": {**spec.environment(), **self._statsd_environment(spec.network_name)},
+            "extra_hosts": self._statsd_hosts(),
             "labels": {**spec.all_labels(), **self._scope},
             "user": self._user_for(spec),
             "network": spec.network_name,
@@ -357,15 +361,23 @@ class DockerRuntime:
             raise ImageNotFound(spec.image) from error
 
     def _statsd_environment(self, network: str) -> dict[str, str]:
-        """STATSD_HOST and STATSD_PORT: the host's address on the dyno's own app network."""
+        """STATSD_HOST and STATSD_PORT: the host's address on the dyno's own app network (or the
+        hostname given for it)."""
         if not self._statsd_port:
             return {}
+        if self._statsd_hostname:
+            return {"STATSD_HOST": self._statsd_hostname, "STATSD_PORT": str(self._statsd_port)}
         found = self._find_network(network)
         configs = ((found.attrs.get("IPAM") or {}).get("Config") or []) if found is not None else []
         gateways = [str(c["Gateway"]) for c in configs if c.get("Gateway") and ":" not in str(c["Gateway"])]
         if not gateways:
             return {}
         return {"STATSD_HOST": gateways[0], "STATSD_PORT": str(self._statsd_port)}
+
+    def _statsd_hosts(self) -> dict[str, str] | None:
+        if self._statsd_port and self._statsd_hostname:
+            return {self._statsd_hostname: "host-gateway"}
+        return None
 
     def _host_cpu_limit(self) -> int:
         """Docker refuses a CPU limit above the host's CPU count, so large sizes are capped to it."""

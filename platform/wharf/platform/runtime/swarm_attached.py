@@ -5,7 +5,8 @@ one-off is not a service: it is a container of the engine the control plane talk
 made exactly as the Docker runtime makes one (its user, no-new-privileges, every capability dropped,
 the dyno size's memory, CPU, pids and disk limits, no logging, the labels with LABEL_ATTACHED), on
 the app's attachable overlay network, where it reaches the app's add-ons and the dynos of every node
-by name. Detached one-offs stay services, on any node.
+by name. Its STATSD_HOST is the name a service's dyno has, mapped to the manager's `host-gateway`,
+where the manager's node agent receives its packets. Detached one-offs stay services, on any node.
 
 Only containers labelled LABEL_ATTACHED are ever seen here, so the manager's Swarm tasks, whose
 containers carry dyno labels too, are never mistaken for one.
@@ -21,6 +22,7 @@ import docker
 from wharf.platform.runtime.base import LABEL_ATTACHED, Dyno, DynoNotFound, DynoSpec
 from wharf.platform.runtime.docker_attach import DockerAttachedDyno
 from wharf.platform.runtime.docker_runtime import DockerRuntime
+from wharf.platform.runtime.swarm_specs import STATSD_HOSTNAME
 
 
 def is_attached(dyno: Dyno) -> bool:
@@ -30,9 +32,17 @@ def is_attached(dyno: Dyno) -> bool:
 class AttachedOneOffs:
     """The attached one-offs of one installation on the manager's engine."""
 
-    def __init__(self, client: docker.DockerClient, *, installation: str | None = None) -> None:
-        # No statsd port: an attached one-off gets no STATSD_HOST (its services' dynos do).
-        self._containers = DockerRuntime(client, installation=installation)
+    def __init__(
+        self,
+        client: docker.DockerClient,
+        *,
+        installation: str | None = None,
+        statsd_port: int | None = None,
+    ) -> None:
+        # STATSD_HOST as the services' dynos have it: their node's agent, here the manager's.
+        self._containers = DockerRuntime(
+            client, installation=installation, statsd_port=statsd_port, statsd_hostname=STATSD_HOSTNAME
+        )
 
     def start(self, spec: DynoSpec, network: str, *, tty: bool) -> DockerAttachedDyno:
         """Create and start the one-off on `network` (the app's overlay), attached before it runs."""

@@ -107,7 +107,7 @@ class SwarmRuntime:
         self._images = images
         self._image_users = ImageUsers(self._client)
         self._scope = scope_labels(installation)
-        self._attached = AttachedOneOffs(self._client, installation=installation)
+        self._attached = AttachedOneOffs(self._client, installation=installation, statsd_port=statsd_port)
         self._node_engines = node_engines
         self._own_node: str | None = None
         self._node_addresses: dict[str, str] = {}

@@ -24,6 +24,18 @@ LINE = (
     'at=info method=GET path="/" host=h request_id=r fwd="10.0.0.1" dyno=web.1 connect=0ms '
     "service={ms}ms status=200 bytes=100 protocol=http"
 )
+H12 = (
+    'at=error code=H12 desc="Request timeout" method=GET path="/" host=h request_id=r fwd="10.0.0.1" '
+    "dyno=web.1 connect=0ms service=30000ms status=503 bytes=0 protocol=http"
+)
+H14 = (
+    'at=error code=H14 desc="No web processes running" method=GET path="/" host=h request_id=r '
+    'fwd="10.0.0.1" dyno= connect= service= status=503 bytes=0 protocol=http'
+)
+CONTRACT_KEYS = {
+    "time", "requests", "status", "p50_ms", "p95_ms", "p99_ms", "max_ms", "memory_rss_mb", "cpu_percent",
+    "custom",
+}  # fmt: skip
 
 
 # Traffic recorded "now" is read back as the newest minute's point: leave the checks this many seconds
@@ -49,6 +61,13 @@ def app_with_traffic(live_server: LiveServer, *, at: float | None = None) -> tup
     return name, token, api
 
 
+def router_lines(live_server: LiveServer, name: str, lines: list[str], *, at: float | None = None) -> None:
+    """Count more router lines for the app, as the router's log sink does."""
+    router = RouterMetrics(MetricsStore(redis.Redis.from_url(live_server.redis_url)))
+    router.observe_many([(name, line) for line in lines], now=at)
+    router.flush()
+
+
 def test_the_api_answers_the_contract_shape_oldest_first(live_server: LiveServer) -> None:
     name, _, api = app_with_traffic(live_server)
     answer = api.get(f"/api/apps/{name}/metrics", params={"type": "web", "since": "5m"})
@@ -57,11 +76,12 @@ def test_the_api_answers_the_contract_shape_oldest_first(live_server: LiveServer
     assert len(points) == 5
     assert [p["time"] for p in points] == sorted(p["time"] for p in points)
     last = points[-1]
-    assert set(last) == {
-        "time", "requests", "status", "p50_ms", "p95_ms", "p99_ms", "max_ms", "memory_rss_mb", "cpu_percent",
-        "custom",
+    # The contract's keys, then the ones Wharf adds (the contract allows more).
+    assert set(last) == CONTRACT_KEYS | {
+        "errors", "bytes", "restarts", "swap_mb", "memory_limit_mb", "concurrency",
     }  # fmt: skip
     assert last["requests"] == 100 and last["status"]["2xx"] == 100
+    assert last["errors"] == {} and last["bytes"] == 100 * 100
     assert 93 <= last["p95_ms"] <= 97 and last["max_ms"] == 100
     assert last["custom"] == {"signups": 3.0, "queue": 4.0}
     assert api.get(f"/api/apps/{name}/metrics", params={"type": "worker"}).json()[-1]["requests"] == 0
@@ -82,15 +102,21 @@ def test_wharf_metrics_json_prints_the_api_list_and_the_table_has_sparklines(
     live_server: LiveServer, tmp_path: Path
 ) -> None:
     name, token, _ = app_with_traffic(live_server)
+    router_lines(live_server, name, [H12, H12, H14])
     env = cli_env(live_server.url, token, tmp_path)
     printed = run_wharf(env, "metrics", "-a", name, "--type", "web", "--since", "10m", "--json")
     assert printed.returncode == 0, printed.stderr
     points = json.loads(printed.stdout)
-    assert len(points) == 10 and points[-1]["requests"] == 100
+    assert len(points) == 10 and points[-1]["requests"] == 103
+    assert points[-1]["errors"] == {"H12": 2, "H14": 1} and points[-1]["status"]["5xx"] == 3
     table = run_wharf(env, "metrics", "-a", name, "--since", "10m")
     assert table.returncode == 0, table.stderr
-    requests_row = next(line for line in table.stdout.splitlines() if line.startswith("requests"))
-    assert requests_row.split()[1].endswith("█") and requests_row.split()[-2:] == ["100", "100"]
+    rows = table.stdout.splitlines()
+    requests_row = next(line for line in rows if line.startswith("requests"))
+    assert requests_row.split()[1].endswith("█") and requests_row.split()[-2:] == ["103", "103"]
+    errors_row = next(line for line in rows if line.startswith("errors"))
+    assert errors_row.split()[1].endswith("█") and errors_row.split()[2:4] == ["3", "3"]
+    assert errors_row.endswith("  H12 2, H14 1"), "the codes seen, the most frequent first"
     assert any(line.startswith("signups") for line in table.stdout.splitlines())
     wrong = run_wharf(env, "metrics", "-a", name, "--since", "soon")
     assert wrong.returncode != 0 and "since must look like" in wrong.stderr
@@ -124,7 +150,9 @@ def test_wharf_metrics_marks_the_apps_events_on_the_time_axis_and_lists_them(
 
 def test_prometheus_metrics_need_an_operator_token(live_server: LiveServer) -> None:
     # Prometheus sees the last complete minute.
-    name, token, _ = app_with_traffic(live_server, at=time.time() - 60)
+    last_minute = time.time() - 60
+    name, token, _ = app_with_traffic(live_server, at=last_minute)
+    router_lines(live_server, name, [H12, H12], at=last_minute)
     assert httpx.get(f"{live_server.url}/metrics").status_code == 401
     assert (
         httpx.get(f"{live_server.url}/metrics", headers={"Authorization": f"Bearer {token}"}).status_code
@@ -142,6 +170,7 @@ def test_prometheus_metrics_need_an_operator_token(live_server: LiveServer) -> N
     text = httpx.get(f"{live_server.url}/metrics", headers={"Authorization": f"Bearer {admin}"}).text
     assert f'wharf_router_requests_per_minute{{app="{name}",type="web",status="2xx"}} 100' in text
     assert f'wharf_app_custom{{app="{name}",name="signups"}} 3' in text
+    assert f'wharf_router_errors_per_minute{{app="{name}",type="web",code="H12"}} 2' in text.splitlines()
 
 
 def test_a_destroyed_apps_metrics_alerts_and_autoscaling_do_not_reach_a_new_app_of_its_name(

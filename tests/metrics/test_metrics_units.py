@@ -15,6 +15,7 @@ import redis
 
 from wharf.platform.metrics.dynos import DynoCollector, DynoDirectory, cpu_percent
 from wharf.platform.metrics.histogram import bucket_of, percentile
+from wharf.platform.metrics.points import MinutePoint
 from wharf.platform.metrics.prometheus import prometheus_text
 from wharf.platform.metrics.router import RouterLine, RouterMetrics
 from wharf.platform.metrics.statsd import StatsdAggregator, StatsdListener, parse_line, parse_packet
@@ -27,6 +28,10 @@ LINE = (
 H12 = (
     'at=error code=H12 desc="Request timeout" method=GET path="/" host=app.localhost request_id=r '
     'fwd="10.0.0.1" dyno=web.1 connect=1ms service=30001ms status=503 bytes=0 protocol=http'
+)
+H13_WORKER = (
+    'at=error code=H13 desc="Connection closed without response" method=GET path="/" host=h request_id=r '
+    'fwd="10.0.0.1" dyno=worker.1 connect=0ms service=15ms status=503 bytes=64 protocol=http'
 )
 H14 = (
     'at=error code=H14 desc="No web processes running" method=GET path="/" host=h request_id=r '
@@ -178,7 +183,11 @@ class FakeDockerApi:
                 "system_cpu_usage": self.usage * 4,
                 "online_cpus": 2,
             },
-            "memory_stats": {"usage": 300 * 2**20, "limit": 512 * 2**20, "stats": {"anon": 200 * 2**20}},
+            "memory_stats": {
+                "usage": 300 * 2**20,
+                "limit": 512 * 2**20,
+                "stats": {"anon": 200 * 2**20, "swap": 24 * 2**20},
+            },
         }
 
 
@@ -192,7 +201,7 @@ def dyno(container_id: str, state: str, status: str = "Up") -> dict[str, Any]:
     }
 
 
-def test_dyno_collector_reads_cpu_memory_and_counts_exits(redis_client: redis.Redis[bytes]) -> None:
+def test_dyno_collector_reads_cpu_memory_swap_and_counts_exits(redis_client: redis.Redis[bytes]) -> None:
     api = FakeDockerApi()
     api.listed = [dyno("a", "running"), dyno("old", "exited", "Exited (1) 2 hours ago")]
     directory = DynoDirectory(api)
@@ -206,6 +215,9 @@ def test_dyno_collector_reads_cpu_memory_and_counts_exits(redis_client: redis.Re
     point = store.minute_points("shop", process_type="web", since=timedelta(minutes=1))[-1]
     assert point.memory_rss_mb == 200.0
     assert point.cpu_percent == 50.0
+    assert (point.swap_mb, point.memory_limit_mb, point.restarts) == (24.0, 512.0, 1)
+    shown = point.as_json()
+    assert (shown["swap_mb"], shown["memory_limit_mb"], shown["restarts"]) == (24.0, 512.0, 1)
     fields = MetricsStore(redis_client).raw_minute("shop", minute_of(now))
     assert fields["p|web|restarts"] == 1 and fields["p|web|exit|137"] == 1
     assert fields["p|web|limit_mb"] == 512
@@ -274,3 +286,61 @@ def test_a_swarm_nodes_directory_knows_its_dynos_by_their_gateway_bridge_address
     assert DynoDirectory(api).app_of("10.232.0.2") is None, "one host: app networks only"
     del api.networks[gateway_bridge]
     assert DynoDirectory(api, gateway_bridge=gateway_bridge).app_of("172.30.0.5") == "shop"
+
+
+def point_at(store: MetricsStore, app: str, start: int, **read: Any) -> MinutePoint:
+    """The point that begins at `start` among those `store.minute_points(app, **read)` answers."""
+    return next(p for p in store.minute_points(app, **read) if p.time.timestamp() == start)
+
+
+def test_h_codes_bytes_and_concurrency_reach_the_points_at_both_resolutions(
+    redis_client: redis.Redis[bytes],
+) -> None:
+    store = MetricsStore(redis_client)
+    metrics = RouterMetrics(store)
+    app, now = f"codes-{random.randrange(10**6)}", time.time()
+    for ms in (100, 200, 300):
+        metrics.observe(app, LINE.format(ms=ms, status=200), now=now)
+    metrics.observe_many([(app, H12), (app, H12), (app, H14), (app, H13_WORKER)], now=now)
+    metrics.flush()
+    minute, ten_minutes = minute_of(now), minute_of(now) - minute_of(now) % 600
+    busy_ms = 100 + 200 + 300 + 2 * 30001
+
+    web = point_at(store, app, minute, process_type="web", since=timedelta(minutes=5))
+    assert web.errors == {"H12": 2, "H14": 1}
+    assert web.status["5xx"] == 3, "H-codes still count under the status the router answered"
+    assert web.bytes == 3 * 512
+    assert web.concurrency == round(busy_ms / 60_000, 2)
+    every_type = point_at(store, app, minute, since=timedelta(minutes=5)).as_json()
+    assert every_type["errors"] == {"H12": 2, "H14": 1, "H13": 1}
+    assert every_type["bytes"] == 3 * 512 + 64
+    assert every_type["concurrency"] == round((busy_ms + 15) / 60_000, 2)
+
+    # Past a day the points are ten minutes wide: the same counts, in-flight averaged over ten minutes.
+    wide = point_at(store, app, ten_minutes, since=timedelta(days=2)).as_json()
+    assert wide["errors"] == {"H12": 2, "H14": 1, "H13": 1} and wide["bytes"] == 3 * 512 + 64
+    assert wide["concurrency"] == round((busy_ms + 15) / 600_000, 2)
+
+    quiet = point_at(store, app, minute - 60, since=timedelta(minutes=5))
+    assert (quiet.errors, quiet.bytes, quiet.concurrency) == ({}, 0, None)
+    store.forget_app(app)
+
+
+def test_prometheus_shows_h_code_errors_swap_and_restarts_of_the_last_minute(
+    redis_client: redis.Redis[bytes],
+) -> None:
+    store = MetricsStore(redis_client)
+    app, last_minute = f"prom-{random.randrange(10**6)}", minute_of(time.time()) - 60
+    delta = Delta(app, last_minute)
+    delta.add.update({"p|web|req": 5, "p|web|5xx": 3, "p|web|h|H12": 3, "p|web|restarts": 2})
+    delta.maxima.update({"p|web|swap_max": 24.0, "p|web|rss_max": 200.0})
+    delta.last["p|web|limit_mb"] = 512.0
+    store.write([delta])
+    text = prometheus_text(store)
+    labels = f'app="{app}",type="web"'
+    assert f'wharf_router_errors_per_minute{{{labels},code="H12"}} 3' in text.splitlines()
+    assert f"wharf_dyno_swap_mb{{{labels}}} 24.0" in text.splitlines()
+    assert f"wharf_dyno_memory_limit_mb{{{labels}}} 512.0" in text.splitlines()
+    assert f"wharf_dyno_restarts_per_minute{{{labels}}} 2" in text.splitlines()
+    assert "# TYPE wharf_dyno_swap_mb gauge" in text
+    store.forget_app(app)

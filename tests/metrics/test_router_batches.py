@@ -97,6 +97,7 @@ def test_batches_give_the_same_series_as_lines_one_by_one() -> None:
     assert shop_web["p|web|h|H12"] == sum(p.code == "H12" for p in shop_lines) > 0
     assert shop_web["p|web|h|H14"] == sum(p.code == "H14" for p in shop_lines) > 0
     assert shop_web["p|web|bytes"] == sum(p.bytes for p in shop_lines)
+    assert shop_web["p|web|busy_ms"] == sum(p.service_ms or 0 for p in shop_lines)
     slowest = max(p.service_ms or 0 for p in shop_lines)
     assert shop_web[f"p|web|t|{bucket_of(slowest)}"] >= 1
     blog = expected[("blog", int(NOW) - int(NOW) % 60)][0]

@@ -1,11 +1,13 @@
 """App metrics: `wharf metrics [-a APP] [--type web] [--since 1h] [--json]`.
 
+The errors row counts the router's H-code errors and names the codes seen in the window with their totals.
 The table's last row marks the app's events (deploys, restarts, dyno exits, scaling) on the same time
 axis as the sparklines, and the events are listed below it; `--json` prints the points alone."""
 
 from __future__ import annotations
 
 import bisect
+from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any, cast
@@ -59,10 +61,27 @@ def _custom(name: str) -> Series:
     return lambda point: point["custom"].get(name)
 
 
+def _errors(point: dict[str, Any]) -> float | None:
+    """A point's router H-code errors, all codes together (None from a server that does not count them)."""
+    errors = point.get("errors")
+    return None if errors is None else sum(errors.values())
+
+
+def error_codes(points: Sequence[dict[str, Any]]) -> str:
+    """The H-codes seen in the points with their totals, the most frequent first: `H12 3, H14 1`."""
+    totals: Counter[str] = Counter()
+    for point in points:
+        totals.update(point.get("errors") or {})
+    ranked = sorted(totals.items(), key=lambda item: (-item[1], item[0]))
+    return ", ".join(f"{code} {count}" for code, count in ranked)
+
+
 def _rows(points: list[dict[str, Any]]) -> list[list[str]]:
+    """The table: a header, then per series its label, sparkline, latest value, maximum and a note."""
     series: list[tuple[str, Series, str]] = [
         ("requests", lambda p: p["requests"], ""),
         ("5xx", lambda p: p["status"]["5xx"], ""),
+        ("errors", _errors, ""),
         ("p50", lambda p: p["p50_ms"], "ms"),
         ("p95", lambda p: p["p95_ms"], "ms"),
         ("p99", lambda p: p["p99_ms"], "ms"),
@@ -73,7 +92,8 @@ def _rows(points: list[dict[str, Any]]) -> list[list[str]]:
     names = sorted({name for point in points for name in point["custom"]})
     for name in names:
         series.append((name, _custom(name), ""))
-    rows = [["", f"last {min(len(points), WIDTH)} points", "now", "max"]]
+    notes = {"errors": error_codes(points)}
+    rows = [["", f"last {min(len(points), WIDTH)} points", "now", "max", ""]]
     for label, read, unit in series:
         values = [read(point) for point in points]
         known = [v for v in values if v is not None]
@@ -83,6 +103,7 @@ def _rows(points: list[dict[str, Any]]) -> list[list[str]]:
                 sparkline(values),
                 _number(values[-1] if values else None, unit),
                 _number(max(known, default=None), unit),
+                notes.get(label, ""),
             ]
         )
     return rows
@@ -129,7 +150,8 @@ def metrics(
     since: Annotated[str, typer.Option(help="How far back: 30m, 1h, 24h, up to 7d.")] = "30m",
     json: JsonOption = False,
 ) -> None:
-    """Show an app's requests, response times, memory, CPU and statsd series, minute by minute."""
+    """Show an app's requests, H-code errors, response times, memory, CPU and statsd series, minute by
+    minute."""
     name = resolve_app(app, remote)
     query = {"since": since, **({"type": process_type} if process_type else {})}
     base = f"/apps/{quote(name, safe='')}/metrics"
@@ -142,7 +164,7 @@ def metrics(
     label = f"{name} ({process_type})" if process_type else name
     output.header(f"Metrics of {label} since {since} ago")
     marks = ", ".join(f"{mark} {kind}" for kind, mark in EVENT_MARKS.items())
-    output.table([*_rows(points), ["events", event_marks(points, events), "", ""]])
+    output.table([*_rows(points), ["events", event_marks(points, events), "", "", ""]])
     output.line()
     output.header(f"Events since {since} ago (UTC; on the events row: {marks})")
     for text in _event_lines(events) or ["No events."]:

@@ -27,8 +27,17 @@ class MinutePoint:
     memory_rss_mb: float | None = None
     cpu_percent: float | None = None
     custom: dict[str, float] = field(default_factory=dict)
+    # Router H-code errors by code ({"H12": 3}); they also count under the status the router answered.
+    errors: dict[str, int] = field(default_factory=dict)
+    bytes: int = 0
+    restarts: int = 0
+    swap_mb: float | None = None
+    memory_limit_mb: float | None = None
+    # Requests in flight on average over the point (the summed service time over the point's length).
+    concurrency: float | None = None
 
     def as_json(self) -> dict[str, Any]:
+        """The point as `wharf metrics --json` prints it: the contract's keys up to `custom`, then more."""
         return {
             "time": self.time.isoformat(),
             "requests": self.requests,
@@ -40,6 +49,12 @@ class MinutePoint:
             "memory_rss_mb": self.memory_rss_mb,
             "cpu_percent": self.cpu_percent,
             "custom": dict(self.custom),
+            "errors": dict(self.errors),
+            "bytes": self.bytes,
+            "restarts": self.restarts,
+            "swap_mb": self.swap_mb,
+            "memory_limit_mb": self.memory_limit_mb,
+            "concurrency": self.concurrency,
         }
 
 

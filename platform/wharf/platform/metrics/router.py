@@ -1,8 +1,9 @@
 """Router metrics from the router's log lines, counted in the sink that already receives each line.
 
 `MeteredSink` wraps the router's log sink: every `(app, line)` it passes on is also counted for the
-app's process type and minute (requests by status class, a timing histogram of `service=`, bytes,
-H-codes), one tailer read's batch at a time (`RouterMetrics.observe_many`, one lock per batch).
+app's process type and minute (requests by status class, a timing histogram of `service=`, the
+summed service time, bytes, H-codes), one tailer read's batch at a time (`RouterMetrics.observe_many`,
+one lock per batch).
 Reading the few fields costs a handful of string operations per distinct line tail: the fields after
 the last ` dyno=` come last and in a fixed order, written by nginx, so no user-supplied text is parsed.
 Counts stay in plain attributes until the flush thread turns them into store deltas every few seconds.
@@ -69,11 +70,12 @@ class RouterLine:
 
 
 class _Minute:
-    __slots__ = ("bytes", "codes", "hist", "requests", "status", "tmax")
+    __slots__ = ("busy_ms", "bytes", "codes", "hist", "requests", "status", "tmax")
 
     def __init__(self) -> None:
         self.requests = 0
         self.bytes = 0
+        self.busy_ms = 0
         self.tmax = -1
         self.status: dict[str, int] = {}
         self.codes: dict[str, int] = {}
@@ -83,6 +85,7 @@ class _Minute:
         """Add another count of the same app, process type and minute into this one."""
         self.requests += other.requests
         self.bytes += other.bytes
+        self.busy_ms += other.busy_ms
         self.tmax = max(self.tmax, other.tmax)
         for counts, more in ((self.status, other.status), (self.codes, other.codes)):
             for name, count in more.items():
@@ -164,6 +167,7 @@ class RouterMetrics:
             if ms >= 0:
                 bucket = _BUCKETS[ms] if ms < 10_000 else bucket_of(ms)
                 minute.hist[bucket] = minute.hist.get(bucket, 0) + count
+                minute.busy_ms += ms * count
                 if ms > minute.tmax:
                     minute.tmax = ms
         for app, line in lines:
@@ -192,6 +196,7 @@ class RouterMetrics:
             prefix = f"p|{process_type}|"
             delta.add[prefix + "req"] += minute.requests
             delta.add[prefix + "bytes"] += minute.bytes
+            delta.add[prefix + "busy_ms"] += minute.busy_ms
             for digit, count in minute.status.items():
                 if digit in STATUS_FIELDS:
                     delta.add[prefix + STATUS_FIELDS[digit]] += count

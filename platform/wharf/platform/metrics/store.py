@@ -45,6 +45,11 @@ return 0
 """
 
 
+def resolution(since: timedelta) -> int:
+    """The seconds each point of a read `since` ago covers: a minute up to 24 h, ten minutes past it."""
+    return MINUTE if since <= timedelta(hours=24) else TEN_MINUTES
+
+
 def minute_key(app: str, minute: int) -> str:
     return f"{KEY_PREFIX}:{app}:1m:{minute}"
 
@@ -126,7 +131,11 @@ class MetricsStore:
     def minute_points(
         self, app: str, *, process_type: str | None = None, since: timedelta = timedelta(minutes=30)
     ) -> list[MinutePoint]:
-        return [point_from_fields(start, raw, process_type) for start, raw in self._hashes(app, since)]
+        seconds = resolution(since)
+        return [
+            point_from_fields(start, raw, process_type, seconds=seconds)
+            for start, raw in self._hashes(app, since)
+        ]
 
     def dyno_exits(
         self, app: str, *, process_type: str | None = None, since: timedelta = timedelta(minutes=30)
@@ -142,7 +151,7 @@ class MetricsStore:
     def _hashes(self, app: str, since: timedelta) -> list[tuple[int, dict[bytes, bytes]]]:
         """Each minute's hash (each ten minutes' past 24 h) since `since` ago, oldest first."""
         since = min(max(since, timedelta(minutes=1)), MAX_SINCE)
-        step = MINUTE if since <= timedelta(hours=24) else TEN_MINUTES
+        step = resolution(since)
         now = int(time.time())
         last = now - now % step
         first = last - (int(since.total_seconds()) // step - 1) * step
@@ -186,54 +195,106 @@ def exits_from_fields(start: int, raw: dict[bytes, bytes], process_type: str | N
     return DynoExits(time=datetime.fromtimestamp(start, UTC), codes=codes) if codes else None
 
 
-def point_from_fields(start: int, raw: dict[bytes, bytes], process_type: str | None) -> MinutePoint:
-    """One point from a minute's hash, for one process type or (None) all of them together."""
+def point_from_fields(
+    start: int, raw: dict[bytes, bytes], process_type: str | None, *, seconds: int = MINUTE
+) -> MinutePoint:
+    """One point from a minute's hash (`seconds` wide: TEN_MINUTES for a ten-minute hash), for one
+    process type or (None) all of them together."""
     point = MinutePoint(time=datetime.fromtimestamp(start, UTC))
-    buckets: dict[int, int] = defaultdict(int)
+    readings = _ProcessReadings(point)
     timer_buckets: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
-    tmax: float | None = None
-    rss: float | None = None
-    cpu_sum = cpu_n = 0.0
     for name, value in decode_fields(raw).items():
         scope, _, rest = name.partition("|")
         if scope == "x":
-            kind, _, series = rest.partition("|")
-            if kind == "t":
-                series, _, bucket = series.rpartition("|")
-                timer_buckets[series][int(bucket)] += int(value)
-            elif kind in ("c", "g", "s"):
-                point.custom[series] = value
-            continue
-        if scope != "p":
-            continue
-        ptype, _, metric = rest.partition("|")
-        if process_type is not None and ptype != process_type:
-            continue
-        if metric == "req":
-            point.requests += int(value)
-        elif metric in STATUS_CLASSES:
-            point.status[metric] += int(value)
-        elif metric.startswith("t|"):
-            buckets[int(metric[2:])] += int(value)
-        elif metric == "tmax":
-            tmax = value if tmax is None else max(tmax, value)
-        elif metric == "rss_max":
-            rss = value if rss is None else max(rss, value)
-        elif metric == "cpu_sum":
-            cpu_sum += value
-        elif metric == "cpu_n":
-            cpu_n += value
-    point.max_ms = tmax
-    point.p50_ms = percentile(buckets, 0.50, ceiling=tmax)
-    point.p95_ms = percentile(buckets, 0.95, ceiling=tmax)
-    point.p99_ms = percentile(buckets, 0.99, ceiling=tmax)
-    point.memory_rss_mb = None if rss is None else round(rss, 1)
-    point.cpu_percent = round(cpu_sum / cpu_n, 1) if cpu_n else None
+            _read_custom(point, timer_buckets, rest, value)
+        elif scope == "p":
+            ptype, _, metric = rest.partition("|")
+            if process_type is None or ptype == process_type:
+                readings.read(metric, value)
+    readings.finish(seconds)
     for series, counts in timer_buckets.items():
         p95 = percentile(counts, 0.95)
         if p95 is not None:
             point.custom[series] = p95
     return point
+
+
+def _read_custom(
+    point: MinutePoint, timer_buckets: dict[str, dict[int, int]], rest: str, value: float
+) -> None:
+    """One statsd field (`KIND|NAME`, timers `t|NAME|BUCKET`): counters, gauges and sets as they are."""
+    kind, _, series = rest.partition("|")
+    if kind == "t":
+        series, _, bucket = series.rpartition("|")
+        timer_buckets[series][int(bucket)] += int(value)
+    elif kind in ("c", "g", "s"):
+        point.custom[series] = value
+
+
+def _larger(current: float | None, value: float) -> float:
+    return value if current is None else max(current, value)
+
+
+class _ProcessReadings:
+    """A point's router and dyno fields (`p|TYPE|METRIC`) of one or several process types: counters
+    add up, maxima and limits take the largest, means and percentiles are computed by `finish`."""
+
+    def __init__(self, point: MinutePoint) -> None:
+        self.point = point
+        self.buckets: dict[int, int] = defaultdict(int)
+        self.tmax: float | None = None
+        self.rss: float | None = None
+        self.swap: float | None = None
+        self.limit: float | None = None
+        self.cpu_sum = self.cpu_n = 0.0
+        self.busy_ms: float | None = None
+
+    def read(self, metric: str, value: float) -> None:
+        """Take one field (its METRIC part) into the point or into what `finish` computes from."""
+        point = self.point
+        if metric == "req":
+            point.requests += int(value)
+        elif metric in STATUS_CLASSES:
+            point.status[metric] += int(value)
+        elif metric.startswith("t|"):
+            self.buckets[int(metric[2:])] += int(value)
+        elif metric.startswith("h|"):
+            point.errors[metric[2:]] = point.errors.get(metric[2:], 0) + int(value)
+        elif metric == "bytes":
+            point.bytes += int(value)
+        elif metric == "restarts":
+            point.restarts += int(value)
+        else:
+            self._read_measure(metric, value)
+
+    def _read_measure(self, metric: str, value: float) -> None:
+        if metric == "tmax":
+            self.tmax = _larger(self.tmax, value)
+        elif metric == "rss_max":
+            self.rss = _larger(self.rss, value)
+        elif metric == "swap_max":
+            self.swap = _larger(self.swap, value)
+        elif metric == "limit_mb":
+            self.limit = _larger(self.limit, value)
+        elif metric == "cpu_sum":
+            self.cpu_sum += value
+        elif metric == "cpu_n":
+            self.cpu_n += value
+        elif metric == "busy_ms":
+            self.busy_ms = (self.busy_ms or 0.0) + value
+
+    def finish(self, seconds: int) -> None:
+        """Set the point's maxima, percentiles and means; `seconds` is how long the point is."""
+        point, tmax = self.point, self.tmax
+        point.max_ms = tmax
+        point.p50_ms = percentile(self.buckets, 0.50, ceiling=tmax)
+        point.p95_ms = percentile(self.buckets, 0.95, ceiling=tmax)
+        point.p99_ms = percentile(self.buckets, 0.99, ceiling=tmax)
+        point.memory_rss_mb = None if self.rss is None else round(self.rss, 1)
+        point.swap_mb = None if self.swap is None else round(self.swap, 1)
+        point.memory_limit_mb = self.limit
+        point.cpu_percent = round(self.cpu_sum / self.cpu_n, 1) if self.cpu_n else None
+        point.concurrency = None if self.busy_ms is None else round(self.busy_ms / (seconds * 1000), 2)
 
 
 def parse_since(text: str) -> timedelta:

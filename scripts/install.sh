@@ -2,7 +2,8 @@
 # Usage: sudo bash scripts/install.sh
 # Installs what Wharf needs on a Debian or Ubuntu host (idempotent): Docker Engine from Debian's docker.io,
 # nginx, redis-server, PostgreSQL, git, mmdebstrap, then Wharf itself in a virtualenv at .venv, with the
-# `wharf` and `wharfd` commands linked into /usr/local/bin.
+# `wharf` and `wharfd` commands linked into /usr/local/bin. The distro's own nginx is turned off: Wharf's
+# router runs its own on :80 and :443.
 set -euo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -43,6 +44,32 @@ install::init_is_systemd() {
   [ "$(cat /proc/1/comm 2>/dev/null)" = "systemd" ]
 }
 
+# The pid of the distro's own nginx (its default site holds :80), when one is running; the router's
+# nginx keeps its pid file in the data dir, never here.
+distro_nginx_pid_file=/run/nginx.pid
+install::distro_nginx_pid() {
+  local pid
+  pid="$(cat "$distro_nginx_pid_file" 2>/dev/null)" || return 1
+  [[ "$pid" =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null && grep -q nginx "/proc/$pid/cmdline" 2>/dev/null \
+    && echo "$pid"
+}
+
+# `apt-get install nginx` starts the distro's nginx with its default site on :80, and Wharf's router runs
+# an nginx of its own that must listen on :80 and :443: the distro's is stopped and kept off at boot.
+install::distro_nginx_off() {
+  local pid
+  if install::init_is_systemd; then
+    echo "-----> Disabling the distro's nginx.service: Wharf's router runs its own nginx on :80 and :443"
+    systemctl disable --now nginx.service
+    return
+  fi
+  update-rc.d nginx disable >/dev/null 2>&1 || true
+  if pid="$(install::distro_nginx_pid)"; then
+    echo "-----> Stopping the distro's nginx (pid $pid): Wharf's router runs its own nginx on :80 and :443"
+    service nginx stop || kill -TERM "$pid"
+  fi
+}
+
 # Where systemd runs: Docker starts at boot, and wharf.service runs `wharfd up` (restarted on failure).
 # Elsewhere `wharfd up` starts and supervises dockerd itself.
 install::systemd_units() {
@@ -72,8 +99,16 @@ install::python_env() {
   ln -sf "$repo_root/.venv/bin/wharf" /usr/local/bin/wharf
 }
 
-install::apt_packages
-install::docker_daemon_settings
-install::python_env
-install::systemd_units
-echo "-----> Done: run \`wharfd up\`"
+install::main() {
+  install::apt_packages
+  install::distro_nginx_off
+  install::docker_daemon_settings
+  install::python_env
+  install::systemd_units
+  echo "-----> Done: run \`wharfd up\`"
+}
+
+# Sourced (by the tests), it only defines the steps.
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+  install::main
+fi

@@ -16,6 +16,7 @@ import pytest
 
 from tests.utils.e2e import new_developer, remove_app_containers, take_routers_down
 from tests.utils.wharfd_up import WharfdUp, push_new_app, wait_until_served
+from wharf.platform.security.authority import authority_paths
 from wharf.platform.sshd.host_key import host_key_path
 
 pytestmark = pytest.mark.e2e
@@ -50,6 +51,7 @@ def test_backup_wipe_restore_brings_every_app_back(tmp_path: Path) -> None:
         developer.api.patch(f"/api/apps/{app}/config", json={"GREETING": "kept"}).raise_for_status()
         wait_until_served(server.wharf, app, 120)
         ssh_fingerprint = host_key_fingerprint(data_dir)
+        ca_root = authority_paths(data_dir).root_cert.read_bytes()
 
         made = subprocess.run(
             [*WHARFD, "backup", "--output", str(archive)], env=env, capture_output=True, text=True
@@ -78,6 +80,9 @@ def test_backup_wipe_restore_brings_every_app_back(tmp_path: Path) -> None:
         assert again.returncode == 1 and "already holds a Wharf install" in again.stderr
         assert host_key_fingerprint(data_dir) == ssh_fingerprint, "git clients see the same host key"
         assert stat.S_IMODE(host_key_path(data_dir).stat().st_mode) == 0o600
+        restored_ca = authority_paths(data_dir)
+        assert restored_ca.root_cert.read_bytes() == ca_root, "clients trusting the local CA root still do"
+        assert stat.S_IMODE(restored_ca.root_key.stat().st_mode) == 0o600
 
         server.start()
         wait_until_served(server.wharf, app, 240)

@@ -2,12 +2,14 @@
 
 The archive (a 0600 `.tar.gz`) holds a consistent copy of the control-plane database (SQLite's online
 backup, or `pg_dump -Fc` for PostgreSQL), the secret key that decrypts its config vars, the apps' git
-repositories, their uploaded certificates, the add-on backups and the SSH git endpoint's host key (so
-git clients see the same host after a restore, with no host-key-changed warning). It leaves out what
-Wharf rebuilds: Redis (queues, the route table, log streams: logs are not kept), build directories, the
-router's rendered config and the run state. Restoring puts them in an empty data dir, migrates the database to
-this version's schema, and marks the release images to be checked: at the next `wharfd up`, an app whose
-current release image is missing (a new host) is rebuilt from its repository.
+repositories, their uploaded certificates, the add-on backups, the SSH git endpoint's host key (so
+git clients see the same host after a restore, with no host-key-changed warning) and the local
+certificate authority (so whatever trusts its root, `wharfd ca`, keeps trusting the restored host). It
+leaves out what Wharf rebuilds: Redis (queues, the route table, log streams: logs are not kept), build
+directories, the router's rendered config and the run state. Restoring puts them in an empty data dir
+(the secrets 0600, their folders 0700), migrates the database to this version's schema, and marks the
+release images to be checked: at the next `wharfd up`, an app whose current release image is missing (a
+new host) is rebuilt from its repository.
 """
 
 from __future__ import annotations
@@ -23,26 +25,51 @@ import time
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
+from wharf.platform.security.authority import authority_paths
 from wharf.platform.settings import Settings
 from wharf.platform.sshd.host_key import host_key_path
 
 FORMAT = 1
 MANIFEST = "manifest.json"
 # Top-level entries of the data dir that the archive carries.
-KEPT = ("secret.key", "repos", "certs", "backups", "ssh")
+KEPT = ("secret.key", "repos", "certs", "backups", "ssh", "ca")
+_AUTHORITY = authority_paths(Path())
 # Secrets: 0600 in the archive and when restored, whatever their mode on the backed-up host.
-PRIVATE_FILES = ("secret.key", host_key_path(Path()).as_posix())
+PRIVATE_FILES = (
+    "secret.key",
+    host_key_path(Path()).as_posix(),
+    _AUTHORITY.root_key.as_posix(),
+    _AUTHORITY.intermediate.as_posix(),
+)
+# The folders holding them: 0700 in the archive and when restored.
+PRIVATE_FOLDERS = (
+    host_key_path(Path()).parent.as_posix(),
+    _AUTHORITY.folder.as_posix(),
+    _AUTHORITY.root_key.parent.as_posix(),
+    _AUTHORITY.intermediate.parent.as_posix(),
+)
 REBUILD_MARKER = Path("run") / "rebuild-missing-images"
 
 Say = Callable[[str], None]
 
 
 def _private_in_archive(member: tarfile.TarInfo) -> tarfile.TarInfo:
-    if member.name.removeprefix("data/") in PRIVATE_FILES:
+    name = member.name.removeprefix("data/")
+    if name in PRIVATE_FILES:
         member.mode = 0o600
-    elif member.name == "data/ssh":
+    elif name in PRIVATE_FOLDERS:
         member.mode = 0o700
     return member
+
+
+def _make_secrets_private(data_dir: Path) -> None:
+    """Give the restored secrets and their folders their private modes."""
+    for name in PRIVATE_FOLDERS:
+        if (data_dir / name).is_dir():
+            (data_dir / name).chmod(0o700)
+    for name in PRIVATE_FILES:
+        if (data_dir / name).exists():
+            (data_dir / name).chmod(0o600)
 
 
 class BackupError(RuntimeError):
@@ -179,11 +206,7 @@ def restore_backup(settings: Settings, archive_path: Path, say: Say, *, force: b
                 if target.is_dir():
                     shutil.rmtree(target)
                 shutil.move(str(source), target)
-        if (data_dir / "ssh").is_dir():
-            (data_dir / "ssh").chmod(0o700)
-        for name in PRIVATE_FILES:
-            if (data_dir / name).exists():
-                (data_dir / name).chmod(0o600)
+        _make_secrets_private(data_dir)
         say(f"restoring the {kind} database")
         dump = root / ("database.sqlite" if kind == "sqlite" else "database.pgdump")
         _restore_database(settings.resolved_database_url, dump)

@@ -19,7 +19,7 @@ def backup(
         typer.Option("--output", help="Archive to write; default: wharf-backup-<time>.tar.gz here."),
     ] = None,
 ) -> None:
-    """Write one archive of the database, secret key, git repositories, certificates and add-on backups."""
+    """Write one archive of the database, secret key, git repos, certificates, local CA and add-on backups."""
     import time as clock
 
     from wharf.platform.host_backup import BackupError, create_backup

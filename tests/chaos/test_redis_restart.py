@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from tests.utils.chaos import Load, cmdline, process_tree, served_app
+from tests.utils.chaos import Load, cmdline, private_redis, process_tree, served_app
 from tests.utils.e2e import Developer
 from tests.utils.wharfd_up import WharfdUp, wait_until_served
 
@@ -31,10 +31,6 @@ def redis_server_pid(server: WharfdUp) -> int | None:
     ]
     found = found or [pid for pid in process_tree(server.process.pid) if b"redis-server" in cmdline(pid)]
     return found[0] if found else None
-
-
-def private_redis(server: WharfdUp) -> redis.Redis[bytes]:
-    return redis.Redis(unix_socket_path=str(server.wharf.data_dir / "redis" / "redis.sock"), socket_timeout=5)
 
 
 def snapshot(client: redis.Redis[bytes], app: str) -> dict[bytes, bytes]:
@@ -83,14 +79,8 @@ def test_redis_killed_under_load_comes_back_with_its_state(
                 time.sleep(0.1)
         back_after = time.monotonic() - killed_at
         time.sleep(8)
-        # On a busy host, load on until there is enough to show something.
-        deadline = time.monotonic() + 60
-        while load.counts()[0] < 300 and time.monotonic() < deadline:
-            time.sleep(0.5)
-    answered, failed = load.counts()
-    print(f"redis-server killed: back in {back_after:.1f}s; {answered} answered, {failed} failed")
-    assert answered > 200, f"too little load to show anything: {answered} answers"
-    assert failed == 0, f"{failed} of {answered + failed} requests failed: {load.failures[:5]}"
+        load.until_answered()
+    load.assert_none_failed(f"redis-server killed: back in {back_after:.1f}s")
 
     assert app.encode() in (client.get(ROUTES_KEY) or b""), "the route table was lost"
     for key, last_id in streams.items():

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import redis
 
 from tests.utils.e2e import Developer, new_developer, remove_app_containers, take_routers_down
 from tests.utils.wharfd_up import WharfdUp, push_new_app, wait_until_served
@@ -65,6 +66,24 @@ class Load:
     def counts(self) -> tuple[int, int]:
         with self._lock:
             return self.answered, len(self.failures)
+
+    def until_answered(self, answers: int = 300, timeout: float = 60.0) -> None:
+        """On a busy host, load on until there is enough to show something."""
+        deadline = time.monotonic() + timeout
+        while self.counts()[0] < answers and time.monotonic() < deadline:
+            time.sleep(0.5)
+
+    def assert_none_failed(self, what: str) -> None:
+        """Print the counts after WHAT; none failed, with enough answers to show it."""
+        answered, failed = self.counts()
+        print(f"{what}: {answered} answered, {failed} failed")
+        assert answered > 200, f"too little load to show anything: {answered} answers"
+        assert failed == 0, f"{failed} of {answered + failed} requests failed: {self.failures[:5]}"
+
+
+def private_redis(server: WharfdUp) -> redis.Redis[bytes]:
+    """A client of the `wharfd up`'s private Redis, on its socket."""
+    return redis.Redis(unix_socket_path=str(server.wharf.data_dir / "redis" / "redis.sock"), socket_timeout=5)
 
 
 def process_tree(root: int) -> list[int]:

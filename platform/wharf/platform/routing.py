@@ -3,6 +3,12 @@
 The API owns each app's routing settings (hostnames, maintenance, certificates); the scheduler owns
 each app's healthy web dynos. Each half is kept in its own Redis hash, so either side can republish
 the whole table without asking the other, and the router needs nothing but Redis.
+
+Each owner writes its whole half at once (`replace_app_route_settings`, `replace_app_backends`) with
+the field WHOLE, which no app name can be. A half without it was lost (Redis emptied or the key
+deleted) and holds only the apps changed since: a table made from it is published as incomplete, a
+router that serves a complete one keeps it, and the half's owner writes it whole again
+(`half_is_whole`).
 """
 
 from __future__ import annotations
@@ -30,6 +36,8 @@ ASLEEP_KEY = "wharf:asleep"
 # dynos on them are standby backends, sent requests only when none of the app's other dynos can take them.
 UNREACHABLE_HOSTS_KEY = "wharf:routes:unreachable-hosts"
 GENERATION_KEY = "wharf:routes:generation"
+# The field each half's owner writes with its whole half (not an app name: those start with a letter).
+WHOLE = "."
 PUBLISH_LOCK = "wharf:routes:publish-lock"
 
 
@@ -76,13 +84,39 @@ def publish_route_table(client: redis.Redis[bytes]) -> RouteTable:
         backends = {k.decode(): v for k, v in client.hgetall(BACKENDS_KEY).items()}
         asleep = {k.decode() for k in client.hkeys(ASLEEP_KEY)}
         unreachable = frozenset(m.decode() for m in client.smembers(UNREACHABLE_HOSTS_KEY))
+        complete = app_settings.pop(WHOLE, None) is not None and backends.pop(WHOLE, None) is not None
         apps = tuple(
             _route_for(app, app_settings[app], backends.get(app), app in asleep, unreachable)
             for app in sorted(app_settings)
         )
-        table = RouteTable(generation=int(client.incr(GENERATION_KEY)), apps=apps)
+        table = RouteTable(generation=int(client.incr(GENERATION_KEY)), apps=apps, complete=complete)
         publish_routes(client, table)
     return table
+
+
+def half_is_whole(client: redis.Redis[bytes], half: str) -> bool:
+    """Whether HALF (APP_ROUTES_KEY or BACKENDS_KEY) is as its owner last wrote it whole."""
+    return bool(client.hexists(half, WHOLE))
+
+
+def _replace_half(client: redis.Redis[bytes], half: str, values: dict[str, str]) -> None:
+    whole: dict[str | bytes, bytes | float | int | str] = {WHOLE: "1"}
+    whole.update(values)
+    with client.pipeline(transaction=True) as pipe:
+        pipe.delete(half)
+        pipe.hset(half, mapping=whole)
+        pipe.execute()
+    publish_route_table(client)
+
+
+def replace_app_backends(client: redis.Redis[bytes], backends: dict[str, list[dict[str, Any]]]) -> None:
+    """The scheduler's whole half: every app's healthy web dynos (see `set_app_backends`)."""
+    _replace_half(client, BACKENDS_KEY, {app: json.dumps(b, sort_keys=True) for app, b in backends.items()})
+
+
+def replace_app_route_settings(client: redis.Redis[bytes], settings: dict[str, dict[str, Any]]) -> None:
+    """The API's whole half: every app's `route_settings`."""
+    _replace_half(client, APP_ROUTES_KEY, {app: json.dumps(v, sort_keys=True) for app, v in settings.items()})
 
 
 def set_unreachable_hosts(client: redis.Redis[bytes], hosts: set[str]) -> None:
@@ -112,9 +146,16 @@ def set_app_route_settings(
 ) -> None:
     """The API's half: the app's hostnames, maintenance mode, certificates and whether the router
     obtains ACME certificates for its custom domains that have none uploaded."""
-    value = {"hostnames": hostnames, "maintenance": maintenance, "tls": tls, "acme": acme}
+    value = route_settings(hostnames=hostnames, maintenance=maintenance, tls=tls, acme=acme)
     client.hset(APP_ROUTES_KEY, app_name, json.dumps(value, sort_keys=True))
     publish_route_table(client)
+
+
+def route_settings(
+    *, hostnames: list[str], maintenance: bool, tls: list[dict[str, Any]], acme: bool = False
+) -> dict[str, Any]:
+    """One app's entry in the API's half."""
+    return {"hostnames": hostnames, "maintenance": maintenance, "tls": tls, "acme": acme}
 
 
 def wait_until_served(client: redis.Redis[bytes], *, timeout: float) -> bool:

@@ -2,7 +2,10 @@
 
 It listens on ``wharf:routes:changed`` and re-reads the table every few seconds as well, so a lost
 message or a Redis restart only delays a change. Bursts of changes (a deploy replacing every dyno)
-are batched into one reload. When Redis is unreachable nginx keeps serving the last good config.
+are batched into one reload. When Redis is unreachable nginx keeps serving the last good config,
+and a router serving a complete table keeps it over an incomplete one (made while a half of the
+table was lost from Redis, see wharf.platform.routing), also across its own restarts: the table it
+serves is kept in its state dir.
 """
 
 from __future__ import annotations
@@ -44,11 +47,14 @@ from wharf.router.routes import (
     ROUTES_SERVED_KEY,
     RouteTable,
     TlsCertificate,
+    parse_route_table,
     published_routes,
 )
 
 logger = logging.getLogger(__name__)
 access_logger = logging.getLogger("wharf.router.access")
+# In the state dir: the table the router serves, what a restarted router keeps over an incomplete one.
+SERVED_TABLE = "routes.json"
 
 
 def log_to_logging(app: str, line: str) -> None:
@@ -81,9 +87,12 @@ class RouterController:
     # Stopping leaves nginx serving the last routes for the next controller to adopt (`wharfd up`);
     # False stops it with the controller (taking traffic off the host).
     leave_serving: bool = False
+    _kept_over: int | None = None
 
     def apply(self, table: RouteTable) -> bool:
         """Serve ``table``: validate, swap and reload when its config differs. True when nginx reloaded."""
+        if self._keeps_instead(table):
+            return False
         started = time.monotonic()
         served = table
         if self.acme is not None:
@@ -139,11 +148,35 @@ class RouterController:
         api_cert = issued.get(self.settings.api_hostname) if self.settings.api_hostname else None
         return with_default_certificates(table, self.settings.domain, issued), api_cert
 
+    def _keeps_instead(self, table: RouteTable) -> bool:
+        """Whether to keep the complete table served over TABLE, an incomplete one."""
+        if table.complete or not self.table.complete:
+            return False
+        if self._kept_over != table.generation:
+            self._kept_over = table.generation
+            logger.warning(
+                "route table generation %d is incomplete (a half of it was lost from Redis): keeping "
+                "generation %d (%d apps) until its owners write it whole again",
+                table.generation,
+                self.table.generation,
+                len(self.table.apps),
+            )
+        return True
+
     def _write_status(self) -> None:
         status = {"generation": self.table.generation, "applied_at": time.time()}
-        temporary = self.paths.state_dir / "status.json.next"
-        temporary.write_text(json.dumps(status), encoding="utf-8")
-        temporary.replace(self.paths.state_dir / "status.json")
+        for name, text in (("status.json", json.dumps(status)), (SERVED_TABLE, self.table.to_json())):
+            temporary = self.paths.state_dir / f"{name}.next"
+            temporary.write_text(text, encoding="utf-8")
+            temporary.replace(self.paths.state_dir / name)
+
+    def _table_served_before(self) -> RouteTable:
+        """The table an earlier run served last (an empty one when it left none readable)."""
+        try:
+            return parse_route_table((self.paths.state_dir / SERVED_TABLE).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as error:
+            logger.debug("no route table served before: %s", error)
+            return RouteTable()
 
     def _read_table(self) -> RouteTable | None:
         """The published table; None when Redis cannot say or holds none (lost, or not yet published)."""
@@ -173,7 +206,10 @@ class RouterController:
         A master an earlier run left serving is adopted and reloaded, not restarted.
         """
         self.paths.create()
+        self.table = self._table_served_before()
         table = self._read_table()
+        if table is not None and self._keeps_instead(table):
+            table = self.table
         if table is None:
             if self.paths.config.exists():
                 self.nginx.start()

@@ -79,6 +79,9 @@ class RouteTable:
 
     generation: int = 0
     apps: tuple[AppRoute, ...] = field(default_factory=tuple)
+    # Made from both halves as their owners last wrote them whole; False: a half was lost from Redis
+    # (or never written whole), so apps may be missing.
+    complete: bool = False
 
     def to_json(self) -> str:
         """The wire form stored under ``ROUTES_KEY``."""
@@ -178,7 +181,11 @@ def parse_route_table(text: str | bytes | None) -> RouteTable:
         claimed.update(route.hostnames)
         apps.append(route)
     generation = document.get("generation", 0)
-    return RouteTable(generation=generation if isinstance(generation, int) else 0, apps=tuple(apps))
+    return RouteTable(
+        generation=generation if isinstance(generation, int) else 0,
+        apps=tuple(apps),
+        complete=document.get("complete") is True,
+    )
 
 
 def load_routes(redis: RedisLike) -> RouteTable:

@@ -5,6 +5,8 @@ Each change commits and republishes the app's route itself, whoever asked for it
 
 from __future__ import annotations
 
+from typing import Any
+
 import redis
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -12,9 +14,17 @@ from sqlalchemy.orm import Session
 from wharf.platform.errors import BadRequest, Conflict, NotFound
 from wharf.platform.logs.events import record_event
 from wharf.platform.models import App, Certificate, Domain, User
-from wharf.platform.routing import remove_app_routes, set_app_route_settings
+from wharf.platform.routing import (
+    APP_ROUTES_KEY,
+    half_is_whole,
+    remove_app_routes,
+    replace_app_route_settings,
+    route_settings,
+    set_app_route_settings,
+)
 from wharf.platform.security.names import validate_hostname as hostname_rule
 from wharf.platform.settings import Settings
+from wharf.router.routes import ROUTES_KEY
 
 MAX_DOMAINS_PER_APP = 100
 
@@ -150,6 +160,12 @@ def list_certificates(*, session: Session, app: App) -> list[Certificate]:
 
 def sync_app_routes(*, session: Session, client: redis.Redis[bytes], settings: Settings, app: App) -> None:
     """Publish the app's hostnames, maintenance mode and certificates for the router."""
+    set_app_route_settings(
+        client, app.name, **_route_settings_of(session=session, settings=settings, app=app)
+    )
+
+
+def _route_settings_of(*, session: Session, settings: Settings, app: App) -> dict[str, Any]:
     hostnames = [default_hostname(app, settings)] + [
         d.hostname for d in list_domains(session=session, app=app)
     ]
@@ -164,9 +180,7 @@ def sync_app_routes(*, session: Session, client: redis.Redis[bytes], settings: S
         for name in cert.hostnames.split(",")
         if name in hostnames
     ]
-    set_app_route_settings(
-        client,
-        app.name,
+    return route_settings(
         hostnames=hostnames,
         maintenance=app.maintenance,
         tls=tls,
@@ -175,10 +189,21 @@ def sync_app_routes(*, session: Session, client: redis.Redis[bytes], settings: S
 
 
 def sync_all_app_routes(*, session: Session, client: redis.Redis[bytes], settings: Settings) -> int:
+    """Write the API's whole half of the route table from the database, in one publish."""
     apps = list(session.scalars(select(App)))
-    for app in apps:
-        sync_app_routes(session=session, client=client, settings=settings, app=app)
+    replace_app_route_settings(
+        client, {app.name: _route_settings_of(session=session, settings=settings, app=app) for app in apps}
+    )
     return len(apps)
+
+
+def rewrite_lost_app_routes(*, session: Session, client: redis.Redis[bytes], settings: Settings) -> bool:
+    """Write the API's half of the route table whole again when Redis lost it (or the published
+    table); True when it had to."""
+    if half_is_whole(client, APP_ROUTES_KEY) and client.exists(ROUTES_KEY):
+        return False
+    sync_all_app_routes(session=session, client=client, settings=settings)
+    return True
 
 
 def forget_app_routes(*, client: redis.Redis[bytes], app_name: str) -> None:

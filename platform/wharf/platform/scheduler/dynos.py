@@ -10,7 +10,7 @@ import secrets
 import time
 from collections.abc import Mapping, Sequence
 
-from wharf.platform.runtime.base import Dyno, DynoSpec, DynoState
+from wharf.platform.runtime.base import LABEL_ATTACHED, Dyno, DynoSpec, DynoState
 from wharf.platform.scheduler.desired import ReleaseTarget
 
 LABEL_RESTARTS = "wharf.restarts"
@@ -77,6 +77,12 @@ def _command(text: str, launcher: Sequence[str]) -> str | tuple[str, ...]:
 
 def is_oneoff(dyno: Dyno) -> bool:
     return dyno.labels.get(LABEL_ONEOFF) == "1"
+
+
+def is_finished_detached_oneoff(dyno: Dyno) -> bool:
+    """A `wharf run --detach` dyno whose process ended (an attached one ends with its session)."""
+    detached = is_oneoff(dyno) and dyno.process_type == "run" and dyno.labels.get(LABEL_ATTACHED) != "1"
+    return detached and not dyno.running and dyno.exit_code is not None
 
 
 def never_started(dyno: Dyno) -> bool:

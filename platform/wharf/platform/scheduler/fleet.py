@@ -17,7 +17,7 @@ from typing import Any
 import redis
 
 from wharf.platform.app_manifest import EMPTY, AppManifest, HealthCheck
-from wharf.platform.routing import set_app_backends, wait_until_served
+from wharf.platform.routing import replace_app_backends, set_app_backends, wait_until_served
 from wharf.platform.runtime.base import Dyno, DynoNotFound, DynoSpec, NetworkInUse, Runtime
 from wharf.platform.scheduler.dynos import LAUNCHER
 from wharf.platform.scheduler.health import probe
@@ -48,6 +48,9 @@ class SchedulerOptions:
     manifest_for: Callable[[str], AppManifest] = field(default=lambda _image: EMPTY)
     # The operator's dyno quotas, which app.json's first formation keeps like `ps:scale` does.
     quotas: Quotas = field(default_factory=Quotas)
+    # How long a detached one-off (`wharf run --detach`) that ended stays in `wharf ps`, its exit
+    # shown and its output shipped, before it is removed.
+    finished_oneoff_seconds: float = 60.0
 
     def health_check_for(self, image: str) -> HealthCheck | None:
         """The web check that readiness between deploys uses: the first of app.json's, if any."""
@@ -76,6 +79,8 @@ class Fleet:
         self._healthy: set[str] = set()
         self._retiring: set[str] = set()
         self._routed: dict[str, list[dict[str, Any]]] = {}
+        # Held from reading what is routed to publishing it: a whole half never overwrites a newer route.
+        self._publishing = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="dyno-start")
         self._retirements: list[threading.Thread] = []
         # app -> (failed start rounds in a row, monotonic time before which no start is tried)
@@ -159,12 +164,20 @@ class Fleet:
     def route(self, app: str, dynos: Iterable[Dyno]) -> None:
         """Make exactly these dynos the app's backends (a no-op when that is already so)."""
         backends = sorted((backend_of(d) for d in dynos if d.address), key=lambda b: str(b["dyno"]))
-        with self._lock:
-            if self._routed.get(app) == backends:
-                return
-        self._publish_backends(self.redis, app, backends)
-        with self._lock:
-            self._routed[app] = backends
+        with self._publishing:
+            with self._lock:
+                if self._routed.get(app) == backends:
+                    return
+            self._publish_backends(self.redis, app, backends)
+            with self._lock:
+                self._routed[app] = backends
+
+    def route_all_again(self, apps: Iterable[str]) -> None:
+        """Write the scheduler's whole half of the route table: APPS' backends as routed now."""
+        with self._publishing:
+            with self._lock:
+                routed = {app: list(self._routed.get(app, [])) for app in apps}
+            replace_app_backends(self.redis, routed)
 
     def routed(self, app: str) -> list[dict[str, Any]]:
         with self._lock:

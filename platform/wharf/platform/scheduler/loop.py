@@ -13,14 +13,17 @@ import logging
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Iterable
 
 import redis
 
-from wharf.platform.runtime.base import Dyno, Runtime
+from wharf.platform.routing import BACKENDS_KEY, half_is_whole
+from wharf.platform.runtime.base import Dyno, DynoNotFound, Runtime
 from wharf.platform.runtime.placement import NodeAwareRuntime, PlacementNode
 from wharf.platform.scheduler import desired
 from wharf.platform.scheduler.deploy import Deployer
 from wharf.platform.scheduler.desired import AppTarget
+from wharf.platform.scheduler.dynos import is_finished_detached_oneoff
 from wharf.platform.scheduler.fleet import Fleet, SchedulerOptions
 from wharf.platform.scheduler.notify import WAKE_CHANNEL, end_stale_handover, restart_requests_of, runs_here
 from wharf.platform.scheduler.reachability import MultiNodeRuntime, NodeReachability
@@ -76,6 +79,7 @@ class Scheduler:
             dynos = self.runtime.list_dynos()
             restarts = restart_requests_of(self.fleet.redis, [target.name for target in targets])
             nodes = self._placement_nodes()
+            routes_lost = not half_is_whole(self.fleet.redis, BACKENDS_KEY)
         except Exception:
             log.exception("cannot read the desired or the actual state; retrying")
             return RETRY_SECONDS
@@ -91,7 +95,37 @@ class Scheduler:
         for app, orphans in by_app.items():
             if app not in existing:
                 self._remove_orphans(app, orphans)
+        if routes_lost:
+            self._route_all_again(existing)
+        self._remove_finished_oneoffs(dynos)
         return delay
+
+    def _remove_finished_oneoffs(self, dynos: list[Dyno]) -> None:
+        """Detached one-offs that ended a while ago: gone from `wharf ps`, as on Heroku."""
+        keep = self.fleet.options.finished_oneoff_seconds
+        now = time.time()
+        for dyno in dynos:
+            if not is_finished_detached_oneoff(dyno) or dyno.finished_at is None:
+                continue
+            if now - dyno.finished_at.timestamp() < keep:
+                continue
+            try:
+                self.runtime.remove_dyno(dyno.id)
+            except DynoNotFound:
+                continue
+            except Exception:
+                log.exception("removing the finished one-off %s failed; retrying", dyno.name)
+                continue
+            log.info("removed %s: the one-off ended with status %s", dyno.name, dyno.exit_code)
+
+    def _route_all_again(self, apps: Iterable[str]) -> None:
+        """The scheduler's half of the route table was lost from Redis (or never written whole)."""
+        try:
+            self.fleet.route_all_again(apps)
+        except Exception:
+            log.exception("cannot write the dynos' routes whole again; retrying at the next pass")
+            return
+        log.warning("wrote the dynos' half of the route table whole again (it was not whole in Redis)")
 
     def _placement_nodes(self) -> list[PlacementNode]:
         runtime = self.runtime

@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from wharf.platform.actions.domains import sync_all_app_routes
+from wharf.platform.actions.domains import rewrite_lost_app_routes, sync_all_app_routes
 from wharf.platform.actions.dynos import runtime_for
 from wharf.platform.db import POOL_CAPACITY, session_scope
 from wharf.platform.git.review import sweep_idle_review_apps
@@ -60,6 +60,8 @@ from wharf.platform.web.rate_limits import RateLimitMiddleware
 
 logger = logging.getLogger(__name__)
 REVIEW_SWEEP_KEY = "wharf:review-sweep"
+# How often the API looks whether Redis still holds its half of the route table.
+ROUTES_CHECK_SECONDS = 5.0
 
 API_ROUTERS = (
     health.router,
@@ -100,6 +102,22 @@ def _publish_routes(context: ApiContext) -> None:
         sync_all_app_routes(session=session, client=context.redis, settings=context.settings)
 
 
+def _rewrite_lost_routes(context: ApiContext) -> bool:
+    with session_scope(context.database_url) as session:
+        return rewrite_lost_app_routes(session=session, client=context.redis, settings=context.settings)
+
+
+async def _keep_routes_whole(context: ApiContext) -> None:
+    """Redis may lose the route table (emptied, a key deleted): the API writes its half whole again."""
+    while True:
+        await asyncio.sleep(ROUTES_CHECK_SECONDS)
+        try:
+            if await asyncio.to_thread(_rewrite_lost_routes, context):
+                logger.warning("the route table was not whole in Redis: wrote every app's routing again")
+        except Exception:
+            logger.exception("cannot check the route table in Redis; retrying")
+
+
 def _end_orphaned_sessions(context: ApiContext) -> None:
     """An attached one-off lives as long as its session, and sessions end with the API process."""
     runtime = runtime_for(context.settings)
@@ -131,9 +149,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         _publish_routes(context)
         _end_orphaned_sessions(context)
-        sweeper = asyncio.create_task(_sweep_review_apps(context))
+        background = [
+            asyncio.create_task(_sweep_review_apps(context)),
+            asyncio.create_task(_keep_routes_whole(context)),
+        ]
         yield
-        sweeper.cancel()
+        for task in background:
+            task.cancel()
 
     app = FastAPI(
         title="Wharf",

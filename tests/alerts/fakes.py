@@ -9,10 +9,18 @@ from wharf.platform.metrics.points import MinutePoint
 
 
 def minute(
-    time: datetime, *, requests: int, p95: float | None, errors: int = 0, rss: float | None = None
+    time: datetime,
+    *,
+    requests: int,
+    p95: float | None,
+    errors: int = 0,
+    rss: float | None = None,
+    concurrency: float | None = None,
 ) -> MinutePoint:
     status = {"2xx": requests - errors, "3xx": 0, "4xx": 0, "5xx": errors}
-    return MinutePoint(time=time, requests=requests, status=status, p95_ms=p95, memory_rss_mb=rss)
+    return MinutePoint(
+        time=time, requests=requests, status=status, p95_ms=p95, memory_rss_mb=rss, concurrency=concurrency
+    )
 
 
 @dataclass

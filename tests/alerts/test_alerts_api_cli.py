@@ -87,7 +87,39 @@ def test_ps_autoscale_settings_and_log(live_server: LiveServer, tmp_path: Path) 
     assert on.returncode == 0, on.stderr
     assert "between 1 and 10 dynos for a p95 under 300 ms" in on.stdout
     shown = json.loads(run_wharf(env, "ps:autoscale", "-a", name, "--json").stdout)
-    assert shown == [{"type": "web", "min": 1, "max": 10, "p95_ms": 300, "requests_per_dyno": None}]
+    assert shown == [
+        {
+            "type": "web",
+            "min": 1,
+            "max": 10,
+            "p95_ms": 300,
+            "requests_per_dyno": None,
+            "concurrency_per_dyno": None,
+        }
+    ]
+    both = run_wharf(
+        env,
+        "ps:autoscale",
+        "web",
+        "-a",
+        name,
+        "--min",
+        "1",
+        "--max",
+        "10",
+        "--p95",
+        "300ms",
+        "--rpm-per-dyno",
+        "3000",
+        "--concurrency",
+        "8",
+    )
+    assert both.returncode == 0, both.stderr
+    assert "for a p95 under 300 ms and at most 8 requests in flight per dyno" in both.stdout
+    shown = json.loads(run_wharf(env, "ps:autoscale", "-a", name, "--json").stdout)
+    assert [(row["requests_per_dyno"], row["concurrency_per_dyno"]) for row in shown] == [(3000, 8)]
+    table = run_wharf(env, "ps:autoscale", "-a", name).stdout
+    assert "In flight per dyno" in table and table.split()[-2:] == ["3000", "8"]
     for args, message in [
         (
             ("ps:autoscale", "worker", "--min", "1", "--max", "2", "--p95", "300"),
@@ -96,6 +128,10 @@ def test_ps_autoscale_settings_and_log(live_server: LiveServer, tmp_path: Path) 
         (("ps:autoscale", "web", "--min", "3", "--max", "2", "--p95", "300"), "--max must be at least --min"),
         (("ps:autoscale", "web", "--min", "1", "--max", "2"), "Give --min, --max and --p95"),
         (("ps:autoscale", "web", "--min", "1", "--max", "2", "--p95", "fast"), "is not a duration"),
+        (
+            ("ps:autoscale", "web", "--min", "1", "--max", "2", "--p95", "300", "--concurrency", "0"),
+            "--concurrency is the requests in flight one dyno takes on average: give 1 or more",
+        ),
     ]:
         refused = run_wharf(env, *args, "-a", name)
         assert refused.returncode == 1 and message in refused.stderr, (args, refused.stderr)
@@ -117,7 +153,9 @@ def test_the_dashboard_app_page_lists_alerts_and_autoscaling(live_server: LiveSe
     hook = "https://user:pass@hooks.example.com/w"
     added = api.post(f"/api/apps/{name}/alerts", json={"kind": "errors", "webhook": hook, "threshold": 2.5})
     assert added.status_code == 201, added.text
-    api.put(f"/api/apps/{name}/autoscale/web", json={"min": 2, "max": 4, "p95_ms": 250}).raise_for_status()
+    setting = {"min": 2, "max": 4, "p95_ms": 250, "concurrency_per_dyno": 6}
+    answer = api.put(f"/api/apps/{name}/autoscale/web", json=setting)
+    assert answer.status_code == 200 and answer.json()["concurrency_per_dyno"] == 6, answer.text
     browser = DashboardClient(live_server)
     login = browser.post("/login", {"email": email, "password": "correct horse battery"}, token_from="/login")
     assert login.status_code == 303, login.text
@@ -125,7 +163,7 @@ def test_the_dashboard_app_page_lists_alerts_and_autoscaling(live_server: LiveSe
     row = page[page.index(f'id="alert-{added.json()["id"]}"') :].split("</tr>")[0]
     assert "errors" in row and "https://hooks.example.com/w" in row and "2.5" in row and "never" in row
     assert "user:pass" not in page
-    assert "between 2 and 4 dynos for a p95 under 250 ms" in page
+    assert "between 2 and 4 dynos for a p95 under 250 ms and at most 6 requests in flight per dyno" in page
 
 
 def test_out_of_range_numbers_are_refused_not_failed(live_server: LiveServer) -> None:

@@ -1,6 +1,6 @@
 """The scaling rule on recorded series: up at once (several dynos when far over), down after the
-stabilization window to its highest recommendation, one step a minute at most, the concurrency signal,
-and min/max."""
+stabilization window to its highest recommendation, one step a minute at most, the throughput and
+concurrency signals, and min/max."""
 
 from __future__ import annotations
 
@@ -59,11 +59,48 @@ def test_a_spike_within_the_window_keeps_the_dynos() -> None:
     assert replay(4, series) == [4, 4, 4, 4, 4, 4, 4, 4, 1, 1]
 
 
-def test_the_concurrency_signal_adds_dynos_when_latency_still_looks_fine() -> None:
+def test_the_throughput_signal_adds_dynos_when_latency_still_looks_fine() -> None:
     policy = Policy(min_dynos=1, max_dynos=10, p95_ms=300, requests_per_dyno=1000)
     wanted, reason = recommend(2, minute(T0, requests=5500, p95=250), policy)
     assert wanted == 6 and "5500 requests/min at 1000 per dyno" in reason
     assert replay(2, [(5500, 250)], policy) == [6]
+
+
+def test_the_concurrency_signal_asks_for_enough_dynos_for_the_requests_in_flight() -> None:
+    policy = Policy(min_dynos=1, max_dynos=10, p95_ms=300, concurrency_per_dyno=8)
+    # 12.4 requests in flight at 8 per dyno: 2 dynos, though p95 on 1 dyno is under its target.
+    busy = minute(T0, requests=3000, p95=250, concurrency=12.4)
+    wanted, reason = recommend(1, busy, policy)
+    assert wanted == 2
+    assert "12.4 requests in flight at 8 per dyno" in reason and "p95 250 ms" in reason
+    # Exactly 8 per dyno on 3 dynos asks for 3, not 4.
+    assert recommend(3, minute(T0, requests=3000, p95=300, concurrency=24.0), policy)[0] == 3
+    # Bounded by max like every signal.
+    assert recommend(4, minute(T0, requests=90000, p95=300, concurrency=400.0), policy)[0] == 10
+    decision = decide(current=1, point=busy, policy=policy, history=History(), now=T0 + timedelta(minutes=1))
+    assert decision.quantity == 2 and decision.reason.startswith("up: ")
+
+
+def test_the_concurrency_signal_is_off_unless_set_and_without_router_timings() -> None:
+    busy = minute(T0, requests=3000, p95=250, concurrency=40.0)
+    wanted, reason = recommend(1, busy, POLICY)
+    assert wanted == 1 and "in flight" not in reason
+    untimed = minute(T0, requests=3000, p95=250, concurrency=None)
+    on = Policy(min_dynos=1, max_dynos=10, p95_ms=300, concurrency_per_dyno=8)
+    assert recommend(1, untimed, on) == (1, "p95 250 ms against a 300 ms target")
+
+
+def test_the_largest_of_the_three_signals_wins() -> None:
+    policy = Policy(min_dynos=1, max_dynos=20, p95_ms=300, requests_per_dyno=1000, concurrency_per_dyno=8)
+    # p95 asks for 2 (2x on 1 dyno), throughput for 3, concurrency for 5.
+    wanted, reason = recommend(1, minute(T0, requests=2500, p95=600, concurrency=33.0), policy)
+    assert wanted == 5
+    assert reason == (
+        "p95 600 ms against a 300 ms target, 2500 requests/min at 1000 per dyno, "
+        "33.0 requests in flight at 8 per dyno"
+    )
+    # Throughput for 9 outweighs concurrency for 5.
+    assert recommend(1, minute(T0, requests=8100, p95=300, concurrency=33.0), policy)[0] == 9
 
 
 def test_min_and_max_bound_every_decision() -> None:

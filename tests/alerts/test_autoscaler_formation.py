@@ -87,3 +87,22 @@ def test_the_formation_quota_still_applies_to_the_autoscaler(world: World) -> No
         _autoscale(world, app, quotas=Quotas(dynos_per_type=3), min_dynos=1, max_dynos=5, p95_ms=300)
     with pytest.raises(BadRequest, match="--min must be 1 or more"):
         _autoscale(world, app, min_dynos=-1, max_dynos=5, p95_ms=300)
+    with pytest.raises(BadRequest, match=r"--concurrency .* give 1 or more \(e.g. --concurrency 8\)"):
+        _autoscale(world, app, min_dynos=1, max_dynos=5, p95_ms=300, concurrency_per_dyno=0)
+
+
+def test_requests_in_flight_over_the_concurrency_target_add_dynos(world: World) -> None:
+    app = deployed_app(world)
+    _autoscale(world, app, min_dynos=1, max_dynos=6, p95_ms=300, concurrency_per_dyno=4)
+    metrics = FakeMetrics()
+    point = minute(T0.replace(second=0) - timedelta(minutes=1), requests=3000, p95=200, concurrency=10.5)
+    metrics.add(app, point, "web")
+    Autoscaler(sessions=session_factory(world.database_url), metrics=metrics, clock=lambda: T0).scale_once()
+    # p95 is under its target; 10.5 requests in flight at 4 per dyno ask for 3 dynos.
+    assert _web(world, app) == 3
+    with session_scope(world.database_url) as session:
+        row = session.scalars(select(App).where(App.name == app)).one()
+        reasons = [e.reason for e in list_autoscale_events(session=session, app=row)]
+        audit = [e.message for e in list_app_events(session=session, app_name=app)]
+    assert len(reasons) == 1 and "10.5 requests in flight at 4 per dyno" in reasons[0]
+    assert any("at most 4 requests in flight per dyno" in message for message in audit)

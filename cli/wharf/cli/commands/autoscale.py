@@ -39,11 +39,17 @@ def _show(name: str, json: bool) -> None:
         output.line(f"{name} does not autoscale. {USAGE}")
         return
     output.header(f"{name} Autoscaling")
-    table = [["Type", "Min", "Max", "p95 target", "Requests/min per dyno"]]
+    table = [["Type", "Min", "Max", "p95 target", "Requests/min per dyno", "In flight per dyno"]]
     for row in rows:
-        per_dyno = row.get("requests_per_dyno")
         table.append(
-            [str(row["type"]), str(row["min"]), str(row["max"]), f"{row['p95_ms']} ms", str(per_dyno or "-")]
+            [
+                str(row["type"]),
+                str(row["min"]),
+                str(row["max"]),
+                f"{row['p95_ms']} ms",
+                str(row.get("requests_per_dyno") or "-"),
+                str(row.get("concurrency_per_dyno") or "-"),
+            ]
         )
     output.table(table)
 
@@ -60,13 +66,19 @@ def autoscale(
     rpm_per_dyno: Annotated[
         int | None, typer.Option("--rpm-per-dyno", help="Requests a minute one dyno serves at most.")
     ] = None,
+    concurrency: Annotated[
+        int | None,
+        typer.Option("--concurrency", help="Requests in flight one dyno takes on average at most."),
+    ] = None,
     off: Annotated[bool, typer.Option("--off", help="Stop autoscaling this type.")] = False,
     json: JsonOption = False,
 ) -> None:
-    """Scale a process type on its p95 response time (and load per dyno), or show the settings."""
+    """Scale a process type on its p95 response time (and throughput or requests in flight per dyno),
+    or show the settings."""
     name = resolve_app(app, remote)
     if process_type is None:
-        if off or minimum is not None or maximum is not None or p95 is not None:
+        settings = (minimum, maximum, p95, rpm_per_dyno, concurrency)
+        if off or any(setting is not None for setting in settings):
             raise WharfError(f"Name the process type. {USAGE}")
         _show(name, json)
         return
@@ -83,15 +95,18 @@ def autoscale(
         "max": maximum,
         "p95_ms": parse_milliseconds(p95),
         "requests_per_dyno": rpm_per_dyno,
+        "concurrency_per_dyno": concurrency,
     }
     with session.authenticated_client() as client:
         row = cast(dict[str, Any], client.request("PUT", path, body))
     if json:
         output.print_json(row)
         return
+    in_flight = row.get("concurrency_per_dyno")
+    limit = "" if in_flight is None else f" and at most {in_flight} requests in flight per dyno"
     output.line(
         f"Autoscaling {process_type} on {name} between {row['min']} and {row['max']} dynos "
-        f"for a p95 under {row['p95_ms']} ms"
+        f"for a p95 under {row['p95_ms']} ms{limit}"
     )
 
 

@@ -29,6 +29,14 @@ class AutoscaleRequest:
     max_dynos: int
     p95_ms: int
     requests_per_dyno: int | None = None
+    concurrency_per_dyno: int | None = None
+
+
+def in_flight_limit(concurrency_per_dyno: int | None) -> str:
+    """The concurrency target as said after the p95 target ("" when off)."""
+    if concurrency_per_dyno is None:
+        return ""
+    return f" and at most {concurrency_per_dyno} requests in flight per dyno"
 
 
 def list_autoscaling(*, session: Session, app: App) -> list[Autoscaling]:
@@ -66,6 +74,12 @@ def _check(session: Session, app: App, request: AutoscaleRequest, quotas: Quotas
         )
     if request.requests_per_dyno is not None and request.requests_per_dyno < 1:
         raise BadRequest("--rpm-per-dyno must be 1 or more.", error_id="invalid_autoscale")
+    if request.concurrency_per_dyno is not None and request.concurrency_per_dyno < 1:
+        raise BadRequest(
+            "--concurrency is the requests in flight one dyno takes on average: give 1 or more "
+            "(e.g. --concurrency 8), or leave it out to scale without it.",
+            error_id="invalid_autoscale",
+        )
 
 
 def set_autoscaling(
@@ -85,6 +99,7 @@ def set_autoscaling(
     row.max_dynos = request.max_dynos
     row.p95_ms = request.p95_ms
     row.requests_per_dyno = request.requests_per_dyno
+    row.concurrency_per_dyno = request.concurrency_per_dyno
     session.flush()
     record_event(
         session=session,
@@ -93,7 +108,8 @@ def set_autoscaling(
         app_name=app.name,
         message=(
             f"Autoscaling {request.process_type} between {request.min_dynos} and {request.max_dynos} dynos "
-            f"for a p95 under {request.p95_ms} ms, set by {actor.email}"
+            f"for a p95 under {request.p95_ms} ms{in_flight_limit(request.concurrency_per_dyno)}, "
+            f"set by {actor.email}"
         ),
     )
     return row

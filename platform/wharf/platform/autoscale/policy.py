@@ -2,8 +2,9 @@
 
 Heroku's rule: the fewest dynos that keep p95 under the target at the current throughput. The p95
 signal recommends `ceil(current * p95 / target)` (Kubernetes' proportional rule, with a 10%
-tolerance band); the concurrency signal recommends `ceil(requests per minute / requests one dyno
-serves)`. The larger wins, within min and max.
+tolerance band); the throughput signal recommends `ceil(requests per minute / requests one dyno
+serves)`; the concurrency signal (Knative's target concurrency per replica) recommends
+`ceil(requests in flight / requests in flight one dyno takes)`. The largest wins, within min and max.
 
 Up quickly: a higher recommendation applies at once, by up to max(100%, 4 dynos) per decision.
 Down slowly: the type scales down to the highest recommendation of the stabilization window (the
@@ -39,7 +40,10 @@ class Policy:
     min_dynos: int
     max_dynos: int
     p95_ms: float
+    # Requests per minute one dyno serves at most (the throughput signal); None: off.
     requests_per_dyno: int | None = None
+    # Requests in flight one dyno takes on average at most (the concurrency signal); None: off.
+    concurrency_per_dyno: int | None = None
     down_window: timedelta = DOWN_WINDOW
     # The least time between two steps down.
     down_step: timedelta = DOWN_STEP_INTERVAL
@@ -73,23 +77,39 @@ class Decision:
         return self.quantity != current
 
 
+def by_latency(base: int, p95_ms: float, policy: Policy) -> tuple[int, str]:
+    """The p95 signal: BASE dynos scaled by how far p95 is from the target, unchanged within the band."""
+    ratio = p95_ms / policy.p95_ms
+    wanted = base if abs(ratio - 1.0) <= TOLERANCE else math.ceil(base * ratio)
+    return wanted, f"p95 {p95_ms:.0f} ms against a {policy.p95_ms:g} ms target"
+
+
+def by_throughput(point: MinutePoint, policy: Policy) -> tuple[int, str] | None:
+    """The throughput signal: dynos enough for the minute's requests at `requests_per_dyno` each."""
+    if not policy.requests_per_dyno:
+        return None
+    wanted = math.ceil(point.requests / policy.requests_per_dyno)
+    return wanted, f"{point.requests} requests/min at {policy.requests_per_dyno} per dyno"
+
+
+def by_concurrency(point: MinutePoint, policy: Policy) -> tuple[int, str] | None:
+    """The concurrency signal: dynos enough for the minute's requests in flight at
+    `concurrency_per_dyno` each."""
+    if not policy.concurrency_per_dyno or point.concurrency is None:
+        return None
+    wanted = math.ceil(point.concurrency / policy.concurrency_per_dyno)
+    return wanted, f"{point.concurrency:.1f} requests in flight at {policy.concurrency_per_dyno} per dyno"
+
+
 def recommend(current: int, point: MinutePoint | None, policy: Policy) -> tuple[int, str]:
-    """Dynos the last minute asks for, and why."""
-    base = max(current, 1)
-    reasons = []
-    wanted = policy.floor
+    """Dynos the last minute asks for, and why: the largest of the signals, within min and max."""
     if point is None or point.requests == 0 or point.p95_ms is None:
-        reasons.append("no traffic")
-    else:
-        ratio = point.p95_ms / policy.p95_ms
-        by_latency = base if abs(ratio - 1.0) <= TOLERANCE else math.ceil(base * ratio)
-        wanted = max(wanted, by_latency)
-        reasons.append(f"p95 {point.p95_ms:.0f} ms against a {policy.p95_ms:g} ms target")
-        if policy.requests_per_dyno:
-            by_load = math.ceil(point.requests / policy.requests_per_dyno)
-            wanted = max(wanted, by_load)
-            reasons.append(f"{point.requests} requests/min at {policy.requests_per_dyno} per dyno")
-    return min(max(wanted, policy.floor), policy.max_dynos), ", ".join(reasons)
+        return min(policy.floor, policy.max_dynos), "no traffic"
+    optional = (by_throughput(point, policy), by_concurrency(point, policy))
+    signals = [by_latency(max(current, 1), point.p95_ms, policy), *(s for s in optional if s is not None)]
+    wanted = max(n for n, _ in signals)
+    reason = ", ".join(why for _, why in signals)
+    return min(max(wanted, policy.floor), policy.max_dynos), reason
 
 
 def measured_before(point: MinutePoint | None, changed_at: datetime | None) -> bool:

@@ -137,6 +137,7 @@ class Autoscaler:
             max_dynos=setting.max_dynos,
             p95_ms=float(setting.p95_ms),
             requests_per_dyno=setting.requests_per_dyno,
+            concurrency_per_dyno=setting.concurrency_per_dyno,
             down_window=self.down_window,
             down_step=self.down_step,
             idle_window=self.idle_window if kind == SLEEPING_TYPE else None,

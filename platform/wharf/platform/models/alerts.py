@@ -41,8 +41,10 @@ class Autoscaling(Base):
     min_dynos: Mapped[int] = mapped_column(Integer)
     max_dynos: Mapped[int] = mapped_column(Integer)
     p95_ms: Mapped[int] = mapped_column(Integer)
-    # Requests per minute one dyno serves at most (the concurrency signal); None: p95 only.
+    # Requests per minute one dyno serves at most (the throughput signal); None: off.
     requests_per_dyno: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # Requests in flight one dyno takes on average at most (the concurrency signal); None: off.
+    concurrency_per_dyno: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

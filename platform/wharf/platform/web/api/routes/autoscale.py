@@ -22,6 +22,7 @@ class AutoscaleUpdate(BaseModel):
     max: int = Field(ge=-INT32, le=INT32)
     p95_ms: int = Field(ge=-INT32, le=INT32)
     requests_per_dyno: int | None = Field(default=None, ge=-INT32, le=INT32)
+    concurrency_per_dyno: int | None = Field(default=None, ge=-INT32, le=INT32)
 
 
 class AutoscalePublic(BaseModel):
@@ -30,6 +31,7 @@ class AutoscalePublic(BaseModel):
     max: int
     p95_ms: int
     requests_per_dyno: int | None
+    concurrency_per_dyno: int | None
 
     @classmethod
     def of(cls, row: Autoscaling) -> AutoscalePublic:
@@ -39,6 +41,7 @@ class AutoscalePublic(BaseModel):
             max=row.max_dynos,
             p95_ms=row.p95_ms,
             requests_per_dyno=row.requests_per_dyno,
+            concurrency_per_dyno=row.concurrency_per_dyno,
         )
 
 
@@ -85,6 +88,7 @@ def set_autoscaling(
         max_dynos=body.max,
         p95_ms=body.p95_ms,
         requests_per_dyno=body.requests_per_dyno,
+        concurrency_per_dyno=body.concurrency_per_dyno,
     )
     row = autoscale.set_autoscaling(
         session=session, app=app, actor=user, request=request, quotas=context.settings.quotas

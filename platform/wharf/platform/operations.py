@@ -2,8 +2,8 @@
 
 `wharfd up` writes its state file (`Settings.supervisor_state_path`): the supervisor's pid and, for each
 component, its pid, start time, restart count and last error. Status reads it and checks what the
-components depend on (Redis, the Docker engine, the API, the router's nginx); the verdict follows
-Nagios: 0 OK, 1 WARNING, 2 CRITICAL.
+components depend on (Redis, the Docker engine, the API, the router's nginx, free disk space); the
+verdict follows Nagios: 0 OK, 1 WARNING, 2 CRITICAL.
 """
 
 from __future__ import annotations
@@ -23,6 +23,10 @@ OK, WARNING, CRITICAL = 0, 1, 2
 VERDICTS = {OK: "OK", WARNING: "WARNING", CRITICAL: "CRITICAL"}
 # A component restarted this recently makes the status a WARNING.
 RECENT_RESTART_SECONDS = 15 * 60
+# Free space of the data dir's filesystem under this many times the builds' floor, or under this share
+# of the filesystem, makes the status a WARNING; under the floor itself (builds refused), CRITICAL.
+DISK_WARNING_FLOORS = 3
+DISK_WARNING_SHARE = 0.10
 
 
 def _is_supervisor(pid: int) -> bool:
@@ -186,6 +190,22 @@ def _docker_check() -> Check:
     return Check("docker", CRITICAL, f"does not answer on {path}")
 
 
+def disk_check(path: Path, build_floor_mb: int) -> Check:
+    """Free space where the data dir (the database, repositories and builds) lives."""
+    import shutil
+
+    usage = shutil.disk_usage(path)
+    free_mb, total_mb = usage.free // 2**20, usage.total // 2**20
+    detail = f"{free_mb} MB free of {total_mb} MB in {path}"
+    if free_mb < build_floor_mb:
+        return Check(
+            "disk", CRITICAL, f"{detail}: builds are refused under {build_floor_mb} MB; run `wharfd gc`"
+        )
+    if free_mb < DISK_WARNING_FLOORS * build_floor_mb or usage.free < DISK_WARNING_SHARE * usage.total:
+        return Check("disk", WARNING, f"{detail}: nearly full; run `wharfd gc`")
+    return Check("disk", OK, detail)
+
+
 def _api_check(url: str) -> Check:
     import httpx
 
@@ -224,4 +244,5 @@ def collect_status(settings: Settings) -> Status:
     checks.append(_docker_check())
     checks.append(_api_check(f"http://{settings.wharf_api_host}:{settings.wharf_api_port}/api/health"))
     checks.append(_router_check(settings.router_state_dir))
+    checks.append(disk_check(settings.wharf_data_dir, settings.wharf_build_min_free_mb))
     return Status(verdict=overall(checks), components=components, checks=checks)

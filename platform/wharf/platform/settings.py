@@ -83,6 +83,8 @@ class Settings(BaseSettings):
     wharf_max_push_bytes: int = 512 * 1024 * 1024
     # Builds that run at once (one rq worker process each); pushes to one app always wait their turn.
     wharf_build_workers: int = 2
+    # A build starts only with this much free space where builds run (the data dir's builds/; 0: any).
+    wharf_build_min_free_mb: int = 1024
     # Release images kept per app for rollback; older ones are removed after a successful build.
     wharf_keep_releases: int = 5
     # Each app's log stream keeps about this many lines (Redis trims approximately) ...

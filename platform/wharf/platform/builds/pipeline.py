@@ -27,6 +27,7 @@ from wharf.platform.builds.app_json import (
 )
 from wharf.platform.builds.builders import BuildInput, BuiltImage, choose_builder
 from wharf.platform.builds.compile import BuildFailed
+from wharf.platform.builds.disk_space import ensure_room, out_of_space_message, ran_out_of_space
 from wharf.platform.builds.dockerfile_policy import DockerfileRefused
 from wharf.platform.builds.heartbeat import beating
 from wharf.platform.builds.image import ImageBuildFailed, collect_old_images, image_name, release_labels
@@ -299,8 +300,10 @@ def _build_and_report(settings: Settings, client: redis.Redis[bytes], build_id: 
     )
     started = time.monotonic()
     end = BuildEnd(status="failed", release_version=None, message="The build failed.")
+    builds_dir = build_dir(settings, build_id).parent
     try:
         job = _load_job(settings, cipher, build_id, skip_tests)
+        ensure_room(builds_dir, settings.wharf_build_min_free_mb)
         built = _build_image(job, settings, output)
         test_run_id = _test_phase(job, settings, built, output)
         version, keep = _record_release(
@@ -312,15 +315,13 @@ def _build_and_report(settings: Settings, client: redis.Redis[bytes], build_id: 
         end = BuildEnd(status="succeeded", release_version=version, message=f"Released v{version}")
     except (BuildFailed, ImageBuildFailed, LayerFailed, UnsafeTenantFile, DockerfileRefused) as exc:
         output.write(f" !     {exc}")
-        end = BuildEnd(status="failed", release_version=None, message=str(exc).splitlines()[-1][:300])
-    except Exception:
-        log.exception("build %s failed", build_id)
-        output.write(
-            " !     Wharf could not finish the build because of an internal error; "
-            "the operator's log has details."
-        )
-        output.write(" !     " + traceback.format_exc().strip().splitlines()[-1])
-        end = BuildEnd(status="failed", release_version=None, message="internal error during the build")
+        message = str(exc).splitlines()[-1][:300]
+        if ran_out_of_space(exc, output.lines):
+            message = out_of_space_message(builds_dir)
+            output.write(f" !     {message}")
+        end = BuildEnd(status="failed", release_version=None, message=message)
+    except Exception as exc:
+        end = _unexpected_failure(build_id, exc, output, builds_dir)
     finally:
         _finish(
             settings,
@@ -333,6 +334,22 @@ def _build_and_report(settings: Settings, client: redis.Redis[bytes], build_id: 
         output.finish(end)
         remove_build_dir(settings, build_id)
     return end.status
+
+
+def _unexpected_failure(build_id: int, exc: Exception, output: BuildOutput, builds_dir: Path) -> BuildEnd:
+    """A build that failed on an error of Wharf's or the host's; called while handling it."""
+    if ran_out_of_space(exc, output.lines):
+        log.warning("build %s ran out of disk space: %s", build_id, exc)
+        message = out_of_space_message(builds_dir)
+        output.write(f" !     {message}")
+        return BuildEnd(status="failed", release_version=None, message=message)
+    log.exception("build %s failed", build_id)
+    output.write(
+        " !     Wharf could not finish the build because of an internal error; "
+        "the operator's log has details."
+    )
+    output.write(" !     " + traceback.format_exc().strip().splitlines()[-1])
+    return BuildEnd(status="failed", release_version=None, message="internal error during the build")
 
 
 def build_dir(settings: Settings, build_id: int) -> Path:

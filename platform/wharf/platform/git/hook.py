@@ -19,6 +19,7 @@ import redis
 from wharf.platform.actions.apps import token_may_still_push
 from wharf.platform.actions.builds import start_build
 from wharf.platform.actions.ssh_keys import key_may_still_push
+from wharf.platform.builds.compile import BuildFailed
 from wharf.platform.errors import WharfError
 from wharf.platform.git.review import destroy_review_app, prepare_review_app, review_error, review_pipeline
 from wharf.platform.progress import BuildEnd, follow, follow_deploy
@@ -170,10 +171,33 @@ def _review_push(
         return review_error(error, say)
     say(f"       {settings.app_web_url(name)}")
     say(f"-----> Building {name} from commit {new[:7]}")
-    build_id = start_build(
-        settings=settings, client=client, app_name=name, pusher_id=pusher_id, repo=Path.cwd(), commit=new
-    )
-    return _stream(client, build_id, settings, name)
+    return _build(settings, client, name, commit=new, pusher_id=pusher_id)
+
+
+def _build(
+    settings: Settings,
+    client: redis.Redis[bytes],
+    app_name: str,
+    *,
+    commit: str,
+    pusher_id: int,
+    skip_tests: bool = False,
+) -> int:
+    """Start the pushed commit's build and relay it; a build refused before it starts says why."""
+    try:
+        build_id = start_build(
+            skip_tests=skip_tests,
+            settings=settings,
+            client=client,
+            app_name=app_name,
+            pusher_id=pusher_id,
+            repo=Path.cwd(),
+            commit=commit,
+        )
+    except BuildFailed as refused:
+        say(f" !     {refused}")
+        return 1
+    return _stream(client, build_id, settings, app_name)
 
 
 def main() -> int:
@@ -200,16 +224,14 @@ def main() -> int:
     if commit is None:
         return 1
     say(f"-----> Building {app_name} from commit {commit[:7]}")
-    build_id = start_build(
-        skip_tests=skips_tests(push_options(os.environ)),
-        settings=settings,
-        client=client,
-        app_name=app_name,
-        pusher_id=pusher_id,
-        repo=Path.cwd(),
+    return _build(
+        settings,
+        client,
+        app_name,
         commit=commit,
+        pusher_id=pusher_id,
+        skip_tests=skips_tests(push_options(os.environ)),
     )
-    return _stream(client, build_id, settings, app_name)
 
 
 if __name__ == "__main__":

@@ -171,7 +171,9 @@ def test_status_reports_every_component_and_down_stops_them(tmp_path: Path) -> N
         assert shown.returncode == 0, report
         assert report["status"] == "OK"
         components = {c["name"]: c for c in report["components"]}
-        assert set(components) == {"redis", "api", "services"}
+        assert {name for name in components if "/" not in name} == {"redis", "api", "services"}
+        threads = {name for name in components if name.startswith("services/")}
+        assert {"services/scheduler", "services/router", "services/logshipper"} <= threads, threads
         assert all(
             c["state"] == "running" and c["pid"] and c["uptime_seconds"] >= 0 for c in components.values()
         )

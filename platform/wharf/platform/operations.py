@@ -131,35 +131,64 @@ class Status:
         }
 
 
-def component_statuses(state: dict[str, Any], now: float) -> tuple[list[ComponentStatus], list[Check]]:
+def component_statuses(
+    state: dict[str, Any], now: float, run_dir: Path | None = None
+) -> tuple[list[ComponentStatus], list[Check]]:
+    """The supervisor's components and, for a process that runs several as threads (`services`), each
+    thread as `services/NAME` (from the state file run_tasks keeps in RUN_DIR)."""
     components: list[ComponentStatus] = []
     checks: list[Check] = []
     for entry in state.get("components", []):
         pid = entry.get("pid")
         running = _alive(pid)
-        started = entry.get("started_at")
-        restarts = int(entry.get("restarts") or 0)
-        components.append(
-            ComponentStatus(
-                name=str(entry.get("name")),
-                state="running" if running else "down",
-                pid=pid if running else None,
-                uptime_seconds=int(now - started) if running and started else None,
-                restarts=restarts,
-                last_error=entry.get("last_error"),
-            )
-        )
-        if not running:
-            checks.append(Check(f"component {entry.get('name')}", CRITICAL, "not running"))
-        elif restarts and started and now - started < RECENT_RESTART_SECONDS:
-            checks.append(
-                Check(
-                    f"component {entry.get('name')}",
-                    WARNING,
-                    f"restarted {int(now - started)} s ago: {entry.get('last_error')}",
-                )
-            )
+        name = str(entry.get("name"))
+        _add(components, checks, name, entry, now, pid=pid if running else None, running=running)
+        if running and run_dir is not None:
+            for task in _tasks_of(run_dir, int(pid)):
+                alive = task.get("state") == "running"
+                _add(components, checks, f"{name}/{task.get('name')}", task, now, pid=pid, running=alive)
     return components, checks
+
+
+def _add(
+    components: list[ComponentStatus],
+    checks: list[Check],
+    name: str,
+    entry: dict[str, Any],
+    now: float,
+    *,
+    pid: int | None,
+    running: bool,
+) -> None:
+    started = entry.get("started_at")
+    restarts = int(entry.get("restarts") or 0)
+    components.append(
+        ComponentStatus(
+            name=name,
+            state="running" if running else "down",
+            pid=pid,
+            uptime_seconds=int(now - started) if running and started else None,
+            restarts=restarts,
+            last_error=entry.get("last_error"),
+        )
+    )
+    error = entry.get("last_error")
+    if not running:
+        checks.append(Check(f"component {name}", CRITICAL, "not running" + (f": {error}" if error else "")))
+    elif restarts and started and now - started < RECENT_RESTART_SECONDS:
+        checks.append(Check(f"component {name}", WARNING, f"restarted {int(now - started)} s ago: {error}"))
+
+
+def _tasks_of(run_dir: Path, pid: int) -> list[dict[str, Any]]:
+    from wharf.platform.supervisor import tasks_state_path
+
+    try:
+        state = json.loads(tasks_state_path(run_dir, pid).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    if not isinstance(state, dict) or state.get("pid") != pid:
+        return []
+    return [task for task in state.get("tasks", []) if isinstance(task, dict)]
 
 
 def overall(checks: list[Check]) -> int:
@@ -238,7 +267,7 @@ def collect_status(settings: Settings) -> Status:
         checks.append(Check("wharfd up", CRITICAL, "not running: start it with `wharfd up`"))
     else:
         checks.append(Check("wharfd up", OK, f"running (pid {state['pid']})"))
-        components, component_checks = component_statuses(state, now)
+        components, component_checks = component_statuses(state, now, settings.supervisor_state_path.parent)
         checks += component_checks
     checks.append(_redis_check(settings.resolved_redis_url))
     checks.append(_docker_check())

@@ -213,6 +213,24 @@ class Task:
     backoff: float = 1.0
     restart_at: float = 0.0
     started_at: float = 0.0
+    # What `wharfd status` shows of it: when it last started (wall clock), restarts, how it last ended.
+    started_wall: float = 0.0
+    restarts: int = 0
+    last_error: str | None = None
+
+    def state(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "state": "running" if self.thread is not None and self.thread.is_alive() else "restarting",
+            "started_at": self.started_wall,
+            "restarts": self.restarts,
+            "last_error": self.last_error,
+        }
+
+
+def tasks_state_path(run_dir: Path, pid: int) -> Path:
+    """Where the process PID, running tasks (`wharfd services`), says how each is (see run_tasks)."""
+    return run_dir / f"tasks-{pid}.json"
 
 
 def name_os_thread(name: str) -> None:
@@ -228,11 +246,17 @@ def name_os_thread(name: str) -> None:
         return
 
 
-def run_tasks(tasks: list[Task], say: Callable[[str], None], stop: threading.Event | None = None) -> int:
+def run_tasks(
+    tasks: list[Task],
+    say: Callable[[str], None],
+    stop: threading.Event | None = None,
+    state_file: Path | None = None,
+) -> int:
     """Run each task in its own thread until SIGTERM or SIGINT (or `stop`), restarting any that ends.
 
     A task that raises or returns early is logged and started again after a growing pause, so one
-    component failing leaves the others of the process serving.
+    component failing leaves the others of the process serving. With `state_file`, each start and end
+    of a task rewrites it: `{"pid", "tasks": [Task.state()]}`, removed on the way out.
     """
     if stop is None:
         stop = own = threading.Event()
@@ -243,19 +267,30 @@ def run_tasks(tasks: list[Task], say: Callable[[str], None], stop: threading.Eve
         name_os_thread(task.name)
         try:
             task.target(event)
-        except Exception:
+        except Exception as error:
             logging.getLogger(__name__).exception("%s failed", task.name)
+            task.last_error = f"{type(error).__name__}: {error}"[:300]
+        else:
+            if not event.is_set():
+                task.last_error = "ended on its own"
 
     def start(task: Task, event: threading.Event) -> None:
         task.thread = threading.Thread(target=body, args=(task, event), name=task.name, daemon=True)
         task.started_at = time.monotonic()
+        task.started_wall = time.time()
         task.thread.start()
         say(f"started {task.name}")
 
+    def record() -> None:
+        if state_file is not None:
+            write_private_json(state_file, {"pid": os.getpid(), "tasks": [task.state() for task in tasks]})
+
     for task in tasks:
         start(task, stop)
+    record()
     while not stop.wait(0.2):
         now = time.monotonic()
+        changed = False
         for task in tasks:
             if task.thread is not None and not task.thread.is_alive():
                 if now - task.started_at > 60:
@@ -264,12 +299,19 @@ def run_tasks(tasks: list[Task], say: Callable[[str], None], stop: threading.Eve
                 task.thread = None
                 task.restart_at = now + task.backoff
                 task.backoff = min(task.backoff * 2, MAX_BACKOFF_SECONDS)
+                changed = True
             if task.thread is None and now >= task.restart_at and not stop.is_set():
+                task.restarts += 1
                 start(task, stop)
+                changed = True
+        if changed:
+            record()
     deadline = time.monotonic() + 30
     for task in tasks:
         if task.thread is not None:
             task.thread.join(timeout=max(deadline - time.monotonic(), 0.1))
+    if state_file is not None:
+        state_file.unlink(missing_ok=True)
     return 0
 
 

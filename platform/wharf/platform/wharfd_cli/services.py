@@ -144,7 +144,7 @@ def services(
     from wharf.platform.mail.outbox import run_mail_sender
     from wharf.platform.metrics.service import run_metrics
     from wharf.platform.scheduler.service import run_scheduler
-    from wharf.platform.supervisor import Task, run_tasks
+    from wharf.platform.supervisor import Task, run_tasks, tasks_state_path
     from wharf.platform.waker.service import run_waker
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(threadName)s %(levelname)s %(message)s")
@@ -169,4 +169,6 @@ def services(
     if unknown:
         _fail(f"unknown components: {', '.join(unknown)}; choose from {', '.join(SERVICES)}")
     say = logging.getLogger("wharf.services").info
-    raise typer.Exit(run_tasks([Task(name, known[name]) for name in chosen], say=say))
+    state_file = tasks_state_path(settings.supervisor_state_path.parent, os.getpid())
+    tasks = [Task(name, known[name]) for name in chosen]
+    raise typer.Exit(run_tasks(tasks, say=say, state_file=state_file))

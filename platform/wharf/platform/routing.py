@@ -18,6 +18,7 @@ import time
 from typing import Any
 
 import redis
+from redis.lock import Lock
 
 from wharf.router.routes import (
     ROUTES_SERVED_KEY,
@@ -39,6 +40,9 @@ GENERATION_KEY = "wharf:routes:generation"
 # The field each half's owner writes with its whole half (not an app name: those start with a letter).
 WHOLE = "."
 PUBLISH_LOCK = "wharf:routes:publish-lock"
+# Held by the API from reading an app's routing settings in the database to writing them to its half,
+# so a whole half written from an older read never overwrites a newer app's settings.
+APP_ROUTES_LOCK = "wharf:app-routes:lock"
 
 
 def _backends(raw: list[dict[str, Any]], unreachable: frozenset[str]) -> tuple[Backend, ...]:
@@ -92,6 +96,11 @@ def publish_route_table(client: redis.Redis[bytes]) -> RouteTable:
         table = RouteTable(generation=int(client.incr(GENERATION_KEY)), apps=apps, complete=complete)
         publish_routes(client, table)
     return table
+
+
+def writing_app_routes(client: redis.Redis[bytes]) -> Lock:
+    """The API half's lock: read the settings from the database and write them while holding it."""
+    return client.lock(APP_ROUTES_LOCK, timeout=60, blocking_timeout=60)
 
 
 def half_is_whole(client: redis.Redis[bytes], half: str) -> bool:

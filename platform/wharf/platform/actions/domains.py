@@ -21,6 +21,7 @@ from wharf.platform.routing import (
     replace_app_route_settings,
     route_settings,
     set_app_route_settings,
+    writing_app_routes,
 )
 from wharf.platform.security.names import validate_hostname as hostname_rule
 from wharf.platform.settings import Settings
@@ -160,9 +161,10 @@ def list_certificates(*, session: Session, app: App) -> list[Certificate]:
 
 def sync_app_routes(*, session: Session, client: redis.Redis[bytes], settings: Settings, app: App) -> None:
     """Publish the app's hostnames, maintenance mode and certificates for the router."""
-    set_app_route_settings(
-        client, app.name, **_route_settings_of(session=session, settings=settings, app=app)
-    )
+    with writing_app_routes(client):
+        set_app_route_settings(
+            client, app.name, **_route_settings_of(session=session, settings=settings, app=app)
+        )
 
 
 def _route_settings_of(*, session: Session, settings: Settings, app: App) -> dict[str, Any]:
@@ -190,10 +192,10 @@ def _route_settings_of(*, session: Session, settings: Settings, app: App) -> dic
 
 def sync_all_app_routes(*, session: Session, client: redis.Redis[bytes], settings: Settings) -> int:
     """Write the API's whole half of the route table from the database, in one publish."""
-    apps = list(session.scalars(select(App)))
-    replace_app_route_settings(
-        client, {app.name: _route_settings_of(session=session, settings=settings, app=app) for app in apps}
-    )
+    with writing_app_routes(client):
+        apps = list(session.scalars(select(App)))
+        whole = {app.name: _route_settings_of(session=session, settings=settings, app=app) for app in apps}
+        replace_app_route_settings(client, whole)
     return len(apps)
 
 

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import pytest
@@ -187,12 +188,29 @@ def running_api(database_url: str, redis_url: str, data_dir: Path, **overrides: 
         process.wait(timeout=15)
 
 
+def redis_database(redis_url: str, number: int) -> str:
+    """Another database of REDIS_URL's server (`redis://host:port/N` or `unix://path?db=N`)."""
+    parts = urlsplit(redis_url)
+    if parts.scheme == "unix":
+        query = [item for item in parts.query.split("&") if item and not item.startswith("db=")]
+        return f"unix://{parts.path}?{'&'.join([*query, f'db={number}'])}"
+    return urlunsplit(parts._replace(path=f"/{number}"))
+
+
 @pytest.fixture(scope="session")
 def live_server(
     database_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LiveServer]:
-    """A real `wharfd api` process on a free port, on SQLite and on PostgreSQL."""
-    with running_api(database_url, redis_url, tmp_path_factory.mktemp("wharf-data")) as server:
+    """A real `wharfd api` process on a free port, on SQLite and on PostgreSQL.
+
+    It lives for the session, so it has a Redis database of its own (2 and 3, by database): the API
+    keeps its half of the route table whole there, and never in the one other tests flush and fill.
+    """
+    own = redis_database(redis_url, 2 if database_url.startswith("sqlite") else 3)
+    client = redis.Redis.from_url(own)
+    client.flushdb()
+    client.close()
+    with running_api(database_url, own, tmp_path_factory.mktemp("wharf-data")) as server:
         yield server
 
 

@@ -26,9 +26,8 @@ from wharf.router.render import RouterPaths
 ROUTES_KEY = "wharf:routes"
 
 
-def test_a_newline_hostname_is_refused_and_the_victim_keeps_its_traffic(
-    live_server: LiveServer, redis_client: redis.Redis[bytes]
-) -> None:
+def test_a_newline_hostname_is_refused_and_the_victim_keeps_its_traffic(live_server: LiveServer) -> None:
+    redis_client = redis.Redis.from_url(live_server.redis_url)
     _, victim = new_user_client(live_server)
     _, attacker = new_user_client(live_server)
     victim_app, attacker_app = f"victim-{secrets.token_hex(3)}", f"attacker-{secrets.token_hex(3)}"

@@ -145,6 +145,8 @@ def wharf(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Wharf]:
         WHARF_HTTPS_PORT=str(free_port()),
         WHARF_SSH_PORT=str(free_port()),
         WHARF_STATSD_PORT=str(free_port()),
+        WHARF_NODE_STATSD_PORT=str(free_port()),
+        WHARF_WAKER_PORT=str(free_port()),
         # The API over HTTPS at https://localhost:<port>: the CLI is Python, whose resolver here knows
         # localhost but none of its subdomains (curl and git resolve those themselves).
         WHARF_API_HOSTNAME="localhost",

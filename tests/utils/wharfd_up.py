@@ -35,6 +35,8 @@ class WharfdUp:
             WHARF_HTTPS_PORT=str(free_port()),
             WHARF_SSH_PORT=str(free_port()),
             WHARF_STATSD_PORT=str(free_port()),
+            WHARF_NODE_STATSD_PORT=str(free_port()),
+            WHARF_WAKER_PORT=str(free_port()),
         )
         env.update(settings or {})
         address = "127.0.0.1"

@@ -23,8 +23,16 @@ WHARFD = [sys.executable, "-m", "wharf.platform.wharfd"]
 
 
 def wharfd_env(data_dir: Path, **extra: str) -> dict[str, str]:
+    """`wharfd up`'s environment on DATA_DIR, with ports of its own for the listeners a test does not name
+    (a default one held by another run on the host would keep that component restarting)."""
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL", "WHARF_SECRET_KEY")}
-    env.update(WHARF_DATA_DIR=str(data_dir), **extra)
+    env.update(
+        WHARF_DATA_DIR=str(data_dir),
+        WHARF_STATSD_PORT=str(free_port()),
+        WHARF_NODE_STATSD_PORT=str(free_port()),
+        WHARF_WAKER_PORT=str(free_port()),
+    )
+    env.update(extra)
     return env
 
 
@@ -168,7 +176,8 @@ def test_status_reports_every_component_and_down_stops_them(tmp_path: Path) -> N
             if shown.returncode == 0 or time.monotonic() > deadline:
                 break
             time.sleep(1)
-        assert shown.returncode == 0, report
+        failing = [c for c in report["checks"] if c["verdict"] != "OK"]
+        assert shown.returncode == 0, failing
         assert report["status"] == "OK"
         components = {c["name"]: c for c in report["components"]}
         assert {name for name in components if "/" not in name} == {"redis", "api", "services"}

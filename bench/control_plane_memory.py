@@ -185,6 +185,8 @@ def main() -> None:
         WHARF_HTTP_PORT=str(free_port()),
         WHARF_HTTPS_PORT=str(free_port()),
         WHARF_SSH_PORT=str(free_port()),
+        WHARF_STATSD_PORT=str(free_port()),
+        WHARF_WAKER_PORT=str(free_port()),
         WHARF_RUN_IMAGE=env.get("WHARF_RUN_IMAGE", BENCH_IMAGE),
         WHARF_BUILD_IMAGE=env.get("WHARF_BUILD_IMAGE", BENCH_IMAGE),
     )

@@ -74,6 +74,40 @@ def stop_control_plane(state_path: Path, *, timeout: float = 90.0) -> int | None
     return pid
 
 
+def _is_component(pid: int, name: str) -> bool:
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+    return f"wharf.platform.wharfd\0{name}\0".encode() in cmdline + b"\0"
+
+
+def stop_leftover_components(state_path: Path, *, timeout: float = 30.0) -> list[str]:
+    """Stop the components a `wharfd up` that is gone (killed with -9, say) left running, as
+    'NAME (pid N)'; none while a `wharfd up` runs on this data dir. Its redis-server is not among them
+    (`shut_down_leftover_redis` saves its data first)."""
+    if running_supervisor(state_path) is not None:
+        return []
+    try:
+        state: dict[str, Any] = json.loads(state_path.read_text())
+    except (OSError, ValueError):
+        return []
+    leftovers: list[tuple[str, int]] = []
+    for component in state.get("components", []):
+        pid, name = component.get("pid"), component.get("name")
+        if isinstance(pid, int) and isinstance(name, str) and _alive(pid) and _is_component(pid, name):
+            leftovers.append((name, pid))
+    for _, pid in leftovers:
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and any(_alive(pid) for _, pid in leftovers):
+        time.sleep(0.2)
+    for _, pid in leftovers:
+        if _alive(pid):
+            os.kill(pid, signal.SIGKILL)
+    return [f"{name} (pid {pid})" for name, pid in leftovers]
+
+
 def restart_components(state_path: Path, names: tuple[str, ...]) -> list[str]:
     """SIGTERM the named components of the running `wharfd up`, which its supervisor starts again
     (reading the settings afresh); the names it signalled."""

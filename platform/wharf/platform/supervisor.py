@@ -10,6 +10,8 @@ This module imports only the standard library: after its setup, `wharfd up` exec
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import json
 import logging
 import os
@@ -24,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 MAX_BACKOFF_SECONDS = 30.0
+PR_SET_PDEATHSIG = 1
 
 
 @dataclass
@@ -62,7 +65,11 @@ class Supervisor:
         self._started_wall = time.time()
 
     def _start(self, component: Component) -> None:
-        component.process = subprocess.Popen(component.argv, env={**self._env, **component.env})
+        component.process = subprocess.Popen(
+            component.argv,
+            env={**self._env, **component.env},
+            preexec_fn=functools.partial(die_with_parent, os.getpid()),
+        )
         component.started_at = time.monotonic()
         component.started_wall = time.time()
         self._say(f"started {component.name} (pid {component.process.pid})")
@@ -143,6 +150,20 @@ class Supervisor:
 
     def _stop_group(self, group: list[Component], timeout: float) -> None:
         terminate_processes([c.process for c in group if c.process is not None], timeout)
+
+
+def die_with_parent(parent: int) -> None:
+    """In a child between fork and exec: SIGTERM it when the supervisor dies (killed with -9, say), so
+    that no component outlives the `wharfd up` that started it (the next one would find its ports
+    taken, or two would run). Linux only; elsewhere nothing."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:
+        # The supervisor died between the fork and the prctl: this child would never be told.
+        os._exit(1)
 
 
 def terminate_processes(processes: list[subprocess.Popen[bytes]], timeout: float) -> None:

@@ -70,8 +70,11 @@ def _private_redis_argv(socket_path: Path, maxmemory_mb: int) -> list[str]:
 
 def up() -> None:
     """Run every component on this host in the foreground, after migrations."""
+    from rich.markup import escape
+
     from wharf.platform.docker_daemon import DockerUnavailable, ensure_engine
-    from wharf.platform.operations import running_supervisor
+    from wharf.platform.listen_ports import PortsTaken, check_ports, claims_of
+    from wharf.platform.operations import running_supervisor, stop_leftover_components
     from wharf.platform.settings import ensure_private_dir
     from wharf.platform.supervisor import (
         Component,
@@ -88,6 +91,12 @@ def up() -> None:
         _fail(f"wharfd up is already running here (pid {already['pid']}); stop it with `wharfd down`")
     _upgrade_database(settings)
     console.print(f"database ready ({settings.resolved_database_url.split('://', 1)[0]})")
+    for leftover in stop_leftover_components(settings.supervisor_state_path):
+        console.print(f"stopped {leftover}, left running by an earlier wharfd up")
+    try:
+        check_ports(claims_of(settings))
+    except PortsTaken as taken:
+        _fail(escape(str(taken)))
     try:
         engine = ensure_engine(settings.wharf_data_dir / "logs" / "dockerd.log")
     except DockerUnavailable as error:

@@ -21,7 +21,7 @@ import docker
 import httpx
 import pytest
 
-from tests.utils.network import REPO_ROOT, free_port, wait_for_http
+from tests.utils.network import REPO_ROOT, wait_for_http, wharfd_ports
 
 INVITE = re.compile(r"[0-9A-Z]{5}(?:-[0-9A-Z]{5}){3}")
 FIXTURES = REPO_ROOT / "tests" / "buildpacks" / "fixtures"
@@ -136,17 +136,12 @@ def stop_wharfd_up(process: subprocess.Popen[bytes], env: dict[str, str], timeou
 def wharf(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Wharf]:
     """`wharfd up` as an operator runs it: defaults (SQLite, a private redis-server), a scratch data dir."""
     data_dir = tmp_path_factory.mktemp("wharf-up")
-    port = free_port()
+    ports = wharfd_ports()
+    port = int(ports["WHARF_API_PORT"])
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "WHARF_SECRET_KEY", "REDIS_URL")}
     env.update(
+        ports,
         WHARF_DATA_DIR=str(data_dir),
-        WHARF_API_PORT=str(port),
-        WHARF_HTTP_PORT=str(free_port()),
-        WHARF_HTTPS_PORT=str(free_port()),
-        WHARF_SSH_PORT=str(free_port()),
-        WHARF_STATSD_PORT=str(free_port()),
-        WHARF_NODE_STATSD_PORT=str(free_port()),
-        WHARF_WAKER_PORT=str(free_port()),
         # The API over HTTPS at https://localhost:<port>: the CLI is Python, whose resolver here knows
         # localhost but none of its subdomains (curl and git resolve those themselves).
         WHARF_API_HOSTNAME="localhost",

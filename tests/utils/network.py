@@ -19,6 +19,24 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+# Every setting naming a port a `wharfd up` (or its node agents) listens on.
+WHARFD_PORT_SETTINGS = (
+    "WHARF_API_PORT",
+    "WHARF_HTTP_PORT",
+    "WHARF_HTTPS_PORT",
+    "WHARF_SSH_PORT",
+    "WHARF_STATSD_PORT",
+    "WHARF_NODE_STATSD_PORT",
+    "WHARF_WAKER_PORT",
+)
+
+
+def wharfd_ports() -> dict[str, str]:
+    """A free port for each listener of a `wharfd up`: a default one held by another install on this
+    host (the session's, say) would make `wharfd up` refuse to start."""
+    return {setting: str(free_port()) for setting in WHARFD_PORT_SETTINGS}
+
+
 def wait_for_http(url: str, timeout: float = 30.0, process: subprocess.Popen[bytes] | None = None) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from tests.utils.e2e import Developer, Wharf, remove_app_containers, take_routers_down
-from tests.utils.network import free_port, wait_for_http
+from tests.utils.network import wait_for_http, wharfd_ports
 from tests.utils.test_host import DockerTestHost
 
 
@@ -28,16 +28,7 @@ class WharfdUp:
         env = {
             k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "WHARF_SECRET_KEY", "REDIS_URL")
         }
-        env.update(
-            WHARF_DATA_DIR=str(data_dir),
-            WHARF_API_PORT=str(free_port()),
-            WHARF_HTTP_PORT=str(free_port()),
-            WHARF_HTTPS_PORT=str(free_port()),
-            WHARF_SSH_PORT=str(free_port()),
-            WHARF_STATSD_PORT=str(free_port()),
-            WHARF_NODE_STATSD_PORT=str(free_port()),
-            WHARF_WAKER_PORT=str(free_port()),
-        )
+        env.update(wharfd_ports(), WHARF_DATA_DIR=str(data_dir))
         env.update(settings or {})
         address = "127.0.0.1"
         if on is not None:  # run in the test host's namespace, its API reached at the namespace's address

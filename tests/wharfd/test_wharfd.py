@@ -16,6 +16,7 @@ import pytest
 
 from tests.conftest import free_port, wait_for_http
 from tests.utils.e2e import take_routers_down
+from tests.utils.network import wharfd_ports
 from wharf.platform.settings import DEVELOPMENT_SECRET_KEY
 
 INVITE = re.compile(r"[0-9A-Z]{5}(?:-[0-9A-Z]{5}){3}")
@@ -23,15 +24,9 @@ WHARFD = [sys.executable, "-m", "wharf.platform.wharfd"]
 
 
 def wharfd_env(data_dir: Path, **extra: str) -> dict[str, str]:
-    """`wharfd up`'s environment on DATA_DIR, with ports of its own for the listeners a test does not name
-    (a default one held by another run on the host would keep that component restarting)."""
+    """`wharfd up`'s environment on DATA_DIR, with ports of its own for the listeners a test does not name."""
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL", "WHARF_SECRET_KEY")}
-    env.update(
-        WHARF_DATA_DIR=str(data_dir),
-        WHARF_STATSD_PORT=str(free_port()),
-        WHARF_NODE_STATSD_PORT=str(free_port()),
-        WHARF_WAKER_PORT=str(free_port()),
-    )
+    env.update(wharfd_ports(), WHARF_DATA_DIR=str(data_dir))
     env.update(extra)
     return env
 
@@ -88,9 +83,6 @@ def test_up_starts_everything_and_prints_an_admin_invite(tmp_path: Path) -> None
     env = wharfd_env(
         tmp_path,
         WHARF_API_PORT=str(port),
-        WHARF_HTTP_PORT=str(free_port()),
-        WHARF_HTTPS_PORT=str(free_port()),
-        WHARF_SSH_PORT=str(free_port()),
     )
     log_path = tmp_path / "up.log"
     with log_path.open("wb") as log:
@@ -124,9 +116,6 @@ def test_up_prints_no_invite_once_a_user_exists(tmp_path: Path) -> None:
     env = wharfd_env(
         tmp_path,
         WHARF_API_PORT=str(port),
-        WHARF_HTTP_PORT=str(free_port()),
-        WHARF_HTTPS_PORT=str(free_port()),
-        WHARF_SSH_PORT=str(free_port()),
     )
     process = subprocess.Popen([*WHARFD, "up"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
@@ -162,8 +151,6 @@ def test_status_reports_every_component_and_down_stops_them(tmp_path: Path) -> N
         tmp_path,
         WHARF_API_PORT=str(port),
         WHARF_HTTP_PORT=str(http_port),
-        WHARF_HTTPS_PORT=str(free_port()),
-        WHARF_SSH_PORT=str(free_port()),
     )
     process = subprocess.Popen([*WHARFD, "up"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

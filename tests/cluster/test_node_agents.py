@@ -30,6 +30,8 @@ from wharf.platform.cluster.agent_service import AGENT_SERVICE
 from wharf.platform.cluster.node_agent import NODE_STATSD_PORT
 from wharf.platform.logs.stream import recent_lines
 from wharf.platform.metrics.store import MetricsStore
+from wharf.platform.runtime.oneoff_wire import requests_channel
+from wharf.platform.runtime.swarm_remote_attach import RemoteOneOffs
 from wharf.platform.runtime.swarm_runtime import SwarmRuntime
 from wharf.platform.settings import Settings
 
@@ -187,5 +189,91 @@ def test_an_attached_one_offs_statsd_reaches_its_apps_series_through_the_manager
         assert all(set(point.custom) <= {"jobs.done"} for point in store.minute_points(app))
         redis_client.close()
     finally:
+        apps.cleanup()
+        manager.close()
+
+
+# Waits for the end of its input (so that it is seen running first), counts its work, exits 7.
+JOB_ON_A_WORKER = (
+    "import sys; print(sys.stdin.read().strip(), flush=True)\n" + JOB_SENDS_STATSD + "\nsys.exit(7)\n"
+)
+
+
+def test_an_attached_one_off_placed_off_the_manager_runs_on_its_node_through_that_nodes_agent(
+    swarm: SwarmTestCluster, wharfd: Wharfd, agents: BridgeRedis
+) -> None:
+    manager = swarm.manager.client()
+    installation = Settings(wharf_data_dir=wharfd.data_dir).installation_id
+    runtime = SwarmRuntime(
+        manager, installation=installation, statsd_port=NODE_STATSD_PORT, relayed=RemoteOneOffs(agents.url)
+    )
+    apps = Apps(runtime)
+    worker = swarm.workers[0]
+    worker_engine = worker.client()
+    try:
+        app = apps.new()
+        on_the_worker = {"wharf.placement.node": f"node.id=={swarm.node_id(worker)}"}
+        job = make_spec(
+            app,
+            ("python3", "-c", JOB_ON_A_WORKER),
+            image=statsd_sender_image(swarm),
+            process_type="run",
+            number=4821,
+            labels=on_the_worker,
+        )
+        channel = requests_channel(swarm.node_id(worker))
+        listening = agents.client()
+        try:
+            _until(lambda: listening.pubsub_numsub(channel)[0][1] >= 1, "the worker's agent never listened")
+        except AssertionError:
+            print(
+                b"".join(manager.api.service_logs(AGENT_SERVICE, stdout=True, stderr=True)).decode(
+                    errors="replace"
+                )[-4000:]
+            )
+            raise
+        finally:
+            listening.close()
+        attached = runtime.start_attached(job, tty=False)
+        try:
+            container = worker_engine.containers.get(attached.id)
+            assert f"wharf-app-{app}" in container.attrs["NetworkSettings"]["Networks"]
+            assert container.attrs["HostConfig"]["CapDrop"] == ["ALL"]
+            with pytest.raises(docker.errors.NotFound):
+                manager.containers.get(attached.id)
+            listed = runtime.list_dynos(app)
+            assert [(dyno.dyno, dyno.node) for dyno in listed] == [("run.4821", swarm.node_id(worker))]
+
+            async def talk() -> bytes:
+                await attached.open()
+                try:
+                    await attached.write(b"typed on the client\n")
+                    await attached.close_stdin()
+                    output = bytearray()
+                    while chunk := await attached.read():
+                        output += chunk[1]
+                    return bytes(output)
+                finally:
+                    await attached.close()
+
+            output = asyncio.run(talk()).decode(errors="replace")
+            assert attached.wait() == 7, output
+        finally:
+            attached.remove()
+        assert "typed on the client" in output and "sent to statsd.wharf.internal" in output, output
+        redis_client = agents.client()
+        store = MetricsStore(redis_client)
+        _until(
+            lambda: sum(point.custom.get("jobs.done", 0.0) for point in store.minute_points(app)) >= 20,
+            "no statsd counter of the one-off, from the worker's agent",
+        )
+        redis_client.close()
+        _until(
+            lambda: not worker_engine.api.containers(all=True, filters={"id": attached.id}),
+            "its container gone",
+        )
+        assert runtime.list_dynos(app) == []
+    finally:
+        worker_engine.close()
         apps.cleanup()
         manager.close()

@@ -8,7 +8,8 @@ engine, so each node ships only the dynos it runs, the managers' included. It al
 dynos' statsd packets: a dyno on the Swarm runtime sends to STATSD_HOST, a name its service maps to the
 node's `host-gateway` address (the default bridge's), which the agent, in the node's network
 namespace, listens on; a packet's source is the sending dyno's address on the node's gateway bridge,
-and so names its app, as on one host. It reads its settings from
+and so names its app, as on one host. It starts and relays the attached one-offs (`wharf run`) that
+the API places on its node (oneoff_host.py), through the same Redis. It reads its settings from
 the environment and the Redis URL (with its password) from a Swarm secret file, and imports neither
 the settings nor the database: its image holds only the Redis and Docker clients.
 """
@@ -21,7 +22,9 @@ import signal
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from wharf.platform.cluster.oneoff_host import OneOffHost
 from wharf.platform.logs.shipper import LogShipper
 from wharf.platform.logs.stream import DEFAULT_MAX_AGE_HOURS, DEFAULT_MAX_LINES, LogWriter
 from wharf.platform.metrics.dynos import DynoCollector, DynoDirectory
@@ -91,10 +94,12 @@ class AgentConfig:
         )
 
 
-def run_node_agent(config: AgentConfig, docker_api: object, stop: threading.Event) -> None:
-    """Ship this engine's dyno output, collect its dynos' stats and receive their statsd packets
-    until `stop` is set."""
+def run_node_agent(config: AgentConfig, docker_client: Any, stop: threading.Event) -> None:
+    """Ship this engine's dyno output, collect its dynos' stats, receive their statsd packets and
+    run the attached one-offs the API places on this node, until `stop` is set."""
     import redis
+
+    docker_api = docker_client.api
 
     client = redis.Redis.from_url(config.redis_url, socket_timeout=30, health_check_interval=30)
     tuning = config.tuning
@@ -113,6 +118,14 @@ def run_node_agent(config: AgentConfig, docker_api: object, stop: threading.Even
         listener = StatsdListener(aggregator, directory.app_of, port=tuning.statsd_port)
         logger.info("statsd listening on port %d (udp)", listener.port)
         threads.append(threading.Thread(target=listener.serve, args=(stop,), name="statsd"))
+    oneoffs = OneOffHost(
+        config.redis_url,
+        docker_client,
+        node_id=config.node_id,
+        installation=config.installation,
+        statsd_port=tuning.statsd_port or None,
+    )
+    threads.append(threading.Thread(target=oneoffs.serve, args=(stop,), name="one-offs"))
     for thread in threads:
         thread.start()
     stop.wait()
@@ -133,7 +146,7 @@ def main() -> None:
         signal.signal(signum, lambda *_: stop.set())
     logger.info("shipping the dynos of node %s", config.node_id)
     trust = start_registry_trust(dict(os.environ), stop)
-    run_node_agent(config, docker.from_env(timeout=30).api, stop)
+    run_node_agent(config, docker.from_env(timeout=30), stop)
     if trust is not None:
         trust.join(timeout=30)
 

@@ -9,7 +9,7 @@ constraint of the process type, so a later replacement (a crash, a restart) goes
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -113,3 +113,24 @@ def swarm_placement_node(node: Mapping[str, Any]) -> PlacementNode:
         os=str(platform.get("OS", "")),
         arch=str(platform.get("Architecture", "")),
     )
+
+
+def attached_oneoff_node(
+    nodes: Iterable[PlacementNode],
+    constraints: Iterable[str],
+    own_node: str,
+    dynos_on: Callable[[], Mapping[str, int]],
+) -> PlacementNode | None:
+    """Where an attached one-off runs: among the nodes that take dynos and fit its constraints, the
+    control plane's own (no relay, and the image already there) if it is one of them, else the one
+    running the fewest dynos (`dynos_on()`, read only then), as Swarm spreads tasks; None when no
+    node fits."""
+    wanted = list(constraints)
+    eligible = [node for node in nodes if node.takes_dynos and fits(node, wanted)]
+    for node in eligible:
+        if node.id == own_node:
+            return node
+    if not eligible:
+        return None
+    counts = dynos_on()
+    return min(eligible, key=lambda node: (counts.get(node.id, 0), node.id))

@@ -17,8 +17,10 @@ node and removes its service: a node that comes back then removes the task's con
 the dyno never returns as a duplicate.
 
 An attached one-off (`wharf run` without --detach) is no service, since Swarm cannot attach a client
-to a task: it is a container on the manager's engine, on the app's overlay (swarm_attached.py), and
-this runtime lists, stops and removes it with the services.
+to a task: it is a container on the app's overlay, on the manager's engine when the manager takes
+dynos and fits the one-off's placement (swarm_attached.py), else on the node that runs the fewest
+dynos, started and relayed there by that node's agent (swarm_remote_attach.py). This runtime lists,
+stops and removes both kinds with the services.
 """
 
 from __future__ import annotations
@@ -54,9 +56,15 @@ from wharf.platform.runtime.base import (
     scope_labels,
 )
 from wharf.platform.runtime.image_users import ImageUsers
-from wharf.platform.runtime.placement import PlacementNode, swarm_placement_node
+from wharf.platform.runtime.placement import (
+    PlacementNode,
+    attached_oneoff_node,
+    placement_constraints,
+    swarm_placement_node,
+)
 from wharf.platform.runtime.swarm_attached import AttachedOneOffs
 from wharf.platform.runtime.swarm_logs import ServiceLogRelay
+from wharf.platform.runtime.swarm_remote_attach import RemoteOneOffs
 from wharf.platform.runtime.swarm_specs import service_options
 from wharf.platform.runtime.swarm_tasks import (
     Task,
@@ -99,6 +107,7 @@ class SwarmRuntime:
         node_engines: NodeEngines | None = None,
         images: ReleaseImages | None = None,
         statsd_port: int | None = None,
+        relayed: RemoteOneOffs | None = None,
     ) -> None:
         self._client = client or docker.from_env()
         # Dynos send statsd packets to their node, where its agent listens on this port.
@@ -108,6 +117,8 @@ class SwarmRuntime:
         self._image_users = ImageUsers(self._client)
         self._scope = scope_labels(installation)
         self._attached = AttachedOneOffs(self._client, installation=installation, statsd_port=statsd_port)
+        # Attached one-offs on other nodes, through their agents; None: always on the manager's engine.
+        self._relayed = relayed
         self._node_engines = node_engines
         self._own_node: str | None = None
         self._node_addresses: dict[str, str] = {}
@@ -171,7 +182,7 @@ class SwarmRuntime:
         try:
             service = self._service(dyno_id)
         except DynoNotFound:
-            return self._attached.get(dyno_id)
+            return self._one_off_get(dyno_id)
         task = latest_task(self._tasks(dyno_id))
         node_id = _node_of(task)
         return self._dyno(service, task, self._inspect_node(node_id) if node_id else None)
@@ -196,6 +207,8 @@ class SwarmRuntime:
             task = latest_task(tasks.get(str(service["ID"]), []))
             dynos.append(self._dyno(service, task, nodes.get(_node_of(task))))
         dynos += self._attached.dynos(wanted)
+        if self._relayed is not None:
+            dynos += self._relayed.dynos(wanted)
         return sorted(dynos, key=lambda d: (d.app, d.process_type, d.number, d.release, d.id))
 
     def placement_nodes(self) -> list[PlacementNode]:
@@ -206,6 +219,8 @@ class SwarmRuntime:
         try:
             self._service(dyno_id)
         except DynoNotFound:
+            if self._is_relayed(dyno_id):
+                return self._relayed.stop(dyno_id, timeout)  # type: ignore[union-attr]
             return self._attached.stop(dyno_id, timeout)
         task = latest_task(self._tasks(dyno_id))
         if task is not None and not is_terminal(task) and not self._lost(task):
@@ -223,7 +238,10 @@ class SwarmRuntime:
         try:
             self._service(dyno_id)
         except DynoNotFound:
-            self._attached.remove(dyno_id)
+            if self._is_relayed(dyno_id):
+                self._relayed.remove(dyno_id)  # type: ignore[union-attr]
+            else:
+                self._attached.remove(dyno_id)
             return
         task = latest_task(self._tasks(dyno_id))
         ended = task is None or is_terminal(task) or self._lost(task)
@@ -237,6 +255,8 @@ class SwarmRuntime:
         try:
             self._service(dyno_id)
         except DynoNotFound:
+            if self._is_relayed(dyno_id):
+                return self._relayed.wait(dyno_id, timeout)  # type: ignore[union-attr]
             return self._attached.wait(dyno_id, timeout)
         try:
             task = self._await_task(dyno_id, is_terminal, timeout=timeout)
@@ -262,8 +282,53 @@ class SwarmRuntime:
             self._remove_service(service_id)
 
     def start_attached(self, spec: DynoSpec, *, tty: bool = True) -> AttachedDyno:
-        """The one-off runs on the manager's engine, on the app's overlay network (swarm_attached.py)."""
-        return self._attached.start(spec, self._app_network(spec).name, tty=tty)
+        """The one-off runs on the app's overlay network, on the manager's engine when the manager may
+        take it (swarm_attached.py), else on another node through its agent (swarm_remote_attach.py)."""
+        network = self._app_network(spec).name
+        if self._relayed is None:
+            return self._attached.start(spec, network, tty=tty)
+        own = self._own_node_id()
+        node = attached_oneoff_node(
+            self.placement_nodes(), placement_constraints(spec.labels), own, self._dynos_per_node
+        )
+        if node is None:
+            raise NoNodeFits(f"no node takes dynos and fits the placement of {spec.name}")
+        if node.id == own:
+            return self._attached.start(spec, network, tty=tty)
+        relayed = dataclasses.replace(spec, image=self._pullable_image(spec.image), network=network)
+        return self._relayed.start(relayed, node.id, node.label, tty=tty, labels=self._scope)
+
+    def _is_relayed(self, dyno_id: str) -> bool:
+        if self._relayed is None:
+            return False
+        try:
+            self._relayed.get(dyno_id)
+        except DynoNotFound:
+            return False
+        return True
+
+    def _one_off_get(self, dyno_id: str) -> Dyno:
+        try:
+            return self._attached.get(dyno_id)
+        except DynoNotFound:
+            if self._relayed is None:
+                raise
+            return self._relayed.get(dyno_id)
+
+    def _dynos_per_node(self) -> dict[str, int]:
+        """How many of this installation's dyno tasks each node runs."""
+        counts: dict[str, int] = {}
+        for tasks in self._tasks_labelled(self._scope).values():
+            for task in tasks:
+                if not is_terminal(task):
+                    node = _node_of(task)
+                    counts[node] = counts.get(node, 0) + 1
+        return counts
+
+    def _own_node_id(self) -> str:
+        if self._own_node is None:
+            self._own_node = str(self._client.info()["Swarm"]["NodeID"])
+        return self._own_node
 
     def remove_attached_dynos(self) -> list[str]:
         return self._attached.remove_all()
@@ -311,13 +376,7 @@ class SwarmRuntime:
             user = self._image_users.dyno_user(spec.image, spec.user, DEFAULT_USER)
         except docker.errors.ImageNotFound as error:
             raise ImageNotFound(spec.image) from error
-        if self._images is not None:
-            try:
-                spec = dataclasses.replace(spec, image=self._images.reference(spec.image))
-            except (RegistryError, docker.errors.APIError) as error:
-                raise WharfRuntimeError(
-                    f"{spec.image} could not be pushed to the registry: {error}"
-                ) from error
+        spec = dataclasses.replace(spec, image=self._pullable_image(spec.image))
         options = service_options(
             spec,
             user=user,
@@ -327,6 +386,16 @@ class SwarmRuntime:
             statsd_port=self._statsd_port,
         )
         return str(self._client.api.create_service(**options)["ID"])
+
+    def _pullable_image(self, image: str) -> str:
+        """The name other nodes pull `image` by: its registry copy (pushed first), or `image` itself
+        when there is no registry."""
+        if self._images is None:
+            return image
+        try:
+            return self._images.reference(image)
+        except (RegistryError, docker.errors.APIError) as error:
+            raise WharfRuntimeError(f"{image} could not be pushed to the registry: {error}") from error
 
     def _service(self, dyno_id: str) -> Mapping[str, Any]:
         try:
@@ -414,9 +483,7 @@ class SwarmRuntime:
             return None
 
     def _engine_for(self, node_id: str) -> docker.DockerClient | None:
-        if self._own_node is None:
-            self._own_node = str(self._client.info()["Swarm"]["NodeID"])
-        if node_id == self._own_node:
+        if node_id == self._own_node_id():
             return self._client
         return self._node_engines(node_id) if self._node_engines is not None else None
 
@@ -464,8 +531,13 @@ def swarm_runtime(*, installation: str | None = None) -> SwarmRuntime:
 
     settings = get_settings()
     statsd_port = settings.wharf_node_statsd_port or None
-    if not settings.wharf_registry:
-        return SwarmRuntime(installation=installation, statsd_port=statsd_port)
+    relayed = RemoteOneOffs(settings.resolved_redis_url)
     client = docker.from_env()
-    images = release_images_for(client, settings.wharf_registry, settings.wharf_data_dir)
-    return SwarmRuntime(client, installation=installation, images=images, statsd_port=statsd_port)
+    images = (
+        release_images_for(client, settings.wharf_registry, settings.wharf_data_dir)
+        if settings.wharf_registry
+        else None
+    )
+    return SwarmRuntime(
+        client, installation=installation, images=images, statsd_port=statsd_port, relayed=relayed
+    )

@@ -30,6 +30,7 @@ from wharf.platform.cluster.agent_service import AGENT_SERVICE
 from wharf.platform.cluster.node_agent import NODE_STATSD_PORT
 from wharf.platform.logs.stream import recent_lines
 from wharf.platform.metrics.store import MetricsStore
+from wharf.platform.runtime.base import NetworkInUse
 from wharf.platform.runtime.oneoff_wire import requests_channel
 from wharf.platform.runtime.swarm_remote_attach import RemoteOneOffs
 from wharf.platform.runtime.swarm_runtime import SwarmRuntime
@@ -243,6 +244,8 @@ def test_an_attached_one_off_placed_off_the_manager_runs_on_its_node_through_tha
                 manager.containers.get(attached.id)
             listed = runtime.list_dynos(app)
             assert [(dyno.dyno, dyno.node) for dyno in listed] == [("run.4821", swarm.node_id(worker))]
+            with pytest.raises(NetworkInUse):
+                runtime.remove_network(app)
 
             async def talk() -> bytes:
                 await attached.open()

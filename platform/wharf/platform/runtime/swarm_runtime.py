@@ -140,7 +140,10 @@ class SwarmRuntime:
         network = self._find_network(self._networks.name_for(app))
         if network is None:
             return
-        if any(dyno.running for dyno in self._attached.dynos({LABEL_APP: app})):
+        attached = self._attached.dynos({LABEL_APP: app, **self._scope})
+        if self._relayed is not None:
+            attached += self._relayed.dynos({LABEL_APP: app, **self._scope})
+        if any(dyno.running for dyno in attached):
             raise NetworkInUse(f"{network.name} still has an attached one-off on it")
         network_id = str(network.id)
         if any(network_id in _service_networks(s) for s in self._client.api.services()):

@@ -57,11 +57,19 @@ class OneOffHost:
         self.listening = threading.Event()
 
     def serve(self, stop: threading.Event) -> None:
-        """Until `stop` is set; the one-offs still running then are removed."""
-        removed = self.remove_leftovers()
-        if removed:
-            logger.info("removed %d one-off(s) an earlier agent left: %s", len(removed), ", ".join(removed))
-        asyncio.run(self._serve(stop))
+        """Until `stop` is set; the one-offs still running then are removed. An engine or a Redis
+        that fails is retried, never the end of the agent's one-offs."""
+        while not stop.is_set():
+            try:
+                removed = self.remove_leftovers()
+                if removed:
+                    logger.info(
+                        "removed %d one-off(s) an earlier agent left: %s", len(removed), ", ".join(removed)
+                    )
+                asyncio.run(self._serve(stop))
+            except Exception:
+                logger.exception("one-offs: failed; starting again in 5 s")
+                stop.wait(5)
 
     def remove_leftovers(self) -> list[str]:
         """The relayed one-offs on this engine, removed (their sessions cannot outlive their agent)."""

@@ -21,7 +21,14 @@ from tests.utils.busybox_dynos import make_spec
 from wharf.platform.cluster import oneoff_host
 from wharf.platform.cluster.oneoff_host import OneOffHost
 from wharf.platform.runtime import oneoff_wire
-from wharf.platform.runtime.base import LABEL_APP, STDERR, STDOUT, DynoNotFound, DynoState
+from wharf.platform.runtime.base import (
+    LABEL_APP,
+    STDERR,
+    STDOUT,
+    DynoNotFound,
+    DynoState,
+    WharfRuntimeError,
+)
 from wharf.platform.runtime.docker_runtime import DockerRuntime
 from wharf.platform.runtime.swarm_remote_attach import NodeAgentUnavailable, RemoteAttachedDyno, RemoteOneOffs
 
@@ -31,12 +38,17 @@ pytestmark = pytest.mark.e2e
 class Node:
     """An agent's one-off host serving `node_id`, on its own thread, and the network its dynos join."""
 
-    def __init__(self, client: docker.DockerClient, redis_url: str) -> None:
+    def __init__(self, client: docker.DockerClient, redis_url: str, *, max_sessions: int = 16) -> None:
         self.id = secrets.token_hex(6)
         self.installation = f"relay-test-{self.id}"
         self.network = client.networks.create(f"wharf-relay-test-{self.id}")
         self.host = OneOffHost(
-            redis_url, client, node_id=self.id, installation=self.installation, statsd_port=None
+            redis_url,
+            client,
+            node_id=self.id,
+            installation=self.installation,
+            statsd_port=None,
+            max_sessions=max_sessions,
         )
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self.host.serve, args=(self.stop,))
@@ -220,3 +232,28 @@ def test_an_agent_that_starts_removes_the_one_offs_an_earlier_agent_left(
         assert docker_client.containers.get(own.id).status == "running"
     finally:
         own.remove()
+
+
+def test_a_node_refuses_one_off_beyond_its_cap_and_says_so(
+    docker_client: docker.DockerClient, test_image: str, redis_url: str, remote: RemoteOneOffs
+) -> None:
+    capped = Node(docker_client, redis_url, max_sessions=1)
+    try:
+        first = start(remote, capped, "exec sleep 600")
+        try:
+            with pytest.raises(WharfRuntimeError, match="already runs 1 attached one-offs"):
+                start(remote, capped, "true")
+        finally:
+            first.remove()
+        # Once the first session has ended, the node takes another.
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                start(remote, capped, "echo room again").remove()
+                break
+            except WharfRuntimeError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
+    finally:
+        capped.close()

@@ -240,23 +240,38 @@ class RemoteOneOffs:
             if all(entry["labels"].get(key) == value for key, value in wanted.items())
         ]
 
-    def get(self, dyno_id: str) -> Dyno:
-        entry = self._live_entries().get(dyno_id)
-        if entry is None:
+    def _live_entry(self, dyno_id: str) -> dict[str, Any]:
+        """The entry of a relayed one-off whose session is alive; DynoNotFound otherwise."""
+        entry = self._entry(dyno_id)
+        if entry is None or not self._redis.exists(alive_key(entry["session"])):
             raise DynoNotFound(f"{dyno_id} is not a relayed one-off")
-        return _dyno(dyno_id, entry)
+        return entry
+
+    def holds(self, dyno_id: str) -> bool:
+        try:
+            self._live_entry(dyno_id)
+        except DynoNotFound:
+            return False
+        return True
+
+    def get(self, dyno_id: str) -> Dyno:
+        return _dyno(dyno_id, self._live_entry(dyno_id))
 
     def stop(self, dyno_id: str, timeout: float) -> Dyno:
         """Stop its process (SIGTERM, then SIGKILL after `timeout`); the session then ends."""
-        dyno = self.get(dyno_id)
-        self.tell(self._entry(dyno_id)["session"], wire.STOP, str(timeout).encode())  # type: ignore[index]
+        entry = self._live_entry(dyno_id)
+        self.tell(entry["session"], wire.STOP, str(timeout).encode())
         deadline = time.monotonic() + timeout + 10
         while time.monotonic() < deadline:
-            entry = self._entry(dyno_id)
-            if entry is None or "exit_code" in entry:
+            latest = self._entry(dyno_id)
+            if latest is None:
+                # The session ended and forgot it before its exit code was seen here.
+                return _dyno(dyno_id, {"exit_code": LOST_EXIT_CODE, **entry})
+            entry = latest
+            if "exit_code" in entry:
                 break
             time.sleep(0.2)
-        return _dyno(dyno_id, self._entry(dyno_id) or _ended(dyno))
+        return _dyno(dyno_id, entry)
 
     def remove(self, dyno_id: str) -> None:
         entry = self._entry(dyno_id)
@@ -274,21 +289,6 @@ class RemoteOneOffs:
                 return int(entry["exit_code"])
             time.sleep(0.2)
         raise TimeoutError(f"dyno {dyno_id} still running after {timeout} s")
-
-
-def _ended(dyno: Dyno) -> dict[str, Any]:
-    return {
-        "node": dyno.node,
-        "app": dyno.app,
-        "process_type": dyno.process_type,
-        "number": dyno.number,
-        "release": dyno.release,
-        "command": dyno.command,
-        "size": dyno.size,
-        "labels": dict(dyno.labels),
-        "started_at": dyno.started_at.isoformat() if dyno.started_at else None,
-        "exit_code": LOST_EXIT_CODE,
-    }
 
 
 def _dyno(dyno_id: str, entry: Mapping[str, Any]) -> Dyno:

@@ -302,13 +302,7 @@ class SwarmRuntime:
         return self._relayed.start(relayed, node.id, node.label, tty=tty, labels=self._scope)
 
     def _is_relayed(self, dyno_id: str) -> bool:
-        if self._relayed is None:
-            return False
-        try:
-            self._relayed.get(dyno_id)
-        except DynoNotFound:
-            return False
-        return True
+        return self._relayed is not None and self._relayed.holds(dyno_id)
 
     def _one_off_get(self, dyno_id: str) -> Dyno:
         try:

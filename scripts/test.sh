@@ -24,13 +24,15 @@ echo "-----> pytest ($tier)"
 case "$tier" in
   fast) exec .venv/bin/pytest -m "not e2e" "$@" ;;
   full)
-    # Three pytest runs, each failing the script if it fails (pytest's exit 5, nothing collected, included):
-    # - the main run: every test but the cluster tier;
-    # - the cluster tier (marker `cluster`: a three-node Swarm of private Docker hosts and the runtime
-    #   contract's swarm parameter, docs/cluster.md), then the dockerd restart tier (`dockerd_restart`:
-    #   private Docker hosts whose engines are stopped and started). Both run on private engines in
-    #   network namespaces of their own, so they run beside the main run, one after the other, and their
-    #   output follows the main run's.
+    # Four pytest runs, each failing the script if it fails (pytest's exit 5, nothing collected, included):
+    # - the main run: the end-to-end tier (marker `e2e`) but the cluster tier, on this host's Docker,
+    #   nginx and stack images;
+    # - beside it, one after the other (their output follows the main run's):
+    #   - the cluster tier (marker `cluster`: a three-node Swarm of private Docker hosts and the runtime
+    #     contract's swarm parameter, docs/cluster.md) and the dockerd restart tier (`dockerd_restart`:
+    #     private Docker hosts whose engines are stopped and started), both on private engines in
+    #     network namespaces of their own;
+    #   - then the fast tier (`not e2e`), which uses no Docker engine, nginx or fixed port.
     # Given test paths or options, one run of exactly those.
     if [ $# -gt 0 ]; then exec .venv/bin/pytest "$@"; fi
     side_log="$(mktemp /tmp/wharf-tests-private-hosts.XXXXXX)"
@@ -43,14 +45,16 @@ case "$tier" in
       .venv/bin/pytest --durations=10 -m cluster tests || side_status=$?
       echo "-----> pytest -m dockerd_restart tests/chaos"
       .venv/bin/pytest --durations=5 -m dockerd_restart tests/chaos || side_status=$?
+      echo "-----> pytest -m 'not e2e and not cluster' (the fast tier)"
+      .venv/bin/pytest --durations=10 -m "not e2e and not cluster" || side_status=$?
       exit "$side_status"
     ) >"$side_log" 2>&1 &
     side_pid=$!
     main_status=0
-    .venv/bin/pytest --durations=25 -m "not cluster" || main_status=$?
+    .venv/bin/pytest --durations=25 -m "e2e and not cluster" || main_status=$?
     side_status=0
     wait "$side_pid" || side_status=$?
-    echo "-----> pytest -m cluster tests, then pytest -m dockerd_restart tests/chaos (run beside the main run)"
+    echo "-----> pytest -m cluster tests, pytest -m dockerd_restart tests/chaos, then the fast tier (run beside the main run)"
     cat "$side_log"
     rm -f "$side_log"
     if [ "$main_status" -ne 0 ]; then exit "$main_status"; fi

@@ -81,7 +81,7 @@ def test_a_dyno_on_a_worker_node_reaches_an_addon_on_the_managers_engine_by_name
     manager = swarm.manager.client()
     runtime = SwarmRuntime(manager, installation=f"test-{secrets.token_hex(4)}")
     apps = Apps(runtime)
-    worker = swarm.workers[0]
+    worker = swarm.ready_worker()  # the node tests remove one
     worker_engine = worker.client()
     try:
         app = apps.new()

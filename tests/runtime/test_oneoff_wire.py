@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
+import time
 
 import pytest
 
 from tests.utils.busybox_dynos import make_spec
+from wharf.platform.runtime import oneoff_wire as wire
 from wharf.platform.runtime.oneoff_wire import BadRequest, OneOffRequest, requests_channel
 from wharf.platform.runtime.placement import PlacementNode, attached_oneoff_node
 
@@ -90,3 +93,42 @@ def test_otherwise_on_the_fitting_node_that_runs_the_fewest_dynos() -> None:
         )
         is None
     )
+
+
+def test_a_heartbeat_beats_through_failures_and_stops_even_when_a_beat_swallows_its_cancellation(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """redis-py turns a cancellation inside a command into a ConnectionError; a session's end must
+    still stop its heartbeat, or the session's close never returns."""
+    monkeypatch.setattr(wire, "HEARTBEAT_SECONDS", 0.01)
+    beats = 0
+    released = False  # after the verdict, so a heartbeat that did not stop cannot hang the test
+
+    async def beat() -> None:
+        nonlocal beats
+        beats += 1
+        if beats < 3 or released:
+            raise ConnectionError("redis went away")
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            raise ConnectionError("Connection closed by server.") from None
+
+    async def session() -> tuple[float, bool, int]:
+        ended = asyncio.Event()
+        task = asyncio.create_task(wire.heartbeat(beat, ended))
+        while beats < 3:
+            await asyncio.sleep(0.01)
+        started = time.monotonic()
+        await wire.stop_heartbeat(task, ended)
+        verdict = time.monotonic() - started, task.done(), beats
+        nonlocal released
+        released = True
+        if not task.done():
+            task.cancel()
+            raise AssertionError(f"the heartbeat was still beating after its session ended ({beats} beats)")
+        return verdict
+
+    took, done, beaten = asyncio.run(session())
+    assert done and took < 1.0, f"the heartbeat was still beating {took:.1f} s after its session ended"
+    assert beaten == 3

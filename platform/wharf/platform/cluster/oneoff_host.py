@@ -19,6 +19,7 @@ import json
 import logging
 import threading
 import time
+from functools import partial
 from typing import Any
 
 from wharf.platform.runtime import oneoff_wire as wire
@@ -171,7 +172,8 @@ class RelayedSession:
     async def run(self) -> None:
         pubsub = self.client.pubsub()
         await pubsub.subscribe(wire.input_channel(self.request.session))
-        pinger = asyncio.create_task(self._ping())
+        pinging = asyncio.Event()
+        pinger = asyncio.create_task(wire.heartbeat(partial(self.say, wire.PING), pinging))
         attached: DockerAttachedDyno | None = None
         try:
             try:
@@ -187,7 +189,7 @@ class RelayedSession:
                 if code is not None:
                     await self.say(wire.EXITED, str(code).encode())
         finally:
-            pinger.cancel()
+            await wire.stop_heartbeat(pinger, pinging)
             if attached is not None:
                 with contextlib.suppress(Exception):
                     await attached.close()
@@ -195,12 +197,6 @@ class RelayedSession:
                     await asyncio.to_thread(attached.remove)
             with contextlib.suppress(Exception):
                 await pubsub.aclose()
-
-    async def _ping(self) -> None:
-        while True:
-            with contextlib.suppress(Exception):
-                await self.say(wire.PING)
-            await asyncio.sleep(wire.HEARTBEAT_SECONDS)
 
     async def _wait_for_go(self, pubsub: Any) -> bool:
         deadline = time.monotonic() + GO_SECONDS

@@ -23,8 +23,11 @@ what the user types, what the dyno prints) is ever written to Redis's append-onl
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +41,8 @@ MAX_PIECE = 64 * 1024
 WINDOW_BYTES = 1024 * 1024
 ACK_EVERY_BYTES = 256 * 1024
 MAX_REQUEST_BYTES = 1024 * 1024
+# How long the end of a session waits for its heartbeat to stop.
+HEARTBEAT_STOP_SECONDS = 5.0
 
 # API -> agent
 INPUT = b"i"
@@ -201,3 +206,21 @@ def _spec(data: Any) -> DynoSpec:
         labels=_strings(data.get("labels") or {}, "labels"),
         user=user,
     )
+
+
+async def heartbeat(beat: Callable[[], Awaitable[object]], ended: asyncio.Event) -> None:
+    """BEAT every HEARTBEAT_SECONDS until ENDED is set. A beat that fails is not the end. ENDED, not
+    only a cancellation, stops it: a cancellation that lands inside a Redis command can come out of
+    the client as a connection error, which a beat ignores, and the loop would then beat forever."""
+    while not ended.is_set():
+        with contextlib.suppress(Exception):
+            await beat()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(ended.wait(), HEARTBEAT_SECONDS)
+
+
+async def stop_heartbeat(task: asyncio.Task[None], ended: asyncio.Event) -> None:
+    """Ends TASK (a `heartbeat` on ENDED) and waits for it, within HEARTBEAT_STOP_SECONDS."""
+    ended.set()
+    task.cancel()
+    await asyncio.wait({task}, timeout=HEARTBEAT_STOP_SECONDS)

@@ -57,6 +57,7 @@ class RemoteAttachedDyno:
         self._client: Any = None
         self._pubsub: Any = None
         self._heartbeat: asyncio.Task[None] | None = None
+        self._ended = asyncio.Event()
         self._taken = 0
         self._acked = 0
         self._heard = time.monotonic()
@@ -70,17 +71,14 @@ class RemoteAttachedDyno:
         await self._pubsub.subscribe(wire.output_channel(self.session))
         await self._say(wire.GO)
         self._heard = time.monotonic()
-        self._heartbeat = asyncio.create_task(self._beat())
+        self._heartbeat = asyncio.create_task(wire.heartbeat(self._beat, self._ended))
 
     async def _say(self, kind: bytes, payload: bytes = b"") -> None:
         await self._client.publish(wire.input_channel(self.session), wire.frame(kind, payload))
 
     async def _beat(self) -> None:
-        while True:
-            with contextlib.suppress(Exception):
-                await self._say(wire.PING)
-                await self._client.set(alive_key(self.session), "1", ex=int(wire.SILENCE_SECONDS))
-            await asyncio.sleep(wire.HEARTBEAT_SECONDS)
+        await self._say(wire.PING)
+        await self._client.set(alive_key(self.session), "1", ex=int(wire.SILENCE_SECONDS))
 
     async def read(self) -> OutputChunk | None:
         assert self._pubsub is not None, "open() first"
@@ -122,9 +120,7 @@ class RemoteAttachedDyno:
 
     async def close(self) -> None:
         if self._heartbeat is not None:
-            self._heartbeat.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._heartbeat
+            await wire.stop_heartbeat(self._heartbeat, self._ended)
         if self._client is not None:
             with contextlib.suppress(Exception):
                 await self._say(wire.QUIT)

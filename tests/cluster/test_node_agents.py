@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import docker
 import pytest
@@ -31,9 +32,11 @@ from wharf.platform.cluster.node_agent import NODE_STATSD_PORT
 from wharf.platform.logs.stream import recent_lines
 from wharf.platform.metrics.store import MetricsStore
 from wharf.platform.runtime.base import NetworkInUse
+from wharf.platform.runtime.node_room import MIB, is_live, reserved_per_node
 from wharf.platform.runtime.oneoff_wire import requests_channel
+from wharf.platform.runtime.placement import PlacementNode, swarm_placement_node
 from wharf.platform.runtime.swarm_remote_attach import RemoteOneOffs
-from wharf.platform.runtime.swarm_runtime import SwarmRuntime
+from wharf.platform.runtime.swarm_runtime import NoNodeFits, SwarmRuntime
 from wharf.platform.settings import Settings
 
 pytestmark = [pytest.mark.e2e, pytest.mark.cluster]
@@ -118,7 +121,7 @@ def test_a_worker_dynos_output_memory_and_statsd_reach_the_control_plane_through
     manager = swarm.manager.client()
     runtime = _sending_statsd_to_the_agents(manager, wharfd)
     apps = Apps(runtime)
-    worker = swarm.workers[0]
+    worker = swarm.ready_worker()
     try:
         service = manager.api.inspect_service(AGENT_SERVICE)
         assert "Global" in service["Spec"]["Mode"], "one agent task per node"
@@ -209,7 +212,7 @@ def test_an_attached_one_off_placed_off_the_manager_runs_on_its_node_through_tha
         manager, installation=installation, statsd_port=NODE_STATSD_PORT, relayed=RemoteOneOffs(agents.url)
     )
     apps = Apps(runtime)
-    worker = swarm.workers[0]
+    worker = swarm.ready_worker()
     worker_engine = worker.client()
     try:
         app = apps.new()
@@ -278,5 +281,88 @@ def test_an_attached_one_off_placed_off_the_manager_runs_on_its_node_through_tha
         assert runtime.list_dynos(app) == []
     finally:
         worker_engine.close()
+        apps.cleanup()
+        manager.close()
+
+
+def _ready_nodes(manager: docker.DockerClient) -> list[PlacementNode]:
+    return [node for node in map(swarm_placement_node, manager.api.nodes()) if node.takes_dynos]
+
+
+def _listened(client: Any, channel: str) -> bool:
+    return bool(client.pubsub_numsub(channel)[0][1] >= 1)
+
+
+def _hold_all_but(manager: docker.DockerClient, node: PlacementNode, left: int, image: str, name: str) -> Any:
+    """A service that reserves all of NODE's free memory but LEFT bytes (a job of another stack)."""
+    taken = reserved_per_node(manager.api.tasks()).get(node.id)
+    free = node.memory_bytes - (taken.memory_bytes if taken else 0)
+    service = manager.services.create(
+        image,
+        command=["sleep", "3600"],
+        name=name,
+        constraints=[f"node.id=={node.id}"],
+        resources=docker.types.Resources(mem_reservation=free - left),
+    )
+    _until(
+        lambda: any(task["Status"]["State"] == "running" for task in service.tasks()),
+        f"the memory of {node.label} held",
+    )
+    return service
+
+
+def test_an_attached_one_off_goes_to_a_node_with_its_memory_free_and_is_refused_where_none_has_it(
+    swarm: SwarmTestCluster, wharfd: Wharfd, agents: BridgeRedis
+) -> None:
+    """Swarm counts its tasks' reservations, not the one-offs: Wharf places a one-off where both
+    leave its size's memory, and says what is free where when no node has it."""
+    manager = swarm.manager.client()
+    installation = Settings(wharf_data_dir=wharfd.data_dir).installation_id
+    runtime = SwarmRuntime(
+        manager, installation=installation, statsd_port=NODE_STATSD_PORT, relayed=RemoteOneOffs(agents.url)
+    )
+    apps = Apps(runtime)
+    holds: list[Any] = []
+    manager_id = swarm.node_id(swarm.manager)
+    try:
+        app = apps.new()
+        nodes = _ready_nodes(manager)
+        workers = [node for node in nodes if node.id != manager_id]
+        assert workers and any(node.id == manager_id for node in nodes)
+        listening = agents.client()
+        for worker in workers:
+            channel = requests_channel(worker.id)
+            _until(partial(_listened, listening, channel), f"no agent on {worker.label}")
+        listening.close()
+        [on_manager] = [node for node in nodes if node.id == manager_id]
+        holds.append(_hold_all_but(manager, on_manager, 256 * MIB, swarm.image, f"hold-{app}-manager"))
+
+        attached = runtime.start_attached(
+            make_spec(app, "echo placed", process_type="run", number=1), tty=False
+        )
+        try:
+            [listed] = runtime.list_dynos(app)
+            assert listed.node in {worker.id for worker in workers}
+            assert asyncio.run(stdout_after_end_of_input(attached)) == b"placed\n"
+            assert attached.wait() == 0
+        finally:
+            attached.remove()
+
+        for number, worker in enumerate(workers):
+            holds.append(_hold_all_but(manager, worker, 300 * MIB, swarm.image, f"hold-{app}-{number}"))
+        with pytest.raises(NoNodeFits) as refused:
+            runtime.start_attached(make_spec(app, "echo never", process_type="run", number=2), tty=False)
+        message = str(refused.value)
+        assert "run.2 cannot start: no node has the 512 MB it needs free" in message, message
+        assert all(node.label in message for node in nodes) and "wharfd nodes:add" in message, message
+        assert runtime.list_dynos(app) == []
+    finally:
+        held = {service.id for service in holds}
+        for service in holds:
+            service.remove()
+        _until(
+            lambda: not [t for t in manager.api.tasks() if t.get("ServiceID") in held and is_live(t)],
+            "the held memory free again",
+        )
         apps.cleanup()
         manager.close()

@@ -1,4 +1,5 @@
-"""The request an API sends a node agent for an attached one-off, and where such a one-off runs."""
+"""The request an API sends a node agent for an attached one-off, and where such a one-off runs (the
+node with room that fits its placement)."""
 
 from __future__ import annotations
 
@@ -6,13 +7,22 @@ import asyncio
 import json
 import secrets
 import time
+from collections.abc import Callable
 
 import pytest
 
 from tests.utils.busybox_dynos import make_spec
 from wharf.platform.runtime import oneoff_wire as wire
+from wharf.platform.runtime.base import Dyno, DynoState
+from wharf.platform.runtime.node_room import (
+    MIB,
+    NodeLoad,
+    Reserved,
+    oneoff_memory_per_node,
+    reserved_per_node,
+)
 from wharf.platform.runtime.oneoff_wire import BadRequest, OneOffRequest, requests_channel
-from wharf.platform.runtime.placement import PlacementNode, attached_oneoff_node
+from wharf.platform.runtime.placement import NoPlacement, PlacementNode, attached_oneoff_node
 
 
 def _request(**spec_overrides: object) -> OneOffRequest:
@@ -63,36 +73,84 @@ def test_a_request_that_is_too_large_or_not_json_is_refused() -> None:
         requests_channel("node\n1")
 
 
-MANAGER = PlacementNode("manager1", role="manager", labels={"wharf.role": "control-plane"})
-WORKER_A = PlacementNode("workera", labels={"wharf.role": "web"})
-WORKER_B = PlacementNode("workerb", labels={"wharf.role": "web"})
+GIB = 1024 * MIB
+MANAGER = PlacementNode(
+    "manager1", role="manager", labels={"wharf.role": "control-plane"}, memory_bytes=4 * GIB
+)
+WORKER_A = PlacementNode("workera", hostname="a", labels={"wharf.role": "web"}, memory_bytes=4 * GIB)
+WORKER_B = PlacementNode("workerb", hostname="b", labels={"wharf.role": "web"}, memory_bytes=4 * GIB)
+BASIC = 512 * MIB
+
+
+def _load(dynos: dict[str, int] | None = None, taken: dict[str, int] | None = None) -> Callable[[], NodeLoad]:
+    return lambda: NodeLoad(dynos=dynos or {}, memory_taken=taken or {})
 
 
 def test_an_attached_one_off_runs_on_the_manager_when_the_manager_may_take_it() -> None:
     nodes = [MANAGER, WORKER_A, WORKER_B]
-
-    def unread() -> dict[str, int]:
-        raise AssertionError("the dyno counts are read only when the manager may not take it")
-
-    assert attached_oneoff_node(nodes, [], "manager1", unread) == MANAGER
+    busy_elsewhere = _load({"workera": 0, "workerb": 0, "manager1": 9}, {"manager1": 3 * GIB})
+    assert attached_oneoff_node(nodes, [], "manager1", busy_elsewhere, BASIC) == MANAGER
 
 
 def test_otherwise_on_the_fitting_node_that_runs_the_fewest_dynos() -> None:
     drained = PlacementNode("manager1", role="manager", availability="drain")
     down = PlacementNode("workerc", state="down")
     nodes = [drained, WORKER_A, WORKER_B, down]
-    assert attached_oneoff_node(nodes, [], "manager1", lambda: {"workera": 3, "workerb": 1}) == WORKER_B
+    assert attached_oneoff_node(nodes, [], "manager1", _load({"workera": 3, "workerb": 1}), BASIC) == WORKER_B
     web_only = ["node.labels.wharf.role==web"]
+    fewest_on_b = _load({"workerb": 1})
     assert (
-        attached_oneoff_node([MANAGER, WORKER_A, WORKER_B], web_only, "manager1", lambda: {"workerb": 1})
+        attached_oneoff_node([MANAGER, WORKER_A, WORKER_B], web_only, "manager1", fewest_on_b, BASIC)
         == WORKER_A
     )
-    assert (
+    with pytest.raises(NoPlacement, match="no node takes dynos and fits its placement"):
         attached_oneoff_node(
-            [MANAGER, WORKER_A], ["node.role==manager", "node.hostname==x"], "manager1", dict
+            [MANAGER, WORKER_A], ["node.role==manager", "node.hostname==x"], "manager1", _load(), BASIC
         )
-        is None
-    )
+
+
+def test_a_one_off_goes_where_its_memory_is_free_counting_what_swarm_does_not_know_of() -> None:
+    nodes = [MANAGER, WORKER_A, WORKER_B]
+    # The manager has 256 MB left once its tasks and one-offs are counted: a basic one-off goes to
+    # the worker with room, even though it runs more dynos.
+    taken = {"manager1": 4 * GIB - 256 * MIB, "workera": 4 * GIB - 600 * MIB, "workerb": 4 * GIB}
+    assert attached_oneoff_node(nodes, [], "manager1", _load({"workera": 5}, taken), BASIC) == WORKER_A
+    # A performance one-off (2 GB) fits nowhere, and the message says what is free where.
+    with pytest.raises(NoPlacement) as refused:
+        attached_oneoff_node(nodes, [], "manager1", _load(taken=taken), 2 * GIB)
+    message = str(refused.value)
+    assert "no node has the 2048 MB it needs free" in message
+    assert "node manager1 256 MB" in message and "node workera (a) 600 MB" in message
+    assert "add a node (wharfd nodes:add)" in message
+    # A node whose engine did not say its memory is taken as having room.
+    unknown = PlacementNode("workerc", hostname="c")
+    assert attached_oneoff_node([MANAGER, unknown], [], "manager1", _load(taken=taken), BASIC) == unknown
+
+
+def test_the_memory_taken_on_a_node_is_its_live_tasks_reservations_and_its_running_one_offs() -> None:
+    def task(node: str, state: str, memory: int) -> dict[str, object]:
+        reservations = {"MemoryBytes": memory, "NanoCPUs": 250_000_000}
+        return {
+            "NodeID": node,
+            "Status": {"State": state},
+            "Spec": {"Resources": {"Reservations": reservations}},
+        }
+
+    tasks = [task("n1", "running", BASIC), task("n1", "starting", BASIC), task("n1", "shutdown", BASIC)]
+    tasks += [task("n2", "failed", GIB), {"NodeID": "n2", "Status": {"State": "running"}, "Spec": {}}]
+    reserved = reserved_per_node(tasks)
+    assert reserved["n1"] == Reserved(nano_cpus=500_000_000, memory_bytes=2 * BASIC)
+    assert reserved["n2"] == Reserved(0, 0)
+
+    def oneoff(node: str | None, size: str, exit_code: int | None = None) -> Dyno:
+        return Dyno(
+            id=secrets.token_hex(4), app="shop", process_type="run", number=1, release=1,
+            state=DynoState.UP, command="bash", size=size, started_at=None, finished_at=None,
+            exit_code=exit_code, address=None, labels={}, node=node,
+        )  # fmt: skip
+
+    oneoffs = [oneoff(None, "basic"), oneoff("n2", "performance"), oneoff("n2", "standard", exit_code=0)]
+    assert oneoff_memory_per_node(oneoffs, own_node="n1") == {"n1": BASIC, "n2": 2 * GIB}
 
 
 def test_a_heartbeat_beats_through_failures_and_stops_even_when_a_beat_swallows_its_cancellation(

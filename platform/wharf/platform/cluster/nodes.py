@@ -10,15 +10,10 @@ from typing import TYPE_CHECKING, Any
 
 from wharf.platform.cluster.errors import ClusterError
 from wharf.platform.runtime.base import LABEL_MANAGED
+from wharf.platform.runtime.node_room import MIB, Reserved, is_live, reserved_per_node
 
 if TYPE_CHECKING:
     import docker
-
-# Tasks in these states hold (or are about to hold) a place on their node.
-LIVE_TASK_STATES = frozenset(
-    {"new", "pending", "assigned", "accepted", "preparing", "ready", "starting", "running"}
-)
-MIB = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -45,14 +40,15 @@ def live_tasks(client: docker.DockerClient, node_id: str | None = None) -> list[
     """Tasks that hold a place on a node (on `node_id` only, if given)."""
     filters = {"node": node_id} if node_id else {}
     tasks: list[dict[str, Any]] = client.api.tasks(filters=filters)
-    return [task for task in tasks if task.get("Status", {}).get("State") in LIVE_TASK_STATES]
+    return [task for task in tasks if is_live(task)]
 
 
 def list_nodes(client: docker.DockerClient) -> list[NodeReport]:
     """Every node of the swarm, managers first, then by hostname."""
     wharf_services = wharf_service_ids(client)
     tasks = live_tasks(client)
-    reports = [_report(node, tasks, wharf_services) for node in client.api.nodes()]
+    reserved = reserved_per_node(tasks)
+    reports = [_report(node, tasks, reserved, wharf_services) for node in client.api.nodes()]
     return sorted(reports, key=lambda report: (report.role != "manager", report.hostname, report.id))
 
 
@@ -80,16 +76,16 @@ def wharf_dynos_on(tasks: Iterable[dict[str, Any]], node_id: str, wharf_services
     )
 
 
-def _report(node: dict[str, Any], tasks: list[dict[str, Any]], wharf_services: set[str]) -> NodeReport:
+def _report(
+    node: dict[str, Any],
+    tasks: list[dict[str, Any]],
+    reserved_on: dict[str, Reserved],
+    wharf_services: set[str],
+) -> NodeReport:
     node_id = str(node["ID"])
     description = node.get("Description", {})
     resources = description.get("Resources", {})
-    reserved_cpu = reserved_memory = 0
-    for task in tasks:
-        if task.get("NodeID") == node_id:
-            reservations = task.get("Spec", {}).get("Resources", {}).get("Reservations", {})
-            reserved_cpu += int(reservations.get("NanoCPUs", 0))
-            reserved_memory += int(reservations.get("MemoryBytes", 0))
+    reserved = reserved_on.get(node_id, Reserved())
     return NodeReport(
         id=node_id,
         hostname=str(description.get("Hostname", "")),
@@ -98,8 +94,8 @@ def _report(node: dict[str, Any], tasks: list[dict[str, Any]], wharf_services: s
         availability=str(node.get("Spec", {}).get("Availability", "")),
         address=_address(node),
         dynos=wharf_dynos_on(tasks, node_id, wharf_services),
-        cpu_free=round(max(0, int(resources.get("NanoCPUs", 0)) - reserved_cpu) / 1e9, 2),
-        memory_free_mb=max(0, int(resources.get("MemoryBytes", 0)) - reserved_memory) // MIB,
+        cpu_free=round(max(0, int(resources.get("NanoCPUs", 0)) - reserved.nano_cpus) / 1e9, 2),
+        memory_free_mb=max(0, int(resources.get("MemoryBytes", 0)) - reserved.memory_bytes) // MIB,
     )
 
 

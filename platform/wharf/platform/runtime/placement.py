@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
+from wharf.platform.runtime.node_room import MIB, NodeLoad
+
 LABEL_PLACEMENT_PREFIX = "wharf.placement."
 LABEL_MOVE_TARGET = f"{LABEL_PLACEMENT_PREFIX}rebalance"
 READY = "ready"
@@ -33,6 +35,8 @@ class PlacementNode:
     engine_labels: Mapping[str, str] = field(default_factory=dict)
     os: str = ""
     arch: str = ""
+    # What the node's engine reports (Description.Resources); 0 when unknown.
+    memory_bytes: int = 0
 
     @property
     def takes_dynos(self) -> bool:
@@ -112,25 +116,45 @@ def swarm_placement_node(node: Mapping[str, Any]) -> PlacementNode:
         engine_labels=dict((description.get("Engine") or {}).get("Labels") or {}),
         os=str(platform.get("OS", "")),
         arch=str(platform.get("Architecture", "")),
+        memory_bytes=int((description.get("Resources") or {}).get("MemoryBytes", 0)),
     )
+
+
+class NoPlacement(Exception):
+    """No node may take a dyno; the message says why, and what to do."""
 
 
 def attached_oneoff_node(
     nodes: Iterable[PlacementNode],
     constraints: Iterable[str],
     own_node: str,
-    dynos_on: Callable[[], Mapping[str, int]],
-) -> PlacementNode | None:
-    """Where an attached one-off runs: among the nodes that take dynos and fit its constraints, the
-    control plane's own (no relay, and the image already there) if it is one of them, else the one
-    running the fewest dynos (`dynos_on()`, read only then), as Swarm spreads tasks; None when no
-    node fits."""
+    load: Callable[[], NodeLoad],
+    memory_bytes: int,
+) -> PlacementNode:
+    """Where an attached one-off needing MEMORY_BYTES runs: among the nodes that take dynos, fit its
+    constraints and have that much memory free (`load()`: Swarm's reservations there and the attached
+    one-offs, which Swarm does not count), the control plane's own (no relay, and the image already
+    there) if it is one of them, else the one running the fewest dynos, as Swarm spreads tasks.
+    A node whose memory is unknown is taken as having room. NoPlacement when no node fits."""
     wanted = list(constraints)
     eligible = [node for node in nodes if node.takes_dynos and fits(node, wanted)]
-    for node in eligible:
+    if not eligible:
+        raise NoPlacement("no node takes dynos and fits its placement")
+    taken = load()
+    roomy = [
+        node
+        for node in eligible
+        if not node.memory_bytes or taken.memory_free(node.id, node.memory_bytes) >= memory_bytes
+    ]
+    if not roomy:
+        free = ", ".join(
+            f"{node.label} {taken.memory_free(node.id, node.memory_bytes) // MIB} MB" for node in eligible
+        )
+        raise NoPlacement(
+            f"no node has the {memory_bytes // MIB} MB it needs free (free: {free}): stop a one-off, "
+            "scale a process type down, or add a node (wharfd nodes:add)"
+        )
+    for node in roomy:
         if node.id == own_node:
             return node
-    if not eligible:
-        return None
-    counts = dynos_on()
-    return min(eligible, key=lambda node: (counts.get(node.id, 0), node.id))
+    return min(roomy, key=lambda node: (taken.dynos.get(node.id, 0), node.id))

@@ -54,9 +54,12 @@ from wharf.platform.runtime.base import (
     WharfRuntimeError,
     label_filters,
     scope_labels,
+    size_named,
 )
 from wharf.platform.runtime.image_users import ImageUsers
+from wharf.platform.runtime.node_room import NodeLoad, oneoff_memory_per_node, reserved_per_node
 from wharf.platform.runtime.placement import (
+    NoPlacement,
     PlacementNode,
     attached_oneoff_node,
     placement_constraints,
@@ -291,11 +294,16 @@ class SwarmRuntime:
         if self._relayed is None:
             return self._attached.start(spec, network, tty=tty)
         own = self._own_node_id()
-        node = attached_oneoff_node(
-            self.placement_nodes(), placement_constraints(spec.labels), own, self._dynos_per_node
-        )
-        if node is None:
-            raise NoNodeFits(f"no node takes dynos and fits the placement of {spec.name}")
+        try:
+            node = attached_oneoff_node(
+                self.placement_nodes(),
+                placement_constraints(spec.labels),
+                own,
+                self._node_load,
+                size_named(spec.size).memory_bytes,
+            )
+        except NoPlacement as error:
+            raise NoNodeFits(f"{spec.name} cannot start: {error}") from None
         if node.id == own:
             return self._attached.start(spec, network, tty=tty)
         relayed = dataclasses.replace(spec, image=self._pullable_image(spec.image), network=network)
@@ -311,6 +319,17 @@ class SwarmRuntime:
             if self._relayed is None:
                 raise
             return self._relayed.get(dyno_id)
+
+    def _node_load(self) -> NodeLoad:
+        """The installation's dynos on each node, and the memory taken there: every live task's
+        reservation and the installation's attached one-offs."""
+        oneoffs = self._attached.dynos(self._scope)
+        if self._relayed is not None:
+            oneoffs += self._relayed.dynos(self._scope)
+        taken = oneoff_memory_per_node(oneoffs, self._own_node_id())
+        for node, reserved in reserved_per_node(self._client.api.tasks()).items():
+            taken[node] = taken.get(node, 0) + reserved.memory_bytes
+        return NodeLoad(dynos=self._dynos_per_node(), memory_taken=taken)
 
     def _dynos_per_node(self) -> dict[str, int]:
         """How many of this installation's dyno tasks each node runs."""

@@ -31,8 +31,8 @@ from wharf.platform.cluster.agent_service import AGENT_SERVICE
 from wharf.platform.cluster.node_agent import NODE_STATSD_PORT
 from wharf.platform.logs.stream import recent_lines
 from wharf.platform.metrics.store import MetricsStore
-from wharf.platform.runtime.base import NetworkInUse
-from wharf.platform.runtime.node_room import MIB, is_live, reserved_per_node
+from wharf.platform.runtime.base import MIB, NetworkInUse
+from wharf.platform.runtime.node_room import is_live, reserved_per_node
 from wharf.platform.runtime.oneoff_wire import requests_channel
 from wharf.platform.runtime.placement import PlacementNode, swarm_placement_node
 from wharf.platform.runtime.swarm_remote_attach import RemoteOneOffs

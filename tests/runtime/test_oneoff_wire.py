@@ -13,9 +13,8 @@ import pytest
 
 from tests.utils.busybox_dynos import make_spec
 from wharf.platform.runtime import oneoff_wire as wire
-from wharf.platform.runtime.base import Dyno, DynoState
+from wharf.platform.runtime.base import GIB, MIB, Dyno, DynoState
 from wharf.platform.runtime.node_room import (
-    MIB,
     NodeLoad,
     Reserved,
     oneoff_memory_per_node,
@@ -73,7 +72,6 @@ def test_a_request_that_is_too_large_or_not_json_is_refused() -> None:
         requests_channel("node\n1")
 
 
-GIB = 1024 * MIB
 MANAGER = PlacementNode(
     "manager1", role="manager", labels={"wharf.role": "control-plane"}, memory_bytes=4 * GIB
 )

@@ -9,8 +9,8 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from wharf.platform.cluster.errors import ClusterError
-from wharf.platform.runtime.base import LABEL_MANAGED
-from wharf.platform.runtime.node_room import MIB, Reserved, is_live, reserved_per_node
+from wharf.platform.runtime.base import LABEL_MANAGED, MIB
+from wharf.platform.runtime.node_room import Reserved, is_live, reserved_per_node
 
 if TYPE_CHECKING:
     import docker

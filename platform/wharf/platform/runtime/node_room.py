@@ -14,7 +14,6 @@ from wharf.platform.runtime.base import Dyno, size_named
 LIVE_TASK_STATES = frozenset(
     {"new", "pending", "assigned", "accepted", "preparing", "ready", "starting", "running"}
 )
-MIB = 1024 * 1024
 
 
 def is_live(task: Mapping[str, Any]) -> bool:

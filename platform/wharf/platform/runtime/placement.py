@@ -13,7 +13,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-from wharf.platform.runtime.node_room import MIB, NodeLoad
+from wharf.platform.runtime.base import MIB
+from wharf.platform.runtime.node_room import NodeLoad
 
 LABEL_PLACEMENT_PREFIX = "wharf.placement."
 LABEL_MOVE_TARGET = f"{LABEL_PLACEMENT_PREFIX}rebalance"

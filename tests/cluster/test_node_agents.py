@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import io
+import secrets
 import tarfile
 import time
 from collections.abc import Iterator
@@ -22,10 +23,15 @@ import pytest
 from tests.cluster.conftest import Wharfd
 from tests.utils.attached_output import stdout_after_end_of_input
 from tests.utils.bridge_redis import BridgeRedis
-from tests.utils.busybox_dynos import Apps, make_spec
+from tests.utils.busybox_dynos import TEST_IMAGE, Apps, make_spec
 from tests.utils.failover import live_tasks_of, wait_for
 from tests.utils.node_agents import running_node_agents
 from tests.utils.test_cluster import SwarmTestCluster
+from wharf.platform.builds.builder_nodes import choose_builder_node
+from wharf.platform.builds.compile import BuildLimits, CompileRequest
+from wharf.platform.builds.relay_wire import cache_volume
+from wharf.platform.builds.relay_wire import requests_channel as builds_channel
+from wharf.platform.builds.relayed_compile import RelayedCompiler
 from wharf.platform.cluster.agent_image import ensure_agent_image
 from wharf.platform.cluster.agent_service import AGENT_SERVICE
 from wharf.platform.cluster.node_agent import NODE_STATSD_PORT
@@ -365,4 +371,81 @@ def test_an_attached_one_off_goes_to_a_node_with_its_memory_free_and_is_refused_
             "the held memory free again",
         )
         apps.cleanup()
+        manager.close()
+
+
+# A build script in place of the buildpacks: it counts the builds its node's cache has seen, reads a
+# config var from its file and leaves a file in the built app.
+BUILD_SCRIPT = """#!/bin/sh
+set -e
+seen=$(cat "$2/builds" 2>/dev/null || echo 0)
+echo "-----> builds this cache saw before: $seen"
+echo $((seen + 1)) > "$2/builds"
+echo "greeting: $(cat "$3/GREETING")"
+echo compiled > "$1/compiled"
+printf 'Scripted\\n' > "$4/buildpacks"
+"""
+
+
+def _scripted_compile(root: Path, attempt: int) -> CompileRequest:
+    buildpacks = root / "buildpacks"
+    (buildpacks / "bin").mkdir(parents=True, exist_ok=True)
+    script = buildpacks / "bin" / "wharf-build"
+    script.write_text(BUILD_SCRIPT)
+    script.chmod(0o755)
+    source = root / "source"
+    source.mkdir(exist_ok=True)
+    (source / "Procfile").write_text("# the web process\nweb: ./serve --port $PORT\n")
+    return CompileRequest(
+        source_dir=source,
+        cache_dir=root / "manager-cache",
+        work_dir=root / f"work-{attempt}",
+        env={"GREETING": "hello from the manager"},
+        build_image=TEST_IMAGE,
+        buildpacks_dir=buildpacks,
+        limits=BuildLimits(memory="64m", timeout_seconds=120),
+    )
+
+
+def test_a_build_compiles_on_the_builder_node_through_its_agent_and_keeps_its_cache_there(
+    swarm: SwarmTestCluster, wharfd: Wharfd, agents: BridgeRedis, tmp_path: Path
+) -> None:
+    """A node labelled wharf.role=builder takes the compile: its agent runs the builder on its engine,
+    with the app's cache in a volume there, and the built app comes back to the manager."""
+    manager = swarm.manager.client()
+    builder = swarm.ready_worker()
+    builder_id = swarm.node_id(builder)
+    node = manager.nodes.get(builder_id)
+    spec = node.attrs["Spec"]
+    node.update({**spec, "Labels": {**(spec.get("Labels") or {}), "wharf.role": "builder"}})
+    app = f"built{secrets.token_hex(3)}"
+    listening = agents.client()
+    try:
+        _until(partial(_listened, listening, builds_channel(builder_id)), "no agent listens for builds")
+        choice = choose_builder_node(manager, listening, 64 * MIB)
+        assert choice.node is not None and choice.node.id == builder_id, choice
+        compiler = RelayedCompiler(app=app, node=choice.node, redis_url=agents.url, image=swarm.image)
+        outputs = []
+        for attempt in (1, 2):
+            lines: list[str] = []
+            result = compiler(_scripted_compile(tmp_path, attempt), on_output=lines.append)
+            outputs.append("\n".join(lines))
+            assert (result.app_dir / "compiled").read_text() == "compiled\n"
+            assert result.process_types == {"web": "./serve --port $PORT"}
+            assert result.buildpacks == ["Scripted"]
+        assert f"-----> Building on node {choice.node.name}" in outputs[0]
+        assert "greeting: hello from the manager" in outputs[0]
+        assert "builds this cache saw before: 0" in outputs[0]
+        assert "builds this cache saw before: 1" in outputs[1], outputs[1]
+        on_builder = builder.client()
+        assert [v.name for v in on_builder.volumes.list(filters={"name": cache_volume(app)})] == [
+            cache_volume(app)
+        ]
+        assert manager.volumes.list(filters={"name": cache_volume(app)}) == []
+        on_builder.close()
+    finally:
+        listening.close()
+        spec = manager.nodes.get(builder_id).attrs["Spec"]
+        labels = {k: v for k, v in (spec.get("Labels") or {}).items() if k != "wharf.role"}
+        manager.nodes.get(builder_id).update({**spec, "Labels": labels})
         manager.close()

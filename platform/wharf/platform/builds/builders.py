@@ -11,10 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Protocol
 
 from wharf.platform.builds.compile import BuildLimits, OutputCallback
+from wharf.platform.builds.compile_placement import compiler_for
 from wharf.platform.builds.dockerfile_policy import BasePolicy
 from wharf.platform.builds.image import DockerfileBuild, build_dockerfile_image, image_name
 from wharf.platform.builds.processes import read_procfile
@@ -101,6 +103,7 @@ class BuildpacksBuilder:
         return True
 
     def build(self, build: BuildInput, settings: Settings, on_output: OutputCallback) -> BuiltImage:
+        limits = BuildLimits()
         slug_image = build_slug_image(
             settings=SlugBuildSettings(
                 app_name=build.app_name,
@@ -109,10 +112,11 @@ class BuildpacksBuilder:
                 build_image=settings.wharf_build_image,
                 cache_dir=settings.wharf_data_dir / "cache" / build.app_name,
                 reuse=ReuseStore(settings.wharf_data_dir / "build-reuse"),
-                limits=BuildLimits(),
+                limits=limits,
                 languages=LanguageSettings(
                     runtimes_dir=settings.runtimes_dir, node_index=settings.wharf_node_index
                 ),
+                choose_compiler=partial(compiler_for, settings, build.app_name, limits),
             ),
             source=build.source,
             work_dir=build.work_dir / "slug",

@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import docker
 
@@ -307,6 +307,12 @@ class CompileRequest:
     languages: LanguageSettings | None = None
 
 
+class Compiler(Protocol):
+    """Runs a compile somewhere: `compile_slug` on this host, or on another node of a swarm."""
+
+    def __call__(self, request: CompileRequest, *, on_output: OutputCallback) -> CompileResult: ...
+
+
 def _chosen_buildpacks(request: CompileRequest) -> list[str]:
     env = request.env
     return list(request.buildpacks) or ([env["BUILDPACK_URL"]] if env.get("BUILDPACK_URL") else [])
@@ -376,11 +382,21 @@ def _compile_result(request: CompileRequest, work: _Workspace, on_output: Output
     )
 
 
-def compile_slug(request: CompileRequest, *, on_output: OutputCallback) -> CompileResult:
-    """Build REQUEST's source into WORK_DIR/slug.tgz, streaming each output line to ON_OUTPUT.
+@dataclass(frozen=True)
+class PreparedCompile:
+    """A compile ready to run: its workspace filled and the builder container's settings."""
 
-    Raises BuildFailed (or a subclass) with a message for the user.
-    """
+    work: _Workspace
+    run_kwargs: dict[str, Any]
+
+    @property
+    def root(self) -> Path:
+        return self.work.root
+
+
+def prepare_compile(request: CompileRequest, *, on_output: OutputCallback) -> PreparedCompile:
+    """The workspace (the source, config vars as files, the language runtimes installed) and the
+    builder container that compiles it; raises BuildFailed with a message for the user."""
     work = _Workspace(request.work_dir)
     _prepare_workspace(
         work, source_dir=request.source_dir, cache_dir=request.cache_dir, env=request.env, on_output=on_output
@@ -397,14 +413,38 @@ def compile_slug(request: CompileRequest, *, on_output: OutputCallback) -> Compi
             ).env
         except LanguageUnavailable as error:
             raise BuildFailed(str(error)) from error
-    run_kwargs = _builder_run_kwargs(request, work, language_env)
-    client = docker.from_env()
-    try:
-        status = _run_builder(client, run_kwargs=run_kwargs, limits=request.limits, on_output=on_output)
-    finally:
-        client.close()
+    return PreparedCompile(work=work, run_kwargs=_builder_run_kwargs(request, work, language_env))
+
+
+def finish_compile(
+    request: CompileRequest, prepared: PreparedCompile, status: int, *, on_output: OutputCallback
+) -> CompileResult:
+    """What the builder left in the workspace, once it exited with STATUS."""
     if status != 0:
         raise BuildFailed(
             f"The build failed (a buildpack exited with status {status}); see the output above."
         )
-    return _compile_result(request, work, on_output)
+    return _compile_result(request, prepared.work, on_output)
+
+
+def compile_slug(request: CompileRequest, *, on_output: OutputCallback) -> CompileResult:
+    """Build REQUEST's source into WORK_DIR/slug.tgz on this host's engine, streaming each output line
+    to ON_OUTPUT.
+
+    Raises BuildFailed (or a subclass) with a message for the user.
+    """
+    prepared = prepare_compile(request, on_output=on_output)
+    return finish_compile(
+        request, prepared, run_here(request, prepared, on_output=on_output), on_output=on_output
+    )
+
+
+def run_here(request: CompileRequest, prepared: PreparedCompile, *, on_output: OutputCallback) -> int:
+    """Run PREPARED's builder container on this host's engine; its exit status."""
+    client = docker.from_env()
+    try:
+        return _run_builder(
+            client, run_kwargs=prepared.run_kwargs, limits=request.limits, on_output=on_output
+        )
+    finally:
+        client.close()

@@ -9,7 +9,7 @@ that copies its dependency list first.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,6 +17,7 @@ import docker
 
 from wharf.platform.builds.compile import (
     BuildLimits,
+    Compiler,
     CompileRequest,
     CompileResult,
     OutputCallback,
@@ -63,6 +64,8 @@ class SlugBuildSettings:
     limits: BuildLimits = field(default_factory=BuildLimits)
     buildpacks_dir: Path | None = None
     languages: LanguageSettings | None = None
+    # Asked when the builder must run: another node's compiler, or None for this host's.
+    choose_compiler: Callable[[OutputCallback], Compiler | None] | None = None
 
 
 def build_slug_image(
@@ -191,7 +194,8 @@ class _SlugBuild:
             pack_slug=False,
             languages=settings.languages,
         )
-        result = compile_slug(request, on_output=self.on_output)
+        chosen = settings.choose_compiler(self.on_output) if settings.choose_compiler else None
+        result = (chosen or compile_slug)(request, on_output=self.on_output)
         self.on_output("-----> Building the release image")
         tree = split_app_tree(result.app_dir, self.source)
         output_tar = self.work_dir / "buildpack-output.tar"

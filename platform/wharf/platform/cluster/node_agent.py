@@ -9,7 +9,8 @@ dynos' statsd packets: a dyno on the Swarm runtime sends to STATSD_HOST, a name 
 node's `host-gateway` address (the default bridge's), which the agent, in the node's network
 namespace, listens on; a packet's source is the sending dyno's address on the node's gateway bridge,
 and so names its app, as on one host. It starts and relays the attached one-offs (`wharf run`) that
-the API places on its node (oneoff_host.py), through the same Redis. It reads its settings from
+the API places on its node (oneoff_host.py), and the builds the build worker sends a builder node
+(build_host.py), through the same Redis. It reads its settings from
 the environment and the Redis URL (with its password) from a Swarm secret file, and imports neither
 the settings nor the database: its image holds only the Redis and Docker clients.
 """
@@ -24,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from wharf.platform.cluster.build_host import BuildHost
 from wharf.platform.cluster.oneoff_host import OneOffHost
 from wharf.platform.logs.shipper import LogShipper
 from wharf.platform.logs.stream import DEFAULT_MAX_AGE_HOURS, DEFAULT_MAX_LINES, LogWriter
@@ -126,6 +128,8 @@ def run_node_agent(config: AgentConfig, docker_client: Any, stop: threading.Even
         statsd_port=tuning.statsd_port or None,
     )
     threads.append(threading.Thread(target=oneoffs.serve, args=(stop,), name="one-offs"))
+    builds = BuildHost(config.redis_url, docker_client, node_id=config.node_id)
+    threads.append(threading.Thread(target=builds.serve, args=(stop,), name="builds"))
     for thread in threads:
         thread.start()
     stop.wait()

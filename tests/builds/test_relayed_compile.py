@@ -1,0 +1,164 @@
+"""A compile relayed to a builder node's agent, with the agent (cluster/build_host.py) running here
+against this machine's engine and Redis: the same fixture apps as the buildpack harness build there,
+keep their cache in the node's volume, fail, time out and fall back to this host as a user expects."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import docker
+import httpx
+import pytest
+
+from tests.utils.buildpack_builds import BUILDPACKS_DIR, FIXTURES, require_stack_images, running_slug
+from wharf.platform.builds import relay_wire as wire
+from wharf.platform.builds.builder_nodes import BuilderNode
+from wharf.platform.builds.compile import (
+    BuildFailed,
+    BuildLimits,
+    BuildTimedOut,
+    CompileRequest,
+    CompileResult,
+)
+from wharf.platform.builds.relayed_compile import RelayedCompiler
+from wharf.platform.cluster.build_host import BuildHost
+from wharf.platform.stack import DEFAULT_BUILD_IMAGE
+
+pytestmark = [pytest.mark.e2e, pytest.mark.cluster]
+
+REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+@dataclass
+class Relayed:
+    result: CompileResult | None
+    output: str
+    error: Exception | None
+
+
+@dataclass
+class BuilderAgent:
+    node: BuilderNode
+    root: Path
+    app: str
+
+    def compile(
+        self,
+        fixture: str,
+        *,
+        node: BuilderNode | None = None,
+        env: dict[str, str] | None = None,
+        limits: BuildLimits | None = None,
+        buildpacks: tuple[str, ...] = (),
+    ) -> Relayed:
+        lines: list[str] = []
+        compiler = RelayedCompiler(
+            app=self.app, node=node or self.node, redis_url=REDIS_URL, image=DEFAULT_BUILD_IMAGE
+        )
+        request = CompileRequest(
+            source_dir=FIXTURES / fixture,
+            cache_dir=self.root / "manager-cache" / fixture,
+            work_dir=self.root / f"work-{fixture}-{secrets.token_hex(3)}",
+            env=env or {},
+            buildpacks=buildpacks,
+            build_image=DEFAULT_BUILD_IMAGE,
+            buildpacks_dir=BUILDPACKS_DIR,
+            limits=limits or BuildLimits(timeout_seconds=300),
+        )
+        try:
+            return Relayed(compiler(request, on_output=lines.append), "\n".join(lines), None)
+        except Exception as error:  # the test asserts on the type and the output
+            return Relayed(None, "\n".join(lines), error)
+
+
+def _relayed_builders(client: docker.DockerClient) -> list[object]:
+    """The builder containers the agent still has, once it has had 10 s to remove them."""
+    deadline = time.monotonic() + 10
+    while True:
+        left = list(client.containers.list(all=True, filters={"label": f"{wire.LABEL_RELAYED}=1"}))
+        if not left or time.monotonic() > deadline:
+            return left
+        time.sleep(0.2)
+
+
+@pytest.fixture(scope="module")
+def agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BuilderAgent]:
+    require_stack_images()
+    client = docker.from_env()
+    node_id = secrets.token_hex(12)
+    host = BuildHost(REDIS_URL, client, node_id=node_id)
+    stop = threading.Event()
+    thread = threading.Thread(target=host.serve, args=(stop,), daemon=True)
+    thread.start()
+    assert host.listening.wait(20), "the build host did not subscribe"
+    app = f"relay{secrets.token_hex(3)}"
+    try:
+        yield BuilderAgent(
+            BuilderNode(id=node_id, name="builder-one", memory_free=0), tmp_path_factory.mktemp("relay"), app
+        )
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+        for volume in client.volumes.list(filters={"name": wire.cache_volume(app)}):
+            volume.remove(force=True)
+
+
+def test_a_relayed_build_compiles_on_the_node_keeps_its_cache_there_and_its_slug_answers(
+    agent: BuilderAgent, tmp_path: Path
+) -> None:
+    cold = agent.compile("python_requirements")
+    assert cold.result is not None, f"{cold.error}\n{cold.output}"
+    assert "-----> Building on node builder-one" in cold.output
+    assert "Installed 9 packages" in cold.output
+    assert cold.result.buildpacks == ["Python"]
+
+    warm = agent.compile("python_requirements")
+    assert warm.result is not None, f"{warm.error}\n{warm.output}"
+    assert "Restoring the cached virtualenv" in warm.output
+    assert "Installed" not in warm.output, warm.output
+
+    client = docker.from_env()
+    assert client.volumes.get(wire.cache_volume(agent.app)).name == wire.cache_volume(agent.app)
+    assert not list((agent.root / "manager-cache").glob("python_requirements/*")), "the cache came back here"
+    assert _relayed_builders(client) == [], "a builder container outlived its build"
+    with running_slug(warm.result.slug_path, warm.result.process_types["web"], tmp_path) as url:
+        answer = httpx.get(url + "/", timeout=10)
+    assert answer.status_code == 200
+    assert "Hello from a Flask app built by Wharf" in answer.text
+
+
+def test_a_failing_relayed_build_says_so_and_leaves_no_builder(agent: BuilderAgent) -> None:
+    failed = agent.compile("python_failing_deps")
+    assert isinstance(failed.error, BuildFailed), failed.output
+    assert "exited with status" in str(failed.error)
+    assert "-----> Building on node builder-one" in failed.output
+    assert _relayed_builders(docker.from_env()) == []
+
+
+def test_a_relayed_build_over_its_time_is_stopped_on_the_node(agent: BuilderAgent) -> None:
+    hung = agent.compile(
+        "procfile_only",
+        buildpacks=(str(FIXTURES / "hung_buildpack"),),
+        limits=BuildLimits(timeout_seconds=8),
+    )
+    assert isinstance(hung.error, BuildTimedOut), f"{hung.error}\n{hung.output}"
+    assert "longer than 8 s" in str(hung.error)
+    assert "Waiting forever" in hung.output
+    assert _relayed_builders(docker.from_env()) == []
+
+
+def test_a_build_whose_node_agent_does_not_answer_compiles_here(agent: BuilderAgent) -> None:
+    away = BuilderNode(id=secrets.token_hex(12), name="builder-gone", memory_free=0)
+    built = agent.compile("procfile_only", node=away)
+    assert built.result is not None, f"{built.error}\n{built.output}"
+    assert (
+        "the agent of builder node builder-gone does not answer; building on this host instead"
+        in built.output
+    )
+    assert built.result.process_types["web"]

@@ -19,6 +19,7 @@ def _request(**changes: Any) -> dict[str, Any]:
     data: dict[str, Any] = {
         "session": "a" * 32,
         "app": "shop",
+        "cache_key": "0123456789abcdef",
         "image": "10.0.0.1:5000/wharf/stack-build@sha256:" + "b" * 64,
         "command": ["/opt/wharf-buildpacks/bin/wharf-build", "/app", "/cache", "/env", "/output"],
         "environment": {"HOME": "/tmp", "STACK": "wharf-trixie"},
@@ -42,7 +43,9 @@ def test_a_build_request_goes_over_the_wire_and_builds_a_hardened_container() ->
     assert settings["user"] == "1000:1000"
     assert settings["cap_drop"] == ["ALL"] and settings["security_opt"] == ["no-new-privileges"]
     assert settings["mem_limit"] == 2 << 30 and settings["pids_limit"] == 4096
-    assert settings["volumes"] == {"wharf-build-cache-shop": {"bind": "/cache", "mode": "rw"}}
+    assert settings["volumes"] == {
+        "wharf-build-cache-shop-0123456789abcdef": {"bind": "/cache", "mode": "rw"}
+    }
     assert settings["command"] == ["a", "b"]
 
 
@@ -59,6 +62,7 @@ def test_a_build_request_goes_over_the_wire_and_builds_a_hardened_container() ->
         ("environment", {"BAD NAME": "x"}),
         ("command", "sh -c 'rm -rf /'"),
         ("memory_bytes", 0),
+        ("cache_key", "../../x"),
         ("working_dir", "/app/../etc"),
     ],
 )
@@ -154,6 +158,7 @@ def test_the_workspace_holds_each_mount_at_its_path_the_runtimes_it_uses_and_nev
         },
     )
     pack_workspace(prepared, tmp_path / "workspace.tar")
+    assert (tmp_path / "workspace.tar").stat().st_mode & 0o777 == 0o600, "it holds the config vars"
     with tarfile.open(tmp_path / "workspace.tar") as tar:
         members = {member.name: member for member in tar.getmembers()}
     assert "app/Procfile" in members and "env/SECRET" in members
@@ -244,3 +249,17 @@ def test_the_build_goes_to_the_builder_with_the_most_memory_free_whose_agent_lis
         choose_builder_node(_Swarm([_node("m1", "manager", role=None)], []), _Listeners(set()), 1).passed_over
         is None
     )
+
+
+def test_an_app_created_again_under_the_same_name_gets_a_build_cache_of_its_own() -> None:
+    from datetime import UTC, datetime
+
+    from wharf.platform.builds.relayed_compile import build_cache_key
+
+    created = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
+    first = build_cache_key("install-a", 7, created)
+    assert build_cache_key("install-a", 7, created) == first, "the same app keeps its cache"
+    assert build_cache_key("install-a", 7, created.replace(minute=31)) != first, "an id used again"
+    assert build_cache_key("install-a", 8, created) != first
+    assert build_cache_key("install-b", 7, created) != first
+    assert wire.cache_volume("shop", first) == f"wharf-build-cache-shop-{first}"

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ import docker
 import httpx
 import pytest
 
+from tests.utils.build_hosts import serving_build_host
 from tests.utils.buildpack_builds import BUILDPACKS_DIR, FIXTURES, require_stack_images, running_slug
 from wharf.platform.builds import relay_wire as wire
 from wharf.platform.builds.builder_nodes import BuilderNode
@@ -27,12 +27,13 @@ from wharf.platform.builds.compile import (
     CompileResult,
 )
 from wharf.platform.builds.relayed_compile import RelayedCompiler
-from wharf.platform.cluster.build_host import BuildHost
+from wharf.platform.languages.prepare import LanguageSettings
 from wharf.platform.stack import DEFAULT_BUILD_IMAGE
 
 pytestmark = [pytest.mark.e2e, pytest.mark.cluster]
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+CACHE_KEY = secrets.token_hex(8)
 
 
 @dataclass
@@ -56,10 +57,15 @@ class BuilderAgent:
         env: dict[str, str] | None = None,
         limits: BuildLimits | None = None,
         buildpacks: tuple[str, ...] = (),
+        languages: LanguageSettings | None = None,
     ) -> Relayed:
         lines: list[str] = []
         compiler = RelayedCompiler(
-            app=self.app, node=node or self.node, redis_url=REDIS_URL, image=DEFAULT_BUILD_IMAGE
+            app=self.app,
+            cache_key=CACHE_KEY,
+            node=node or self.node,
+            redis_url=REDIS_URL,
+            image=DEFAULT_BUILD_IMAGE,
         )
         request = CompileRequest(
             source_dir=FIXTURES / fixture,
@@ -67,6 +73,7 @@ class BuilderAgent:
             work_dir=self.root / f"work-{fixture}-{secrets.token_hex(3)}",
             env=env or {},
             buildpacks=buildpacks,
+            languages=languages,
             build_image=DEFAULT_BUILD_IMAGE,
             buildpacks_dir=BUILDPACKS_DIR,
             limits=limits or BuildLimits(timeout_seconds=300),
@@ -77,11 +84,15 @@ class BuilderAgent:
             return Relayed(None, "\n".join(lines), error)
 
 
-def _relayed_builders(client: docker.DockerClient) -> list[object]:
+def _relayed_builders(client: docker.DockerClient) -> list[str]:
     """The builder containers the agent still has, once it has had 10 s to remove them."""
     deadline = time.monotonic() + 10
     while True:
-        left = list(client.containers.list(all=True, filters={"label": f"{wire.LABEL_RELAYED}=1"}))
+        # The raw listing: the model's would inspect each container, and one removed meanwhile fails it.
+        left = [
+            entry["Id"]
+            for entry in client.api.containers(all=True, filters={"label": f"{wire.LABEL_RELAYED}=1"})
+        ]
         if not left or time.monotonic() > deadline:
             return left
         time.sleep(0.2)
@@ -90,23 +101,20 @@ def _relayed_builders(client: docker.DockerClient) -> list[object]:
 @pytest.fixture(scope="module")
 def agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BuilderAgent]:
     require_stack_images()
-    client = docker.from_env()
     node_id = secrets.token_hex(12)
-    host = BuildHost(REDIS_URL, client, node_id=node_id)
-    stop = threading.Event()
-    thread = threading.Thread(target=host.serve, args=(stop,), daemon=True)
-    thread.start()
-    assert host.listening.wait(20), "the build host did not subscribe"
     app = f"relay{secrets.token_hex(3)}"
     try:
-        yield BuilderAgent(
-            BuilderNode(id=node_id, name="builder-one", memory_free=0), tmp_path_factory.mktemp("relay"), app
-        )
+        with serving_build_host(REDIS_URL, node_id):
+            yield BuilderAgent(
+                BuilderNode(id=node_id, name="builder-one", memory_free=0),
+                tmp_path_factory.mktemp("relay"),
+                app,
+            )
     finally:
-        stop.set()
-        thread.join(timeout=30)
-        for volume in client.volumes.list(filters={"name": wire.cache_volume(app)}):
+        client = docker.from_env()
+        for volume in client.volumes.list(filters={"name": wire.cache_volume(app, CACHE_KEY)}):
             volume.remove(force=True)
+        client.close()
 
 
 def test_a_relayed_build_compiles_on_the_node_keeps_its_cache_there_and_its_slug_answers(
@@ -124,7 +132,9 @@ def test_a_relayed_build_compiles_on_the_node_keeps_its_cache_there_and_its_slug
     assert "Installed" not in warm.output, warm.output
 
     client = docker.from_env()
-    assert client.volumes.get(wire.cache_volume(agent.app)).name == wire.cache_volume(agent.app)
+    assert client.volumes.get(wire.cache_volume(agent.app, CACHE_KEY)).name == wire.cache_volume(
+        agent.app, CACHE_KEY
+    )
     assert not list((agent.root / "manager-cache").glob("python_requirements/*")), "the cache came back here"
     assert _relayed_builders(client) == [], "a builder container outlived its build"
     with running_slug(warm.result.slug_path, warm.result.process_types["web"], tmp_path) as url:
@@ -162,3 +172,32 @@ def test_a_build_whose_node_agent_does_not_answer_compiles_here(agent: BuilderAg
         in built.output
     )
     assert built.result.process_types["web"]
+
+
+def test_a_builder_node_that_runs_all_the_builds_it_may_leaves_the_next_one_to_this_host(
+    agent: BuilderAgent,
+) -> None:
+    busy_id = secrets.token_hex(12)
+    with serving_build_host(REDIS_URL, busy_id, max_builds=0):
+        built = agent.compile(
+            "procfile_only", node=BuilderNode(id=busy_id, name="builder-busy", memory_free=0)
+        )
+    assert built.result is not None, f"{built.error}\n{built.output}"
+    assert "builder node builder-busy cannot take it: it already runs 0 builds" in built.output, built.output
+    assert "building on this host instead" in built.output
+
+
+def test_a_relayed_build_takes_the_language_runtime_the_app_asks_for_to_the_node(
+    agent: BuilderAgent, tmp_path: Path
+) -> None:
+    """The runtime is installed on the manager, as for a build there, and goes to the node with the
+    workspace: the slug runs the Node.js the app's engines field asks for."""
+    built = agent.compile(
+        "nodejs_version_report", languages=LanguageSettings(runtimes_dir=agent.root / "runtimes")
+    )
+    assert built.result is not None, f"{built.error}\n{built.output}"
+    assert "-----> Building on node builder-one" in built.output
+    with running_slug(built.result.slug_path, built.result.process_types["web"], tmp_path) as url:
+        answer = httpx.get(url + "/", timeout=10)
+    assert answer.status_code == 200
+    assert answer.text.startswith("node v18."), answer.text

@@ -23,12 +23,12 @@ import pytest
 from tests.cluster.conftest import Wharfd
 from tests.utils.attached_output import stdout_after_end_of_input
 from tests.utils.bridge_redis import BridgeRedis
-from tests.utils.busybox_dynos import TEST_IMAGE, Apps, make_spec
+from tests.utils.busybox_dynos import Apps, make_spec
 from tests.utils.failover import live_tasks_of, wait_for
 from tests.utils.node_agents import running_node_agents
+from tests.utils.scripted_build import scripted_compile
 from tests.utils.test_cluster import SwarmTestCluster
 from wharf.platform.builds.builder_nodes import choose_builder_node
-from wharf.platform.builds.compile import BuildLimits, CompileRequest
 from wharf.platform.builds.relay_wire import cache_volume
 from wharf.platform.builds.relay_wire import requests_channel as builds_channel
 from wharf.platform.builds.relayed_compile import RelayedCompiler
@@ -374,39 +374,6 @@ def test_an_attached_one_off_goes_to_a_node_with_its_memory_free_and_is_refused_
         manager.close()
 
 
-# A build script in place of the buildpacks: it counts the builds its node's cache has seen, reads a
-# config var from its file and leaves a file in the built app.
-BUILD_SCRIPT = """#!/bin/sh
-set -e
-seen=$(cat "$2/builds" 2>/dev/null || echo 0)
-echo "-----> builds this cache saw before: $seen"
-echo $((seen + 1)) > "$2/builds"
-echo "greeting: $(cat "$3/GREETING")"
-echo compiled > "$1/compiled"
-printf 'Scripted\\n' > "$4/buildpacks"
-"""
-
-
-def _scripted_compile(root: Path, attempt: int) -> CompileRequest:
-    buildpacks = root / "buildpacks"
-    (buildpacks / "bin").mkdir(parents=True, exist_ok=True)
-    script = buildpacks / "bin" / "wharf-build"
-    script.write_text(BUILD_SCRIPT)
-    script.chmod(0o755)
-    source = root / "source"
-    source.mkdir(exist_ok=True)
-    (source / "Procfile").write_text("# the web process\nweb: ./serve --port $PORT\n")
-    return CompileRequest(
-        source_dir=source,
-        cache_dir=root / "manager-cache",
-        work_dir=root / f"work-{attempt}",
-        env={"GREETING": "hello from the manager"},
-        build_image=TEST_IMAGE,
-        buildpacks_dir=buildpacks,
-        limits=BuildLimits(memory="64m", timeout_seconds=120),
-    )
-
-
 def test_a_build_compiles_on_the_builder_node_through_its_agent_and_keeps_its_cache_there(
     swarm: SwarmTestCluster, wharfd: Wharfd, agents: BridgeRedis, tmp_path: Path
 ) -> None:
@@ -424,11 +391,14 @@ def test_a_build_compiles_on_the_builder_node_through_its_agent_and_keeps_its_ca
         _until(partial(_listened, listening, builds_channel(builder_id)), "no agent listens for builds")
         choice = choose_builder_node(manager, listening, 64 * MIB)
         assert choice.node is not None and choice.node.id == builder_id, choice
-        compiler = RelayedCompiler(app=app, node=choice.node, redis_url=agents.url, image=swarm.image)
+        key = secrets.token_hex(8)
+        compiler = RelayedCompiler(
+            app=app, cache_key=key, node=choice.node, redis_url=agents.url, image=swarm.image
+        )
         outputs = []
         for attempt in (1, 2):
             lines: list[str] = []
-            result = compiler(_scripted_compile(tmp_path, attempt), on_output=lines.append)
+            result = compiler(scripted_compile(tmp_path, attempt), on_output=lines.append)
             outputs.append("\n".join(lines))
             assert (result.app_dir / "compiled").read_text() == "compiled\n"
             assert result.process_types == {"web": "./serve --port $PORT"}
@@ -437,11 +407,16 @@ def test_a_build_compiles_on_the_builder_node_through_its_agent_and_keeps_its_ca
         assert "greeting: hello from the manager" in outputs[0]
         assert "builds this cache saw before: 0" in outputs[0]
         assert "builds this cache saw before: 1" in outputs[1], outputs[1]
+        # A later app of the same name (destroyed, then created again) has a cache of its own.
+        successor = dataclasses.replace(compiler, cache_key=secrets.token_hex(8))
+        again: list[str] = []
+        successor(scripted_compile(tmp_path, 3), on_output=again.append)
+        assert "builds this cache saw before: 0" in "\n".join(again), again
         on_builder = builder.client()
-        assert [v.name for v in on_builder.volumes.list(filters={"name": cache_volume(app)})] == [
-            cache_volume(app)
+        assert [v.name for v in on_builder.volumes.list(filters={"name": cache_volume(app, key)})] == [
+            cache_volume(app, key)
         ]
-        assert manager.volumes.list(filters={"name": cache_volume(app)}) == []
+        assert manager.volumes.list(filters={"name": cache_volume(app, key)}) == []
         on_builder.close()
     finally:
         listening.close()

@@ -24,9 +24,13 @@ from tests.cluster.conftest import Wharfd, said
 from tests.utils.busybox_dynos import TRAPS_TERM
 from tests.utils.failover import wait_for
 from tests.utils.node_agents import running_node_agents
+from tests.utils.scripted_build import scripted_compile
 from tests.utils.test_cluster import SwarmTestCluster, wait_for_ready_nodes
 from tests.utils.test_host import DockerTestHost
+from wharf.platform.builds.compile import BuildLimits
+from wharf.platform.builds.compile_placement import compiler_for
 from wharf.platform.builds.pipeline import push_release_image
+from wharf.platform.builds.relay_wire import requests_channel as builds_channel
 from wharf.platform.cluster.membership import leave_swarm
 from wharf.platform.cluster.state import save_cluster_choice
 from wharf.platform.db import session_scope
@@ -331,3 +335,73 @@ def test_wharfd_gc_deletes_a_release_no_longer_kept_from_the_registry_and_its_bl
         )
     finally:
         manager.close()
+
+
+def test_a_build_on_a_swarm_with_a_builder_node_compiles_there_from_the_build_image_in_the_registry(
+    swarm: SwarmTestCluster, trusted: RunningRegistry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the build worker does on a swarm: the labelled node's agent takes the compile, and its
+    engine, which has no copy of the build image, pulls it from Wharf's registry; without the label
+    the build stays on the manager."""
+    data_dir = trusted.storage.parent.parent
+    save_cluster_choice(data_dir / "cluster.json", node_id="", swarm_id="", registry=trusted.host)
+    wharfd = Wharfd(data_dir=data_dir)
+    manager = swarm.manager.client()
+    builder = swarm.ready_worker()
+    builder_id = swarm.node_id(builder)
+    build_image = f"wharf/test-build:{secrets.token_hex(4)}"
+    repository, _, tag = build_image.partition(":")
+    token = _release_image(manager, swarm.image, repository, tag)
+    try:
+        with running_node_agents(swarm, partial(wharfd.ok, swarm.manager), tmp_path / "engines") as agents:
+            # The build worker's engine is the manager's (after the agents, whose image is built here).
+            monkeypatch.setenv("DOCKER_HOST", swarm.manager.docker_host)
+            settings = Settings(
+                wharf_data_dir=data_dir,
+                wharf_runtime="swarm",
+                wharf_registry=trusted.host,
+                wharf_build_image=build_image,
+                redis_url=agents.redis.url,
+            )
+            limits = BuildLimits(memory="64m")
+            unlabelled: list[str] = []
+            assert compiler_for(settings, "scripted", "0123456789abcdef", limits, unlabelled.append) is None
+            assert unlabelled == [], "no builder node: the build stays on the manager, and says nothing"
+
+            _label(manager, builder_id, "builder")
+            listening = agents.redis.client()
+            wait_for(
+                lambda: bool(listening.pubsub_numsub(builds_channel(builder_id))[0][1]), 90, "a build agent"
+            )
+            listening.close()
+            said: list[str] = []
+            compiler = compiler_for(settings, "scripted", "0123456789abcdef", limits, said.append)
+            assert compiler is not None, said
+            result = compiler(scripted_compile(tmp_path, 1), on_output=said.append)
+            output = "\n".join(said)
+            assert f"Pushed {trusted.host}/{build_image}@sha256:" in output, output
+            assert "-----> Building on node" in output and "greeting: hello from the manager" in output, (
+                output
+            )
+            assert (result.app_dir / "compiled").read_text() == "compiled\n"
+            engine = builder.client()
+            try:
+                pulled = [
+                    image
+                    for image in engine.images.list()
+                    if f"{trusted.host}/{repository}" in str(image.attrs)
+                ]
+                assert pulled, "the builder node has the build image, from the registry"
+                assert _token_in(engine, pulled[0].id) == token
+            finally:
+                engine.close()
+    finally:
+        _label(manager, builder_id, None)
+        manager.close()
+
+
+def _label(client: docker.DockerClient, node_id: str, role: str | None) -> None:
+    node = client.nodes.get(node_id)
+    spec = node.attrs["Spec"]
+    labels = {key: value for key, value in (spec.get("Labels") or {}).items() if key != "wharf.role"}
+    node.update({**spec, "Labels": {**labels, **({"wharf.role": role} if role else {})}})

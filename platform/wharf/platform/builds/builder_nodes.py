@@ -52,7 +52,7 @@ def choose_builder_node(client: Any, redis_client: Any, memory_bytes: int) -> Bu
         state = (attrs.get("Status") or {}).get("State")
         availability = (attrs.get("Spec") or {}).get("Availability")
         if state != "ready" or availability != "active":
-            reasons.append(f"{name} is {state}, {availability}")
+            reasons.append(f"{name} is {state if state != 'ready' else availability}")
             continue
         if not _listening(redis_client, node_id):
             reasons.append(f"{name}'s agent does not listen for builds")

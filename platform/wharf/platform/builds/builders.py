@@ -42,6 +42,8 @@ class BuildInput:
     app_name: str
     build_id: int
     commit: str
+    # Names the app's build cache on builder nodes (relayed_compile.build_cache_key).
+    cache_key: str
     config: Mapping[str, str]
     source: Path
     work_dir: Path
@@ -116,7 +118,7 @@ class BuildpacksBuilder:
                 languages=LanguageSettings(
                     runtimes_dir=settings.runtimes_dir, node_index=settings.wharf_node_index
                 ),
-                choose_compiler=partial(compiler_for, settings, build.app_name, limits),
+                choose_compiler=partial(compiler_for, settings, build.app_name, build.cache_key, limits),
             ),
             source=build.source,
             work_dir=build.work_dir / "slug",

@@ -18,7 +18,7 @@ OutputCallback = Callable[[str], None]
 
 
 def compiler_for(
-    settings: Settings, app_name: str, limits: BuildLimits, on_output: OutputCallback
+    settings: Settings, app_name: str, cache_key: str, limits: BuildLimits, on_output: OutputCallback
 ) -> Compiler | None:
     """A compiler for APP_NAME's build on a builder node, or None to compile on this host: not on a
     swarm with a registry, no node labelled `wharf.role=builder`, or none of them able to take it."""
@@ -46,4 +46,10 @@ def compiler_for(
     finally:
         client.close()
         redis_client.close()
-    return RelayedCompiler(app=app_name, node=choice.node, redis_url=settings.resolved_redis_url, image=image)
+    return RelayedCompiler(
+        app=app_name,
+        cache_key=cache_key,
+        node=choice.node,
+        redis_url=settings.resolved_redis_url,
+        image=image,
+    )

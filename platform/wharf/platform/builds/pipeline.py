@@ -33,6 +33,7 @@ from wharf.platform.builds.heartbeat import beating
 from wharf.platform.builds.image import ImageBuildFailed, collect_old_images, image_name, release_labels
 from wharf.platform.builds.layers import LayerFailed
 from wharf.platform.builds.output import BuildOutput
+from wharf.platform.builds.relayed_compile import build_cache_key
 from wharf.platform.builds.tenant_files import UnsafeTenantFile, check_tree_members
 from wharf.platform.db import session_scope, utcnow
 from wharf.platform.logs.platform_lines import platform_lines_for
@@ -58,6 +59,7 @@ class BuildJob:
     config: dict[str, str]
     version_hint: int
     work_dir: Path
+    cache_key: str
     first_deploy: bool = False
     skip_tests: bool = False
 
@@ -96,6 +98,7 @@ def _build_image(job: BuildJob, settings: Settings, output: BuildOutput) -> Buil
         app_name=job.app_name,
         build_id=job.build_id,
         commit=job.commit,
+        cache_key=job.cache_key,
         config=job.config,
         source=source,
         work_dir=job.work_dir,
@@ -147,6 +150,7 @@ def _load_job(settings: Settings, cipher: ConfigCipher, build_id: int, skip_test
             config=current_config(session=session, cipher=cipher, app=app),
             version_hint=app.release_counter + 1,
             work_dir=build_dir(settings, build_id),
+            cache_key=build_cache_key(settings.installation_id, app.id, app.created_at),
             first_deploy=app.current_release_version is None,
             skip_tests=skip_tests,
         )

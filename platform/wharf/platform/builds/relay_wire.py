@@ -11,7 +11,8 @@ of a build (the config vars in its workspace, the built app) is written to Redis
   sets the session's claim key takes it.
 - The agent pulls the build image if its node lacks it, creates the builder container (the same
   user, limits and hardening as on one host, the app's build cache in a volume of that node) and
-  says `READY`, or `FAILED` with why.
+  says `READY`, or `FAILED` with why; an agent that already runs as many builds as it may says
+  `BUSY`, and the build runs on the manager.
 - The worker sends the workspace as a tar in `INPUT` pieces, then `END_OF_INPUT`; the agent says
   `TAKEN` (the bytes it has) every `ACK_EVERY_BYTES`, and the worker never has more than
   `WINDOW_BYTES` untaken. The agent copies the tar into the container, starts it, and relays its
@@ -59,6 +60,7 @@ QUIT = b"q"
 # agent -> worker
 READY = b"s"
 FAILED = b"f"
+BUSY = b"b"
 TAKEN = b"w"
 LOG = b"1"
 EXITED = b"x"
@@ -75,6 +77,7 @@ CACHE_VOLUME_PREFIX = "wharf-build-cache-"
 _SESSION = re.compile(r"[0-9a-f]{32}")
 _APP = re.compile(r"[a-z][a-z0-9-]{0,29}")
 _NODE = re.compile(r"[a-z0-9]{1,64}")
+_CACHE_KEY = re.compile(r"[0-9a-f]{16}")
 _USER = re.compile(r"[1-9][0-9]{0,9}:[0-9]{1,10}")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _NETWORKS = ("bridge", "none")
@@ -98,9 +101,11 @@ def claim_key(session: str) -> str:
     return f"wharf:build:{session}:claim"
 
 
-def cache_volume(app: str) -> str:
-    """The volume on a builder node that keeps APP's build cache between its builds there."""
-    return CACHE_VOLUME_PREFIX + app
+def cache_volume(app: str, key: str) -> str:
+    """The volume on a builder node that keeps APP's build cache between its builds there. KEY is
+    the app's own (see relayed_compile.build_cache_key): a later app of the same name has another,
+    and never sees this one's cache."""
+    return f"{CACHE_VOLUME_PREFIX}{app}-{key}"
 
 
 @dataclass(frozen=True)
@@ -109,6 +114,7 @@ class BuildRequest:
 
     session: str
     app: str
+    cache_key: str
     image: str
     command: tuple[str, ...]
     environment: dict[str, str]
@@ -125,6 +131,7 @@ class BuildRequest:
             {
                 "session": self.session,
                 "app": self.app,
+                "cache_key": self.cache_key,
                 "image": self.image,
                 "command": list(self.command),
                 "environment": self.environment,
@@ -147,6 +154,7 @@ class BuildRequest:
             return cls(
                 session=_matching(data["session"], _SESSION, "session id"),
                 app=_matching(data["app"], _APP, "app name"),
+                cache_key=_matching(data["cache_key"], _CACHE_KEY, "cache key"),
                 image=_image(data["image"]),
                 command=_command(data["command"]),
                 environment=_environment(data["environment"]),
@@ -169,7 +177,7 @@ class BuildRequest:
             "user": self.user,
             "working_dir": self.working_dir,
             "environment": dict(self.environment),
-            "volumes": {cache_volume(self.app): {"bind": "/cache", "mode": "rw"}},
+            "volumes": {cache_volume(self.app, self.cache_key): {"bind": "/cache", "mode": "rw"}},
             "mem_limit": self.memory_bytes,
             "nano_cpus": self.nano_cpus,
             "pids_limit": self.pids,

@@ -12,6 +12,7 @@ node, in a volume of the app's. An agent that does not answer leaves the build t
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import secrets
 import shutil
@@ -19,6 +20,7 @@ import tarfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -45,6 +47,13 @@ _NODE_CACHE = "/cache"
 ARCHIVE_ALLOWANCE_BYTES = 64 * 1024 * 1024
 
 
+def build_cache_key(installation: str, app_id: int, created_at: datetime) -> str:
+    """What tells one app's build cache on a builder node from another's of the same name: the
+    installation, the app's id and its creation time."""
+    identity = f"{installation}:{app_id}:{created_at.timestamp():.6f}"
+    return hashlib.sha256(identity.encode()).hexdigest()[:16]
+
+
 class BuilderNodeAway(Exception):
     """The builder node's agent did not take the build."""
 
@@ -65,6 +74,9 @@ def pack_workspace(prepared: PreparedCompile, destination: Path) -> int:
 
         return set_owner
 
+    # The config vars are in it, in clear: 0600, as their files are.
+    destination.unlink(missing_ok=True)
+    destination.touch(mode=0o600)
     with tarfile.open(destination, "w", format=tarfile.PAX_FORMAT) as archive:
         for source, mount in run["volumes"].items():
             target = str(mount["bind"])
@@ -135,9 +147,11 @@ def unpack_built(archive_path: Path, root: Path, top: str) -> None:
 
 @dataclass(frozen=True)
 class RelayedCompiler:
-    """Compiles APP's builds on NODE through its agent; IMAGE is the build image as NODE pulls it."""
+    """Compiles APP's builds on NODE through its agent, with the cache CACHE_KEY names there; IMAGE is
+    the build image as NODE pulls it."""
 
     app: str
+    cache_key: str
     node: BuilderNode
     redis_url: str
     image: str
@@ -203,6 +217,7 @@ class RelaySession:
         return wire.BuildRequest(
             session=self.session,
             app=self.compiler.app,
+            cache_key=self.compiler.cache_key,
             image=self.compiler.image,
             command=tuple(run["command"]),
             environment=dict(run["environment"]),
@@ -305,6 +320,9 @@ class RelaySession:
     def _take(self, kind: bytes, payload: bytes) -> None:
         if kind == wire.READY:
             self.ready = True
+        elif kind == wire.BUSY:
+            reason = payload.decode(errors="replace")[:200]
+            raise BuilderNodeAway(f"builder node {self.compiler.node.name} cannot take it: {reason}")
         elif kind == wire.FAILED:
             reason = payload.decode(errors="replace")[:500]
             raise BuildFailed(f"The builder node {self.compiler.node.name} could not run the build: {reason}")
@@ -348,7 +366,10 @@ class RelaySession:
             )
         if self.archive is None:
             top = wire.ARCHIVES[self.archive_index]
-            self.archive = (self.prepared.root / f"built-{top}.tar").open("wb")
+            path = self.prepared.root / f"built-{top}.tar"
+            self.archive = os.fdopen(
+                os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600), "wb"
+            )
         self.archive.write(piece)
 
     def _count(self, size: int) -> None:

@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from typing import IO, Any
 
 from wharf.platform.builds import relay_wire as wire
+from wharf.platform.cluster.node_images import ensure_image
 
 logger = logging.getLogger(__name__)
 
@@ -100,8 +101,8 @@ class BuildHost:
                 self._builds.add(thread)
                 thread.start()
         if busy:
-            reason = f"this builder node already runs {self._max_builds} builds"
-            client.publish(wire.output_channel(request.session), wire.frame(wire.FAILED, reason.encode()))
+            reason = f"it already runs {self._max_builds} builds"
+            client.publish(wire.output_channel(request.session), wire.frame(wire.BUSY, reason.encode()))
 
 
 class RelayedBuild:
@@ -156,14 +157,8 @@ class RelayedBuild:
                 pubsub.close()
 
     def _build(self) -> None:
-        import docker.errors
-
         request = self.request
-        try:
-            self.docker.images.get(request.image)
-        except docker.errors.ImageNotFound:
-            logger.info("pulling %s for a build of %s", request.image, request.app)
-            self.docker.images.pull(request.image)
+        ensure_image(self.docker, request.image, f"a build of {request.app}")
         self.container = self.docker.containers.create(**request.container_settings())
         self.say(wire.READY)
         if not self._wait(self.input_done, wire.READY_SECONDS):

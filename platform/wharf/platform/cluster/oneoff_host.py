@@ -22,6 +22,7 @@ import time
 from functools import partial
 from typing import Any
 
+from wharf.platform.cluster.node_images import ensure_image
 from wharf.platform.runtime import oneoff_wire as wire
 from wharf.platform.runtime.base import STDOUT
 from wharf.platform.runtime.docker_attach import DockerAttachedDyno
@@ -133,14 +134,8 @@ class OneOffHost:
 
     def start(self, request: wire.OneOffRequest) -> DockerAttachedDyno:
         """Pull the image if this node lacks it, then create and start the dyno, attached."""
-        import docker.errors
-
         spec = request.spec
-        try:
-            self._docker.images.get(spec.image)
-        except docker.errors.ImageNotFound:
-            logger.info("pulling %s for %s", spec.image, spec.name)
-            self._docker.images.pull(spec.image)
+        ensure_image(self._docker, spec.image, spec.name)
         relayed = dataclasses.replace(spec, labels={**spec.labels, wire.LABEL_RELAYED: "1"})
         attached = self._runtime.start_attached(relayed, tty=request.tty)
         if request.tty and request.rows and request.columns:

@@ -30,7 +30,14 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from wharf.platform.runtime.oneoff_wire import HEARTBEAT_SECONDS, SILENCE_SECONDS, BadRequest, frame, unframe
+from wharf.platform.runtime.oneoff_wire import (
+    HEARTBEAT_SECONDS,
+    SILENCE_SECONDS,
+    BadRequest,
+    frame,
+    node_channel,
+    unframe,
+)
 
 __all__ = [
     "HEARTBEAT_SECONDS",
@@ -76,7 +83,6 @@ CACHE_VOLUME_PREFIX = "wharf-build-cache-"
 
 _SESSION = re.compile(r"[0-9a-f]{32}")
 _APP = re.compile(r"[a-z][a-z0-9-]{0,29}")
-_NODE = re.compile(r"[a-z0-9]{1,64}")
 _CACHE_KEY = re.compile(r"[0-9a-f]{16}")
 _USER = re.compile(r"[1-9][0-9]{0,9}:[0-9]{1,10}")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -84,9 +90,7 @@ _NETWORKS = ("bridge", "none")
 
 
 def requests_channel(node_id: str) -> str:
-    if not _NODE.fullmatch(node_id):
-        raise BadRequest(f"not a node id: {node_id!r}")
-    return f"wharf:node:{node_id}:builds"
+    return node_channel(node_id, "builds")
 
 
 def input_channel(session: str) -> str:

@@ -36,6 +36,7 @@ from wharf.platform.builds.compile import (
     prepare_compile,
     run_here,
 )
+from wharf.platform.builds.tenant_files import link_above
 from wharf.platform.languages.prepare import RUNTIMES_IN_BUILDER
 from wharf.platform.textlines import LineSplitter
 
@@ -119,7 +120,7 @@ def check_built_members(members: list[tarfile.TarInfo], top: str) -> None:
             problem = "is outside the built folder"
         elif not (member.isreg() or member.isdir() or member.issym() or member.islnk()):
             problem = "is not a plain file, folder or link"
-        elif any("/".join(parts[:depth]) in links for depth in range(1, len(parts))):
+        elif link_above(parts, links) is not None:
             problem = "is stored under a link"
         elif member.islnk():
             target = member.linkname.split("/")
@@ -145,6 +146,11 @@ def unpack_built(archive_path: Path, root: Path, top: str) -> None:
             ) from error
 
 
+def built_archive(prepared: PreparedCompile, top: str) -> Path:
+    """Where the built TOP (`app` or `output`) the node sends back is kept until it is unpacked."""
+    return prepared.root / f"built-{top}.tar"
+
+
 @dataclass(frozen=True)
 class RelayedCompiler:
     """Compiles APP's builds on NODE through its agent, with the cache CACHE_KEY names there; IMAGE is
@@ -159,24 +165,21 @@ class RelayedCompiler:
     def __call__(self, request: CompileRequest, *, on_output: OutputCallback) -> CompileResult:
         prepared = prepare_compile(request, on_output=on_output)
         workspace = prepared.root / "workspace.tar"
-        size = pack_workspace(prepared, workspace)
+        archives = {top: built_archive(prepared, top) for top in wire.ARCHIVES}
         try:
-            session = RelaySession(self, request, prepared, on_output)
+            size = pack_workspace(prepared, workspace)
             try:
-                status = session.run(workspace, size)
+                status = RelaySession(self, request, prepared, on_output).run(workspace, size)
             except BuilderNodeAway as away:
                 on_output(f" !     {away}; building on this host instead")
                 status = run_here(request, prepared, on_output=on_output)
-                return finish_compile(request, prepared, status, on_output=on_output)
+            else:
+                if status == 0:
+                    for top, archive in archives.items():
+                        unpack_built(archive, prepared.root, top)
         finally:
-            workspace.unlink(missing_ok=True)
-        if status == 0:
-            for top in wire.ARCHIVES:
-                archive = prepared.root / f"built-{top}.tar"
-                try:
-                    unpack_built(archive, prepared.root, top)
-                finally:
-                    archive.unlink(missing_ok=True)
+            for path in (workspace, *archives.values()):
+                path.unlink(missing_ok=True)
         return finish_compile(request, prepared, status, on_output=on_output)
 
 
@@ -208,6 +211,7 @@ class RelaySession:
         self.archive: IO[bytes] | None = None
         self.archive_index = 0
         self.archive_bytes = 0
+        self.archive_limit = request.limits.max_slug_bytes + ARCHIVE_ALLOWANCE_BYTES
         self.client: Any = None
         self.pubsub: Any = None
 
@@ -227,7 +231,7 @@ class RelaySession:
             nano_cpus=int(run["nano_cpus"]),
             pids=int(run["pids_limit"]),
             network=str(run["network_mode"]),
-            max_archive_bytes=limits.max_slug_bytes + ARCHIVE_ALLOWANCE_BYTES,
+            max_archive_bytes=self.archive_limit,
         )
 
     def say(self, kind: bytes, payload: bytes = b"") -> None:
@@ -261,7 +265,6 @@ class RelaySession:
 
     def _send_workspace(self, workspace: Path, size: int) -> None:
         self.on_output(f"       Sending the workspace: {size / 1e6:.1f} MB")
-        self.sent = 0
         with workspace.open("rb") as source:
             while piece := source.read(wire.PIECE_BYTES):
                 self._until(
@@ -358,15 +361,13 @@ class RelaySession:
                 f"The builder node {self.compiler.node.name} sent back more than the built app."
             )
         self.archive_bytes += len(piece)
-        limit = self.request.limits.max_slug_bytes + ARCHIVE_ALLOWANCE_BYTES
-        if self.archive_bytes > limit:
+        if self.archive_bytes > self.archive_limit:
             raise BuildFailed(
-                f"The built app is over {limit / 1e6:.0f} MB. "
+                f"The built app is over {self.archive_limit / 1e6:.0f} MB. "
                 "List what the app does not need at run time in .slugignore."
             )
         if self.archive is None:
-            top = wire.ARCHIVES[self.archive_index]
-            path = self.prepared.root / f"built-{top}.tar"
+            path = built_archive(self.prepared, wire.ARCHIVES[self.archive_index])
             self.archive = os.fdopen(
                 os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600), "wb"
             )

@@ -13,6 +13,7 @@ import os
 import re
 import stat
 import tarfile
+from collections.abc import Container, Sequence
 from pathlib import Path
 
 DEFAULT_MAX_BYTES = 1024 * 1024
@@ -158,6 +159,16 @@ def _resolve_inside(parts: list[str], links: dict[str, str], hops: int = 0) -> l
     return resolved
 
 
+def link_above(parts: Sequence[str], links: Container[str]) -> str | None:
+    """The first folder on the way to the path PARTS that is one of LINKS (names in a tree), if any:
+    an archive member stored under it would be written through the link."""
+    for depth in range(1, len(parts)):
+        above = "/".join(parts[:depth])
+        if above in links:
+            return above
+    return None
+
+
 def check_tree_members(members: list[tarfile.TarInfo]) -> None:
     """Refuse, naming the file, a pushed tree that could write or point outside itself when unpacked.
 
@@ -178,12 +189,12 @@ def check_tree_members(members: list[tarfile.TarInfo]) -> None:
                 f"The pushed tree has {_shown_path(name)}, which is not a plain file, folder or link "
                 "inside the app. Remove it from git."
             )
-        for depth in range(1, len(parts)):
-            if "/".join(parts[:depth]) in links:
-                raise UnsafeTenantFile(
-                    f"The pushed tree has {_shown_path(name)} under the link "
-                    f"{_shown_path('/'.join(parts[:depth]))}. Commit the folder itself in place of the link."
-                )
+        above = link_above(parts, links)
+        if above is not None:
+            raise UnsafeTenantFile(
+                f"The pushed tree has {_shown_path(name)} under the link "
+                f"{_shown_path(above)}. Commit the folder itself in place of the link."
+            )
         if member.issym() and (
             member.linkname.startswith("/")
             or _resolve_inside([*parts[:-1], *member.linkname.split("/")], links) is None

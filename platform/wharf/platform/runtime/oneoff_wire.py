@@ -73,10 +73,15 @@ class BadRequest(ValueError):
     """A request the agent refuses: not what the API sends."""
 
 
-def requests_channel(node_id: str) -> str:
+def node_channel(node_id: str, purpose: str) -> str:
+    """The channel a node's agent takes PURPOSE's requests on (its one-offs, its builds)."""
     if not _NODE.fullmatch(node_id):
         raise BadRequest(f"not a node id: {node_id!r}")
-    return f"wharf:node:{node_id}:oneoffs"
+    return f"wharf:node:{node_id}:{purpose}"
+
+
+def requests_channel(node_id: str) -> str:
+    return node_channel(node_id, "oneoffs")
 
 
 def input_channel(session: str) -> str:

@@ -67,7 +67,10 @@ def test_rows_come_back_from_a_backup_after_the_addons_host_is_lost(redis_url: s
             captured = ok(run_wharf(wharf, "pg:backups:capture", "-a", app))
             dump_size = (backups_dir / addon / "b001.dump").stat().st_size
             on_lost_host = [
-                c.name for c in lost_engine.containers.list(filters={"label": f"wharf.app={app}"})
+                c.name
+                for c in lost_engine.containers.list(
+                    ignore_removed=True, filters={"label": f"wharf.app={app}"}
+                )
             ]
         finally:
             # The host goes, and its disk with it: the add-on's container and volume are gone for good.
@@ -103,7 +106,9 @@ def test_rows_come_back_from_a_backup_after_the_addons_host_is_lost(redis_url: s
             ok(run_wharf(wharf, "addons:destroy", rescue, "-a", app, "--confirm", rescue))
             ok(run_wharf(wharf, "addons:destroy", addon, "-a", app, "--confirm", addon))
     finally:
-        for container in host_engine.containers.list(all=True, filters={"label": f"wharf.app={app}"}):
+        for container in host_engine.containers.list(
+            ignore_removed=True, all=True, filters={"label": f"wharf.app={app}"}
+        ):
             container.remove(force=True, v=True)
         for volume in host_engine.volumes.list(filters={"label": f"wharf.app={app}"}):
             volume.remove(force=True)

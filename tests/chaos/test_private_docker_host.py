@@ -36,7 +36,9 @@ def test_a_container_on_the_test_host_runs_there_only_and_is_gone_afterwards() -
                     check=False,
                 )
                 assert fetched.stdout == "wharf test dyno\n", fetched.stderr
-                assert container.id not in {c.id for c in host_engine.containers.list(all=True)}
+                assert container.id not in {
+                    c.id for c in host_engine.containers.list(ignore_removed=True, all=True)
+                }
                 assert client.info()["LiveRestoreEnabled"]
             finally:
                 client.close()

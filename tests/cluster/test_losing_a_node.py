@@ -25,7 +25,7 @@ def app_services_running_on(node: DockerTestHost, app: str) -> set[str]:
     """The services (dynos) whose containers of the app run on the node."""
     client = node.client()
     try:
-        containers = client.containers.list(filters={"label": f"wharf.app={app}"})
+        containers = client.containers.list(ignore_removed=True, filters={"label": f"wharf.app={app}"})
         return {str(c.labels.get("com.docker.swarm.service.id")) for c in containers}
     finally:
         client.close()

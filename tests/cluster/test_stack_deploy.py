@@ -171,7 +171,9 @@ def test_the_stack_deploys_and_its_api_answers_through_its_router(deployed: Dock
     )
     client = host.client()
     try:
-        (api,) = client.containers.list(filters={"label": f"com.docker.swarm.service.name={STACK}_api"})
+        (api,) = client.containers.list(
+            ignore_removed=True, filters={"label": f"com.docker.swarm.service.name={STACK}_api"}
+        )
         nodes = api.exec_run(["wharfd", "nodes", "--json"])
     finally:
         client.close()

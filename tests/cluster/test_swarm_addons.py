@@ -117,7 +117,7 @@ def _output_on(engine: docker.DockerClient, service_id: str, *, until: str, time
     output = ""
     while time.monotonic() < deadline:
         for container in engine.containers.list(
-            all=True, filters={"label": f"com.docker.swarm.service.id={service_id}"}
+            ignore_removed=True, all=True, filters={"label": f"com.docker.swarm.service.id={service_id}"}
         ):
             output = bytes(container.logs()).decode(errors="replace")
             if until in output:

@@ -82,8 +82,17 @@ def destroy(dev: Developer, app: str) -> None:
     dev.api.delete(f"/api/apps/{app}", params={"confirm": app}).raise_for_status()
     client = docker.from_env()
     try:
-        wait_for(lambda: not client.containers.list(all=True, filters={"label": f"wharf.app={app}"}), 30)
-        for container in client.containers.list(all=True, filters={"label": f"wharf.app={app}"}):
+        wait_for(
+            lambda: (
+                not client.containers.list(
+                    ignore_removed=True, all=True, filters={"label": f"wharf.app={app}"}
+                )
+            ),
+            30,
+        )
+        for container in client.containers.list(
+            ignore_removed=True, all=True, filters={"label": f"wharf.app={app}"}
+        ):
             container.remove(force=True)
     finally:
         client.close()

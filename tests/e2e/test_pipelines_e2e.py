@@ -164,7 +164,9 @@ def test_review_branch_push_creates_an_app_and_branch_deletion_destroys_it(
     assert dev.api.get(f"/api/apps/{review_app}").status_code == 404
     client = docker.from_env()
     try:
-        assert client.containers.list(all=True, filters={"name": addons[0]["name"]}) == []
+        assert (
+            client.containers.list(ignore_removed=True, all=True, filters={"name": addons[0]["name"]}) == []
+        )
         assert client.volumes.list(filters={"name": addons[0]["name"]}) == []
     finally:
         client.close()

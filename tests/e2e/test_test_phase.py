@@ -151,7 +151,9 @@ def test_the_throwaway_database_and_its_network_are_gone_after_the_run(
     client = docker.from_env()
     try:
         leftovers = [
-            c.name for c in client.containers.list(all=True) if c.name.startswith(f"ci-{tested_app.name}-")
+            c.name
+            for c in client.containers.list(ignore_removed=True, all=True)
+            if c.name.startswith(f"ci-{tested_app.name}-")
         ]
         networks = client.networks.list(names=[f"wharf-{tested_app.name}.ci1"])
         volumes = [

@@ -81,6 +81,7 @@ def start(remote: RemoteOneOffs, node: Node, command: str, *, tty: bool = False)
 
 def relayed_containers(client: docker.DockerClient, node: Node) -> list[str]:
     found = client.containers.list(
+        ignore_removed=True,
         all=True,
         filters={"label": [f"{oneoff_wire.LABEL_RELAYED}=1", f"wharf.installation={node.installation}"]},
     )

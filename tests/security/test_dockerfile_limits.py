@@ -45,7 +45,9 @@ def test_a_hung_dockerfile_build_is_stopped_and_leaves_no_container(tmp_path: Pa
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             running = [
-                c for c in client.containers.list() if "sleep 600" in " ".join(c.attrs["Config"]["Cmd"] or [])
+                c
+                for c in client.containers.list(ignore_removed=True)
+                if "sleep 600" in " ".join(c.attrs["Config"]["Cmd"] or [])
             ]
             if not running:
                 break

@@ -36,7 +36,9 @@ def run(tmp_path: Path, image: str, environment: TestEnvironment, timeout: float
     client = docker.from_env()
     try:
         assert client.networks.list(names=[f"wharf-{ci_network_owner(app, 1)}"]) == []
-        assert client.containers.list(all=True, filters={"label": f"wharf.app={app}"}) == []
+        assert (
+            client.containers.list(ignore_removed=True, all=True, filters={"label": f"wharf.app={app}"}) == []
+        )
     finally:
         client.close()
     assert outcome.output.splitlines() == [line for line in lines if line]

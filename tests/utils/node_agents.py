@@ -32,7 +32,7 @@ def _agent_containers_left(swarm: SwarmTestCluster) -> int:
     for node in swarm.nodes:
         client = node.client()
         try:
-            left += len(client.containers.list(filters={"label": f"{AGENT_LABEL}=1"}))
+            left += len(client.containers.list(ignore_removed=True, filters={"label": f"{AGENT_LABEL}=1"}))
         finally:
             client.close()
     return left

@@ -18,7 +18,9 @@ POLL_SECONDS = 1.0
 
 
 def app_containers(client: docker.DockerClient, app_name: str, made_before: datetime | None = None) -> int:
-    containers = client.containers.list(all=True, filters={"label": f"{LABEL_APP}={app_name}"})
+    containers = client.containers.list(
+        all=True, ignore_removed=True, filters={"label": f"{LABEL_APP}={app_name}"}
+    )
     return sum(1 for container in containers if created_before(container.attrs, made_before))
 
 

@@ -58,7 +58,9 @@ class BuildHost:
 
     def remove_leftovers(self) -> list[str]:
         removed = []
-        for container in self._docker.containers.list(all=True, filters={"label": f"{wire.LABEL_RELAYED}=1"}):
+        for container in self._docker.containers.list(
+            all=True, ignore_removed=True, filters={"label": f"{wire.LABEL_RELAYED}=1"}
+        ):
             with contextlib.suppress(Exception):
                 container.remove(force=True)
                 removed.append(container.name)

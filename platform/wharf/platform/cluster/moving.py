@@ -121,7 +121,9 @@ def join_addons_to_overlay(engine: docker.DockerClient, app: str, overlay: str) 
         return []
     target = engine.networks.get(overlay)
     joined: list[str] = []
-    for container in engine.containers.list(filters={"network": bridge.id, "label": f"{LABEL_APP}={app}"}):
+    for container in engine.containers.list(
+        ignore_removed=True, filters={"network": bridge.id, "label": f"{LABEL_APP}={app}"}
+    ):
         if LABEL_DYNO in container.labels:
             continue
         networks = container.attrs["NetworkSettings"]["Networks"]

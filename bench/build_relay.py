@@ -97,7 +97,12 @@ def main() -> None:
             with serving_build_host(redis_url, node_id):
                 node = BuilderNode(id=node_id, name="bench", memory_free=0)
                 compiler = RelayedCompiler(
-                    app=app, cache_key=cache_key, node=node, redis_url=redis_url, image=DEFAULT_BUILD_IMAGE
+                    installation=secrets.token_hex(8),
+                    app=app,
+                    cache_key=cache_key,
+                    node=node,
+                    redis_url=redis_url,
+                    image=DEFAULT_BUILD_IMAGE,
                 )
                 _compare(args.fixture, args.rounds, Path(directory), compiler)
         finally:

@@ -4,6 +4,8 @@ keep their cache in the node's volume, fail, time out and fall back to this host
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import os
 import secrets
 import time
@@ -12,12 +14,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import docker
+import docker.errors
 import httpx
 import pytest
+import redis
 
 from tests.utils.build_hosts import serving_build_host
 from tests.utils.buildpack_builds import BUILDPACKS_DIR, FIXTURES, require_stack_images, running_slug
 from wharf.platform.builds import relay_wire as wire
+from wharf.platform.builds.build_caches import forget_build_caches
 from wharf.platform.builds.builder_nodes import BuilderNode
 from wharf.platform.builds.compile import (
     BuildFailed,
@@ -34,6 +39,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.cluster]
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 CACHE_KEY = secrets.token_hex(8)
+INSTALLATION = secrets.token_hex(8)
 
 
 @dataclass
@@ -61,6 +67,7 @@ class BuilderAgent:
     ) -> Relayed:
         lines: list[str] = []
         compiler = RelayedCompiler(
+            installation=INSTALLATION,
             app=self.app,
             cache_key=CACHE_KEY,
             node=node or self.node,
@@ -104,7 +111,7 @@ def agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BuilderAgent]:
     node_id = secrets.token_hex(12)
     app = f"relay{secrets.token_hex(3)}"
     try:
-        with serving_build_host(REDIS_URL, node_id):
+        with serving_build_host(REDIS_URL, node_id, installation=INSTALLATION):
             yield BuilderAgent(
                 BuilderNode(id=node_id, name="builder-one", memory_free=0),
                 tmp_path_factory.mktemp("relay"),
@@ -132,9 +139,12 @@ def test_a_relayed_build_compiles_on_the_node_keeps_its_cache_there_and_its_slug
     assert "Installed" not in warm.output, warm.output
 
     client = docker.from_env()
-    assert client.volumes.get(wire.cache_volume(agent.app, CACHE_KEY)).name == wire.cache_volume(
-        agent.app, CACHE_KEY
-    )
+    cache = client.volumes.get(wire.cache_volume(agent.app, CACHE_KEY))
+    assert cache.attrs["Labels"] == {
+        wire.LABEL_CACHE: "1",
+        "wharf.installation": INSTALLATION,
+        "wharf.app": agent.app,
+    }
     assert not list((agent.root / "manager-cache").glob("python_requirements/*")), "the cache came back here"
     assert _relayed_builders(client) == [], "a builder container outlived its build"
     with running_slug(warm.result.slug_path, warm.result.process_types["web"], tmp_path) as url:
@@ -201,3 +211,42 @@ def test_a_relayed_build_takes_the_language_runtime_the_app_asks_for_to_the_node
         answer = httpx.get(url + "/", timeout=10)
     assert answer.status_code == 200
     assert answer.text.startswith("node v18."), answer.text
+
+
+def test_a_destroyed_apps_cache_leaves_the_node_and_a_live_apps_stays(agent: BuilderAgent) -> None:
+    """The API forgets a destroyed app's caches (actions/apps.forget_app_leftovers); the node's agent,
+    told so, removes that app's volume, and neither a live app's nor another installation's."""
+    gone = dataclasses.replace(agent, app=f"gone{secrets.token_hex(3)}")
+    kept = dataclasses.replace(agent, app=f"kept{secrets.token_hex(3)}")
+    client = docker.from_env()
+    foreign = client.volumes.create(
+        name=wire.cache_volume(gone.app, secrets.token_hex(8)),
+        labels={wire.LABEL_CACHE: "1", "wharf.installation": secrets.token_hex(8), "wharf.app": gone.app},
+    )
+    names = {app.app: wire.cache_volume(app.app, CACHE_KEY) for app in (gone, kept)}
+    try:
+        for app in (gone, kept):
+            built = app.compile("procfile_only")
+            assert built.result is not None, f"{built.error}\n{built.output}"
+        assert {
+            v.name for v in client.volumes.list(filters={"label": f"wharf.installation={INSTALLATION}"})
+        } >= set(names.values())
+
+        forget_build_caches(redis.Redis.from_url(REDIS_URL), installation=INSTALLATION, app=gone.app)
+
+        deadline = time.monotonic() + 15
+        while _volume_names(client) & {names[gone.app]} and time.monotonic() < deadline:
+            time.sleep(0.2)
+        left = _volume_names(client)
+        assert names[gone.app] not in left, "the destroyed app's cache stayed on the node"
+        assert names[kept.app] in left, "a live app's cache went"
+        assert foreign.name in left, "another installation's cache went"
+    finally:
+        for name in (*names.values(), foreign.name):
+            with contextlib.suppress(docker.errors.NotFound):
+                client.volumes.get(name).remove(force=True)
+        client.close()
+
+
+def _volume_names(client: docker.DockerClient) -> set[str]:
+    return {volume.name for volume in client.volumes.list(filters={"label": f"{wire.LABEL_CACHE}=1"})}

@@ -28,6 +28,7 @@ from tests.utils.failover import live_tasks_of, wait_for
 from tests.utils.node_agents import running_node_agents
 from tests.utils.scripted_build import scripted_compile
 from tests.utils.test_cluster import SwarmTestCluster
+from wharf.platform.actions.apps import forget_app_leftovers
 from wharf.platform.builds.builder_nodes import choose_builder_node
 from wharf.platform.builds.relay_wire import cache_volume
 from wharf.platform.builds.relay_wire import requests_channel as builds_channel
@@ -392,8 +393,14 @@ def test_a_build_compiles_on_the_builder_node_through_its_agent_and_keeps_its_ca
         choice = choose_builder_node(manager, listening, 64 * MIB)
         assert choice.node is not None and choice.node.id == builder_id, choice
         key = secrets.token_hex(8)
+        settings = Settings(wharf_data_dir=wharfd.data_dir)
         compiler = RelayedCompiler(
-            app=app, cache_key=key, node=choice.node, redis_url=agents.url, image=swarm.image
+            installation=settings.installation_id,
+            app=app,
+            cache_key=key,
+            node=choice.node,
+            redis_url=agents.url,
+            image=swarm.image,
         )
         outputs = []
         for attempt in (1, 2):
@@ -417,6 +424,13 @@ def test_a_build_compiles_on_the_builder_node_through_its_agent_and_keeps_its_ca
             cache_volume(app, key)
         ]
         assert manager.volumes.list(filters={"name": cache_volume(app, key)}) == []
+        # The app is destroyed: both apps' caches of the name leave the builder node.
+        forget_app_leftovers(client=listening, settings=settings, app_name=app)
+        _until(
+            lambda: not on_builder.volumes.list(filters={"label": f"wharf.app={app}"}),
+            "the destroyed app's caches stayed on the builder node",
+            timeout=20,
+        )
         on_builder.close()
     finally:
         listening.close()

@@ -379,6 +379,8 @@ def test_a_build_on_a_swarm_with_a_builder_node_compiles_there_from_the_build_im
             assert compiler is not None, said
             result = compiler(scripted_compile(tmp_path, 1), on_output=said.append)
             output = "\n".join(said)
+            pushing = "       Pushing the build image to the registry, once, for the builder nodes ("
+            assert said[0].startswith(pushing) and said[0].endswith(" MB)"), said
             assert f"Pushed {trusted.host}/{build_image}@sha256:" in output, output
             assert "-----> Building on node" in output and "greeting: hello from the manager" in output, (
                 output

@@ -13,10 +13,12 @@ from wharf.platform.cluster.build_host import MAX_BUILDS, BuildHost
 
 
 @contextmanager
-def serving_build_host(redis_url: str, node_id: str, *, max_builds: int = MAX_BUILDS) -> Iterator[BuildHost]:
-    """A build host for NODE_ID listening on REDIS_URL until the block ends."""
+def serving_build_host(
+    redis_url: str, node_id: str, *, installation: str | None = None, max_builds: int = MAX_BUILDS
+) -> Iterator[BuildHost]:
+    """A build host for NODE_ID (of INSTALLATION) listening on REDIS_URL until the block ends."""
     client = docker.from_env()
-    host = BuildHost(redis_url, client, node_id=node_id, max_builds=max_builds)
+    host = BuildHost(redis_url, client, node_id=node_id, installation=installation, max_builds=max_builds)
     stop = threading.Event()
     thread = threading.Thread(target=host.serve, args=(stop,), daemon=True)
     thread.start()

@@ -19,6 +19,7 @@ from wharf.platform.actions.roles import MEMBER, VIEWER, app_for_role
 from wharf.platform.actions.teams import team_for
 from wharf.platform.addons import AddonProviders
 from wharf.platform.addons.lifecycle import destroy_app_addons
+from wharf.platform.builds.build_caches import forget_build_caches
 from wharf.platform.builds.reuse import ReuseStore
 from wharf.platform.db import session_scope
 from wharf.platform.errors import BadRequest, Conflict, Forbidden, NotFound, QuotaExceeded
@@ -96,8 +97,9 @@ def create_app(
 def forget_app_leftovers(*, client: redis.Redis[bytes], settings: Settings, app_name: str) -> None:
     """What is keyed by an app's name outside the database: gone with the app, so a new owner of the
     name inherits none of it (its log, its metrics, its build cache and reuse record, its certificate
-    files)."""
+    files, its cache volumes on builder nodes)."""
     client.delete(log_stream_key(app_name))
+    forget_build_caches(client, installation=settings.installation_id, app=app_name)
     MetricsStore(client).forget_app(app_name)
     ReuseStore(settings.wharf_data_dir / "build-reuse").forget(app_name)
     for folder in (

@@ -38,7 +38,9 @@ def compiler_for(
             return None
         images = release_images_for(client, settings.wharf_registry, settings.wharf_data_dir)
         image = images.reference(
-            settings.wharf_build_image, on_output=lambda line: on_output("       " + line)
+            settings.wharf_build_image,
+            on_output=lambda line: on_output("       " + line),
+            announce="Pushing the build image to the registry, once, for the builder nodes",
         )
     except (docker.errors.DockerException, redis.RedisError, RegistryError) as error:
         on_output(f" !     Builder nodes are out of reach ({error}); building on the manager")
@@ -47,6 +49,7 @@ def compiler_for(
         client.close()
         redis_client.close()
     return RelayedCompiler(
+        installation=settings.installation_id,
         app=app_name,
         cache_key=cache_key,
         node=choice.node,

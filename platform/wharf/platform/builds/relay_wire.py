@@ -80,6 +80,13 @@ PING = b"p"
 # On the builder containers an agent starts, so that it removes only its own at its start.
 LABEL_RELAYED = "wharf.build.relayed"
 CACHE_VOLUME_PREFIX = "wharf-build-cache-"
+# On the cache volumes an agent creates: whose installation and app each is, so that it removes only
+# its installation's, and only those whose app has gone (see live_caches_key).
+LABEL_CACHE = "wharf.build.cache"
+# The installation's apps' cache volume names, kept by the build worker (builds/build_caches.py); the
+# mark is always there once one build went to a builder node, so that an empty or lost set is never
+# read as "every app has gone".
+LIVE_CACHES_MARK = "."
 
 _SESSION = re.compile(r"[0-9a-f]{32}")
 _APP = re.compile(r"[a-z][a-z0-9-]{0,29}")
@@ -110,6 +117,22 @@ def cache_volume(app: str, key: str) -> str:
     the app's own (see relayed_compile.build_cache_key): a later app of the same name has another,
     and never sees this one's cache."""
     return f"{CACHE_VOLUME_PREFIX}{app}-{key}"
+
+
+def is_cache_volume_of(volume: str, app: str) -> bool:
+    """Is VOLUME the cache volume of an app named APP, whatever its key? (Not of `APP-more`.)"""
+    prefix = cache_volume(app, "")
+    return volume.startswith(prefix) and _CACHE_KEY.fullmatch(volume[len(prefix) :]) is not None
+
+
+def live_caches_key(installation: str) -> str:
+    """The Redis set of the cache volumes whose apps still exist on INSTALLATION."""
+    return f"wharf:{installation}:build-caches"
+
+
+def caches_forgotten_channel(installation: str) -> str:
+    """Where the API says that apps' caches left the set, so that the agents sweep at once."""
+    return f"wharf:{installation}:build-caches:forgotten"
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from wharf.platform.builds import relay_wire as wire
+from wharf.platform.builds.build_caches import remember_build_cache
 from wharf.platform.builds.builder_nodes import BuilderNode
 from wharf.platform.builds.compile import (
     BuildFailed,
@@ -154,8 +155,9 @@ def built_archive(prepared: PreparedCompile, top: str) -> Path:
 @dataclass(frozen=True)
 class RelayedCompiler:
     """Compiles APP's builds on NODE through its agent, with the cache CACHE_KEY names there; IMAGE is
-    the build image as NODE pulls it."""
+    the build image as NODE pulls it. The cache is recorded as INSTALLATION's (builds/build_caches.py)."""
 
+    installation: str
     app: str
     cache_key: str
     node: BuilderNode
@@ -248,6 +250,13 @@ class RelaySession:
         try:
             self.pubsub.subscribe(wire.output_channel(self.session))
             request = self.build_request()
+            compiler = self.compiler
+            remember_build_cache(
+                self.client,
+                installation=compiler.installation,
+                app=compiler.app,
+                cache_key=compiler.cache_key,
+            )
             if self.client.publish(wire.requests_channel(node.id), request.to_json()) == 0:
                 raise BuilderNodeAway(f"the agent of builder node {node.name} does not answer")
             self.on_output(f"-----> Building on node {node.name}")

@@ -7,6 +7,11 @@ memory, CPU and process limits) with the app's build cache in a volume of this n
 workspace the worker sends into it, runs it and relays its output, then sends back the built app.
 The container is removed at the end, whatever happens; an agent that starts removes the builders an
 earlier agent of its node left. At most `max_builds` run at once on a node.
+
+The cache volumes carry the installation and the app. At its start and every SWEEP_SECONDS, the
+agent removes its installation's cache volumes that the installation's set of live caches no longer
+holds (builds/build_caches.py): those of destroyed apps. A set without its mark (never written, or
+lost with Redis's data) removes nothing.
 """
 
 from __future__ import annotations
@@ -27,17 +32,25 @@ logger = logging.getLogger(__name__)
 MAX_BUILDS = 2
 # What the agent holds of a workspace in memory before spooling it to its disk.
 SPOOL_IN_MEMORY_BYTES = 8 * 1024 * 1024
+SWEEP_SECONDS = 600.0
 
 
 class BuildHost:
     """Runs this node's share of the builds for the build worker, through Redis."""
 
     def __init__(
-        self, redis_url: str, docker_client: Any, *, node_id: str, max_builds: int = MAX_BUILDS
+        self,
+        redis_url: str,
+        docker_client: Any,
+        *,
+        node_id: str,
+        installation: str | None,
+        max_builds: int = MAX_BUILDS,
     ) -> None:
         self._redis_url = redis_url
         self._docker = docker_client
         self._node_id = node_id
+        self._installation = installation
         self._max_builds = max_builds
         self._builds: set[threading.Thread] = set()
         self._lock = threading.Lock()
@@ -66,18 +79,60 @@ class BuildHost:
                 removed.append(container.name)
         return removed
 
+    def sweep_caches(self, client: Any) -> list[str]:
+        """Remove this installation's cache volumes whose apps have gone; their names. A volume a
+        build uses at the moment stays (the engine refuses), for the next sweep."""
+        if self._installation is None:
+            return []
+        labels = [f"{wire.LABEL_CACHE}=1", f"wharf.installation={self._installation}"]
+        # The volumes first: one a build created since was recorded before its request was sent.
+        volumes = self._docker.volumes.list(filters={"label": labels})
+        key = wire.live_caches_key(self._installation)
+        live = {member.decode(errors="replace") for member in client.smembers(key)}
+        if wire.LIVE_CACHES_MARK not in live:
+            return []
+        removed = []
+        for volume in volumes:
+            if volume.name in live:
+                continue
+            try:
+                volume.remove()
+            except Exception as error:
+                logger.info("kept the cache volume %s for now: %s", volume.name, error)
+            else:
+                removed.append(volume.name)
+        if removed:
+            logger.info("removed %d cache volume(s) of destroyed apps", len(removed))
+        return removed
+
     def _listen(self, stop: threading.Event) -> None:
         import redis
 
         client = redis.Redis.from_url(self._redis_url, health_check_interval=30)
         pubsub = client.pubsub()
         try:
-            pubsub.subscribe(wire.requests_channel(self._node_id))
+            requests = wire.requests_channel(self._node_id)
+            pubsub.subscribe(requests)
+            if self._installation is not None:
+                pubsub.subscribe(wire.caches_forgotten_channel(self._installation))
             self.listening.set()
+            swept, next_sweep = 0.0, time.monotonic()
             while not stop.is_set():
+                if time.monotonic() >= next_sweep:
+                    swept = time.monotonic()
+                    next_sweep = swept + SWEEP_SECONDS
+                    try:
+                        self.sweep_caches(client)
+                    except Exception as error:  # the builds go on; the next sweep tries again
+                        logger.warning("could not sweep the build caches: %s", error)
                 message = pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
-                if message is not None:
+                if message is None:
+                    continue
+                if message["channel"].decode() == requests:
                     self._take(client, message["data"], stop)
+                else:
+                    # Apps were destroyed: sweep now, though never more than once a second.
+                    next_sweep = min(next_sweep, swept + 1.0)
         finally:
             self.listening.clear()
             with contextlib.suppress(Exception):
@@ -96,7 +151,7 @@ class BuildHost:
             busy = len(self._builds) >= self._max_builds
             if not busy:
                 thread = threading.Thread(
-                    target=RelayedBuild(self._docker, client, request, stop).run,
+                    target=RelayedBuild(self._docker, client, request, stop, self._installation).run,
                     name=f"build-{request.app}",
                     daemon=True,
                 )
@@ -111,9 +166,15 @@ class RelayedBuild:
     """One builder container, from its creation to its removal."""
 
     def __init__(
-        self, docker_client: Any, client: Any, request: wire.BuildRequest, stop: threading.Event
+        self,
+        docker_client: Any,
+        client: Any,
+        request: wire.BuildRequest,
+        stop: threading.Event,
+        installation: str | None = None,
     ) -> None:
         self.docker = docker_client
+        self.installation = installation
         self.client = client
         self.request = request
         self.agent_stop = stop
@@ -161,6 +222,7 @@ class RelayedBuild:
     def _build(self) -> None:
         request = self.request
         ensure_image(self.docker, request.image, f"a build of {request.app}")
+        self._ensure_cache_volume()
         self.container = self.docker.containers.create(**request.container_settings())
         self.say(wire.READY)
         if not self._wait(self.input_done, wire.READY_SECONDS):
@@ -182,6 +244,21 @@ class RelayedBuild:
             budget -= self._send(wire.ARCHIVE, stream, limit=budget)
             self.say(wire.ARCHIVE_END, name.encode())
         self.say(wire.DONE)
+
+    def _ensure_cache_volume(self) -> None:
+        """The app's cache volume, labelled with its installation and app (for the sweep) when new."""
+        import docker.errors
+
+        name = wire.cache_volume(self.request.app, self.request.cache_key)
+        try:
+            self.docker.volumes.get(name)
+            return
+        except docker.errors.NotFound:
+            pass
+        labels = {wire.LABEL_CACHE: "1", "wharf.app": self.request.app}
+        if self.installation is not None:
+            labels["wharf.installation"] = self.installation
+        self.docker.volumes.create(name=name, labels=labels)
 
     def _wait(self, event: threading.Event, seconds: float) -> bool:
         deadline = time.monotonic() + seconds

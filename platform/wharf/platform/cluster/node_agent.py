@@ -128,7 +128,9 @@ def run_node_agent(config: AgentConfig, docker_client: Any, stop: threading.Even
         statsd_port=tuning.statsd_port or None,
     )
     threads.append(threading.Thread(target=oneoffs.serve, args=(stop,), name="one-offs"))
-    builds = BuildHost(config.redis_url, docker_client, node_id=config.node_id)
+    builds = BuildHost(
+        config.redis_url, docker_client, node_id=config.node_id, installation=config.installation
+    )
     threads.append(threading.Thread(target=builds.serve, args=(stop,), name="builds"))
     for thread in threads:
         thread.start()

@@ -56,8 +56,9 @@ class ReleaseImages:
     def registry(self) -> str:
         return self._api.host
 
-    def reference(self, image: str, on_output: Output | None = None) -> str:
-        """`image`'s name on the registry with its digest, pushing it first if the registry lacks it."""
+    def reference(self, image: str, on_output: Output | None = None, announce: str | None = None) -> str:
+        """`image`'s name on the registry with its digest, pushing it first if the registry lacks it;
+        ANNOUNCE, with the image's size, is said before such a push (a large one takes a while)."""
         if image.startswith(f"{self.registry}/") or "@" in image:
             return image
         local = self._client.images.get(image)
@@ -65,6 +66,8 @@ class ReleaseImages:
         with self._lock:
             known = self._pushed.get(key) or self._already_there(image, local)
             if known is None:
+                if announce is not None and on_output is not None:
+                    on_output(f"{announce} ({int(local.attrs.get('Size') or 0) / 1e6:.0f} MB)")
                 known = push_image(self._client, self.registry, image, on_output)
             self._pushed[key] = known
             return known

@@ -4,8 +4,9 @@ One reader thread per dyno container follows Docker's log API; one writer thread
 batches (one MULTI/EXEC each, with the per-container cursor: the Docker timestamp of the last line
 stored). Between them a bounded queue holds memory down: when Redis is slow the readers wait, and
 Docker keeps the output on disk meanwhile, so nothing is lost. A restarted shipper resumes every
-container from its cursor. New dynos are picked up from Docker's events, and a periodic resync
-catches anything an event stream missed.
+container from its cursor. New dynos are picked up from Docker's events (read in windows with no gap
+between them, and from where the last shipper stopped after a restart: `docker_events`), and a periodic
+resync catches anything an event stream missed.
 """
 
 from __future__ import annotations
@@ -20,14 +21,16 @@ from typing import Any
 
 import redis
 
+from wharf.platform.logs.docker_events import EventWindows, event_iso
 from wharf.platform.logs.docker_follow import DynoIdentity, iso_from_docker, read_container_lines
-from wharf.platform.logs.stream import LogLine, LogWriter, now_iso
+from wharf.platform.logs.stream import LogLine, LogWriter
 from wharf.platform.runtime.base import LABEL_ATTACHED, LABEL_COMMAND, LABEL_INSTALLATION, LABEL_MANAGED
 
 logger = logging.getLogger(__name__)
 
 CURSORS_KEY = "wharf:logshipper:cursors"
 ALIVE_KEY = "wharf:logshipper:alive"
+EVENTS_KEY = "wharf:logshipper:events"
 FINISHED_STATES = frozenset({"exited", "dead"})
 
 
@@ -73,12 +76,19 @@ class LogShipper:
         # forgets the cursors of containers its engine no longer lists, never another node's.
         self.cursors_key = f"{CURSORS_KEY}:{node}" if node else CURSORS_KEY
         self.alive_key = f"{ALIVE_KEY}:{node}" if node else ALIVE_KEY
+        events_key = f"{EVENTS_KEY}:{node}" if node else EVENTS_KEY
         # Only this installation's dynos: another Wharf on the same Docker ships its own.
         self.label_filter = [f"{LABEL_MANAGED}=1"] + (
             [f"{LABEL_INSTALLATION}={installation}"] if installation else []
         )
         self.writer = writer
         self.redis = writer.client
+        self.events = EventWindows(
+            docker_api,
+            self.redis,
+            events_key,
+            {"type": "container", "label": self.label_filter, "event": ["start", "die"]},
+        )
         self.batch_lines = batch_lines
         self.resync_seconds = resync_seconds
         self.queue: queue.Queue[ShippedLine] = queue.Queue(maxsize=queue_lines)
@@ -95,10 +105,9 @@ class LogShipper:
         writer.start()
         try:
             while not self.stop.is_set():
-                window_start = time.time()
                 try:
                     self.resync()
-                    self._watch_events(since=window_start, seconds=self.resync_seconds)
+                    self._watch_events()
                 except Exception as error:  # docker or redis away; try again shortly
                     logger.warning("log shipper resync failed: %s", error)
                     self.stop.wait(1.0)
@@ -137,20 +146,12 @@ class LogShipper:
         created_while_away = last_alive is not None and container.get("Created", 0) >= last_alive - 60
         return has_cursor or created_while_away
 
-    def _watch_events(self, *, since: float, seconds: float) -> None:
-        events = self.api.events(
-            since=f"{since:.6f}",
-            until=f"{time.time() + seconds:.6f}",
-            filters={"type": "container", "label": self.label_filter, "event": ["start", "die"]},
-            decode=True,
-        )
-        try:
-            for event in events:
-                self._on_event(event)
-                if self.stop.is_set():
-                    return
-        finally:
-            events.close()
+    def _watch_events(self) -> None:
+        """Note and follow the dynos that start and exit until the next resync is due."""
+        for event in self.events.read(self.resync_seconds):
+            self._on_event(event)
+            if self.stop.is_set():
+                return
 
     def _on_event(self, event: dict[str, Any]) -> None:
         attributes: dict[str, str] = event.get("Actor", {}).get("Attributes", {})
@@ -158,18 +159,20 @@ class LogShipper:
         if identity is None:
             return
         if event.get("Action") == "start":
-            self._note(identity, f"Starting process with command `{attributes.get(LABEL_COMMAND, '')}`")
+            command = attributes.get(LABEL_COMMAND, "")
+            self._note(identity, f"Starting process with command `{command}`", event_iso(event))
             self._finished.discard(identity.container_id)
             if attributes.get(LABEL_ATTACHED) == "1":
                 return
             cursor = self.redis.hget(self.cursors_key, identity.container_id)
             self.follow(identity, cursor.decode() if cursor else None)
         elif event.get("Action") == "die":
-            self._note(identity, f"Process exited with status {attributes.get('exitCode', '?')}")
+            status = attributes.get("exitCode", "?")
+            self._note(identity, f"Process exited with status {status}", event_iso(event))
 
-    def _note(self, identity: DynoIdentity, text: str) -> None:
+    def _note(self, identity: DynoIdentity, text: str, ts: str) -> None:
         """A platform line about a dyno, `heroku[web.1]: ...`, as Heroku writes on starts and exits."""
-        entry = LogLine(app=identity.app, ts=now_iso(), source="heroku", dyno=identity.dyno, line=text)
+        entry = LogLine(app=identity.app, ts=ts, source="heroku", dyno=identity.dyno, line=text)
         self._put(ShippedLine(entry))
 
     # readers

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from tests.utils.swarm_nodes import Swarm, builder_node
 from wharf.platform.builds import relay_wire as wire
 from wharf.platform.builds.builder_nodes import choose_builder_node
 from wharf.platform.builds.compile import BuildFailed, PreparedCompile, _Workspace
@@ -171,35 +172,6 @@ def test_the_workspace_holds_each_mount_at_its_path_the_runtimes_it_uses_and_nev
     assert members["runtimes/python/3.12.7/bin/python3"].uid == 0
 
 
-class _Node:
-    def __init__(self, attrs: dict[str, Any]) -> None:
-        self.attrs = attrs
-
-
-class _Nodes:
-    def __init__(self, nodes: list[dict[str, Any]]) -> None:
-        self._nodes = nodes
-
-    def list(self) -> list[_Node]:
-        return [_Node(node) for node in self._nodes]
-
-
-class _Tasks:
-    def __init__(self, tasks: list[dict[str, Any]]) -> None:
-        self._tasks = tasks
-
-    def tasks(self) -> list[dict[str, Any]]:
-        return self._tasks
-
-
-class _Swarm:
-    """The manager's engine as `choose_builder_node` asks it: its nodes and their tasks."""
-
-    def __init__(self, nodes: list[dict[str, Any]], tasks: list[dict[str, Any]]) -> None:
-        self.nodes = _Nodes(nodes)
-        self.api = _Tasks(tasks)
-
-
 class _Listeners:
     def __init__(self, nodes: set[str]) -> None:
         self._nodes = nodes
@@ -208,30 +180,18 @@ class _Listeners:
         return [(channel, int(any(wire.requests_channel(node) == channel for node in self._nodes)))]
 
 
-def _node(
-    node_id: str, name: str, *, role: str | None = "builder", state: str = "ready", memory: int = 8 << 30
-) -> dict[str, Any]:
-    labels = {"wharf.role": role} if role else {}
-    return {
-        "ID": node_id,
-        "Spec": {"Labels": labels, "Availability": "active"},
-        "Status": {"State": state},
-        "Description": {"Hostname": name, "Resources": {"MemoryBytes": memory}},
-    }
-
-
 def test_the_build_goes_to_the_builder_with_the_most_memory_free_whose_agent_listens() -> None:
     reserve = {
         "NodeID": "b2",
         "Status": {"State": "running"},
         "Spec": {"Resources": {"Reservations": {"MemoryBytes": 6 << 30}}},
     }
-    swarm = _Swarm(
+    swarm = Swarm(
         [
-            _node("m1", "manager", role=None),
-            _node("b1", "build-1"),
-            _node("b2", "build-2"),
-            _node("b3", "build-3", state="down"),
+            builder_node("m1", "manager", role=None),
+            builder_node("b1", "build-1"),
+            builder_node("b2", "build-2"),
+            builder_node("b3", "build-3", state="down"),
         ],
         [reserve],
     )
@@ -246,7 +206,9 @@ def test_the_build_goes_to_the_builder_with_the_most_memory_free_whose_agent_lis
     assert "build-3 is down" in nobody.passed_over
 
     assert (
-        choose_builder_node(_Swarm([_node("m1", "manager", role=None)], []), _Listeners(set()), 1).passed_over
+        choose_builder_node(
+            Swarm([builder_node("m1", "manager", role=None)], []), _Listeners(set()), 1
+        ).passed_over
         is None
     )
 

@@ -27,6 +27,7 @@ from tests.utils.node_agents import running_node_agents
 from tests.utils.scripted_build import scripted_compile
 from tests.utils.test_cluster import SwarmTestCluster, wait_for_ready_nodes
 from tests.utils.test_host import DockerTestHost
+from wharf.platform.builds.builder_claims import claimed_per_node
 from wharf.platform.builds.compile import BuildLimits
 from wharf.platform.builds.compile_placement import compiler_for
 from wharf.platform.builds.pipeline import push_release_image
@@ -377,7 +378,12 @@ def test_a_build_on_a_swarm_with_a_builder_node_compiles_there_from_the_build_im
             said: list[str] = []
             compiler = compiler_for(settings, "scripted", "0123456789abcdef", limits, said.append)
             assert compiler is not None, said
+            claims = agents.redis.client()
+            building = claimed_per_node(claims, settings.installation_id)
+            assert building == {builder_id: limits.memory_bytes}, "the build holds its memory on the node"
             result = compiler(scripted_compile(tmp_path, 1), on_output=said.append)
+            assert claimed_per_node(claims, settings.installation_id) == {}, "and lets go once it has run"
+            claims.close()
             output = "\n".join(said)
             pushing = "       Pushing the build image to the registry, once, for the builder nodes ("
             assert said[0].startswith(pushing) and said[0].endswith(" MB)"), said

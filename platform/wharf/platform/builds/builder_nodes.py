@@ -1,9 +1,11 @@
 """Which node of a swarm compiles a build: a node labelled `wharf.role=builder` whose agent listens
-for builds and which has the build's memory free, the one with the most; none, and the build runs
-on the manager, as on one host."""
+for builds and which has the build's memory free (its tasks' reservations and the builds running there
+counted: builder_claims.py), the one with the most; none, and the build runs on the manager, as on one
+host."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,8 +40,11 @@ def builder_nodes(client: Any) -> list[dict[str, Any]]:
     ]
 
 
-def choose_builder_node(client: Any, redis_client: Any, memory_bytes: int) -> BuilderChoice:
-    """The builder node for a build that may use MEMORY_BYTES, from the manager's engine CLIENT."""
+def choose_builder_node(
+    client: Any, redis_client: Any, memory_bytes: int, building: Mapping[str, int] | None = None
+) -> BuilderChoice:
+    """The builder node for a build that may use MEMORY_BYTES, from the manager's engine CLIENT;
+    BUILDING is the memory the builds running on each node may use, by node id."""
     labelled = builder_nodes(client)
     if not labelled:
         return BuilderChoice(None)
@@ -58,7 +63,9 @@ def choose_builder_node(client: Any, redis_client: Any, memory_bytes: int) -> Bu
             reasons.append(f"{name}'s agent does not listen for builds")
             continue
         total = int(((attrs.get("Description") or {}).get("Resources") or {}).get("MemoryBytes", 0))
-        taken = reserved[node_id].memory_bytes if node_id in reserved else 0
+        taken = (reserved[node_id].memory_bytes if node_id in reserved else 0) + (building or {}).get(
+            node_id, 0
+        )
         free = max(0, total - taken)
         if free < memory_bytes:
             reasons.append(f"{name} has {free >> 20} MB free")

@@ -26,6 +26,7 @@ from typing import IO, Any
 
 from wharf.platform.builds import relay_wire as wire
 from wharf.platform.builds.build_caches import remember_build_cache
+from wharf.platform.builds.builder_claims import release_claim
 from wharf.platform.builds.builder_nodes import BuilderNode
 from wharf.platform.builds.compile import (
     BuildFailed,
@@ -155,7 +156,8 @@ def built_archive(prepared: PreparedCompile, top: str) -> Path:
 @dataclass(frozen=True)
 class RelayedCompiler:
     """Compiles APP's builds on NODE through its agent, with the cache CACHE_KEY names there; IMAGE is
-    the build image as NODE pulls it. The cache is recorded as INSTALLATION's (builds/build_caches.py)."""
+    the build image as NODE pulls it. The cache is recorded as INSTALLATION's (builds/build_caches.py);
+    CLAIM, when given, is the claim on NODE's memory (builds/builder_claims.py) let go once it has run."""
 
     installation: str
     app: str
@@ -163,6 +165,7 @@ class RelayedCompiler:
     node: BuilderNode
     redis_url: str
     image: str
+    claim: str | None = None
 
     def __call__(self, request: CompileRequest, *, on_output: OutputCallback) -> CompileResult:
         prepared = prepare_compile(request, on_output=on_output)
@@ -182,7 +185,20 @@ class RelayedCompiler:
         finally:
             for path in (workspace, *archives.values()):
                 path.unlink(missing_ok=True)
+            if self.claim is not None:
+                self._release_claim(self.claim)
         return finish_compile(request, prepared, status, on_output=on_output)
+
+    def _release_claim(self, claim: str) -> None:
+        import redis
+
+        client = redis.Redis.from_url(self.redis_url)
+        try:
+            release_claim(client, self.installation, claim)
+        except redis.RedisError:
+            pass  # it lapses after the build's time limit
+        finally:
+            client.close()
 
 
 class RelaySession:

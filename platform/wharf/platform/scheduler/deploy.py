@@ -258,4 +258,6 @@ class Deployer:
         if not wait_until_served(self.fleet.redis, timeout=ROUTER_WAIT_SECONDS):
             log.warning("the router has not applied %s's new routes within %s s", app, ROUTER_WAIT_SECONDS)
         old = [d for d in self.fleet.runtime.list_dynos(app) if not is_oneoff(d) and d.release != version]
-        self.fleet.retire(old, drain=True)
+        # The router sent requests to the old web dynos until now, also when this scheduler started
+        # after them (a restart mid-deploy) and never probed them: each gets the drain.
+        self.fleet.retire(old, drain=True, serving=True)

@@ -187,15 +187,18 @@ class Fleet:
         with self._lock:
             return dyno_id in self._retiring
 
-    def retire(self, dynos: Iterable[Dyno], *, drain: bool) -> None:
-        """Stop and remove dynos in the background; call only once they are out of routing."""
+    def retire(self, dynos: Iterable[Dyno], *, drain: bool, serving: bool = False) -> None:
+        """Stop and remove dynos in the background; call only once they are out of routing. With DRAIN
+        a dyno that was routed gets the drain first: one this scheduler found healthy, or, with SERVING
+        (the live release's dynos), any running web dyno, which an earlier scheduler may have routed
+        before this one started and never probed."""
         for dyno in dynos:
             with self._lock:
                 if dyno.id in self._retiring:
                     continue
                 self._retiring.add(dyno.id)
-                was_healthy = dyno.id in self._healthy
-            wait = self.options.drain_seconds if drain and was_healthy and dyno.running else 0.0
+                was_routed = dyno.id in self._healthy or (serving and dyno.process_type == "web")
+            wait = self.options.drain_seconds if drain and was_routed and dyno.running else 0.0
             thread = threading.Thread(
                 target=self._retire, args=(dyno, wait), name=f"retire-{dyno.name}", daemon=True
             )

@@ -5,6 +5,7 @@ last of it, and a claim whose worker died lapses."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -100,3 +101,20 @@ def test_a_claim_whose_worker_died_lapses_after_the_builds_time_limit(
     assert claimed_per_node(redis_client, INSTALLATION) == {}
     assert redis_client.hkeys(claims_key(INSTALLATION)) == [], "lapsed and unreadable claims are dropped"
     assert chosen(claim(swarm, redis_client, 4 * GB)) == "build-1"
+
+
+def test_a_swarm_without_builder_nodes_chooses_without_waiting_for_the_lock(
+    redis_client: redis.Redis[bytes],
+) -> None:
+    swarm = Swarm([], [])
+    held = redis_client.lock(f"{claims_key(INSTALLATION)}:choosing", timeout=60)
+    assert held.acquire(blocking=False)
+    try:
+        began = time.monotonic()
+        choice, no_claim = claim(swarm, redis_client, 2 * GB)
+        waited = time.monotonic() - began
+    finally:
+        held.release()
+    assert choice.node is None and no_claim is None and choice.passed_over is None
+    assert waited < 5, f"waited {waited:.1f} s for a lock another build held"
+    assert redis_client.hkeys(claims_key(INSTALLATION)) == []

@@ -15,7 +15,7 @@ from typing import Any
 
 import redis
 
-from wharf.platform.builds.builder_nodes import BuilderChoice, choose_builder_node
+from wharf.platform.builds.builder_nodes import BuilderChoice, builder_nodes, choose_builder_node
 
 LAPSE_MARGIN_SECONDS = 300
 LOCK_SECONDS = 30
@@ -54,13 +54,17 @@ def claim_builder_node(
     lasts_seconds: float,
 ) -> tuple[BuilderChoice, str | None]:
     """The builder node for a build of MEMORY_BYTES, with the claim on its memory (None with no node):
-    the choice counts the claims of the builds running, and no other choice runs meanwhile."""
+    the choice counts the claims of the builds running, and no other choice runs meanwhile. A swarm
+    without a node labelled for builds takes no lock: its builds stay on the manager."""
+    labelled = builder_nodes(client)
+    if not labelled:
+        return BuilderChoice(None), None
     lock = redis_client.lock(
         f"{claims_key(installation)}:choosing", timeout=LOCK_SECONDS, blocking_timeout=LOCK_SECONDS
     )
     with lock:
         building = claimed_per_node(redis_client, installation)
-        choice = choose_builder_node(client, redis_client, memory_bytes, building)
+        choice = choose_builder_node(client, redis_client, memory_bytes, building, labelled)
         if choice.node is None:
             return choice, None
         claim = secrets.token_hex(8)

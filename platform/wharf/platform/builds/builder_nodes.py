@@ -41,11 +41,16 @@ def builder_nodes(client: Any) -> list[dict[str, Any]]:
 
 
 def choose_builder_node(
-    client: Any, redis_client: Any, memory_bytes: int, building: Mapping[str, int] | None = None
+    client: Any,
+    redis_client: Any,
+    memory_bytes: int,
+    building: Mapping[str, int] | None = None,
+    labelled: list[dict[str, Any]] | None = None,
 ) -> BuilderChoice:
     """The builder node for a build that may use MEMORY_BYTES, from the manager's engine CLIENT;
-    BUILDING is the memory the builds running on each node may use, by node id."""
-    labelled = builder_nodes(client)
+    BUILDING is the memory the builds running on each node may use, by node id; LABELLED the
+    builder nodes when the caller has just listed them."""
+    labelled = builder_nodes(client) if labelled is None else labelled
     if not labelled:
         return BuilderChoice(None)
     reserved = reserved_per_node(client.api.tasks())

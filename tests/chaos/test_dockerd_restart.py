@@ -85,13 +85,20 @@ def test_dockerd_restart_fails_no_request_and_duplicates_no_dyno(
             time.sleep(3)
             stopped_at = time.monotonic()
             host.stop_dockerd()
+            answered_before_away = load.counts()[0]
             time.sleep(2)
+            answered_away = load.counts()[0] - answered_before_away
             assert load.counts()[1] == 0, "the dynos stopped answering while dockerd was away"
+            assert answered_away > 0, "no request was answered while dockerd was away"
             host.start_dockerd()  # the same arguments, live-restore on
             back_after = time.monotonic() - stopped_at
             time.sleep(10)  # the scheduler and log shipper reconnect under load
+            load.until_answered()  # on a busy host, load on until there is enough to show something
         answered, failed = load.counts()
-        print(f"dockerd restart: back after {back_after:.1f}s; {answered} answered, {failed} failed")
+        print(
+            f"dockerd restart: back after {back_after:.1f}s; {answered} answered "
+            f"({answered_away} while dockerd was away), {failed} failed"
+        )
         assert answered > 200, f"too little load to show anything: {answered} answers"
         assert failed == 0, f"{failed} of {answered + failed} requests failed: {load.failures[:5]}"
 

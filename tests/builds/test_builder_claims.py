@@ -94,7 +94,9 @@ def test_a_claim_whose_worker_died_lapses_after_the_builds_time_limit(
     redis_client: redis.Redis[bytes], agents_listen: None
 ) -> None:
     swarm = Swarm([builder_node("b1", "build-1", memory=6 * GB)], [])
-    choice, lapsing = claim_builder_node(swarm, redis_client, INSTALLATION, 4 * GB, -LAPSE_MARGIN_SECONDS)
+    # A build whose time limit and margin ran out a second ago (a claim's lapse time is kept to the
+    # millisecond, so one that lapses at this very moment may still hold for part of one).
+    choice, lapsing = claim_builder_node(swarm, redis_client, INSTALLATION, 4 * GB, -LAPSE_MARGIN_SECONDS - 1)
     assert choice.node is not None and lapsing is not None
     redis_client.hset(claims_key(INSTALLATION), "garbled", "b1 lots")
 

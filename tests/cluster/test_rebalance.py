@@ -58,6 +58,9 @@ def rebalance_events(scenario: Failover) -> list[str]:
         return [event.message for event in reversed(events) if event.action == "rebalance"]
 
 
+# Its waits add up to more than the 600 s default at worst (the moves alone may take twice MOVE_TIMEOUT):
+# the time limit leaves room for the wait on the moves to run out and say what it saw.
+@pytest.mark.timeout(900)
 def test_a_node_set_active_again_gets_its_share_of_the_formation_without_a_failed_request(
     swarm: SwarmTestCluster, redis_client: redis.Redis[bytes], tmp_path: Path
 ) -> None:
